@@ -1,0 +1,1 @@
+"""pytest plugin for LinkAhead server-side scripts (registered as ``sss_emulator``)."""

@@ -1,0 +1,1 @@
+"""Hooks and fixtures of the sss-emulator pytest plugin."""

@@ -1,0 +1,1 @@
+"""Run LinkAhead server-side scripts locally, exactly as the server would."""

@@ -1,0 +1,95 @@
+"""Every behaviour of the real server that could not be verified, decided in one place.
+
+The server's Java source was not available when this was written (contract mark **U**).
+Each constant or function here is what the emulator does instead; when a real server
+shows otherwise, change it here and nowhere else. ``docs/fidelity.md`` lists them for users.
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+
+__all__ = (
+    "ANONYMOUS_REALM",
+    "ANONYMOUS_USER",
+    "DEFAULT_ADMIN_ROLE",
+    "DEFAULT_REALM",
+    "DEFAULT_USER",
+    "ERROR_CODES",
+    "HOME_IS_WORKDIR",
+    "KILL_GRACE_S",
+    "KILL_LEFTOVER_CHILDREN",
+    "ONE_TIME_MAX_REPLAYS",
+    "ONE_TIME_REALM",
+    "ONE_TIME_REPLAY_TIMEOUT_MS",
+    "ONE_TIME_VALIDITY_MS",
+    "PURPOSE_TOKEN_DEFAULT_USER",
+    "SCRUBBED_ENV",
+    "SESSION_VALIDITY_MS",
+    "TIMEOUT_DESCRIPTION",
+    "TRIM_OUTPUT",
+    "XML_REPLACEMENT_CHAR",
+    "exit_code_for_signal",
+    "shared_dir_name",
+)
+
+# --- request ---------------------------------------------------------------------------------
+#: Positional gaps (``-p0``, ``-p2``) are refused with 400, naming the missing index.
+REFUSE_POSITIONAL_GAPS = True
+#: Repeated ``-O<name>`` fields each become their own ``--name=value``, in request order.
+REPEATED_OPTIONS_KEPT = True
+
+# --- process ---------------------------------------------------------------------------------
+#: HOME and the working directory are one directory holding the copy of the skeleton.
+HOME_IS_WORKDIR = True
+#: Seconds between SIGTERM and SIGKILL to the script's process group.
+KILL_GRACE_S = 2.0
+#: Processes a script left running in its group are stopped when the script exits, so that
+#: nothing outlives the (deleted) working directory.
+KILL_LEFTOVER_CHILDREN = True
+#: Variables of the caller's environment the script does not get: a server's process would
+#: not carry the caller's shell directory, and an ini override would make pylib read the
+#: developer's own config instead of the HOME copy (PYCAOSDBINI even makes pylib exit 1).
+SCRUBBED_ENV = ("PWD", "OLDPWD", "PYLINKAHEADINI", "PYCAOSDBINI")
+#: stdout/stderr are returned unchanged (no whitespace trimming).
+TRIM_OUTPUT = False
+#: What replaces characters that XML 1.0 cannot carry (NUL, most C0 controls).
+XML_REPLACEMENT_CHAR = "\ufffd"
+#: The ``<Error description>`` of a timed-out script.
+TIMEOUT_DESCRIPTION = "This server-side script did not finish in time."
+
+
+def exit_code_for_signal(signum: int) -> int:
+    """A script killed by signal N reports ``128 + N``, as a shell would."""
+    return 128 + signum
+
+
+def shared_dir_name() -> str:
+    """The random folder name of a SHARED_DIR (it appears in download links)."""
+    return secrets.token_hex(16)
+
+
+#: Numeric ``code`` attributes of our ``<Error>`` documents, keyed by HTTP status.
+ERROR_CODES: dict[int, str] = {400: "400", 401: "401", 403: "403", 404: "404", 413: "413",
+                               415: "415", 500: "500"}
+
+# --- identity and tokens ---------------------------------------------------------------------
+DEFAULT_USER = "admin"
+DEFAULT_REALM = "PAM"
+DEFAULT_ADMIN_ROLE = "administration"
+ANONYMOUS_USER = "anonymous"
+ANONYMOUS_REALM = "anonymous"
+#: Realm written into one-time (purpose) tokens, as in pylib's docstring example.
+ONE_TIME_REALM = "OneTimeAuthenticationToken"
+#: A purpose entry without ``username`` acts as this user (pylib's example token shows it).
+PURPOSE_TOKEN_DEFAULT_USER = "anonymous"
+#: Validity of a session token handed to a script (one hour).
+SESSION_VALIDITY_MS = 3_600_000
+#: One-time token defaults when the purpose entry does not say (pylib's example values).
+ONE_TIME_VALIDITY_MS = 604_800_000
+ONE_TIME_MAX_REPLAYS = 1
+ONE_TIME_REPLAY_TIMEOUT_MS = 30_000
+
+#: Signals we forward names for in messages.
+SIGNAL_NAMES = {int(s): s.name for s in signal.Signals}

@@ -1,0 +1,421 @@
+"""``sss-emulate``: run a server-side script as the server would, from a terminal.
+
+The command maps its options onto one :meth:`Emulator.run` call and prints the outcome; the
+script's stdout goes to stdout, its stderr and all of our own messages to stderr. Exit status is
+the script's own; 2 means the call was refused or the command line is wrong, 124 a timeout, 125
+that the run could not be set up, 130 an interrupt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+import click
+
+from ._decisions import DEFAULT_ADMIN_ROLE, DEFAULT_REALM, DEFAULT_USER
+from .call import CallRequest, request_from_form
+from .cli_args import parse_script_args
+from .config import MISSING, Settings, resolve_settings
+from .emulator import Emulator
+from .errors import ConfigError, EmulatorError, ScriptNotFound
+from .outcome import RunOutcome
+from .render import ResponseMeta, render_error_xml, render_json
+from .scripts import call_for_path
+from .tokens import ANONYMOUS, Identity
+
+__all__ = ("EXIT_INTERRUPTED", "RunInvocation", "execute", "main", "prepare")
+
+EXIT_INTERRUPTED = 130
+FORMATS = ("text", "json", "xml")
+
+#: Options of ``run`` that are settings (resolved CLI > SSS_* > pyproject > default).
+_SETTING_OPTIONS = ("profile", "bin_dirs", "home", "shared_root", "work_root", "timeout", "env",
+                    "users", "authtoken_config", "format", "keep", "user", "roles", "anonymous",
+                    "auth_token")
+
+
+@dataclass(frozen=True)
+class RunInvocation:
+    """One ``sss-emulate SCRIPT …`` as typed; re-prepared on every run in watch mode."""
+
+    script: str
+    script_args: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    cwd: Path = field(default_factory=Path.cwd)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An invocation resolved against settings, profile and files."""
+
+    emulator: Emulator
+    request: CallRequest
+    identity: Identity
+    auth_token: str | None
+    fmt: str
+    keep: bool
+    settings: Settings
+
+
+def _bin_dirs_for(script: str, settings: Settings, cwd: Path) -> tuple[tuple[Path, ...], str]:
+    """Apply "a path's own folder is the bin dir" when no bin dir is configured."""
+    path = (cwd / script).absolute()
+    if not settings.bin_dirs_configured:
+        if not path.is_file():
+            raise ScriptNotFound(
+                f"Script {script!r} not found: with no bin dir configured, SCRIPT must be a path "
+                "to the script file (or configure --bin-dir / --profile)."
+            )
+        return (path.parent,), path.name
+    if path.is_file():
+        candidates = [*settings.bin_dirs, *(b.resolve() for b in settings.bin_dirs)]
+        call = call_for_path(path, candidates) or call_for_path(path.resolve(), candidates)
+        if call is None:
+            dirs = ", ".join(str(b) for b in settings.bin_dirs)
+            raise ScriptNotFound(
+                f"Script {script!r} lies outside the configured bin dirs ({dirs}); the server "
+                "would not find it. Move it into a bin dir or add its folder with --bin-dir."
+            )
+        return settings.bin_dirs, call
+    return settings.bin_dirs, script
+
+
+def prepare(invocation: RunInvocation) -> Prepared:
+    """Resolve settings, the script and its arguments; read every file anew."""
+    options = invocation.options
+    cli = {name: options.get(name, MISSING) for name in _SETTING_OPTIONS}
+    settings = resolve_settings(cli, cwd=invocation.cwd)
+    values = settings.values
+    fmt = values.get("format") or "text"
+    if fmt not in FORMATS:
+        raise ConfigError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    bin_dirs, call = _bin_dirs_for(invocation.script, settings, invocation.cwd)
+    fields = [("call", call), *parse_script_args(invocation.script_args, invocation.cwd)]
+    request = request_from_form(fields)
+    anonymous = bool(values.get("anonymous"))
+    identity = ANONYMOUS if anonymous else _identity(settings, values.get("user"),
+                                                      tuple(values.get("roles") or ()))
+    emulator = Emulator.from_settings(
+        settings, bin_dirs=bin_dirs, anonymous=anonymous, keep=bool(values.get("keep"))
+    )
+    return Prepared(emulator, request, identity, values.get("auth_token") or None, fmt,
+                    bool(values.get("keep")), settings)
+
+
+def _identity(settings: Settings, user: str | None, roles: tuple[str, ...]) -> Identity:
+    """``--user``/``--role``: roles default to the users file's, or administration for admin."""
+    if not user:
+        return Identity(DEFAULT_USER, DEFAULT_REALM, roles or (DEFAULT_ADMIN_ROLE,))
+    entry = settings.users.users.get(user)
+    return Identity(user, entry.realm if entry else DEFAULT_REALM,
+                    roles or (entry.roles if entry else ()))
+
+
+def _summary(outcome: RunOutcome) -> str:
+    state = "timed out" if outcome.timed_out else f"exit {outcome.code}"
+    parts = [f"{state}", f"{outcome.duration_s:.3f}s"]
+    files = outcome.shared_files
+    if files:
+        parts.append("shared: " + ", ".join(files))
+    return "sss-emulate: " + " · ".join(parts)
+
+
+def _write_bytes(stream: BinaryIO) -> Callable[[bytes], None]:
+    def sink(chunk: bytes) -> None:
+        stream.write(chunk)
+        stream.flush()
+
+    return sink
+
+
+def _exit_code(outcome: RunOutcome) -> int:
+    if outcome.timed_out or outcome.code is None:
+        return 124
+    return outcome.code
+
+
+def _error_document(fmt: str, error: EmulatorError, identity: Identity | None) -> str | None:
+    if fmt == "json":
+        return render_json(code=None, call=None, stdout="", stderr="", argv=(), shared_dir=None,
+                           shared_files=(), timed_out=False, duration_s=None, error=error)
+    if fmt == "xml":
+        meta = ResponseMeta(identity=identity)
+        return render_error_xml(error.http_status, error.message, meta).decode()
+    return None
+
+
+def execute(
+    invocation: RunInvocation,
+    *,
+    stdout: BinaryIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Prepare and run one invocation, print its outcome, return the exit status."""
+    out = stdout or sys.stdout.buffer
+    err = stderr or sys.stderr
+    fmt = str(invocation.options.get("format") or os.environ.get("SSS_FORMAT") or "text")
+    identity: Identity | None = None
+    try:
+        prepared = prepare(invocation)
+        fmt, identity = prepared.fmt, prepared.identity
+        for note in prepared.settings.notes:
+            print(f"sss-emulate: note: {note}", file=err)
+        live = fmt == "text"
+        outcome = prepared.emulator.run(
+            prepared.request,
+            identity=prepared.identity,
+            auth_token=prepared.auth_token,
+            on_stdout=_write_bytes(out) if live else None,
+            on_stderr=_write_bytes(getattr(err, "buffer", None) or _TextSink(err)) if live
+            else None,
+        )
+    except EmulatorError as error:
+        document = _error_document(fmt, error, identity)
+        if document is not None:
+            out.write(document.encode() + (b"" if document.endswith("\n") else b"\n"))
+            out.flush()
+        print(f"sss-emulate: error: {error.message}", file=err)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("sss-emulate: interrupted; the script was stopped and its directory removed.",
+              file=err)
+        return EXIT_INTERRUPTED
+    if fmt == "json":
+        out.write(outcome.to_json().encode() + b"\n")
+    elif fmt == "xml":
+        out.write(outcome.to_xml())
+    out.flush()
+    if outcome.error is not None:
+        print(f"sss-emulate: error: {outcome.error.message}", file=err)
+    if fmt == "text":
+        print(_summary(outcome), file=err)
+    if outcome.kept:
+        print(f"sss-emulate: kept working directory {outcome.workdir}", file=err)
+    return _exit_code(outcome)
+
+
+class _TextSink:
+    """Lets a text stream (e.g. click's test runner) receive raw chunks."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, chunk: bytes) -> None:
+        self._stream.write(chunk.decode("utf-8", errors="replace"))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+# --- click front end ----------------------------------------------------------------------------
+
+
+class _DefaultRunGroup(click.Group):
+    """``sss-emulate SCRIPT …`` means ``sss-emulate run SCRIPT …``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h",
+                                                                      "--version"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def _setting_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by every command that runs scripts."""
+    decorators = [
+        click.option("--profile", type=click.Path(path_type=str),
+                     help="A LinkAhead profile directory to read bin dirs, home and "
+                          "authtoken.yaml from. [SSS_PROFILE]"),
+        click.option("--bin-dir", "bin_dirs", multiple=True, type=click.Path(path_type=str),
+                     help="A folder of scripts (repeatable; searched in order). [SSS_BIN_DIRS]"),
+        click.option("--home", type=click.Path(path_type=str),
+                     help="The HOME skeleton copied for every run (holds .pylinkahead.ini). "
+                          "[SSS_HOME]"),
+        click.option("--shared-root", type=click.Path(path_type=str),
+                     help="Where SHARED_DIR folders are created and kept. [SSS_SHARED_ROOT]"),
+        click.option("--work-root", type=click.Path(path_type=str),
+                     help="Where per-run working directories are created. [SSS_WORK_ROOT]"),
+        click.option("--timeout", type=float, default=None,
+                     help="Seconds before the script's process group is killed. [SSS_TIMEOUT]"),
+        click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
+                     help="Add a variable to the script's environment (repeatable). [SSS_ENV]"),
+        click.option("--users", type=click.Path(path_type=str),
+                     help="YAML file of users, passwords, roles and role permissions. "
+                          "[SSS_USERS]"),
+        click.option("--authtoken-config", type=click.Path(path_type=str),
+                     help="The server's AUTHTOKEN_CONFIG (purpose tokens). "
+                          "[SSS_AUTHTOKEN_CONFIG]"),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _collect(kwargs: dict[str, Any]) -> dict[str, Any]:
+    options = {k: v for k, v in kwargs.items() if v not in (None, (), False)}
+    if "roles" in options:
+        options["roles"] = tuple(options["roles"])
+    if "env" in options:
+        options["env"] = tuple(_split_env(e) for e in options["env"])
+    return options
+
+
+def _split_env(entry: str) -> tuple[str, str]:
+    key, sep, value = entry.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{entry!r} is not KEY=VALUE", param_hint="--env")
+    return key, value
+
+
+def _configure_logging(debug: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="sss-emulate: %(name)s: %(message)s", stream=sys.stderr)
+
+
+@click.group(cls=_DefaultRunGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sss-emulator")
+def main() -> None:
+    """Run LinkAhead server-side scripts locally, exactly as the server would.
+
+    \b
+    sss-emulate SCRIPT [-pN VALUE]... [-Oname=VALUE]...   run one script (the default command)
+    sss-emulate list                                     scripts in the bin dirs
+    sss-emulate doctor SCRIPT                            is it deployable?
+
+    A VALUE of @path uploads that file (it arrives as .upload_files/<name>).
+    """
+
+
+@main.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True},
+)
+@click.argument("script")
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
+@_setting_options
+@click.option("--format", "format", type=str, default=None,
+              help="text (live output, summary on stderr), json (one document) or xml (the "
+                   "server's response). [SSS_FORMAT]")
+@click.option("--keep", is_flag=True, default=None,
+              help="Keep the working directory and print where it is. [SSS_KEEP]")
+@click.option("--user", default=None, help="Run as this user (default: admin). [SSS_USER]")
+@click.option("--role", "roles", multiple=True,
+              help="A role of the user (repeatable; default: the users file's or "
+                   "administration). [SSS_ROLES]")
+@click.option("--anonymous", is_flag=True, default=None,
+              help="Call as the anonymous user (no token unless a purpose entry matches). "
+                   "[SSS_ANONYMOUS]")
+@click.option("--auth-token", default=None,
+              help="Pass this token to the script instead of generating one. [SSS_AUTH_TOKEN]")
+@click.option("--watch", is_flag=True, help="Rerun whenever the script or its inputs change.")
+@click.option("--debug", is_flag=True, help="Log what the emulator does, with tracebacks.")
+def run_command(script: str, script_args: tuple[str, ...], watch: bool, debug: bool,
+                **kwargs: Any) -> None:
+    """Run SCRIPT (a call relative to a bin dir, or a path to a file in one).
+
+    \b
+    Examples:
+      sss-emulate sample_scripts/minimal.bash -p0 Positional0 -Ooption2=some-value
+      sss-emulate sample_scripts/print_file.bash -p0 @examples/data/data.json
+      sss-emulate --profile my-profile administration/diagnostics.py --format json
+    """
+    _configure_logging(debug)
+    invocation = RunInvocation(script=script, script_args=tuple(script_args),
+                               options=_collect(kwargs))
+    if watch:
+        from .watch import watch_invocation
+
+        sys.exit(watch_invocation(invocation))
+    sys.exit(execute(invocation))
+
+
+@main.command("list")
+@_setting_options
+@click.option("--format", "format", type=click.Choice(["text", "json"]), default="text")
+def list_command(format: str, **kwargs: Any) -> None:
+    """List the scripts in the bin dirs with the permission each needs."""
+    from .permissions import permission_for
+    from .scripts import ResolvedScript, iter_scripts
+
+    try:
+        settings = resolve_settings(_collect(kwargs))
+    except EmulatorError as error:
+        raise click.ClickException(error.message) from error
+    if not settings.bin_dirs:
+        raise click.ClickException("No bin dir configured; pass --bin-dir or --profile.")
+    rows = []
+    for item in iter_scripts(settings.bin_dirs):
+        if isinstance(item, ResolvedScript):
+            rows.append({"call": item.call, "path": str(item.path), "executable": True,
+                         "permission": permission_for(item.call)})
+        else:
+            call, path = item
+            rows.append({"call": call, "path": str(path), "executable": False,
+                         "permission": permission_for(call)})
+    if format == "json":
+        click.echo(json.dumps({"schema": "sss-emulator/list/v1", "scripts": rows}))
+        return
+    for row in rows:
+        flag = "" if row["executable"] else "  (not executable: chmod +x)"
+        click.echo(f"{row['call']:<40} {row['permission']}{flag}")
+
+
+@main.command("doctor")
+@click.argument("script")
+@_setting_options
+@click.option("--no-run", is_flag=True,
+              help="Do not run the script to check it accepts --auth-token=.")
+def doctor_command(script: str, no_run: bool, **kwargs: Any) -> None:
+    """Check that SCRIPT is deployable, and print the permission an admin must grant."""
+    from .doctor import diagnose
+
+    try:
+        settings = resolve_settings(_collect(kwargs))
+        checks = diagnose(script, settings, Path.cwd(), run=not no_run)
+    except EmulatorError as error:
+        raise click.ClickException(error.message) from error
+    failed = False
+    for check in checks:
+        mark = "ok  " if check.ok else ("warn" if check.warning else "FAIL")
+        failed |= not check.ok and not check.warning
+        click.echo(f"[{mark}] {check.title}: {check.detail}")
+    sys.exit(1 if failed else 0)
+
+
+def _load_extra_commands() -> None:
+    """Commands that live in their own modules (``serve``, ``watch``), when present."""
+    import importlib
+
+    for module_name, attr in (("sss_emulator.serve_cli", "serve_command"),
+                              ("sss_emulator.watch", "watch_command")):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        command = getattr(module, attr, None)
+        if command is not None:
+            main.add_command(command)
+
+
+_load_extra_commands()
+
+
+def run_cli(argv: Sequence[str]) -> int:
+    """Run the command line in-process and return its exit status (for tests and tools)."""
+    try:
+        main.main(args=list(argv), prog_name="sss-emulate", standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return 0
