@@ -6,7 +6,7 @@ The tree::
     ├── BadRequestForm               exit 2, HTTP 400   malformed form, -p gap, bad upload
     ├── ScriptNotFound               exit 2, HTTP 404   not in any bin dir, or escapes one
     ├── ScriptNotExecutable          exit 2, HTTP 400   found, but the executable bit is missing
-    ├── NotAuthenticated             exit 2, HTTP 401   anonymous caller while anonymous access is off
+    ├── NotAuthenticated             exit 2, HTTP 401   anonymous caller, anonymous access off
     ├── PermissionDenied             exit 2, HTTP 403   caller lacks SCRIPTING:EXECUTE:<call>
     ├── RequestTooLarge              exit 2, HTTP 413   body over the configured limit
     ├── UnsupportedMediaType         exit 2, HTTP 415   POST body neither urlencoded nor multipart
