@@ -1,0 +1,47 @@
+"""Shared fixtures for the sss-emulator test suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "sample_scripts"
+EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture
+def samples() -> Path:
+    """The seed's example scripts (``sample_scripts/``)."""
+    return SAMPLES
+
+
+@pytest.fixture
+def examples() -> Path:
+    """Example inputs: ``examples/data`` and an example LinkAhead profile."""
+    return EXAMPLES
+
+
+@pytest.fixture
+def roots(tmp_path: Path) -> dict[str, Path]:
+    """Private work and shared roots for one test, so runs never leave the test's tmp dir."""
+    return {"work_root": tmp_path / "work", "shared_root": tmp_path / "shared"}
+
+
+@pytest.fixture
+def make_script(tmp_path: Path):
+    """Write an executable script into ``tmp_path/bin`` and return its path."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+
+    def make(name: str, body: str, mode: int = 0o755) -> Path:
+        path = bin_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+        path.chmod(mode)
+        return path
+
+    return make
