@@ -1,0 +1,340 @@
+"""The WSGI app answering the calls a script makes back to "its" LinkAhead server.
+
+Routes (below an optional context root): ``GET Info``, ``GET Entity?query=…``, ``GET Entity/<ids>``,
+``POST Entity`` (XML or multipart with a ``FileRepresentation`` part), ``PUT Entity``,
+``DELETE Entity/<ids>``, ``GET FileSystem/<path>`` and ``DELETE logout``. Every request needs a
+``SessionToken`` cookie the ``authenticate`` callable accepts; anything else gets 401.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from lxml import etree
+from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Request, Response
+
+from . import messages
+from .entity_xml import (
+    EntityXmlError,
+    parse_entities,
+    render_entity,
+    render_message,
+    response_element,
+    to_bytes,
+    user_info,
+)
+from .evaluate import evaluate
+from .model import Entity, Message, Principal
+from .query import QuerySyntaxError, parse_query
+from .store import EntityStore
+
+__all__ = ["Authenticate", "CallRecorder", "make_backend_app"]
+
+_log = logging.getLogger("sss_emulator.backend.app")
+
+Authenticate = Callable[[str], Principal | None]
+"""Gets the url-unquoted ``SessionToken`` cookie value; None means 401."""
+
+_XML = "text/xml; charset=utf-8"
+_PAGE = re.compile(r"^(\d+)L(\d+)$")
+
+
+class CallRecorder:
+    """Thread-safe log of the requests a script made, for ``res.server_calls`` and tests.
+
+    Each call is ``{"method", "path", "query", "params", "status", "error"}``: ``path`` is below
+    the context root, ``query`` the LQL string of a query (else None), ``error`` the description
+    of an ``<Error>`` the answer carried (else None).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[dict[str, Any]] = []
+
+    def record(self, call: dict[str, Any]) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    @property
+    def calls(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._calls)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+
+class _Request(Request):
+    # pylib sends one FileRepresentation part holding all entities; do not cap it at 500 kB
+    max_form_memory_size = None
+    max_form_parts = 100_000
+
+
+class _Answer:
+    """What a handler produced: a response plus the error text to record."""
+
+    def __init__(self, response: Response, error: str | None = None) -> None:
+        self.response = response
+        self.error = error
+
+
+def make_backend_app(
+    store: EntityStore,
+    *,
+    authenticate: Authenticate,
+    recorder: CallRecorder | None = None,
+    file_root: Path | None = None,
+    context_root: str = "",
+) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """Build the stand-in as a WSGI callable.
+
+    Args:
+        store: the entities to serve and change.
+        authenticate: maps the ``SessionToken`` cookie value to a principal, or None (401).
+        recorder: receives one entry per request.
+        file_root: a directory ``GET FileSystem/<path>`` also serves from, for File entities
+            seeded without uploaded contents.
+        context_root: a path prefix such as ``/linkahead`` the app is mounted below.
+
+    Example::
+
+        app = make_backend_app(EntityStore(), authenticate=lambda token: None)
+    """
+    backend = _Backend(store, authenticate, recorder, file_root, "/" + context_root.strip("/"))
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = _Request(environ)
+        answer = backend.dispatch(request)
+        if recorder is not None:
+            recorder.record(backend.describe(request, answer))
+        return answer.response(environ, start_response)
+
+    return app
+
+
+class _Backend:
+    def __init__(
+        self,
+        store: EntityStore,
+        authenticate: Authenticate,
+        recorder: CallRecorder | None,
+        file_root: Path | None,
+        context_root: str,
+    ) -> None:
+        self.store = store
+        self.authenticate = authenticate
+        self.recorder = recorder
+        self.file_root = file_root
+        self.context_root = "" if context_root == "/" else context_root
+
+    # ----------------------------------------------------------------- plumbing
+    def relative_path(self, request: Request) -> str | None:
+        path = request.path
+        if not self.context_root:
+            return path
+        if path == self.context_root or path.startswith(self.context_root + "/"):
+            return path[len(self.context_root) :] or "/"
+        return None
+
+    def describe(self, request: Request, answer: _Answer) -> dict[str, Any]:
+        params = {k: v for k, v in request.args.items() if k != "query"}
+        return {
+            "method": request.method,
+            "path": self.relative_path(request) or request.path,
+            "query": request.args.get("query"),
+            "params": params,
+            "status": answer.response.status_code,
+            "error": answer.error,
+        }
+
+    def dispatch(self, request: Request) -> _Answer:
+        path = self.relative_path(request)
+        if path is None:
+            return _error(
+                404, Message("Error", 404, f"Not below the context root {self.context_root}.")
+            )
+        principal = self._principal(request)
+        if principal is None:
+            return _error(401, messages.not_authenticated())
+        parts = path.strip("/").split("/", 1)
+        head, rest = parts[0], (parts[1] if len(parts) > 1 else "")
+        method = request.method
+        try:
+            if head == "Info" and method == "GET":
+                return self.info(principal)
+            if head == "Entity":
+                if method == "GET":
+                    if rest:
+                        return self.retrieve(principal, rest)
+                    return self.query(principal, request)
+                if method == "POST":
+                    return self.write(principal, request, insert=True)
+                if method == "PUT":
+                    return self.write(principal, request, insert=False)
+                if method == "DELETE" and rest:
+                    return self.delete(principal, rest)
+            if head == "FileSystem" and method == "GET":
+                return self.download(rest)
+            if head == "logout":
+                return _Answer(_xml(response_element(principal)))
+        except EntityXmlError as err:
+            return _error(400, Message("Error", 400, str(err)), principal)
+        return _error(
+            404, Message("Error", 404, f"The stand-in has no resource {method} {path}."), principal
+        )
+
+    def _principal(self, request: Request) -> Principal | None:
+        raw = request.cookies.get("SessionToken")
+        if not raw:
+            return None
+        try:
+            return self.authenticate(unquote(raw))
+        except Exception:  # a broken authenticator must not become a 500 with a traceback
+            _log.exception("authenticate() raised; answering 401")
+            return None
+
+    # ----------------------------------------------------------------- handlers
+    def info(self, principal: Principal) -> _Answer:
+        root = etree.Element("Response")
+        root.append(user_info(principal))
+        stats = etree.SubElement(root, "Stats")
+        counts = etree.SubElement(stats, "counts")
+        for key, value in self.store.counts().items():
+            counts.set(key, str(value))
+        counts.set("fssize", str(sum(e.size or 0 for e in self.store if e.role == "File")))
+        counts.set("debug", "false")
+        now = datetime.now().astimezone()
+        offset = now.strftime("%z")
+        zone = etree.SubElement(root, "TimeZone", id=time.tzname[0] or "UTC", offset=offset)
+        zone.text = now.tzname() or "UTC"
+        return _Answer(_xml(root))
+
+    def query(self, principal: Principal, request: Request) -> _Answer:
+        text = request.args.get("query")
+        root = response_element(principal)
+        if text is None:
+            return _Answer(_xml(root))
+        try:
+            parsed = parse_query(text)
+        except QuerySyntaxError as err:
+            return self._query_error(principal, text, str(err))
+        with self.store.lock:
+            ids = evaluate(parsed, self.store)
+            query_elem = etree.SubElement(
+                root, "Query", string=text, results=str(len(ids)), cached="false"
+            )
+            query_elem.set("etag", str(self.store.revision))
+            if parsed.verb == "COUNT":
+                return _Answer(_xml(root))
+            page = _PAGE.match(request.args.get("P", ""))
+            if page:
+                start, length = int(page.group(1)), int(page.group(2))
+                ids = ids[start : start + length]
+            only = parsed.selectors if parsed.verb == "SELECT" else None
+            for entity_id in ids:
+                entity = self.store.get(entity_id)
+                if entity is not None:
+                    root.append(render_entity(entity, self.store, only=only))
+        return _Answer(_xml(root))
+
+    def _query_error(self, principal: Principal, text: str, description: str) -> _Answer:
+        """FIND/SELECT: an ``<Error>`` pylib raises as TransactionError. COUNT: pylib returns the
+        count before looking at errors, so the answer is 501 and pylib raises HTTPServerError
+        with this description instead of returning a silently wrong 0 (U)."""
+        root = response_element(principal)
+        root.append(render_message(messages.query_error(description)))
+        words = text.split()
+        if words and words[0].upper() == "COUNT":
+            return _Answer(_xml(root, status=501), description)
+        etree.SubElement(root, "Query", string=text, results="0")
+        return _Answer(_xml(root), description)
+
+    def retrieve(self, principal: Principal, rest: str) -> _Answer:
+        refs = [r for r in rest.split("&") if r]
+        root = response_element(principal)
+        entities = self.store.retrieve(refs)
+        for entity in entities:
+            root.append(render_entity(entity, self.store))
+        return _Answer(_xml(root), _first_error(entities))
+
+    def write(self, principal: Principal, request: Request, *, insert: bool) -> _Answer:
+        expect = ("Insert",) if insert else ("Update",)
+        uploads: dict[str, bytes] = {}
+        if request.mimetype == "multipart/form-data":
+            body = request.form.get("FileRepresentation", "").encode("utf-8")
+            uploads = _uploads(request.files.values())
+        else:
+            body = request.get_data()
+        drafts = parse_entities(body, expect=expect)
+        for draft in drafts:
+            if draft.upload_ref is not None:
+                draft.upload = uploads.get(draft.upload_ref)
+        unique = request.args.get("uniquename", "").lower() == "true"
+        if insert:
+            answers, _ok = self.store.insert(drafts, unique_names=unique)
+        else:
+            answers, _ok = self.store.update(drafts, unique_names=unique)
+        root = response_element(principal)
+        for entity in answers:
+            root.append(render_entity(entity, self.store))
+        return _Answer(_xml(root), _first_error(answers))
+
+    def delete(self, principal: Principal, rest: str) -> _Answer:
+        answers, _ok = self.store.delete([r for r in rest.split("&") if r])
+        root = response_element(principal)
+        for entity in answers:
+            root.append(render_entity(entity, self.store))
+        return _Answer(_xml(root), _first_error(answers))
+
+    def download(self, rest: str) -> _Answer:
+        data = self.store.read_blob(rest)
+        if data is None and self.file_root is not None:
+            base = self.file_root.resolve()
+            candidate = (base / rest.lstrip("/")).resolve()
+            if candidate.is_relative_to(base) and candidate.is_file():
+                data = candidate.read_bytes()
+        if data is None:
+            return _error(404, Message("Error", 404, f"File does not exist: /{rest.lstrip('/')}"))
+        return _Answer(Response(data, mimetype="application/octet-stream"))
+
+
+def _uploads(files: Iterable[FileStorage]) -> dict[str, bytes]:
+    """Map each file part's filename (pylib's ``upload`` id) to its bytes; directories skipped."""
+    out: dict[str, bytes] = {}
+    for storage in files:
+        name = storage.filename or ""
+        if name and not name.endswith("/"):
+            out[name] = storage.read()
+    return out
+
+
+def _first_error(entities: list[Entity]) -> str | None:
+    for entity in entities:
+        for message in (
+            *entity.messages,
+            *(m for p in entity.parents for m in p.messages),
+            *(m for p in entity.properties for m in p.messages),
+        ):
+            if message.type == "Error":
+                return message.description
+    return None
+
+
+def _xml(root: etree._Element, *, status: int = 200) -> Response:
+    return Response(to_bytes(root), status=status, content_type=_XML)
+
+
+def _error(status: int, message: Message, principal: Principal | None = None) -> _Answer:
+    root = response_element(principal)
+    root.append(render_message(message))
+    return _Answer(_xml(root, status=status), message.description)

@@ -1,0 +1,209 @@
+"""Entities to and from the XML pylib sends and parses (``Entity.to_xml`` / ``_from_xml``).
+
+Rendering fills in what pylib needs to convert values: each property carries its ``datatype``
+(``DOUBLE``, a RecordType name for references, ``LIST<…>``), each parent its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from lxml import etree
+
+from . import messages
+from .model import ROLES, Entity, Message, ParentRef, Principal, PropertyValue, Value
+from .store import EntityStore
+
+__all__ = [
+    "EntityXmlError",
+    "parse_entities",
+    "render_entity",
+    "render_message",
+    "response_element",
+    "to_bytes",
+    "user_info",
+]
+
+
+class EntityXmlError(ValueError):
+    """A request body that is not well-formed XML or not an Insert/Update of entities."""
+
+
+def parse_entities(body: bytes, *, expect: Sequence[str]) -> list[Entity]:
+    """Parse an ``<Insert>``/``<Update>`` body into drafts; unknown roles get an error message."""
+    if not body.strip():
+        raise EntityXmlError("The request body is empty; expected an XML <Insert> or <Update>.")
+    try:
+        root = etree.fromstring(
+            body, parser=etree.XMLParser(resolve_entities=False, no_network=True)
+        )
+    except etree.XMLSyntaxError as err:
+        raise EntityXmlError(f"The request body is not well-formed XML: {err}") from err
+    if root.tag not in expect:
+        raise EntityXmlError(
+            f"Expected a <{'> or <'.join(expect)}> element as the body's root, got <{root.tag}>."
+        )
+    return [parse_entity(child) for child in root if isinstance(child.tag, str)]
+
+
+def parse_entity(elem: etree._Element) -> Entity:
+    """One entity element (as pylib's ``Entity.to_xml`` writes it) into a draft."""
+    tag = str(elem.tag)
+    role = tag if tag in ROLES else "Record"
+    draft = Entity(
+        id=_int_or_none(elem.get("id")),
+        role=role,  # type: ignore[arg-type]
+        name=elem.get("name"),
+        description=elem.get("description"),
+        datatype=elem.get("datatype"),
+        unit=elem.get("unit"),
+        path=elem.get("path"),
+        cuid=elem.get("cuid"),
+    )
+    if tag not in ROLES:
+        draft.messages.append(messages.unknown_role(tag))
+    draft.upload_ref = elem.get("upload")
+    for child in elem:
+        ctag = child.tag
+        if ctag == "Parent":
+            draft.parents.append(
+                ParentRef(id=_int_or_none(child.get("id")), name=child.get("name"))
+            )
+        elif ctag == "Property":
+            draft.properties.append(
+                PropertyValue(
+                    id=_int_or_none(child.get("id")),
+                    name=child.get("name"),
+                    datatype=child.get("datatype"),
+                    value=_parse_value(child),
+                    unit=child.get("unit"),
+                    importance=child.get("importance"),
+                    description=child.get("description"),
+                )
+            )
+    if role == "Property":
+        draft.value = _parse_value(elem)
+    return draft
+
+
+def render_entity(
+    entity: Entity, store: EntityStore, *, only: Iterable[str] | None = None
+) -> etree._Element:
+    """An entity element as the server sends it; ``only`` limits properties (SELECT)."""
+    elem = etree.Element(entity.role)
+    _set(elem, "id", entity.id)
+    _set(elem, "cuid", entity.cuid)
+    _set(elem, "name", entity.name)
+    _set(elem, "description", entity.description)
+    _set(elem, "datatype", entity.datatype)
+    _set(elem, "unit", entity.unit)
+    _set(elem, "path", entity.path)
+    _set(elem, "checksum", entity.checksum)
+    _set(elem, "size", entity.size)
+    for message in entity.messages:
+        elem.append(render_message(message))
+    for parent in entity.parents:
+        pel = etree.SubElement(elem, "Parent")
+        parent_entity = store.get(parent.id) if parent.id is not None else None
+        _set(pel, "id", parent.id)
+        _set(pel, "name", parent_entity.name if parent_entity else parent.name)
+        _set(pel, "description", parent_entity.description if parent_entity else None)
+        for message in parent.messages:
+            pel.append(render_message(message))
+    wanted = None if only is None else {n.lower() for n in only}
+    for prop in entity.properties:
+        if wanted is not None and (prop.name or "").lower() not in wanted:
+            continue
+        pel = etree.SubElement(elem, "Property")
+        _set(pel, "id", prop.id)
+        _set(pel, "name", prop.name)
+        _set(pel, "description", prop.description)
+        _set(pel, "datatype", prop.datatype)
+        _set(pel, "unit", prop.unit)
+        pel.set("importance", prop.importance or "FIX")
+        for message in prop.messages:
+            pel.append(render_message(message))
+        _render_value(pel, prop.value)
+    if entity.role == "Property":
+        _render_value(elem, entity.value)
+    return elem
+
+
+def render_message(message: Message) -> etree._Element:
+    """``<Error code=… description=…/>`` and its Warning/Info siblings."""
+    elem = etree.Element(message.type)
+    if message.code is not None:
+        elem.set("code", str(message.code))
+    elem.set("description", message.description)
+    return elem
+
+
+def response_element(principal: Principal | None = None) -> etree._Element:
+    """An empty ``<Response>``, with the caller's ``UserInfo`` as the server adds to each answer."""
+    root = etree.Element("Response")
+    if principal is not None:
+        root.append(user_info(principal))
+    return root
+
+
+def user_info(principal: Principal) -> etree._Element:
+    """``<UserInfo username realm><Roles><Role>…`` which pylib's ``UserInfo`` reads."""
+    info = etree.Element("UserInfo", username=principal.name, realm=principal.realm)
+    roles = etree.SubElement(info, "Roles")
+    for role in principal.roles:
+        etree.SubElement(roles, "Role").text = role
+    return info
+
+
+def to_bytes(root: etree._Element) -> bytes:
+    """Serialise with the XML declaration the server sends."""
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _render_value(elem: etree._Element, value: Value) -> None:
+    if value is None:
+        return
+    if isinstance(value, list):
+        for item in value:
+            vel = etree.SubElement(elem, "Value")
+            if item == "":
+                etree.SubElement(vel, "EmptyString")
+            elif item is not None:
+                vel.text = item
+    elif value == "":
+        etree.SubElement(elem, "EmptyString")
+    else:
+        elem.text = value
+
+
+def _parse_value(elem: etree._Element) -> Value:
+    values = [c for c in elem if c.tag in ("Value", "EmptyString")]
+    if any(c.tag == "Value" for c in values):
+        out: list[str | None] = []
+        for child in values:
+            if any(g.tag == "EmptyString" for g in child):
+                out.append("")
+            elif child.text is None or not child.text.strip():
+                out.append(None)
+            else:
+                out.append(child.text.strip())
+        return out
+    if values:
+        return ""
+    text = (elem.text or "").strip()
+    return text or None
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    bare = raw.split("@", 1)[0]
+    try:
+        return int(bare)
+    except ValueError:
+        return None
+
+
+def _set(elem: etree._Element, key: str, value: object) -> None:
+    if value is not None:
+        elem.set(key, str(value))

@@ -1,0 +1,232 @@
+"""Capture the mail scripts send, both ways they send it, into one spool directory.
+
+caosadvancedtools <= 0.16 and plain scripts run the ``[Misc] sendmail`` program with
+``-t -i -f FROM`` and the message on stdin; pylib's ``send_email`` (caosadvancedtools >= 0.17)
+speaks SMTP to ``[Email] smtp_server``. :func:`write_sendmail_program` and :class:`SmtpSink` both
+write one JSON file per message into the spool, and :class:`MailCollector` reads them back, so
+nothing leaves the machine and a crashed script's mail is still there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import getaddresses
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from aiosmtpd.controller import Controller
+
+__all__ = ["Mail", "MailCollector", "SmtpSink", "spool_message", "write_sendmail_program"]
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One captured message."""
+
+    from_addr: str
+    to: list[str]
+    cc: list[str]
+    subject: str
+    body: str
+    headers: dict[str, str]
+    bcc: list[str] = field(default_factory=list)
+    via: Literal["sendmail", "smtp"] = "smtp"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--format json``."""
+        return {
+            "from": self.from_addr,
+            "to": self.to,
+            "cc": self.cc,
+            "bcc": self.bcc,
+            "subject": self.subject,
+            "body": self.body,
+            "headers": self.headers,
+            "via": self.via,
+        }
+
+
+def spool_message(
+    spool_dir: Path, raw: bytes, *, via: str, envelope_from: str | None, recipients: list[str]
+) -> Path:
+    """Write one message atomically; the file name sorts by arrival."""
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+    record = {
+        "via": via,
+        "envelope_from": envelope_from,
+        "recipients": recipients,
+        "raw": raw.decode("utf-8", errors="replace"),
+    }
+    fd, tmp = tempfile.mkstemp(dir=spool_dir, prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(record, handle)
+    final = spool_dir / name
+    os.replace(tmp, final)
+    return final
+
+
+class MailCollector:
+    """Reads the spool back as :class:`Mail` objects, oldest first."""
+
+    def __init__(self, spool_dir: str | Path) -> None:
+        self.spool_dir = Path(spool_dir)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def mails(self) -> list[Mail]:
+        return [_parse_record(p) for p in sorted(self.spool_dir.glob("*.json"))]
+
+    def clear(self) -> None:
+        """Forget captured mail, e.g. between two runs that share a collector."""
+        for path in self.spool_dir.glob("*.json"):
+            path.unlink()
+
+
+def _parse_record(path: Path) -> Mail:
+    record = json.loads(path.read_text(encoding="utf-8"))
+    message = message_from_bytes(record["raw"].encode("utf-8"), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    to = _addresses(message.get_all("To", []))
+    cc = _addresses(message.get_all("Cc", []))
+    bcc = _addresses(message.get_all("Bcc", []))
+    listed = set(to) | set(cc)
+    bcc += [r for r in record.get("recipients", []) if r not in listed and r not in bcc]
+    body_part = message.get_body(preferencelist=("plain", "html"))
+    body = body_part.get_content() if body_part is not None else ""
+    return Mail(
+        from_addr=str(message.get("From") or record.get("envelope_from") or ""),
+        to=to or list(record.get("recipients", [])),
+        cc=cc,
+        subject=str(message.get("Subject") or ""),
+        body=body,
+        headers={k: str(v) for k, v in message.items()},
+        bcc=bcc if to else [],
+        via=record.get("via", "smtp"),
+    )
+
+
+def _addresses(values: list[Any]) -> list[str]:
+    return [addr for _name, addr in getaddresses([str(v) for v in values]) if addr]
+
+
+_SENDMAIL = '''#!{python}
+"""sendmail stand-in written by sss-emulator: spools the message instead of sending it."""
+import json, os, sys, tempfile, time, uuid
+spool = {spool!r}
+args, sender, recipients, i = sys.argv[1:], None, [], 0
+while i < len(args):
+    arg = args[i]
+    if arg == "-f" and i + 1 < len(args):
+        sender = args[i + 1]; i += 2; continue
+    if arg.startswith("-f") and len(arg) > 2:
+        sender = arg[2:]
+    elif not arg.startswith("-"):
+        recipients.append(arg)
+    i += 1
+raw = sys.stdin.buffer.read()
+os.makedirs(spool, exist_ok=True)
+record = {{"via": "sendmail", "envelope_from": sender, "recipients": recipients,
+          "raw": raw.decode("utf-8", errors="replace")}}
+fd, tmp = tempfile.mkstemp(dir=spool, prefix=".tmp-")
+with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    json.dump(record, handle)
+os.replace(tmp, os.path.join(spool, "%020d-%s.json" % (time.time_ns(), uuid.uuid4().hex[:8])))
+'''
+
+
+def write_sendmail_program(bin_dir: str | Path, spool_dir: str | Path) -> Path:
+    """Write an executable ``sendmail`` into ``bin_dir`` that spools into ``spool_dir``.
+
+    It accepts what caosadvancedtools passes (``-t -i -f FROM``, message on stdin), ignores other
+    flags, and treats bare arguments as extra recipients.
+    """
+    target = Path(bin_dir) / "sendmail"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        _SENDMAIL.format(python=sys.executable, spool=str(Path(spool_dir).resolve())),
+        encoding="utf-8",
+    )
+    target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return target
+
+
+class _SpoolHandler:
+    def __init__(self, spool_dir: Path) -> None:
+        self.spool_dir = spool_dir
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content = envelope.original_content or envelope.content
+        raw = content if isinstance(content, bytes) else str(content).encode("utf-8")
+        spool_message(
+            self.spool_dir,
+            raw,
+            via="smtp",
+            envelope_from=envelope.mail_from,
+            recipients=list(envelope.rcpt_tos),
+        )
+        return "250 Message accepted for delivery"
+
+
+class _BoundController(Controller):
+    """aiosmtpd's Controller cannot take port 0; bind the socket first and hand it over."""
+
+    def __init__(self, handler: Any, sock: socket.socket) -> None:
+        host, port = sock.getsockname()[:2]
+        super().__init__(handler, hostname=host, port=port)
+        self._sock = sock
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self._sock)
+
+
+class SmtpSink:
+    """A local SMTP server (aiosmtpd) on 127.0.0.1 and an ephemeral port, spooling every mail.
+
+    Example::
+
+        with SmtpSink(collector) as sink:
+            ini = patch_pylinkahead_ini(None, url, smtp=(sink.host, sink.port))
+    """
+
+    def __init__(self, collector: MailCollector) -> None:
+        self.collector = collector
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._controller: _BoundController | None = None
+
+    def start(self) -> SmtpSink:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        self.port = sock.getsockname()[1]
+        self._controller = _BoundController(_SpoolHandler(self.collector.spool_dir), sock)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> SmtpSink:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

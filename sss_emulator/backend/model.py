@@ -1,0 +1,140 @@
+"""The stand-in's entity records: plain data shared by the store, the XML codec and the loaders.
+
+Values are kept as the strings the server would send (``"1.5"``, ``"TRUE"``, a referenced id), so
+that what a script reads back is what a real server would have answered, whatever Python type it
+inserted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "ATOMIC_DATATYPES",
+    "ROLES",
+    "Entity",
+    "Message",
+    "ParentRef",
+    "Principal",
+    "PropertyValue",
+    "Role",
+    "Value",
+    "is_reference_datatype",
+    "list_element_datatype",
+]
+
+
+class Principal(Protocol):
+    """Who a request acts as; the emulator's token type satisfies this."""
+
+    name: str
+    realm: str
+    roles: Sequence[str]
+
+
+Role = Literal["Record", "RecordType", "Property", "File", "Entity"]
+"""``Entity`` only tags answers for ids or names that match nothing."""
+ROLES: tuple[Role, ...] = ("Record", "RecordType", "Property", "File")
+
+Value = str | list[str | None] | None
+"""A value as the server sends it: one string, a list (``LIST<…>``), or none."""
+
+ATOMIC_DATATYPES = frozenset(
+    {"TEXT", "DOUBLE", "INTEGER", "BOOLEAN", "DATETIME", "REFERENCE", "FILE"}
+)
+
+
+def list_element_datatype(datatype: str | None) -> str | None:
+    """Return ``T`` for ``LIST<T>`` (the server's list spelling), else None."""
+    if datatype and datatype.upper().startswith("LIST<") and datatype.endswith(">"):
+        return datatype[5:-1]
+    return None
+
+
+def is_reference_datatype(datatype: str | None) -> bool:
+    """Tell whether values of this datatype are entity ids (a RecordType name, FILE, REFERENCE)."""
+    if datatype is None:
+        return False
+    inner = list_element_datatype(datatype) or datatype
+    return inner.upper() in {"REFERENCE", "FILE"} or inner.upper() not in ATOMIC_DATATYPES
+
+
+@dataclass
+class Message:
+    """An ``<Error>``/``<Warning>``/``<Info>`` element attached to an entity or a response."""
+
+    type: Literal["Error", "Warning", "Info"]
+    code: int | None
+    description: str
+
+
+@dataclass
+class ParentRef:
+    """A parent link, stored by id; the name is filled in when rendering."""
+
+    id: int | None
+    name: str | None = None
+    messages: list[Message] = field(default_factory=list)
+
+
+@dataclass
+class PropertyValue:
+    """A property of an entity: the id of its defining Property/RecordType plus this use's data."""
+
+    id: int | None
+    name: str | None
+    datatype: str | None
+    value: Value = None
+    unit: str | None = None
+    importance: str | None = None
+    description: str | None = None
+    messages: list[Message] = field(default_factory=list)
+
+
+@dataclass
+class Entity:
+    """One stored entity (Record, RecordType, Property or File)."""
+
+    id: int | None
+    role: Role
+    name: str | None = None
+    description: str | None = None
+    datatype: str | None = None
+    unit: str | None = None
+    value: Value = None
+    parents: list[ParentRef] = field(default_factory=list)
+    properties: list[PropertyValue] = field(default_factory=list)
+    path: str | None = None
+    checksum: str | None = None
+    size: int | None = None
+    cuid: str | None = None
+    messages: list[Message] = field(default_factory=list)
+    upload: bytes | None = field(default=None, repr=False)
+    upload_ref: str | None = field(default=None, repr=False)
+    """The multipart file part an Insert/Update names in its ``upload`` attribute."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialise for the SQLite file (messages and cuid are per-request, not stored)."""
+        data = dataclasses.asdict(self)
+        data.pop("messages")
+        data.pop("cuid")
+        data.pop("upload")
+        data.pop("upload_ref")
+        for part in (*data["parents"], *data["properties"]):
+            part.pop("messages")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Entity:
+        """Rebuild an entity written by :meth:`to_json`."""
+        data = dict(data)
+        data["parents"] = [ParentRef(**p) for p in data.get("parents", [])]
+        data["properties"] = [PropertyValue(**p) for p in data.get("properties", [])]
+        return cls(**data)
+
+    def summary(self, parent_names: list[str]) -> dict[str, Any]:
+        """The small dict ``store.changes`` lists, so tests can assert on what a script did."""
+        return {"id": self.id, "role": self.role, "name": self.name, "parents": parent_names}

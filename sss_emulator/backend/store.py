@@ -1,0 +1,627 @@
+"""The stand-in's database: entities, file contents, the indexes queries use, and what changed.
+
+Inserts and updates are resolved the way the server resolves them (parents and properties given
+by name only, temporary negative ids, reference values given by name) and are all-or-nothing: if
+any entity of a request carries an error, nothing is stored and the entities come back with their
+errors, which is what makes pylib raise a ``TransactionError``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from . import messages
+from .model import (
+    Entity,
+    Message,
+    PropertyValue,
+    Role,
+    Value,
+    is_reference_datatype,
+    list_element_datatype,
+)
+
+__all__ = ["EntityStore", "value_key"]
+
+_log = logging.getLogger("sss_emulator.backend.store")
+
+_FIRST_ID = 100
+"""Ids below this belong to the server's built-in entities; user entities start here (U)."""
+
+
+def value_key(value: str) -> tuple[str, Any]:
+    """Normalise one value for equality: numbers compare as numbers, everything else as text."""
+    if value.lower() in ("true", "false"):
+        return ("b", value.lower())
+    try:
+        number = float(value)
+    except ValueError:
+        return ("s", value)
+    if math.isnan(number):
+        return ("s", value)
+    return ("n", number)
+
+
+def _values(value: Value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [v for v in value if v is not None]
+    return [value]
+
+
+class _Transaction:
+    """Resolution state of one Insert/Update: temporary ids and names added by this request."""
+
+    def __init__(self, store: EntityStore, drafts: list[Entity]) -> None:
+        self.store = store
+        self.drafts = drafts
+        self.tmp_ids: dict[int, int] = {}
+        self.batch_by_id: dict[int, Entity] = {}
+        self.batch_by_name: dict[str, list[Entity]] = {}
+
+    def lookup_id(self, ref: int) -> Entity | None:
+        if ref < 0:
+            new_id = self.tmp_ids.get(ref)
+            return None if new_id is None else self.batch_by_id.get(new_id)
+        return self.batch_by_id.get(ref) or self.store.get(ref)
+
+    def lookup_name(self, name: str, prefer: tuple[Role, ...]) -> Entity | None:
+        found = list(self.batch_by_name.get(name.lower(), [])) + self.store.find_by_name(name)
+        for role in prefer:
+            for entity in found:
+                if entity.role == role:
+                    return entity
+        return found[0] if found else None
+
+    def lookup(
+        self, ref_id: int | None, name: str | None, prefer: tuple[Role, ...]
+    ) -> Entity | None:
+        if ref_id is not None:
+            return self.lookup_id(ref_id)
+        if name:
+            return self.lookup_name(name, prefer)
+        return None
+
+
+class EntityStore:
+    """Entities in memory, optionally mirrored to a SQLite file so ``serve`` keeps them.
+
+    Example::
+
+        store = EntityStore()
+        store.load("model.yml")
+        store.changes  # {"inserted": [], "updated": [], "deleted": []}
+    """
+
+    def __init__(self, *, sqlite_path: str | Path | None = None) -> None:
+        self.lock = threading.RLock()
+        self._entities: dict[int, Entity] = {}
+        self._blobs: dict[str, bytes] = {}
+        self._next_id = _FIRST_ID
+        self.revision = 0
+        self.query_cache: dict[object, frozenset[int]] = {}
+        """Derived data (query targets) valid until the next write; cleared by every write."""
+        self.changes: dict[str, list[dict[str, Any]]] = {
+            "inserted": [],
+            "updated": [],
+            "deleted": [],
+        }
+        self._reset_indexes()
+        self._db: sqlite3.Connection | None = None
+        if sqlite_path is not None:
+            self._open_sqlite(Path(sqlite_path))
+
+    # ----------------------------------------------------------------- reading
+    def get(self, entity_id: int) -> Entity | None:
+        """The stored entity with this id (do not mutate it)."""
+        return self._entities.get(entity_id)
+
+    def find_by_name(self, name: str) -> list[Entity]:
+        """Entities with this name, compared case-insensitively like the server's collation (U)."""
+        return [self._entities[i] for i in sorted(self._by_name.get(name.lower(), ()))]
+
+    def __iter__(self) -> Iterator[Entity]:
+        return iter([self._entities[i] for i in sorted(self._entities)])
+
+    def __len__(self) -> int:
+        return len(self._entities)
+
+    def ids_with_role(self, role: Role) -> set[int]:
+        """Ids of all entities of one role."""
+        return self._by_role.get(role, set())
+
+    def all_ids(self) -> set[int]:
+        """Ids of all entities."""
+        return set(self._entities)
+
+    def names_index(self) -> dict[str, set[int]]:
+        """Lower-cased name -> ids; the query evaluator scans it for wildcard names."""
+        return self._by_name
+
+    def ids_with_property(self, name: str) -> set[int]:
+        """Entities that have a property of this name (case-insensitive)."""
+        return self._has_prop.get(name.lower(), set())
+
+    def ids_with_property_value(self, name: str, value: str) -> set[int]:
+        """Entities with property ``name`` equal to ``value`` (numbers compared as numbers)."""
+        return self._prop_values.get((name.lower(), value_key(value)), set())
+
+    def name_of(self, entity_id: int | None) -> str | None:
+        """Current name of an entity, for rendering parents and references."""
+        entity = self._entities.get(entity_id) if entity_id is not None else None
+        return entity.name if entity else None
+
+    def ancestors(self, entity_id: int) -> frozenset[int]:
+        """The entity and all its (transitive) parents."""
+        cached = self._ancestor_cache.get(entity_id)
+        if cached is not None:
+            return cached
+        seen: set[int] = set()
+        todo = [entity_id]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            entity = self._entities.get(current)
+            if entity is not None:
+                todo.extend(p.id for p in entity.parents if p.id is not None)
+        result = frozenset(seen)
+        self._ancestor_cache[entity_id] = result
+        return result
+
+    def descendants(self, entity_id: int) -> frozenset[int]:
+        """The entity and everything that inherits from it, directly or not."""
+        cached = self._descendant_cache.get(entity_id)
+        if cached is not None:
+            return cached
+        seen: set[int] = set()
+        todo = [entity_id]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            todo.extend(self._children.get(current, ()))
+        result = frozenset(seen)
+        self._descendant_cache[entity_id] = result
+        return result
+
+    def referenced_by(self, entity_id: int) -> set[int]:
+        """Entities with a reference property whose value is this id."""
+        return self._referrers.get(entity_id, set())
+
+    def read_blob(self, path: str) -> bytes | None:
+        """Contents of an uploaded or seeded file, by its server path."""
+        return self._blobs.get(_norm_path(path))
+
+    def counts(self) -> dict[str, int]:
+        """Numbers for ``Info``'s ``Stats/counts``."""
+        return {
+            "records": len(self.ids_with_role("Record")),
+            "recordTypes": len(self.ids_with_role("RecordType")),
+            "properties": len(self.ids_with_role("Property")),
+            "files": len(self.ids_with_role("File")),
+        }
+
+    def reset_changes(self) -> None:
+        """Forget recorded changes, e.g. between two script runs on one store."""
+        with self.lock:
+            self.changes = {"inserted": [], "updated": [], "deleted": []}
+
+    def load(self, path: str | Path) -> list[Entity]:
+        """Seed the store from a data file (see :func:`load_data_file`)."""
+        from .data_files import load_data_file
+
+        return load_data_file(self, Path(path))
+
+    def add_blob(self, path: str, data: bytes) -> None:
+        """Put file contents at a server path, for seeding File entities."""
+        with self.lock:
+            self._blobs[_norm_path(path)] = data
+            self._persist_blob(_norm_path(path))
+
+    # ----------------------------------------------------------------- writing
+    def insert(
+        self,
+        drafts: list[Entity],
+        *,
+        unique_names: bool = True,
+        keep_ids: bool = False,
+        record_changes: bool = True,
+    ) -> tuple[list[Entity], bool]:
+        """Insert entities all-or-nothing; return the answer entities and whether it succeeded.
+
+        ``keep_ids`` keeps positive ids from the drafts (data files carry the server's ids).
+        """
+        with self.lock:
+            tx = _Transaction(self, drafts)
+            given_ids, next_id = [d.id for d in drafts], self._next_id
+            for draft in drafts:
+                self._assign_id(tx, draft, keep_ids)
+            for draft in drafts:
+                self._resolve(tx, draft, updating=None, unique_names=unique_names)
+            if any(_has_errors(d) for d in drafts):
+                # nothing was stored: answer with the ids the request used, reuse the new ones
+                for draft, given in zip(drafts, given_ids, strict=True):
+                    draft.id = given
+                self._next_id = next_id
+                return drafts, False
+            for draft in drafts:
+                self._store(draft, record_changes and "inserted")
+            self._after_write()
+            return [self._answer(d) for d in drafts], True
+
+    def update(
+        self, drafts: list[Entity], *, unique_names: bool = True
+    ) -> tuple[list[Entity], bool]:
+        """Replace stored entities by the drafts (matched by id), all-or-nothing."""
+        with self.lock:
+            tx = _Transaction(self, drafts)
+            for draft in drafts:
+                current = self._entities.get(draft.id) if draft.id is not None else None
+                if current is None:
+                    draft.messages.append(messages.does_not_exist())
+                    continue
+                tx.batch_by_id[current.id] = draft  # type: ignore[index]
+                if draft.name:
+                    tx.batch_by_name.setdefault(draft.name.lower(), []).append(draft)
+            for draft in drafts:
+                current = self._entities.get(draft.id) if draft.id is not None else None
+                if current is not None:
+                    self._resolve(tx, draft, updating=current, unique_names=unique_names)
+            if any(_has_errors(d) for d in drafts):
+                return drafts, False
+            for draft in drafts:
+                old = self._entities[draft.id]  # type: ignore[index]
+                if draft.path is None and old.path is not None and draft.upload is None:
+                    draft.path, draft.checksum, draft.size = old.path, old.checksum, old.size
+                self._unstore(old)
+                self._store(draft, "updated")
+            self._after_write()
+            return [self._answer(d) for d in drafts], True
+
+    def delete(self, refs: list[str]) -> tuple[list[Entity], bool]:
+        """Delete by id (or name, as pylib sends for id-less entities), all-or-nothing."""
+        with self.lock:
+            answers: list[Entity] = []
+            targets: dict[int, Entity] = {}
+            for ref in refs:
+                found = self._lookup_ref(ref)
+                if not found:
+                    answers.append(_missing(ref))
+                    continue
+                for entity in found:
+                    targets[entity.id] = entity  # type: ignore[index]
+                    answers.append(copy.deepcopy(entity))
+            for answer in answers:
+                if answer.id in targets:
+                    users = sorted(self._users_of(answer.id) - set(targets))  # type: ignore[arg-type]
+                    if users:
+                        answer.messages.append(messages.still_referenced(users))
+            if any(a.messages for a in answers):
+                return answers, False
+            for entity in targets.values():
+                self._unstore(entity)
+                self.changes["deleted"].append(entity.summary(self._parent_names(entity)))
+                self._persist_delete(entity.id)  # type: ignore[arg-type]
+            for answer in answers:
+                answer.messages.append(messages.deleted())
+            self._after_write()
+            return answers, True
+
+    def retrieve(self, refs: list[str]) -> list[Entity]:
+        """Entities for ``GET /Entity/<ref>&<ref>``: by id, or all entities of a name."""
+        with self.lock:
+            answers: list[Entity] = []
+            for ref in refs:
+                found = self._lookup_ref(ref)
+                answers.extend(found if found else [_missing(ref)])
+            return answers
+
+    # ----------------------------------------------------------------- resolution
+    def _assign_id(self, tx: _Transaction, draft: Entity, keep_ids: bool) -> None:
+        if keep_ids and draft.id is not None and draft.id > 0:
+            if draft.id in self._entities or draft.id in tx.batch_by_id:
+                draft.messages.append(
+                    Message("Error", 0, f"Id {draft.id} is given to two entities.")
+                )
+                return
+            new_id = draft.id
+            self._next_id = max(self._next_id, new_id + 1)
+        else:
+            new_id = self._next_id
+            self._next_id += 1
+            if draft.id is not None and draft.id < 0:
+                tx.tmp_ids[draft.id] = new_id
+        tx.batch_by_id[new_id] = draft
+        draft.id = new_id
+        if draft.name:
+            tx.batch_by_name.setdefault(draft.name.lower(), []).append(draft)
+
+    def _resolve(
+        self, tx: _Transaction, draft: Entity, *, updating: Entity | None, unique_names: bool
+    ) -> None:
+        self._resolve_parents(tx, draft)
+        self._resolve_properties(tx, draft)
+        if draft.role == "Property" and not draft.datatype:
+            inherited = [
+                tx.lookup_id(p.id).datatype  # type: ignore[union-attr]
+                for p in draft.parents
+                if p.id is not None and tx.lookup_id(p.id) is not None
+            ]
+            draft.datatype = next((d for d in inherited if d), None)
+            if not draft.datatype:
+                draft.messages.append(messages.has_no_datatype())
+        if unique_names and draft.name:
+            clash = [
+                e
+                for e in tx.batch_by_name.get(draft.name.lower(), [])
+                + self.find_by_name(draft.name)
+                if e.id != draft.id and e is not draft
+            ]
+            if clash:
+                draft.messages.append(messages.name_not_unique())
+        if draft.role == "File":
+            self._resolve_file(draft, updating)
+
+    def _resolve_parents(self, tx: _Transaction, draft: Entity) -> None:
+        bad = False
+        for parent in draft.parents:
+            prefer: tuple[Role, ...] = (
+                ("Property", "RecordType") if draft.role == "Property" else ("RecordType",)
+            )
+            found = tx.lookup(parent.id, parent.name, prefer)
+            if found is None:
+                parent.messages.append(messages.does_not_exist())
+                bad = True
+            else:
+                parent.id, parent.name = found.id, None
+        if bad:
+            draft.messages.append(messages.unqualified_parents())
+
+    def _resolve_properties(self, tx: _Transaction, draft: Entity) -> None:
+        bad = False
+        for prop in draft.properties:
+            found = tx.lookup(prop.id, prop.name, ("Property", "RecordType"))
+            if found is None:
+                prop.messages.append(messages.does_not_exist())
+                bad = True
+                continue
+            prop.id = found.id
+            prop.name = prop.name or found.name
+            if not prop.datatype:
+                prop.datatype = found.datatype if found.role != "RecordType" else found.name
+            if prop.unit is None and found.role == "Property":
+                prop.unit = found.unit
+            prop.value = self._normalise_value(tx, prop)
+            bad = bad or bool(prop.messages)
+        if bad:
+            draft.messages.append(messages.unqualified_properties())
+
+    def _normalise_value(self, tx: _Transaction, prop: PropertyValue) -> Value:
+        if prop.value is None:
+            return None
+        element_type = list_element_datatype(prop.datatype) or prop.datatype
+        if isinstance(prop.value, list):
+            return [self._normalise_one(tx, prop, element_type, v) for v in prop.value]
+        return self._normalise_one(tx, prop, element_type, prop.value)
+
+    def _normalise_one(
+        self, tx: _Transaction, prop: PropertyValue, datatype: str | None, value: str | None
+    ) -> str | None:
+        if value is None or datatype is None:
+            return value
+        upper = datatype.upper()
+        if upper == "BOOLEAN":
+            if value.lower() in {"true", "false"}:
+                return value.upper()
+            prop.messages.append(messages.invalid_value(value, datatype))
+        elif upper == "INTEGER":
+            try:
+                return str(int(value))
+            except ValueError:
+                prop.messages.append(messages.invalid_value(value, datatype))
+        elif upper == "DOUBLE":
+            try:
+                float(value)
+            except ValueError:
+                prop.messages.append(messages.invalid_value(value, datatype))
+        elif is_reference_datatype(datatype):
+            target = _reference_target(tx, value)
+            if target is None:
+                prop.messages.append(messages.reference_does_not_exist(value))
+            else:
+                return str(target.id)
+        return value
+
+    def _resolve_file(self, draft: Entity, updating: Entity | None) -> None:
+        if draft.path is None:
+            return
+        draft.path = _norm_path(draft.path)
+        owner = next((e for e in self._entities.values() if e.path == draft.path), None)
+        if owner is not None and (updating is None or owner.id != updating.id):
+            draft.messages.append(messages.path_in_use(draft.path))
+            return
+        data = draft.upload if draft.upload is not None else self._blobs.get(draft.path)
+        if data is not None:
+            draft.checksum = hashlib.sha512(data).hexdigest()
+            draft.size = len(data)
+
+    # ----------------------------------------------------------------- storing
+    def _store(self, draft: Entity, change: str | bool) -> None:
+        entity = copy.deepcopy(draft)
+        entity.cuid, entity.messages = None, []
+        if entity.upload is not None and entity.path is not None:
+            self._blobs[entity.path] = entity.upload
+            self._persist_blob(entity.path)
+        entity.upload = None
+        for parent in entity.parents:
+            parent.name, parent.messages = None, []
+        for prop in entity.properties:
+            prop.messages = []
+        assert entity.id is not None
+        self._entities[entity.id] = entity
+        self._index(entity)
+        if isinstance(change, str):
+            self.changes[change].append(entity.summary(self._parent_names(entity)))
+        self._persist(entity)
+
+    def _unstore(self, entity: Entity) -> None:
+        assert entity.id is not None
+        self._unindex(entity)
+        del self._entities[entity.id]
+
+    def _answer(self, draft: Entity) -> Entity:
+        answer = copy.deepcopy(self._entities[draft.id])  # type: ignore[index]
+        answer.cuid = draft.cuid
+        return answer
+
+    def _after_write(self) -> None:
+        self.revision += 1
+        self.query_cache.clear()
+        self._ancestor_cache.clear()
+        self._descendant_cache.clear()
+        if self._db is not None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_id', ?)", (self._next_id,)
+            )
+            self._db.commit()
+
+    def _lookup_ref(self, ref: str) -> list[Entity]:
+        ref = ref.split("@", 1)[0]  # "123@version": versions are not emulated
+        if ref.lstrip("-").isdigit():
+            entity = self._entities.get(int(ref))
+            return [copy.deepcopy(entity)] if entity else []
+        return [copy.deepcopy(e) for e in self.find_by_name(ref)]
+
+    def _users_of(self, entity_id: int) -> set[int]:
+        users = set(self._children.get(entity_id, ()))
+        users |= self._referrers.get(entity_id, set())
+        users |= self._prop_users.get(entity_id, set())
+        users.discard(entity_id)
+        return users
+
+    def _parent_names(self, entity: Entity) -> list[str]:
+        return [n for n in (self.name_of(p.id) for p in entity.parents) if n]
+
+    # ----------------------------------------------------------------- indexes
+    def _reset_indexes(self) -> None:
+        self._by_role: dict[str, set[int]] = {}
+        self._by_name: dict[str, set[int]] = {}
+        self._children: dict[int, set[int]] = {}
+        self._has_prop: dict[str, set[int]] = {}
+        self._prop_values: dict[tuple[str, tuple[str, Any]], set[int]] = {}
+        self._referrers: dict[int, set[int]] = {}
+        self._prop_users: dict[int, set[int]] = {}
+        self._ancestor_cache: dict[int, frozenset[int]] = {}
+        self._descendant_cache: dict[int, frozenset[int]] = {}
+
+    def _index_keys(self, entity: Entity) -> Iterable[tuple[dict[Any, set[int]], Any]]:
+        yield self._by_role, entity.role
+        if entity.name:
+            yield self._by_name, entity.name.lower()
+        for parent in entity.parents:
+            if parent.id is not None:
+                yield self._children, parent.id
+        for prop in entity.properties:
+            pname = (prop.name or self.name_of(prop.id) or "").lower()
+            yield self._has_prop, pname
+            if prop.id is not None:
+                yield self._prop_users, prop.id
+            reference = is_reference_datatype(prop.datatype)
+            for value in _values(prop.value):
+                yield self._prop_values, (pname, value_key(value))
+                if reference and value.isdigit():
+                    yield self._referrers, int(value)
+
+    def _index(self, entity: Entity) -> None:
+        for index, key in self._index_keys(entity):
+            index.setdefault(key, set()).add(entity.id)  # type: ignore[arg-type]
+
+    def _unindex(self, entity: Entity) -> None:
+        for index, key in self._index_keys(entity):
+            bucket = index.get(key)
+            if bucket is not None:
+                bucket.discard(entity.id)  # type: ignore[arg-type]
+                if not bucket:
+                    del index[key]
+
+    # ----------------------------------------------------------------- SQLite
+    def _open_sqlite(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.executescript(
+            "CREATE TABLE IF NOT EXISTS entities(id INTEGER PRIMARY KEY, doc TEXT NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS blobs(path TEXT PRIMARY KEY, data BLOB NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        )
+        for (doc,) in self._db.execute("SELECT doc FROM entities ORDER BY id"):
+            entity = Entity.from_json(json.loads(doc))
+            self._entities[entity.id] = entity  # type: ignore[index]
+        for entity in self._entities.values():
+            self._index(entity)
+        for blob_path, data in self._db.execute("SELECT path, data FROM blobs"):
+            self._blobs[blob_path] = bytes(data)
+        row = self._db.execute("SELECT value FROM meta WHERE key='next_id'").fetchone()
+        self._next_id = max([_FIRST_ID, row[0] if row else 0, *(i + 1 for i in self._entities)])
+        _log.debug("loaded %d entities from %s", len(self._entities), path)
+
+    def _persist(self, entity: Entity) -> None:
+        if self._db is not None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO entities(id, doc) VALUES (?, ?)",
+                (entity.id, json.dumps(entity.to_json())),
+            )
+
+    def _persist_delete(self, entity_id: int) -> None:
+        if self._db is not None:
+            self._db.execute("DELETE FROM entities WHERE id=?", (entity_id,))
+
+    def _persist_blob(self, path: str) -> None:
+        if self._db is not None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO blobs(path, data) VALUES (?, ?)", (path, self._blobs[path])
+            )
+            self._db.commit()
+
+    def close(self) -> None:
+        """Close the SQLite file, if any."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _reference_target(tx: _Transaction, value: str) -> Entity | None:
+    if value.lstrip("-").isdigit():
+        return tx.lookup_id(int(value))
+    return tx.lookup_name(value, ("Record", "File", "RecordType", "Property"))
+
+
+def _has_errors(entity: Entity) -> bool:
+    return (
+        any(m.type == "Error" for m in entity.messages)
+        or any(m.type == "Error" for p in entity.parents for m in p.messages)
+        or any(m.type == "Error" for p in entity.properties for m in p.messages)
+    )
+
+
+def _missing(ref: str) -> Entity:
+    bare = ref.split("@", 1)[0]
+    is_id = bare.lstrip("-").isdigit()
+    entity = Entity(id=int(bare) if is_id else None, role="Entity", name=None if is_id else ref)
+    entity.messages.append(messages.does_not_exist())
+    return entity
+
+
+def _norm_path(path: str) -> str:
+    return "/" + path.strip().lstrip("/")
