@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +21,7 @@ from .config import Settings, UsersConfig
 from .errors import NotAuthenticated, PermissionDenied, ScriptTimeout, SetupError
 from .outcome import RunOutcome, redact_argv
 from .permissions import is_allowed, permission_for
-from .runner import StreamSink, run_process
+from .runner import ProcessResult, StreamSink, run_process
 from .scripts import ResolvedScript, resolve_script
 from .tokens import ANONYMOUS, Identity, PurposeEntry, TokenAuthority, find_purpose
 from .workspace import Workspace, default_root, workspace
@@ -84,6 +84,7 @@ class Emulator:
         authority: TokenAuthority | None = None,
         hooks: Sequence[RunHook] = (),
         notes: Sequence[str] = (),
+        runner: Callable[..., ProcessResult] | None = None,
     ) -> None:
         self.bin_dirs = _as_paths(bin_dirs)
         self.home = Path(home).absolute() if home is not None else None
@@ -100,6 +101,9 @@ class Emulator:
         self.authority = authority or TokenAuthority()
         self.hooks = list(hooks)
         self.notes = tuple(notes)
+        #: Starts the script: ``run_process``'s signature (the pytest plugin's in-process mode
+        #: swaps it for one that runs Python scripts inside the test process).
+        self.runner = runner or run_process
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Emulator:
@@ -205,7 +209,7 @@ class Emulator:
                 hook.before_run(context)
             argv = build_argv(script.path, token, request)
             try:
-                result = run_process(argv, cwd=ws.workdir, env=context.env,
+                result = self.runner(argv, cwd=ws.workdir, env=context.env,
                                      timeout=self.timeout, on_stdout=on_stdout,
                                      on_stderr=on_stderr)
             except OSError as exc:
