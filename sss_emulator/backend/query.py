@@ -345,6 +345,8 @@ class _Parser:
             return Target(role, NamePattern(token.text)), None
         if token.kind != "WORD" or token.upper in _FILTER_WORDS:
             return Target(role, None), None
+        if token.upper == "ANY" and self.peek_word("VERSION", offset=1):
+            raise self.unexpected("expected an entity name")
         self.i += 1
         if token.text == ".":
             return Target(role, None), None

@@ -57,8 +57,9 @@ class BackendServer:
         self._server = make_server(
             self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler
         )
+        # a short poll interval makes stop() return quickly (tests start many servers)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sss-backend", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="sss-backend", daemon=True
         )
         self._thread.start()
         _log.debug("stand-in listening on %s", self.url)

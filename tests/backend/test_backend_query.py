@@ -1,0 +1,248 @@
+"""The LQL subset: the parser's grammar, its refusals, and what each form returns through pylib."""
+
+from __future__ import annotations
+
+import linkahead
+import pytest
+from conftest import BackendRun
+from linkahead.exceptions import HTTPServerError, TransactionError
+
+from sss_emulator.backend.query import (
+    And,
+    NamePattern,
+    Not,
+    Or,
+    PropertyCondition,
+    QuerySyntaxError,
+    ReferencedBy,
+    References,
+    StoredAt,
+    Target,
+    parse_query,
+    tokenize,
+)
+
+
+class TestParser:
+    """The parser turns each supported form into the AST the evaluator expects."""
+
+    def test_tokens_keep_quoted_text_and_positions(self) -> None:
+        tokens = tokenize("FIND 'a \\'b' WITH p>=2.5")
+        assert [(t.kind, t.text, t.pos) for t in tokens] == [
+            ("WORD", "FIND", 0),
+            ("STRING", "a 'b", 5),
+            ("WORD", "WITH", 13),
+            ("WORD", "p", 18),
+            ("OP", ">=", 19),
+            ("WORD", "2.5", 21),
+        ]
+
+    @pytest.mark.parametrize(
+        ("text", "target", "condition"),
+        [
+            ("FIND Guitar", Target(None, NamePattern("Guitar")), None),
+            ("find record guitar", Target("RECORD", NamePattern("guitar")), None),
+            ('FIND "Nice Guitar"', Target(None, NamePattern("Nice Guitar")), None),
+            ("FIND RecordType Gui*", Target("RECORDTYPE", NamePattern("Gui*")), None),
+            ("FIND ENTITY", Target("ENTITY", None), None),
+            (
+                "FIND Guitar.price=3",
+                Target(None, NamePattern("Guitar")),
+                PropertyCondition("price", "=", "3"),
+            ),
+            (
+                "FIND Guitar WHICH HAS A PROPERTY price < 3",
+                Target(None, NamePattern("Guitar")),
+                PropertyCondition("price", "<", "3"),
+            ),
+            (
+                "FIND Guitar WITH price AND strings != 6 OR NOT electric",
+                Target(None, NamePattern("Guitar")),
+                Or(
+                    (
+                        And((PropertyCondition("price"), PropertyCondition("strings", "!=", "6"))),
+                        Not(PropertyCondition("electric")),
+                    )
+                ),
+            ),
+            (
+                "FIND Guitar WITH (price > 1 OR price < 0) AND WHICH HAS NOT A strings",
+                Target(None, NamePattern("Guitar")),
+                And(
+                    (
+                        Or(
+                            (
+                                PropertyCondition("price", ">", "1"),
+                                PropertyCondition("price", "<", "0"),
+                            )
+                        ),
+                        Not(PropertyCondition("strings")),
+                    )
+                ),
+            ),
+            (
+                "FIND Concert WITH instruments WITH price > 1000",
+                Target(None, NamePattern("Concert")),
+                PropertyCondition("instruments", sub=PropertyCondition("price", ">", "1000")),
+            ),
+            (
+                "FIND Concert WHICH REFERENCES Grand",
+                Target(None, NamePattern("Concert")),
+                References(NamePattern("Grand")),
+            ),
+            (
+                "FIND Guitar WHICH IS REFERENCED BY A Concert",
+                Target(None, NamePattern("Guitar")),
+                ReferencedBy(NamePattern("Concert")),
+            ),
+            (
+                "FIND FILE . STORED AT '/data/*.csv'",
+                Target("FILE", None),
+                StoredAt("/data/*.csv"),
+            ),
+            (
+                "FIND ENTITY WITH name LIKE 'Str*'",
+                Target("ENTITY", None),
+                PropertyCondition("name", "LIKE", "Str*"),
+            ),
+        ],
+    )
+    def test_supported_forms(self, text: str, target: Target, condition: object) -> None:
+        parsed = parse_query(text)
+        assert (parsed.target, parsed.filter) == (target, condition)
+
+    def test_select_lists_properties(self) -> None:
+        parsed = parse_query("SELECT price, 'strings' FROM Guitar WITH electric=TRUE")
+        assert parsed.verb == "SELECT"
+        assert parsed.selectors == ("price", "strings")
+
+    @pytest.mark.parametrize(
+        ("text", "named"),
+        [
+            ("FIND Guitar WITH price IN (1, 2)", "IN operator"),
+            ("FIND Guitar WHICH WAS INSERTED SINCE TODAY", "'WAS'"),
+            ("FIND Guitar WITH a.b = 1", "property path 'a.b'"),
+            ("SELECT a.b FROM Guitar", "property path ('a.b')"),
+            ("FIND Guitar WITH price = ", "expected a value"),
+            ("DELETE Guitar", "starts with FIND, COUNT or SELECT"),
+            ("FIND Guitar WITH (price = 1", "expected ')'"),
+            ("FIND 'open", "unterminated quoted string"),
+            ("FIND A WITH b WITH c WITH d = 1", "nested more than one level"),
+            ("FIND A WITH b=1 ~", "expected AND, OR or the end of the query, got '~'"),
+            ("FIND ANY VERSION OF Guitar", "version queries"),
+        ],
+    )
+    def test_unsupported_forms_name_the_part(self, text: str, named: str) -> None:
+        with pytest.raises(QuerySyntaxError) as info:
+            parse_query(text)
+        assert named in str(info.value)
+
+
+def _names(result: object) -> list[str]:
+    return sorted(e.name for e in result)  # type: ignore[attr-defined]
+
+
+class TestQueriesThroughPylib:
+    """The real pylib gets the results and value types a server would give."""
+
+    @pytest.mark.parametrize(
+        ("query", "names"),
+        [
+            ("FIND Guitar", ["Bass Twelve", "Classic", "Stratocaster"]),
+            ("find musicalinstrument", ["Bass Twelve", "Classic", "Grand", "Stratocaster"]),
+            ('FIND "Bass Twelve"', ["Bass Twelve"]),
+            ("FIND Stra*", ["Stratocaster"]),
+            ("FIND RECORDTYPE MusicalInstrument", ["Guitar", "MusicalInstrument", "Piano"]),
+            ("FIND PROPERTY price", ["price"]),
+            ("FIND ENTITY Grand", ["Grand"]),
+            ("FIND Guitar.strings=12", ["Bass Twelve"]),
+            ("FIND Guitar WITH price > 900", ["Bass Twelve", "Stratocaster"]),
+            ("FIND Guitar WITH price>=950 AND price<=950", ["Bass Twelve"]),
+            (
+                "FIND MusicalInstrument WHICH HAS A PROPERTY price < 1000",
+                ["Bass Twelve", "Classic"],
+            ),
+            ("FIND Guitar WITH strings != 6", ["Bass Twelve"]),
+            ("FIND Guitar WITH electric = true", ["Bass Twelve", "Stratocaster"]),
+            ("FIND MusicalInstrument WHICH HAS NOT A Manufacturer", ["Bass Twelve"]),
+            ("FIND MusicalInstrument WITH NOT Manufacturer", ["Bass Twelve"]),
+            ("FIND Guitar WITH name LIKE '*as*'", ["Bass Twelve", "Classic", "Stratocaster"]),
+            ("FIND MusicalInstrument WITH Manufacturer = Yamaha", ["Classic", "Grand"]),
+            ("FIND MusicalInstrument WITH Manufacturer WITH country = USA", ["Stratocaster"]),
+            ("FIND Concert WITH title LIKE 'strings*'", ["Spring Gala"]),
+            ("FIND Concert WHICH REFERENCES Grand", ["Spring Gala"]),
+            ("FIND Concert WHICH REFERENCES A Piano", ["Spring Gala"]),
+            ("FIND Concert WITH instruments WITH price > 40000", ["Spring Gala"]),
+            ("FIND Manufacturer WHICH IS REFERENCED BY A Piano", ["Yamaha"]),
+            ("FIND Guitar WITH built > 2010-01-01", ["Bass Twelve", "Classic"]),
+            (
+                "FIND MusicalInstrument WITH (strings = 12 OR price > 10000) AND built < 2015",
+                ["Grand"],
+            ),
+            ("FIND Guitar WITH strings=6 AND NOT electric=TRUE", ["Classic"]),
+        ],
+    )
+    def test_find(self, backend_run: BackendRun, query: str, names: list[str]) -> None:
+        assert _names(linkahead.execute_query(query)) == names
+
+    def test_name_and_id_filters(self, backend_run: BackendRun) -> None:
+        grand = linkahead.execute_query("FIND ENTITY WITH name='Grand'", unique=True)
+        again = linkahead.execute_query(f"FIND ENTITY WITH ID={grand.id}", unique=True)
+        assert (again.name, again.id) == ("Grand", grand.id)
+        by_id = linkahead.execute_query(
+            f"FIND MusicalInstrument WITH Manufacturer={grand.get_property('Manufacturer').value}"
+        )
+        assert _names(by_id) == ["Classic", "Grand"]
+
+    def test_values_come_back_typed(self, backend_run: BackendRun) -> None:
+        strat = linkahead.execute_query("FIND Guitar WITH name=Stratocaster", unique=True)
+        assert strat.get_property("price").value == 1200.5
+        assert strat.get_property("strings").value == 6
+        assert strat.get_property("electric").value is True
+        fender = linkahead.execute_query("FIND Manufacturer WITH name=Fender", unique=True)
+        assert strat.get_property("Manufacturer").value == fender.id
+        assert strat.get_property("price").unit == "EUR"
+        gala = linkahead.execute_query("FIND Concert", unique=True)
+        assert isinstance(gala.get_property("instruments").value, list)
+        assert len(gala.get_property("instruments").value) == 2
+
+    def test_count(self, backend_run: BackendRun) -> None:
+        assert linkahead.execute_query("COUNT MusicalInstrument") == 4
+        assert linkahead.execute_query("COUNT Guitar WITH electric=TRUE") == 2
+        assert linkahead.execute_query("COUNT Guitar WITH price > 99999") == 0
+
+    def test_select_returns_only_the_selected_properties(self, backend_run: BackendRun) -> None:
+        rows = linkahead.select("SELECT price, strings FROM Guitar WITH strings")
+        assert sorted(rows.get_property_values("name", "price", "strings")) == [
+            ("Bass Twelve", 950.0, 12),
+            ("Classic", 300.0, 6),
+            ("Stratocaster", 1200.5, 6),
+        ]
+        assert all(e.get_property("electric") is None for e in rows)
+
+    def test_paging(self, backend_run: BackendRun) -> None:
+        pages = list(linkahead.execute_query("FIND MusicalInstrument", page_length=3))
+        assert [len(p) for p in pages] == [3, 1]
+        assert _names([e for p in pages for e in p]) == [
+            "Bass Twelve",
+            "Classic",
+            "Grand",
+            "Stratocaster",
+        ]
+        assert any(c["params"].get("P") == "3L3" for c in backend_run.recorder.calls)
+
+    def test_query_answer_carries_query_element(self, backend_run: BackendRun) -> None:
+        result = linkahead.execute_query("FIND Guitar WITH strings=6")
+        assert result.query.q == "FIND Guitar WITH strings=6"
+        assert result.query.results == 2
+
+    def test_unsupported_find_is_a_transaction_error(self, backend_run: BackendRun) -> None:
+        with pytest.raises(TransactionError, match="IN operator"):
+            linkahead.execute_query("FIND Guitar WITH price IN (1, 2)")
+        call = backend_run.recorder.calls[-1]
+        assert call["query"] == "FIND Guitar WITH price IN (1, 2)"
+        assert "IN operator" in call["error"]
+
+    def test_unsupported_count_is_not_a_silent_zero(self, backend_run: BackendRun) -> None:
+        with pytest.raises(HTTPServerError, match="IN operator"):
+            linkahead.execute_query("COUNT Guitar WITH price IN (1, 2)")
