@@ -40,6 +40,11 @@ REFUSE_POSITIONAL_GAPS = True
 #: Repeated ``-O<name>`` fields each become their own ``--name=value``, in request order.
 REPEATED_OPTIONS_KEPT = True
 
+#: File parts whose field is not an argument (``-pN``/``-O<name>``) are still stored in
+#: ``.upload_files/``: the tutorial's handle_csv.py finds its CSV there by the name form.json
+#: gives, so the web UI must send it in a part of its own.
+STORE_FILE_PARTS_WITHOUT_ARGUMENT = True
+
 # --- process ---------------------------------------------------------------------------------
 #: HOME and the working directory are one directory holding the copy of the skeleton.
 HOME_IS_WORKDIR = True
@@ -93,3 +98,26 @@ ONE_TIME_REPLAY_TIMEOUT_MS = 30_000
 
 #: Signals we forward names for in messages.
 SIGNAL_NAMES = {int(s): s.name for s in signal.Signals}
+
+# --- the local HTTP server (``sss-emulate serve``) --------------------------------------------
+#: Largest request body ``POST /scripting`` accepts before answering 413 (the real server's
+#: limit is not documented).
+MAX_REQUEST_BODY_BYTES = 4 * 1024**3
+#: Largest text part (a field, not a file) of a form, and largest urlencoded body; larger is 413.
+MAX_FORM_FIELD_BYTES = 16 * 1024**2
+#: Largest number of parts of one multipart body; more is 413.
+MAX_FORM_PARTS = 1000
+#: Shared files are served only when they really lie inside the shared root (a symlink a script
+#: left there pointing elsewhere is answered 404).
+SHARED_FOLLOWS_SYMLINKS_OUT = False
+#: The ``<Error description>`` of an upload that exceeds the limit.
+TOO_LARGE_DESCRIPTION = "The request body is larger than this server accepts ({limit} bytes)."
+
+# --- the web UI's form_elements (its source was not available) -------------------------------
+#: A config-driven form's data goes up as a JSON file in this field …
+WEBUI_FORM_FIELD = "-p0"
+#: … under this file name (the seed doc: "converted into a json file form.json").
+WEBUI_FORM_FILENAME = "form.json"
+#: Its file fields are sent as file parts named after the field (``csvfile``), so they land in
+#: ``.upload_files/`` without becoming arguments; form.json holds each one's file name.
+WEBUI_FILE_PARTS_NAMED_AFTER_FIELD = True
