@@ -1,1 +1,216 @@
-"""Hooks and fixtures of the sss-emulator pytest plugin."""
+"""Hooks and fixtures of the sss-emulator pytest plugin (entry point ``sss_emulator``).
+
+Fixtures: ``sss`` (alias ``sss_emulator``), an emulator whose directories live under the
+test's ``tmp_path``, configured by ``@pytest.mark.sss(...)`` over the session settings; and
+``sss_factory`` (session scope) to build emulators with other settings. Call files
+``sss_*.yaml``/``sss_*.toml`` are collected as tests. A failing test's report gets a section
+with every run it made.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .callfile import is_call_file
+from .items import CALL_FAILED, CallFile
+from .pytest_emulator import PytestEmulator, RunLog
+from .settings import (
+    MARKER_KEYS,
+    MODES,
+    BaseSettings,
+    PluginConfigError,
+    check_command_line,
+    emulator_kwargs,
+    resolve_base,
+)
+
+__all__ = (
+    "STATE",
+    "PluginState",
+    "SssFactory",
+    "pytest_addoption",
+    "pytest_collect_file",
+    "pytest_configure",
+    "pytest_runtest_makereport",
+    "pytest_runtest_setup",
+    "sss",
+    "sss_emulator",
+    "sss_factory",
+)
+
+logger = logging.getLogger("pytest_sss_emulator.plugin")
+
+#: Extra keyword arguments ``sss_factory(...)`` passes straight to the emulator.
+_PASSTHROUGH = ("hooks", "authority", "purposes", "keep", "context_root", "realm")
+
+_MARKER_HELP = (
+    "sss(user=None, roles=None, timeout=None, mode=None, bin_dirs=None, anonymous=None, "
+    "env=None, home=None, users=None): settings of the `sss` fixture for this test "
+    "(sss-emulator); they override the command line and the ini file."
+)
+
+
+class PluginState:
+    """Per-session state: the resolved base settings and the current test's run log."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.log = RunLog()
+        self._base: BaseSettings | None = None
+        self._error: PluginConfigError | None = None
+
+    def base(self) -> BaseSettings:
+        """The session settings, resolved on first use (and their error, every time after)."""
+        if self._error is not None:
+            raise self._error
+        if self._base is None:
+            try:
+                self._base = resolve_base(self.config)
+            except PluginConfigError as exc:
+                self._error = exc
+                raise
+        return self._base
+
+    def build(self, root: Path, overrides: dict[str, Any], where: str, relative_to: Path,
+              **passthrough: Any) -> PytestEmulator:
+        """An emulator with its work and shared roots below ``root``."""
+        kwargs, mode = emulator_kwargs(self.base(), overrides, where, relative_to)
+        kwargs.update(passthrough)
+        return PytestEmulator(mode=mode, log=self.log, work_root=root / "work",
+                              shared_root=root / "shared", **kwargs)
+
+
+STATE = pytest.StashKey[PluginState]()
+
+
+# --- hooks ---------------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sss-emulator", "LinkAhead server-side scripts (sss-emulator)")
+    group.addoption("--sss-bin-dir", action="append", dest="sss_bin_dirs", default=[],
+                    metavar="DIR", help="folder of server-side scripts (repeatable); "
+                    "overrides ini sss_bin_dirs")
+    group.addoption("--sss-home", dest="sss_home", metavar="DIR",
+                    help="home skeleton copied into every run's HOME")
+    group.addoption("--sss-profile", dest="sss_profile", metavar="PATH",
+                    help="LinkAhead profile to take bin dirs, home and tokens from")
+    group.addoption("--sss-users", dest="sss_users", metavar="FILE",
+                    help="users file (users, roles, role permissions)")
+    group.addoption("--sss-timeout", dest="sss_timeout", metavar="SECONDS",
+                    help="seconds a script may run before its test fails (default 60; 0: none)")
+    group.addoption("--sss-mode", dest="sss_mode", choices=MODES,
+                    help="run scripts as subprocesses (default), in the test process, or both "
+                    "and compare")
+    group.addoption("--sss-keep", action="store_true", dest="sss_keep", default=False,
+                    help="keep the working directories of failed tests and show where")
+    parser.addini("sss_bin_dirs", type="paths", default=[],
+                  help="folders of server-side scripts (relative to the ini file)")
+    parser.addini("sss_home", default="", help="home skeleton folder (sss-emulator)")
+    parser.addini("sss_profile", default="", help="LinkAhead profile (sss-emulator)")
+    parser.addini("sss_users", default="", help="users file (sss-emulator)")
+    parser.addini("sss_timeout", default="", help="script timeout in seconds (sss-emulator)")
+    parser.addini("sss_mode", default="", help="subprocess, inprocess or both (sss-emulator)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER_HELP)
+    try:
+        check_command_line(config)
+    except PluginConfigError as exc:
+        raise pytest.UsageError(exc.message) from None
+    config.stash[STATE] = PluginState(config)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CallFile | None:
+    if is_call_file(file_path):
+        return CallFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    state = item.config.stash.get(STATE, None)
+    if state is not None:
+        state.log.reset()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    report: pytest.TestReport = yield  # type: ignore[misc]
+    state = item.config.stash.get(STATE, None)
+    if state is None:
+        return report  # type: ignore[return-value]
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+        if report.failed and state.log.entries:
+            report.sections.append(("sss-emulator runs", state.log.report()))
+    elif report.when == "teardown" and not item.stash.get(CALL_FAILED, False):
+        state.log.remove_kept()
+    return report  # type: ignore[return-value]
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+def _marker_overrides(item: pytest.Item) -> dict[str, Any]:
+    """The ``sss`` markers of a test, the closest (function over class over module) winning."""
+    merged: dict[str, Any] = {}
+    for mark in reversed(list(item.iter_markers("sss"))):
+        if mark.args:
+            raise PluginConfigError(
+                f"@pytest.mark.sss on {item.nodeid}: takes keyword arguments only "
+                f"({', '.join(MARKER_KEYS)}), got {mark.args!r}"
+            )
+        merged.update(mark.kwargs)
+    return merged
+
+
+class SssFactory:
+    """Builds emulators with settings of their own; each gets fresh directories.
+
+    ``sss_factory(user="alice", roles=["team"], mode="inprocess")`` takes the marker's keywords
+    plus ``hooks``, ``authority``, ``purposes``, ``keep``, ``context_root`` and ``realm``.
+    """
+
+    def __init__(self, state: PluginState, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._state = state
+        self._tmp = tmp_path_factory
+
+    def __call__(self, **overrides: Any) -> PytestEmulator:
+        passthrough = {k: overrides.pop(k) for k in _PASSTHROUGH if k in overrides}
+        try:
+            return self._state.build(self._tmp.mktemp("sss"), overrides, "sss_factory(...)",
+                                     self._state.config.invocation_params.dir, **passthrough)
+        except PluginConfigError as exc:
+            raise PluginConfigError(exc.message).with_traceback(None) from None
+
+
+@pytest.fixture(scope="session")
+def sss_factory(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> SssFactory:
+    """Build emulators with other settings than the session's: ``sss_factory(user=...)``."""
+    return SssFactory(request.config.stash[STATE], tmp_path_factory)
+
+
+@pytest.fixture
+def sss(request: pytest.FixtureRequest, tmp_path: Path) -> PytestEmulator:
+    """An emulator for this test: dirs under ``tmp_path``, settings from ``@pytest.mark.sss``."""
+    state = request.config.stash[STATE]
+    try:
+        return state.build(tmp_path / "sss", _marker_overrides(request.node),
+                           f"@pytest.mark.sss on {request.node.nodeid}", request.path.parent)
+    except PluginConfigError as exc:
+        pytest.fail(exc.message, pytrace=False)
+
+
+@pytest.fixture
+def sss_emulator(sss: PytestEmulator) -> PytestEmulator:
+    """The descriptive name of :func:`sss`."""
+    return sss

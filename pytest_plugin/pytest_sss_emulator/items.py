@@ -1,0 +1,104 @@
+"""pytest nodes for call files: one :class:`CallFile` per file, one :class:`CallItem` per case."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from sss_emulator.call import request_from_pylib
+from sss_emulator.errors import EmulatorError
+
+from .callfile import CallCase, CallFileError, check_outcome, load_call_file
+from .parity import ParityError
+from .settings import PluginConfigError
+
+if TYPE_CHECKING:
+    from .plugin import PluginState
+
+__all__ = ("CALL_FAILED", "CallCaseFailure", "CallFile", "CallItem")
+
+
+#: Set by the plugin's report hook: did this test's call phase fail?
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+class CallCaseFailure(Exception):
+    """A case's run did not match its ``expect``; ``args[0]`` lists the differences."""
+
+
+class CallFile(pytest.File):
+    """An ``sss_*.yaml`` / ``sss_*.toml`` file of call cases."""
+
+    def collect(self) -> Iterable[CallItem]:
+        try:
+            cases = load_call_file(self.path)
+        except CallFileError as exc:
+            raise self.CollectError(str(exc)) from None
+        for case in cases:
+            yield CallItem.from_parent(self, name=case.name, case=case)
+
+
+class CallItem(pytest.Item):
+    """One case: run its call, compare with ``expect``."""
+
+    def __init__(self, *, case: CallCase, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self._root: Path | None = None
+
+    def _state(self) -> PluginState:
+        from .plugin import STATE
+
+        return self.config.stash[STATE]
+
+    def setup(self) -> None:
+        self._root = Path(tempfile.mkdtemp(prefix="sss-call-"))
+
+    def teardown(self) -> None:
+        state = self._state()
+        failed = self.stash.get(CALL_FAILED, False)
+        if self._root is not None and not (failed and state.log.kept):
+            shutil.rmtree(self._root, ignore_errors=True)
+
+    def runtest(self) -> None:
+        case = self.case
+        where = f"{self.path} case {case.name!r}"
+        assert self._root is not None
+        emulator = self._state().build(self._root, case.settings, where, self.path.parent)
+        request = request_from_pylib(case.call, case.positionals, dict(case.uploads),
+                                     dict(case.options))
+        expected_error = case.expect.get("error")
+        try:
+            outcome = emulator.run(request)
+        except EmulatorError as exc:
+            if expected_error == type(exc).__name__:
+                return
+            wanted = f"expected {expected_error}" if expected_error else "expected it to run"
+            raise CallCaseFailure([f"the call was refused ({wanted}): "
+                                   f"{type(exc).__name__}: {exc.message}"]) from None
+        if expected_error:
+            raise CallCaseFailure([f"expected the call to be refused with {expected_error}, "
+                                   f"but it ran (code {outcome.code})"])
+        problems = check_outcome(case.expect, outcome.code, outcome.timed_out,
+                                 outcome.stdout_text, outcome.stderr_text, outcome.shared_files)
+        if problems:
+            raise CallCaseFailure(problems)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str | Any:
+        value = excinfo.value
+        header = f"{self.path.name}::{self.name} ({self.case.call})"
+        if isinstance(value, CallCaseFailure):
+            return "\n".join([f"{header}: the run did not match", *(f"  {p}" for p in
+                                                                     value.args[0])])
+        if isinstance(value, ParityError | PluginConfigError):
+            return f"{header}: {value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"sss call: {self.name}"

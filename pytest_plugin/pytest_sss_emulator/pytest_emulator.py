@@ -1,0 +1,125 @@
+"""The emulator a test gets: the core :class:`Emulator` plus run modes and a record of runs.
+
+It is a subclass so that everything a test may know from the core API (``run``,
+``run_server_side_script``, ``run_form``, ``bin_dirs``, ...) works unchanged; what it adds is
+the choice of process runner per run (``mode``), the parity check of mode ``both``, and a
+:class:`RunLog` that the plugin's report hook reads when the test fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sss_emulator import errors as _errors
+from sss_emulator.call import CallRequest
+from sss_emulator.emulator import Emulator
+from sss_emulator.errors import EmulatorError, ScriptNotFound
+from sss_emulator.outcome import RunOutcome
+from sss_emulator.runner import run_process
+
+from .inprocess import run_inprocess
+from .parity import ParityError, compare_outcomes
+from .settings import parse_mode
+
+__all__ = ("PytestEmulator", "RunLog")
+
+logger = logging.getLogger("pytest_sss_emulator.emulator")
+
+
+@dataclass
+class RunLog:
+    """The runs of the current test, for its failure report and for ``--sss-keep``."""
+
+    entries: list[str] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.entries.clear()
+        self.kept.clear()
+
+    def add(self, outcome: RunOutcome, mode: str) -> None:
+        self.entries.append(f"[{mode}]\n{outcome.report()}")
+        if outcome.kept:
+            self.kept.append(outcome.workdir)
+
+    def refused(self, request: CallRequest, error: EmulatorError, mode: str) -> None:
+        self.entries.append(
+            f"[{mode}]\ncall:       {request.call}\nrefused:    "
+            f"{type(error).__name__} (HTTP {error.http_status}): {error.message}"
+        )
+
+    def report(self) -> str:
+        text = "\n\n".join(self.entries)
+        if self.kept:
+            text += "\n\nkept working directories:\n" + "\n".join(f"  {p}" for p in self.kept)
+        return text
+
+    def remove_kept(self) -> None:
+        for path in self.kept:
+            shutil.rmtree(path, ignore_errors=True)
+        self.kept.clear()
+
+
+class PytestEmulator(Emulator):
+    """An :class:`Emulator` that runs scripts in ``mode`` and records each run.
+
+    ``mode`` is ``"subprocess"`` (the server's way), ``"inprocess"`` (Python scripts run via
+    ``runpy`` inside the test process) or ``"both"`` (both, then :class:`ParityError` if code,
+    stdout, stderr or shared files differ; the subprocess outcome is returned). Errors are
+    reachable as ``sss.errors.PermissionDenied`` etc., so tests need no import.
+    """
+
+    errors: ModuleType = _errors
+    ParityError = ParityError
+
+    def __init__(self, *args: Any, mode: str = "subprocess", log: RunLog | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mode = parse_mode(mode, "PytestEmulator(mode=...)")
+        self.log = log if log is not None else RunLog()
+        #: Every outcome of this emulator, oldest first (both of a ``both`` run).
+        self.outcomes: list[RunOutcome] = []
+
+    @property
+    def last(self) -> RunOutcome | None:
+        """The latest outcome, or ``None`` before the first run."""
+        return self.outcomes[-1] if self.outcomes else None
+
+    def run(self, request: CallRequest, **kwargs: Any) -> RunOutcome:
+        """Run ``request`` in this emulator's mode (see the class docstring)."""
+        __tracebackhide__ = True
+        mode = self.mode
+        try:
+            if mode == "both":
+                server_way = self._run_as(request, "subprocess", kwargs)
+                in_process = self._run_as(request, "inprocess", kwargs)
+                difference = compare_outcomes(server_way, in_process)
+                if difference is not None:
+                    raise ParityError(difference)
+                return server_way
+            return self._run_as(request, mode, kwargs)
+        except EmulatorError as exc:
+            if isinstance(exc, ScriptNotFound) and not self.bin_dirs:
+                exc = ScriptNotFound(
+                    f"Script {request.call!r} not found: no bin dirs are configured; set "
+                    "sss_bin_dirs in the ini file, pass --sss-bin-dir, or use "
+                    "@pytest.mark.sss(bin_dirs=[...])."
+                )
+            self.log.refused(request, exc, mode)
+            raise exc.with_traceback(None) from None
+
+    def _run_as(self, request: CallRequest, mode: str, kwargs: dict[str, Any]) -> RunOutcome:
+        saved = self.runner
+        self.runner = run_inprocess if mode == "inprocess" else run_process
+        try:
+            outcome = super().run(request, **kwargs)
+        finally:
+            self.runner = saved
+        self.outcomes.append(outcome)
+        self.log.add(outcome, mode)
+        return outcome
