@@ -105,8 +105,8 @@ def iter_scripts(bin_dirs: Sequence[Path]) -> Iterator[ResolvedScript | tuple[st
         for path in sorted(base.rglob("*")):
             if not path.is_file() or any(p.startswith(".") for p in path.relative_to(base).parts):
                 continue
-            if "__pycache__" in path.parts:
-                continue
+            if "__pycache__" in path.parts or path.name.endswith(".form.json"):
+                continue  # a .form.json beside a script configures its web form
             call = path.relative_to(base).as_posix()
             if call in seen:
                 continue
