@@ -211,7 +211,7 @@ class _Backend:
         counts = etree.SubElement(stats, "counts")
         for key, value in self.store.counts().items():
             counts.set(key, str(value))
-        counts.set("fssize", str(sum(e.size or 0 for e in self.store if e.role == "File")))
+        counts.set("fssize", str(self.store.files_size()))
         counts.set("debug", "false")
         now = datetime.now().astimezone()
         offset = now.strftime("%z")

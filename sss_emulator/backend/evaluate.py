@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 from .model import Entity, is_reference_datatype
@@ -71,12 +72,12 @@ def matches_name(pattern: NamePattern, store: EntityStore) -> set[int]:
     return found
 
 
-def _target_ids(target: Target, store: EntityStore) -> set[int]:
+def _target_ids(target: Target, store: EntityStore) -> AbstractSet[int]:
     name = target.name.text if target.name else None
     key = ("target", target.role, name)
     cached = store.query_cache.get(key)
     if cached is not None:
-        return set(cached)
+        return cached
     roles = _ROLES_OF[target.role]
     if target.name is None:
         result: set[int] = set()
@@ -89,25 +90,27 @@ def _target_ids(target: Target, store: EntityStore) -> set[int]:
         result = {i for i in related if (e := store.get(i)) is not None and e.role in roles}
     if len(store.query_cache) > 512:
         store.query_cache.clear()
-    store.query_cache[key] = frozenset(result)
-    return result
+    frozen = frozenset(result)
+    store.query_cache[key] = frozen
+    return frozen
 
 
-def _eval(condition: Condition, candidates: set[int], store: EntityStore) -> set[int]:
+def _eval(condition: Condition, candidates: AbstractSet[int], store: EntityStore) -> set[int]:
+    """The subset of ``candidates`` (never mutated: it may be a cached set) that matches."""
     if not candidates:
         return set()
     if isinstance(condition, And):
-        current = candidates
+        current: AbstractSet[int] = candidates
         for item in sorted(condition.items, key=_cost):
             current = _eval(item, current, store)
-        return current
+        return set(current)
     if isinstance(condition, Or):
         result: set[int] = set()
         for item in condition.items:
             result |= _eval(item, candidates, store)
         return result
     if isinstance(condition, Not):
-        return candidates - _eval(condition.item, candidates, store)
+        return set(candidates) - _eval(condition.item, candidates, store)
     if isinstance(condition, PropertyCondition):
         return _eval_property(condition, candidates, store)
     if isinstance(condition, References):
@@ -115,11 +118,11 @@ def _eval(condition: Condition, candidates: set[int], store: EntityStore) -> set
         found: set[int] = set()
         for target_id in targets:
             found |= store.referenced_by(target_id)
-        return found & candidates
+        return _intersect(found, candidates)
     if isinstance(condition, ReferencedBy):
         referrers = _referenced_targets(condition.target, condition.sub, store)
         pointed = {int(v) for r in referrers for v in _reference_values(store.get(r))}
-        return pointed & candidates
+        return _intersect(pointed, candidates)
     if isinstance(condition, StoredAt):
         wanted = "/" + condition.path.lstrip("/")
         regex = _pattern(wanted)
@@ -129,6 +132,13 @@ def _eval(condition: Condition, candidates: set[int], store: EntityStore) -> set
             if (e := store.get(i)) is not None and e.path is not None and regex.fullmatch(e.path)
         }
     raise TypeError(f"unknown condition {condition!r}")
+
+
+def _intersect(small: AbstractSet[int], large: AbstractSet[int]) -> set[int]:
+    """Iterate the smaller set only: index hits are tiny, candidate sets can be all records."""
+    if len(small) > len(large):
+        small, large = large, small
+    return {i for i in small if i in large}
 
 
 def _cost(condition: Condition) -> int:
@@ -153,21 +163,23 @@ def _referenced_targets(
     return _eval(sub, related, store) if sub is not None else related
 
 
-def _eval_property(cond: PropertyCondition, candidates: set[int], store: EntityStore) -> set[int]:
+def _eval_property(
+    cond: PropertyCondition, candidates: AbstractSet[int], store: EntityStore
+) -> set[int]:
     prop = cond.prop.lower()
     if prop in ("name", "id") and cond.sub is None and cond.op is not None:
         return _eval_self(prop, cond, candidates, store)
-    having = store.ids_with_property(cond.prop) & candidates
+    if cond.op == "=" and cond.value is not None and "*" not in cond.value:
+        found = _intersect(store.ids_with_property_value(cond.prop, cond.value), candidates)
+        for target in _names_as_ids(cond.value, store):
+            found |= _intersect(store.ids_with_property_value(cond.prop, str(target)), candidates)
+        return found
+    having = _intersect(store.ids_with_property(cond.prop), candidates)
     if cond.sub is not None:
         return _eval_nested(cond, having, store)
     if cond.op is None:
         return having
     assert cond.value is not None
-    if cond.op == "=" and "*" not in cond.value:
-        found = store.ids_with_property_value(cond.prop, cond.value) & candidates
-        for target in _names_as_ids(cond.value, store):
-            found |= store.ids_with_property_value(cond.prop, str(target)) & candidates
-        return found
     return {i for i in having if _any_value_matches(store.get(i), prop, cond, store)}
 
 
@@ -178,7 +190,7 @@ def _eval_self(
     if prop == "id":
         return {i for i in candidates if _compare(str(i), cond.op, cond.value)}
     if cond.op == "=" and "*" not in cond.value:
-        return matches_name(NamePattern(cond.value), store) & candidates
+        return _intersect(matches_name(NamePattern(cond.value), store), candidates)
     op = "LIKE" if cond.op == "=" else cond.op
     return {
         i

@@ -214,6 +214,10 @@ class EntityStore:
             "files": len(self.ids_with_role("File")),
         }
 
+    def files_size(self) -> int:
+        """Total bytes of stored files, for ``Info``'s ``fssize``."""
+        return sum(e.size or 0 for i in self.ids_with_role("File") if (e := self._entities.get(i)))
+
     def reset_changes(self) -> None:
         """Forget recorded changes, e.g. between two script runs on one store."""
         with self.lock:

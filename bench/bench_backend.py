@@ -1,0 +1,121 @@
+"""How much a FIND through pylib costs against the stand-in, compared with a trivial request.
+
+Seeds 10,000 Sample records, then times 1,000 selective FIND queries (the kind scripts make:
+look one record up by a property) and as many ``GET /Info`` round trips, all through the real
+``linkahead`` client. Goal: median query latency <= 3x the median Info latency.
+
+    python bench/bench_backend.py            # 10,000 records, 1,000 queries
+    python bench/bench_backend.py --quick    # 2,000 records, 200 queries
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sss_emulator.backend import BackendServer, EntityStore, make_backend_app
+from sss_emulator.backend.model import Entity, ParentRef, PropertyValue
+
+TOKEN = '["S","PAM","bench",["administration"],[],0,0,"salt","checksum"]'
+
+
+@dataclass(frozen=True)
+class _Principal:
+    name: str = "bench"
+    realm: str = "PAM"
+    roles: tuple[str, ...] = ("administration",)
+
+
+def seed(store: EntityStore, records: int) -> None:
+    """A RecordType with two properties and ``records`` records, inserted in one transaction."""
+    model = [
+        Entity(id=-1, role="Property", name="number", datatype="INTEGER"),
+        Entity(id=-2, role="Property", name="label", datatype="TEXT"),
+        Entity(id=-3, role="RecordType", name="Sample"),
+    ]
+    store.insert(model, unique_names=True)
+    drafts = [
+        Entity(
+            id=None,
+            role="Record",
+            parents=[ParentRef(id=None, name="Sample")],
+            properties=[
+                PropertyValue(id=None, name="number", datatype=None, value=str(i)),
+                PropertyValue(id=None, name="label", datatype=None, value=f"sample-{i}"),
+            ],
+        )
+        for i in range(records)
+    ]
+    _answers, ok = store.insert(drafts, unique_names=False)
+    assert ok, "seeding failed"
+
+
+def median_ms(action: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``action`` in milliseconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 records, 200 queries")
+    args = parser.parse_args(argv)
+    records, queries = (2_000, 200) if args.quick else (10_000, 1_000)
+
+    store = EntityStore()
+    started = time.perf_counter()
+    seed(store, records)
+    print(f"seeded {records:,} records in {time.perf_counter() - started:.1f} s")
+    app = make_backend_app(
+        store, authenticate=lambda token: _Principal() if token == TOKEN else None
+    )
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import linkahead
+
+    rng = random.Random(42)
+    with BackendServer(app) as srv:
+        linkahead.configure_connection(url=srv.url, auth_token=TOKEN, timeout=30)
+        connection = linkahead.get_connection()
+
+        def info() -> None:
+            connection.retrieve(["Info"]).read()
+
+        def find() -> None:
+            k = rng.randrange(records)
+            form = rng.randrange(3)
+            if form == 0:
+                result = linkahead.execute_query(f"FIND Sample WITH number={k}")
+            elif form == 1:
+                result = linkahead.execute_query(f"FIND Sample WITH label='sample-{k}'")
+            else:
+                result = linkahead.execute_query(
+                    f"FIND RECORD Sample WITH number={k} AND label LIKE 'sample-*'"
+                )
+            assert len(result) == 1
+
+        for _ in range(20):  # warm up connection pools and caches
+            info()
+            find()
+        info_ms = median_ms(info, queries)
+        find_ms = median_ms(find, queries)
+        count_ms = median_ms(lambda: linkahead.execute_query("COUNT Sample WITH number > 10"), 50)
+    ratio = find_ms / info_ms
+    print(f"GET /Info round trip        median {info_ms:7.3f} ms  ({queries:,} requests)")
+    print(f"FIND (selective) via pylib  median {find_ms:7.3f} ms  ({queries:,} queries)")
+    print(f"ratio FIND / Info           {ratio:7.2f}x  (goal <= 3x)")
+    print(f"COUNT with a range scan     median {count_ms:7.3f} ms  (50 queries, informational)")
+    return 0 if ratio <= 3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
