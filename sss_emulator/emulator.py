@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,11 +187,14 @@ class Emulator:
         on_stdout: StreamSink | None = None,
         on_stderr: StreamSink | None = None,
         keep: bool | None = None,
+        cancel: threading.Event | None = None,
     ) -> RunOutcome:
         """Resolve, check, prepare, run and clean up one call.
 
         Raises an :class:`~sss_emulator.errors.EmulatorError` when the server would refuse the
         call; a timeout is reported in the outcome (``timed_out``, ``error``), not raised.
+        Setting ``cancel`` from another thread stops the script's process group, removes the
+        working directory and raises :class:`~sss_emulator.runner.RunCancelled` (watch mode).
         """
         identity = identity or self.identity
         script = resolve_script(request.call, self.bin_dirs)
@@ -209,9 +213,10 @@ class Emulator:
                 hook.before_run(context)
             argv = build_argv(script.path, token, request)
             try:
+                extra = {"cancel": cancel} if cancel is not None else {}
                 result = self.runner(argv, cwd=ws.workdir, env=context.env,
                                      timeout=self.timeout, on_stdout=on_stdout,
-                                     on_stderr=on_stderr)
+                                     on_stderr=on_stderr, **extra)
             except OSError as exc:
                 raise SetupError(
                     f"Cannot start {script.path}: {exc.strerror or exc}; check its shebang line "

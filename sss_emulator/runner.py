@@ -20,12 +20,16 @@ from pathlib import Path
 
 from . import _decisions
 
-__all__ = ("ProcessResult", "StreamSink", "run_process", "stop_group")
+__all__ = ("ProcessResult", "RunCancelled", "StreamSink", "run_process", "stop_group")
 
 logger = logging.getLogger("sss_emulator.runner")
 
 #: Receives each chunk of a stream as it arrives (for live output).
 StreamSink = Callable[[bytes], None]
+
+
+class RunCancelled(Exception):
+    """The caller's ``cancel`` event was set; the process group was stopped (watch mode)."""
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,44 @@ def stop_group(proc: subprocess.Popen[bytes], grace_s: float = _decisions.KILL_G
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+    """Whether any live (non-zombie) process is left in the group.
+
+    ``killpg(pgid, 0)`` also succeeds for zombies, which pile up where PID 1 does not reap
+    orphans (containers); /proc tells them apart.
+    """
+    proc_root = Path("/proc")
+    if not proc_root.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc_root.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float | None,
+          cancel: threading.Event | None) -> None:
+    """``proc.wait(timeout)``, but also ends early with :class:`RunCancelled`."""
+    if cancel is None:
+        proc.wait(timeout=timeout)
+        return
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while proc.poll() is None:
+        if cancel.wait(0.02):
+            logger.info("run cancelled: stopping process group %s", proc.pid)
+            raise RunCancelled(f"process group {proc.pid} stopped on request")
+        if deadline is not None and time.monotonic() >= deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout or 0)
 
 
 def _exit_code(returncode: int) -> int:
@@ -86,11 +123,13 @@ def run_process(
     timeout: float | None,
     on_stdout: StreamSink | None = None,
     on_stderr: StreamSink | None = None,
+    cancel: threading.Event | None = None,
 ) -> ProcessResult:
     """Run ``argv`` with stdin from ``/dev/null`` and wait for it, at most ``timeout`` seconds.
 
     Raises ``OSError`` when the program cannot be started and ``KeyboardInterrupt`` after
-    stopping the group when interrupted.
+    stopping the group when interrupted. Setting ``cancel`` (from another thread) stops the
+    group the same way and raises :class:`RunCancelled`.
     """
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -108,12 +147,12 @@ def run_process(
         threading.Thread(target=_pump, args=(proc.stdout, out, on_stdout), daemon=True),
         threading.Thread(target=_pump, args=(proc.stderr, err, on_stderr), daemon=True),
     ]
-    for pump in pumps:
-        pump.start()
     timed_out = False
     try:
+        for pump in pumps:
+            pump.start()
         try:
-            proc.wait(timeout=timeout)
+            _wait(proc, timeout, cancel)
         except subprocess.TimeoutExpired:
             timed_out = True
             logger.info("timeout after %ss: stopping process group %s", timeout, proc.pid)
