@@ -30,7 +30,8 @@ from .render import ResponseMeta, render_error_xml, render_json
 from .scripts import call_for_path
 from .tokens import ANONYMOUS, Identity
 
-__all__ = ("EXIT_INTERRUPTED", "RunInvocation", "execute", "main", "prepare")
+__all__ = ("EXIT_INTERRUPTED", "RunInvocation", "execute", "main", "prepare", "run_options",
+           "watch_options")
 
 EXIT_INTERRUPTED = 130
 FORMATS = ("text", "json", "xml")
@@ -293,28 +294,70 @@ def main() -> None:
     """
 
 
-@main.command(
-    "run",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True},
-)
-@click.argument("script")
-@click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
-@_setting_options
-@click.option("--format", "format", type=str, default=None,
-              help="text (live output, summary on stderr), json (one document) or xml (the "
-                   "server's response). [SSS_FORMAT]")
-@click.option("--keep", is_flag=True, default=None,
-              help="Keep the working directory and print where it is. [SSS_KEEP]")
-@click.option("--user", default=None, help="Run as this user (default: admin). [SSS_USER]")
-@click.option("--role", "roles", multiple=True,
-              help="A role of the user (repeatable; default: the users file's or "
-                   "administration). [SSS_ROLES]")
-@click.option("--anonymous", is_flag=True, default=None,
-              help="Call as the anonymous user (no token unless a purpose entry matches). "
-                   "[SSS_ANONYMOUS]")
-@click.option("--auth-token", default=None,
-              help="Pass this token to the script instead of generating one. [SSS_AUTH_TOKEN]")
+#: Settings for ``run``/``watch`` that click accepts as extra arguments, not as options.
+RUN_CONTEXT = {"ignore_unknown_options": True, "allow_interspersed_args": True}
+
+
+def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """SCRIPT, its arguments and every option of ``run`` (shared with ``watch``)."""
+    decorators: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+        click.argument("script"),
+        click.argument("script_args", nargs=-1, type=click.UNPROCESSED),
+        _setting_options,
+        click.option("--format", "format", type=str, default=None,
+                     help="text (live output, summary on stderr), json (one document) or xml "
+                          "(the server's response). [SSS_FORMAT]"),
+        click.option("--keep", is_flag=True, default=None,
+                     help="Keep the working directory and print where it is. [SSS_KEEP]"),
+        click.option("--user", default=None,
+                     help="Run as this user (default: admin). [SSS_USER]"),
+        click.option("--role", "roles", multiple=True,
+                     help="A role of the user (repeatable; default: the users file's or "
+                          "administration). [SSS_ROLES]"),
+        click.option("--anonymous", is_flag=True, default=None,
+                     help="Call as the anonymous user (no token unless a purpose entry "
+                          "matches). [SSS_ANONYMOUS]"),
+        click.option("--auth-token", default=None,
+                     help="Pass this token to the script instead of generating one. "
+                          "[SSS_AUTH_TOKEN]"),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+#: Names of the watch-mode options, as they appear in ``RunInvocation.options``.
+WATCH_OPTIONS = ("postpone", "debounce_ms", "clear", "ignore", "watch_paths", "poll")
+
+
+def watch_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of watch mode (``run --watch`` and ``watch``); see docs/watch.md."""
+    decorators = [
+        click.option("--postpone", is_flag=True, default=None,
+                     help="Watch mode: wait for the first change instead of running at once."),
+        click.option("--debounce-ms", type=click.IntRange(min=0), default=None,
+                     help="Watch mode: quiet time after a change before rerunning (default "
+                          "200). [SSS_DEBOUNCE_MS]"),
+        click.option("--clear", is_flag=True, default=None,
+                     help="Watch mode: clear the screen before each run."),
+        click.option("--ignore", "ignore", multiple=True, metavar="PATTERN",
+                     help="Watch mode: ignore changes to paths matching this glob "
+                          "(repeatable)."),
+        click.option("--watch-path", "watch_paths", multiple=True, metavar="PATH",
+                     help="Watch mode: also watch this file or folder (repeatable)."),
+        click.option("--poll", is_flag=True, default=None,
+                     help="Watch mode: poll for changes (file systems without inotify). "
+                          "[SSS_POLL]"),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@main.command("run", context_settings=RUN_CONTEXT)
+@run_options
 @click.option("--watch", is_flag=True, help="Rerun whenever the script or its inputs change.")
+@watch_options
 @click.option("--debug", is_flag=True, help="Log what the emulator does, with tracebacks.")
 def run_command(script: str, script_args: tuple[str, ...], watch: bool, debug: bool,
                 **kwargs: Any) -> None:
@@ -329,6 +372,10 @@ def run_command(script: str, script_args: tuple[str, ...], watch: bool, debug: b
     _configure_logging(debug)
     invocation = RunInvocation(script=script, script_args=tuple(script_args),
                                options=_collect(kwargs))
+    given = [name for name in WATCH_OPTIONS if name in invocation.options]
+    if given and not watch:
+        flag = "--" + given[0].replace("_", "-").replace("watch-paths", "watch-path")
+        raise click.UsageError(f"{flag} only applies in watch mode; add --watch.")
     if watch:
         from .watch import watch_invocation
 
