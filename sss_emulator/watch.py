@@ -1,0 +1,387 @@
+"""Watch mode: rerun a script the moment the files it reads change.
+
+Script authors iterate (edit, run, look, edit), so ``sss-emulate SCRIPT --watch`` and
+``sss-emulate watch SCRIPT`` keep the same call going. Three threads share the work:
+
+* watchdog's thread filters events (:class:`~sss_emulator.watch_paths.WatchTargets`) and only
+  records the path and sets an event: it never runs anything, so a slow run cannot lose events;
+* the main thread debounces, prints what changed, re-reads every file through
+  :func:`~sss_emulator.cli.prepare` and starts the run; Ctrl+C and SIGTERM land here;
+* each run has its own thread, so that a change (or quitting) can stop it through the runner's
+  ``cancel`` event, which kills the script's whole process group and removes its working dir.
+
+Nothing a run does can stop the watcher: refusals, crashes, syntax errors and missing scripts are
+reported and the loop goes on. Only this module imports watchdog.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO, TextIO
+
+import click
+from watchdog.events import (
+    EVENT_TYPE_ATTRIB,
+    EVENT_TYPE_CLOSED,
+    EVENT_TYPE_CREATED,
+    EVENT_TYPE_DELETED,
+    EVENT_TYPE_MODIFIED,
+    EVENT_TYPE_MOVED,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.polling import PollingObserver
+
+from . import config
+from .cli import (
+    RUN_CONTEXT,
+    Prepared,
+    RunInvocation,
+    _collect,
+    _configure_logging,
+    prepare,
+    run_options,
+    watch_options,
+)
+from .cli import main as _main_group
+from .errors import ConfigError, EmulatorError
+from .watch_paths import WatchTargets, targets_for
+from .watch_run import WatchedRun, say
+
+__all__ = ("DEFAULT_DEBOUNCE_MS", "WatchConfig", "watch_command", "watch_invocation")
+
+logger = logging.getLogger("sss_emulator.watch")
+
+DEFAULT_DEBOUNCE_MS = 200
+#: How often the polling observer (``--poll``) compares directory snapshots.
+POLL_INTERVAL_S = 0.25
+#: A file that is written without pause still reruns after this many debounce periods.
+_MAX_DEBOUNCE_PERIODS = 10
+_CHANGE_EVENTS = frozenset({EVENT_TYPE_CREATED, EVENT_TYPE_DELETED, EVENT_TYPE_MOVED,
+                            EVENT_TYPE_MODIFIED, EVENT_TYPE_CLOSED, EVENT_TYPE_ATTRIB})
+_QUIT_WORDS = frozenset({"q", "quit", "exit"})
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def _setting(name: str, invocation: RunInvocation, default: Any) -> Any:
+    """One watch setting, with the same precedence as every other: CLI > SSS_* > pyproject."""
+    try:
+        table, path = config.load_pyproject_table(invocation.cwd)
+    except EmulatorError:  # prepare() reports a broken pyproject.toml on every run
+        table, path = {}, None
+    return config.resolve(
+        name, invocation.options.get(name, config.MISSING), os.environ, table,
+        f"{path} [tool.sss-emulator]" if path else "", path.parent if path else invocation.cwd,
+        invocation.cwd, default,
+    ).value
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """The watch-mode knobs of one invocation (``--postpone``, ``--debounce-ms``, …)."""
+
+    postpone: bool = False
+    debounce_s: float = DEFAULT_DEBOUNCE_MS / 1000
+    clear: bool = False
+    poll: bool = False
+
+    @classmethod
+    def from_invocation(cls, invocation: RunInvocation) -> WatchConfig:
+        """Read the options; ``poll`` and ``debounce_ms`` also from SSS_* and pyproject."""
+        debounce_ms = _setting("debounce_ms", invocation, DEFAULT_DEBOUNCE_MS)
+        if debounce_ms < 0:
+            raise ConfigError(f"debounce {debounce_ms} ms must not be negative")
+        return cls(
+            postpone=bool(invocation.options.get("postpone")),
+            debounce_s=debounce_ms / 1000,
+            clear=bool(invocation.options.get("clear")),
+            poll=bool(_setting("poll", invocation, False)),
+        )
+
+
+# --- what other threads tell the main loop --------------------------------------------------
+
+
+class _Inbox:
+    """Changes, Enter and ``q``: each sender records and sets one event, nothing more."""
+
+    def __init__(self) -> None:
+        self.wake = threading.Event()
+        self._lock = threading.Lock()
+        self._changes: list[str] = []
+        self._rerun = False
+        self.quit = False
+
+    def post_change(self, path: str) -> None:
+        with self._lock:
+            self._changes.append(path)
+        self.wake.set()
+
+    def post_key(self, line: str) -> None:
+        with self._lock:
+            if line.strip().lower() in _QUIT_WORDS:
+                self.quit = True
+            else:
+                self._rerun = True
+        self.wake.set()
+
+    def take_rerun(self) -> bool:
+        with self._lock:
+            rerun, self._rerun = self._rerun, False
+            return rerun
+
+    def has_changes(self) -> bool:
+        with self._lock:
+            return bool(self._changes)
+
+    def take_changes(self) -> list[str]:
+        with self._lock:
+            changes, self._changes = list(dict.fromkeys(self._changes)), []
+            return changes
+
+
+class _ChangeHandler(FileSystemEventHandler):
+    """Runs in watchdog's thread: drop what is not a change to a watched path, signal the rest."""
+
+    def __init__(self, inbox: _Inbox, targets: WatchTargets) -> None:
+        self.inbox = inbox
+        self.targets = targets  # replaced (one assignment) when a run re-reads the config
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in _CHANGE_EVENTS:
+            return
+        if event.is_directory and event.event_type not in (EVENT_TYPE_CREATED,
+                                                           EVENT_TYPE_DELETED, EVENT_TYPE_MOVED):
+            return
+        targets = self.targets
+        for raw in (event.src_path, event.dest_path):
+            path = os.fsdecode(raw) if raw else ""
+            if path and targets.matters(path):
+                self.inbox.post_change(path)
+                return
+
+
+def _read_keys(stream: TextIO, inbox: _Inbox) -> None:
+    """Enter reruns, ``q`` + Enter quits (only started when stdin is a terminal)."""
+    try:
+        for line in stream:
+            inbox.post_key(line)
+    except (OSError, ValueError):  # the terminal went away; Ctrl+C still works
+        return
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+
+class _WatchLoop:
+    """Debounce, re-read, rerun; owns the observer and the current run."""
+
+    def __init__(self, invocation: RunInvocation, cfg: WatchConfig, out: BinaryIO,
+                 err: TextIO) -> None:
+        self.invocation, self.cfg, self.out, self.err = invocation, cfg, out, err
+        self.inbox = _Inbox()
+        self.handler = _ChangeHandler(self.inbox, self._targets(None))
+        self.observer: BaseObserver = (PollingObserver(timeout=POLL_INTERVAL_S) if cfg.poll
+                                       else Observer())
+        self.watches: dict[tuple[str, bool], ObservedWatch] = {}
+        self.failed: set[str] = set()
+        self.current: WatchedRun | None = None
+        self.number = 0
+        self.notes: tuple[str, ...] = ()
+
+    def _targets(self, prepared: Prepared | EmulatorError | None) -> WatchTargets:
+        inv = self.invocation
+        settings = prepared.settings if isinstance(prepared, Prepared) else None
+        return targets_for(inv.script, inv.script_args, inv.options, inv.cwd, settings)
+
+    def _refresh(self, targets: WatchTargets) -> None:
+        """Point the observer at the folders of this run's configuration."""
+        self.handler.targets = targets
+        wanted = set(targets.schedule())
+        for key in [k for k in self.watches if k not in wanted or not os.path.isdir(k[0])]:
+            self.observer.unschedule(self.watches.pop(key))
+        for folder, recursive in sorted(wanted - set(self.watches)):
+            try:
+                self.watches[(folder, recursive)] = self.observer.schedule(
+                    self.handler, folder, recursive=recursive)
+            except OSError as exc:  # e.g. out of inotify watches: say it once, keep going
+                if folder not in self.failed:
+                    self.failed.add(folder)
+                    say(self.err, f"warning: cannot watch {folder}: {exc}; try --poll")
+
+    def _prepare(self) -> Prepared | EmulatorError:
+        """Re-read every setting and file; whatever happens, refresh what is watched."""
+        try:
+            prepared: Prepared | EmulatorError = prepare(self.invocation)
+        except EmulatorError as error:
+            prepared = error
+        self._refresh(self._targets(prepared))
+        if isinstance(prepared, Prepared) and prepared.settings.notes != self.notes:
+            self.notes = prepared.settings.notes
+            for note in self.notes:
+                say(self.err, f"note: {note}")
+        return prepared
+
+    def _fmt(self, prepared: Prepared | EmulatorError) -> str:
+        if isinstance(prepared, Prepared):
+            return prepared.fmt
+        return str(self.invocation.options.get("format") or os.environ.get("SSS_FORMAT")
+                   or "text")
+
+    def start_run(self, reason: str) -> None:
+        """Stop the current run, if any, and start the next one."""
+        if self.current is not None:
+            self.current.stop()
+            self.current = None
+        if self.cfg.clear and self.err.isatty():
+            self.err.write("\033[2J\033[H")
+        self.number += 1
+        say(self.err, f"[{datetime.now():%H:%M:%S}] run {self.number}: {reason}")
+        prepared = self._prepare()
+        self.current = WatchedRun(self.number, prepared, self._fmt(prepared), self.out, self.err)
+
+    def _debounce(self) -> None:
+        """Wait until no change came for ``debounce_s`` (an editor's save is several writes)."""
+        cap = time.monotonic() + max(self.cfg.debounce_s * _MAX_DEBOUNCE_PERIODS, 1.0)
+        while time.monotonic() < cap and not self.inbox.quit:
+            self.inbox.wake.clear()
+            if not self.inbox.wake.wait(self.cfg.debounce_s):
+                return
+
+    def _reason(self, changes: list[str]) -> str:
+        def show(path: str) -> str:
+            rel = os.path.relpath(path, self.invocation.cwd)
+            return path if rel.startswith("..") else rel
+
+        more = f" (+{len(changes) - 1} more)" if len(changes) > 1 else ""
+        return f"changed {show(changes[0])}{more}"
+
+    def run(self, keys: TextIO | None) -> int:
+        """The main loop; returns when ``q`` is entered (Ctrl+C raises KeyboardInterrupt)."""
+        # inotify reuses watch ids when our own run folders come and go below a watched folder;
+        # watchdog warns about each reuse, which is noise here (those paths are ignored).
+        warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                module=r"watchdog\.observers\.inotify")
+        self.observer.start()
+        if keys is not None:
+            threading.Thread(target=_read_keys, args=(keys, self.inbox), daemon=True).start()
+        if self.cfg.postpone:
+            self._prepare()
+        else:
+            self.start_run("start")
+        hint = "Enter reruns, q quits" if keys is not None else "Ctrl+C quits"
+        say(self.err, f"watching {self.handler.targets.describe()} "
+                       f"({'polling' if self.cfg.poll else 'events'}, debounce "
+                       f"{self.cfg.debounce_s * 1000:.0f} ms); {hint}")
+        while True:
+            self.inbox.wake.wait(0.5)
+            self.inbox.wake.clear()
+            if self.inbox.quit:
+                return 0
+            if self.inbox.take_rerun():
+                self.inbox.take_changes()
+                self.start_run("rerun requested")
+            elif self.inbox.has_changes():
+                self._debounce()
+                if self.inbox.quit:
+                    return 0
+                self.inbox.take_rerun()
+                self.start_run(self._reason(self.inbox.take_changes()))
+
+    def close(self) -> None:
+        """Stop the run and the observer; leaves no process and no working directory."""
+        if self.current is not None:
+            self.current.stop()
+        self.observer.stop()
+        if self.observer.is_alive():
+            self.observer.join(timeout=5)
+
+
+def watch_invocation(
+    invocation: RunInvocation,
+    *,
+    stdout: BinaryIO | None = None,
+    stderr: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run ``invocation`` now and after every change until ``q``, Ctrl+C or SIGTERM.
+
+    Returns 0 on a clean quit, or the emulator's exit code when the watch options are wrong.
+    Keys are read from ``stdin`` (default: ours) only when it is a terminal.
+    """
+    out = stdout or sys.stdout.buffer
+    err = stderr or sys.stderr
+    keys = stdin if stdin is not None else sys.stdin
+    try:
+        cfg = WatchConfig.from_invocation(invocation)
+    except EmulatorError as error:
+        say(err, f"error: {error.message}")
+        return error.exit_code
+    loop = _WatchLoop(invocation, cfg, out, err)
+    interactive = keys is not None and not keys.closed and keys.isatty()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    if main_thread:  # SIGTERM ends the watch as cleanly as Ctrl+C (watchfiles' catch_sigterm)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return loop.run(keys if interactive else None)
+    except KeyboardInterrupt:
+        say(err, "stopping: interrupted")
+        return 0
+    finally:
+        if main_thread:  # a second Ctrl+C must not cut the cleanup short
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            loop.close()
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, previous[0])
+                signal.signal(signal.SIGTERM, previous[1])
+        say(err, "watch ended; no run left behind")
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+# --- the ``watch`` command --------------------------------------------------------------------
+
+
+@click.command("watch", context_settings=RUN_CONTEXT)
+@run_options
+@watch_options
+@click.option("--debug", is_flag=True, help="Log what the emulator does, with tracebacks.")
+def watch_command(script: str, script_args: tuple[str, ...], debug: bool, **kwargs: Any) -> None:
+    """Run SCRIPT now and again whenever it or what it reads changes.
+
+    \b
+    Watched: the script and its folder (or the bin dirs), @path uploads, the home skeleton,
+    the profile, users and authtoken files, pyproject.toml, and every --watch-path.
+    Ignored: HOME, SHARED_DIR, the work and shared roots, __pycache__, .git, editor swap files.
+    Enter reruns, q + Enter or Ctrl+C quits.
+
+    \b
+    Example:
+      sss-emulate watch sample_scripts/print_file.bash -p0 @examples/data/data.json
+    """
+    _configure_logging(debug)
+    invocation = RunInvocation(script=script, script_args=tuple(script_args),
+                               options=_collect(kwargs))
+    sys.exit(watch_invocation(invocation))
+
+
+if "watch" not in _main_group.commands:  # imported before the CLI finished loading
+    _main_group.add_command(watch_command)
