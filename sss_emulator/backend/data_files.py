@@ -211,7 +211,7 @@ class _ModelReader:
                 role = definition.get("role") or ("Property" if datatype else "RecordType")
                 if role not in ("RecordType", "Property", "Record"):
                     raise DataFileError(self.path, line, f"unknown role {role!r} for {name!r}")
-            draft = Entity(id=None, role=role, name=name, datatype=_text(datatype))
+            draft = Entity(id=None, role=role, name=name, datatype=_text(datatype))  # type: ignore[arg-type]
             draft._line = line  # type: ignore[attr-defined]
             self.drafts[name] = draft
             self.order.append(name)

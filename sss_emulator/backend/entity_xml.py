@@ -52,7 +52,7 @@ def parse_entity(elem: etree._Element) -> Entity:
     role = tag if tag in ROLES else "Record"
     draft = Entity(
         id=_int_or_none(elem.get("id")),
-        role=role,  # type: ignore[arg-type]
+        role=role,
         name=elem.get("name"),
         description=elem.get("description"),
         datatype=elem.get("datatype"),

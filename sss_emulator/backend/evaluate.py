@@ -184,7 +184,7 @@ def _eval_property(
 
 
 def _eval_self(
-    prop: str, cond: PropertyCondition, candidates: set[int], store: EntityStore
+    prop: str, cond: PropertyCondition, candidates: AbstractSet[int], store: EntityStore
 ) -> set[int]:
     assert cond.value is not None and cond.op is not None
     if prop == "id":

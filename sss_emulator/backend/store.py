@@ -310,7 +310,7 @@ class EntityStore:
                     answers.append(copy.deepcopy(entity))
             for answer in answers:
                 if answer.id in targets:
-                    users = sorted(self._users_of(answer.id) - set(targets))  # type: ignore[arg-type]
+                    users = sorted(self._users_of(answer.id) - set(targets))
                     if users:
                         answer.messages.append(messages.still_referenced(users))
             if any(a.messages for a in answers):
@@ -557,7 +557,7 @@ class EntityStore:
         for index, key in self._index_keys(entity):
             bucket = index.get(key)
             if bucket is not None:
-                bucket.discard(entity.id)  # type: ignore[arg-type]
+                bucket.discard(entity.id)
                 if not bucket:
                     del index[key]
 
