@@ -166,7 +166,7 @@ class _ChangeHandler(FileSystemEventHandler):
                                                            EVENT_TYPE_DELETED, EVENT_TYPE_MOVED):
             return
         targets = self.targets
-        for raw in (event.src_path, event.dest_path):
+        for raw in (event.dest_path, event.src_path):  # a rename names its new path first
             path = os.fsdecode(raw) if raw else ""
             if path and targets.matters(path):
                 self.inbox.post_change(path)
@@ -265,8 +265,11 @@ class _WatchLoop:
             rel = os.path.relpath(path, self.invocation.cwd)
             return path if rel.startswith("..") else rel
 
+        # An editor's atomic save touches a temp file first: name the file that is still there.
+        existing = [path for path in changes if os.path.exists(path)]
+        shown = (existing or changes)[-1]
         more = f" (+{len(changes) - 1} more)" if len(changes) > 1 else ""
-        return f"changed {show(changes[0])}{more}"
+        return f"changed {show(shown)}{more}"
 
     def run(self, keys: TextIO | None) -> int:
         """The main loop; returns when ``q`` is entered (Ctrl+C raises KeyboardInterrupt)."""
