@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import linkahead
 import pytest
 from conftest import BackendRun
@@ -246,3 +249,24 @@ class TestQueriesThroughPylib:
     def test_unsupported_count_is_not_a_silent_zero(self, backend_run: BackendRun) -> None:
         with pytest.raises(HTTPServerError, match="IN operator"):
             linkahead.execute_query("COUNT Guitar WITH price IN (1, 2)")
+
+
+def _documented_queries(part: int) -> list[str]:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "backend.md").read_text(encoding="utf-8")
+    before, after = doc.split("The following are **not** supported")
+    section = before if part == 0 else after.split("\n## ")[0]
+    spans = re.findall(r"`([^`]+)`", section)
+    return sorted({s for s in spans if s.split()[:1] in (["FIND"], ["COUNT"], ["SELECT"])})
+
+
+@pytest.mark.parametrize("text", _documented_queries(0))
+def test_documented_examples_parse(text: str) -> None:
+    """Every complete query the docs show as supported parses."""
+    assert parse_query(text).verb in ("FIND", "COUNT", "SELECT")
+
+
+@pytest.mark.parametrize("text", _documented_queries(1))
+def test_documented_refusals_are_refused(text: str) -> None:
+    """Every query the docs list as unsupported is refused with an error."""
+    with pytest.raises(QuerySyntaxError):
+        parse_query(text)
