@@ -56,12 +56,14 @@ class CallRequest:
     call: str
     options: tuple[tuple[str, Value], ...] = ()
     positionals: tuple[Value, ...] = ()
+    #: File parts in fields that are no argument: stored, but not passed (see _decisions).
+    extra_uploads: tuple[Upload, ...] = ()
     extra_fields: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def uploads(self) -> tuple[Upload, ...]:
         values = [v for _, v in self.options] + list(self.positionals)
-        return tuple(v for v in values if isinstance(v, Upload))
+        return tuple(v for v in values if isinstance(v, Upload)) + self.extra_uploads
 
     def user_arguments(self) -> list[str]:
         """The arguments after the token: ``--name=value`` per option, then the positionals."""
@@ -126,6 +128,7 @@ def request_from_form(
     options: list[tuple[str, Value]] = []
     positionals: dict[int, Value] = {}
     extra: list[str] = []
+    extra_uploads: list[Upload] = []
 
     seen_files: set[str] = set()
 
@@ -159,6 +162,8 @@ def request_from_form(
             )
         else:
             extra.append(name)
+            if isinstance(value, Upload) and _decisions.STORE_FILE_PARTS_WITHOUT_ARGUMENT:
+                extra_uploads.append(value)
 
     for name, value in fields:
         place(name, value)
@@ -171,6 +176,7 @@ def request_from_form(
         call=call,
         options=tuple(options),
         positionals=_ordered_positionals(positionals),
+        extra_uploads=tuple(extra_uploads),
         extra_fields=tuple(extra),
     )
 

@@ -1,0 +1,218 @@
+"""``sss-emulate`` from the outside: exit codes, streams, formats, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from sss_emulator.cli import main
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, roots: dict[str, Path]):
+    """Invoke the CLI in-process from an empty folder, with private roots."""
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("SSS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SSS_WORK_ROOT", str(roots["work_root"]))
+    monkeypatch.setenv("SSS_SHARED_ROOT", str(roots["shared_root"]))
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_runs_a_sample_by_path_streaming_stdout_and_summary_on_stderr(cli, samples: Path) -> None:
+    """Script stdout on stdout; our summary on stderr; exit 0."""
+    result = cli(str(samples / "minimal.bash"), "-p0", "Positional0", "-Ooption1=",
+                 "-Ooption2=some-value")
+    assert result.exit_code == 0
+    assert result.stdout.rstrip().endswith("--option1= --option2=some-value Positional0")
+    assert "sss-emulate: exit 0" in result.stderr
+    assert "sss-emulate" not in result.stdout
+
+
+def test_exit_code_is_the_scripts(cli, make_script) -> None:
+    """A failing script makes the CLI fail with the same code."""
+    script = make_script("three.sh", "#!/bin/sh\necho oops >&2\nexit 3\n")
+    result = cli(str(script))
+    assert result.exit_code == 3
+    assert "oops" in result.stderr
+
+
+def test_upload_with_at_and_json_document(cli, samples: Path, examples: Path) -> None:
+    """-p0 @file uploads it; --format json prints one parseable document."""
+    result = cli(str(samples / "print_file.bash"), "-p0", f"@{examples / 'data' / 'data.json'}",
+                 "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "sss-emulator/run/v1"
+    assert doc["call"] == "print_file.bash .upload_files/data.json"
+    assert json.loads(doc["stdout"]) == {"my_key": "my value"}
+    assert doc["argv"][1] == "--auth-token=<redacted>"
+    assert doc["error"] is None and doc["timed_out"] is False
+
+
+def test_at_at_passes_a_literal(cli, samples: Path) -> None:
+    """@@text is the literal @text, not an upload."""
+    result = cli(str(samples / "minimal.bash"), "-p0", "@@handle", "--format", "json")
+    assert json.loads(result.stdout)["call"] == "minimal.bash @handle"
+
+
+def test_xml_format_is_the_servers_document(cli, samples: Path) -> None:
+    """--format xml prints exactly what pylib parses."""
+    result = cli(str(samples / "minimal.bash"), "-p0", "x", "--format", "xml")
+    xml = etree.fromstring(result.stdout_bytes)
+    assert xml.xpath("/Response/script/call")[0].text == "minimal.bash x"
+    assert xml.xpath("/Response/script/@code") == ["0"]
+
+
+def test_profile_and_call_relative_to_bin_dir(cli, examples: Path) -> None:
+    """--profile reads the example profile; the call is relative to its bin dir."""
+    result = cli("--profile", str(examples / "profile"), "administration/diagnostics.py",
+                 "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    report = json.loads(doc["stdout"])
+    assert report["working_dir"] == [".pylinkahead.ini"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["minimal.bash", "-p0", "a", "-p2", "c"], "-p1 is missing"),
+        (["minimal.bash", "-O=x"], "has no name"),
+        (["minimal.bash", "-p0"], "needs a value"),
+        (["minimal.bash", "stray"], "Unexpected argument"),
+        (["minimal.bash", "-p0", "@missing.json"], "not a readable file"),
+        (["nope.sh"], "not found"),
+        (["../minimal.bash"], "not found"),
+        (["/etc/passwd"], "outside the configured bin dirs"),
+        (["minimal.bash", "--format", "yaml"], "Unknown format"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(cli, samples: Path, args: list[str],
+                                          message: str) -> None:
+    """Each mistake: exit 2, one 'sss-emulate: error:' line naming it, no traceback."""
+    result = cli("--bin-dir", str(samples), *args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sss-emulate: error:")
+    assert message in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_refused_call_still_prints_one_json_document(cli, samples: Path) -> None:
+    """--format json on a refusal: one document with error set and code null."""
+    result = cli("--bin-dir", str(samples), "nope.sh", "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["code"] is None
+    assert doc["error"]["type"] == "ScriptNotFound" and doc["error"]["http_status"] == 404
+
+
+def test_forbidden_call_exits_2_with_403_document(cli, samples: Path, examples: Path) -> None:
+    """--user alice (role team) may not run diagnostics: the server's 403, as XML."""
+    result = cli("--bin-dir", str(samples), "--users", str(examples / "users.yaml"),
+                 "--user", "alice", "administration/diagnostics.py", "--format", "xml")
+    assert result.exit_code == 2
+    xml = etree.fromstring(result.stdout_bytes)
+    assert xml.xpath("/Response/Error/@code") == ["403"]
+
+
+def test_timeout_exits_124(cli, make_script) -> None:
+    """A hanging script is killed and the CLI exits 124 with a JSON error."""
+    script = make_script("hang.sh", "#!/bin/sh\necho begun\nsleep 60\n")
+    result = cli(str(script), "--timeout", "0.5", "--format", "json")
+    assert result.exit_code == 124
+    doc = json.loads(result.stdout)
+    assert doc["timed_out"] is True and doc["code"] is None and doc["stdout"] == "begun\n"
+    assert doc["error"]["type"] == "ScriptTimeout"
+
+
+def test_keep_prints_where_the_directory_is(cli, samples: Path) -> None:
+    """--keep leaves the workdir and names it on stderr."""
+    result = cli(str(samples / "minimal.bash"), "--keep")
+    line = next(x for x in result.stderr.splitlines() if "kept working directory" in x)
+    assert Path(line.rsplit(" ", 1)[1]).is_dir()
+
+
+def test_env_and_pyproject_defaults_with_reported_override(cli, tmp_path: Path, samples: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """[tool.sss-emulator] bin-dirs works; an overridden SSS_TIMEOUT is reported."""
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.sss-emulator]\nbin-dirs = ["{samples}"]\nformat = "json"\n')
+    monkeypatch.setenv("SSS_TIMEOUT", "30")
+    result = cli("minimal.bash", "--timeout", "20")
+    assert json.loads(result.stdout)["call"] == "minimal.bash"
+    assert "SSS_TIMEOUT ignored: --timeout takes precedence" in result.stderr
+
+
+def test_list_shows_calls_and_permissions(cli, samples: Path) -> None:
+    """list prints each call with the permission it needs."""
+    result = cli("list", "--bin-dir", str(samples))
+    assert result.exit_code == 0
+    assert "administration/diagnostics.py" in result.stdout
+    assert "SCRIPTING:EXECUTE:administration:diagnostics.py" in result.stdout
+
+
+def test_doctor_passes_a_good_script_and_flags_a_bad_one(cli, samples: Path, make_script) -> None:
+    """doctor checks x bit, shebang, --auth-token acceptance and prints the permission."""
+    good = cli("doctor", str(samples / "handle_csv.py"))
+    assert good.exit_code == 0, good.stdout
+    assert "SCRIPTING:EXECUTE:handle_csv.py" in good.stdout
+    strict = make_script("strict.py", "#!/usr/bin/env python3\nimport argparse\n"
+                         "argparse.ArgumentParser().parse_args()\n")
+    bad = cli("doctor", str(strict))
+    assert bad.exit_code == 1
+    assert "[FAIL] accepts --auth-token=" in bad.stdout
+    crlf = make_script("crlf.sh", "#!/bin/sh\r\necho hi\r\n")
+    assert "CRLF" in cli("doctor", "--no-run", str(crlf)).stdout
+
+
+def test_ctrl_c_stops_the_script_and_removes_the_workdir(tmp_path: Path, make_script,
+                                                         roots: dict[str, Path]) -> None:
+    """SIGINT to sss-emulate: the script's group dies, workdir removed, exit 130."""
+    script = make_script("long.sh", "#!/bin/bash\nsleep 300 &\necho $! > \"$SHARED_DIR/pid\"\n"
+                         "echo ready\nwait\n")
+    env = dict(os.environ, SSS_WORK_ROOT=str(roots["work_root"]),
+               SSS_SHARED_ROOT=str(roots["shared_root"]))
+    proc = subprocess.Popen([sys.executable, "-m", "sss_emulator", str(script)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"ready\n"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert list(roots["work_root"].iterdir()) == []
+    pid_file = next(roots["shared_root"].iterdir()) / "pid"
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for an init that does not reap counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_python_dash_m_and_help(tmp_path: Path) -> None:
+    """python -m sss_emulator --help lists the commands."""
+    out = subprocess.run([sys.executable, "-m", "sss_emulator", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "run" in out and "list" in out and "doctor" in out
