@@ -16,6 +16,7 @@ from .mail import Mail, MailCollector, SmtpSink, write_sendmail_program
 from .model import Entity, Principal
 from .query import QuerySyntaxError, parse_query
 from .service import BackendServer
+from .session import StandIn
 from .store import EntityStore
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Principal",
     "QuerySyntaxError",
     "SmtpSink",
+    "StandIn",
     "load_data_file",
     "make_backend_app",
     "parse_query",
