@@ -160,6 +160,15 @@ def _lookup_run(server_app: Any, srid: str) -> Any | None:
     return dict(_history(server_app)).get(srid)
 
 
+def _may_see(viewer: _Viewer, run: Mapping[str, Any]) -> bool:
+    """Runs are private: their output may hold the caller's token (minimal.bash prints it)."""
+    if viewer.identity is None:
+        return False
+    if _decisions.DEFAULT_ADMIN_ROLE in viewer.identity.roles:
+        return True
+    return bool(run["user"]["name"] == viewer.identity.name)
+
+
 def _viewer(server_app: Any, request: Request) -> _Viewer:
     """Whose runs these are: the session cookie's holder if the server has logins."""
     identify = getattr(server_app, "identity", None)
@@ -353,13 +362,23 @@ class PageApp:
 <p class="lead">Bin dirs: {dirs}. Pick a script to run it through <code>{
             escape(self.url('/scripting'))}</code>, as the web UI does.</p>
 {table}
-{self._history_section(self._recent())}"""
+{self._history_section(self._recent(viewer))}"""
         return self._page(request, "Scripts", body)
 
-    def _recent(self, script: str | None = None) -> list[dict[str, Any]]:
+    def _recent(self, viewer: _Viewer, script: str | None = None) -> list[dict[str, Any]]:
         runs = (run_json(srid, record) for srid, record in _history(self.server_app))
-        chosen = [r for r in runs if script is None or r["script"] == script]
+        chosen = [r for r in runs if (script is None or r["script"] == script)
+                  and _may_see(viewer, r)]
         return chosen[:HISTORY_SHOWN]
+
+    def _run(self, request: Request, srid: str) -> dict[str, Any]:
+        """One run the viewer may see; others' runs are as unknown as missing ones."""
+        record = _lookup_run(self.server_app, srid)
+        run = None if record is None else run_json(srid, record)
+        if run is None or not _may_see(_viewer(self.server_app, request), run):
+            raise NotFound(f"No run {srid!r} of yours in the history (it keeps only the "
+                           "latest runs).")
+        return run
 
     def _history_section(self, runs: list[dict[str, Any]]) -> str:
         items = "".join(self._history_item(run) for run in runs)
@@ -375,7 +394,7 @@ class PageApp:
                 f'<code>{escape(run["call"])}</code></a> '
                 f'<span class="badge {"ok" if ok else "fail"}">{escape(state)}</span> '
                 f'<span class="meta">{escape(run["user"]["name"])} · '
-                f'<time datetime="{escape(run["timestamp"])}">{escape(run["timestamp"])}'
+                f'<time datetime="{escape(run["timestamp"])}">{escape(_readable(run["timestamp"]))}'
                 "</time></span></li>")
 
     def on_script(self, request: Request, call: str) -> Response:
@@ -408,7 +427,7 @@ class PageApp:
 {form}
 <section id="result" class="result" aria-live="polite" aria-labelledby="result-title" hidden>
 </section>
-{self._history_section(self._recent(call))}"""
+{self._history_section(self._recent(viewer, call))}"""
         return self._page(request, call, body)
 
     def _generic_form(self, call: str) -> str:
@@ -441,10 +460,7 @@ class PageApp:
 </form>"""
 
     def on_run(self, request: Request, srid: str) -> Response:
-        record = _lookup_run(self.server_app, srid)
-        if record is None:
-            raise NotFound(f"No run {srid!r} in the history (it keeps only the latest runs).")
-        run = run_json(srid, record)
+        run = self._run(request, srid)
         body = f"""<p class="crumbs"><a href="{self.url('/')}">All scripts</a> ·
 <a href="{escape(self.script_url(run['script']))}">Run <code>{escape(run['script'])}</code>
 again</a></p>
@@ -460,13 +476,11 @@ again</a></p>
         return _json({"scripts": self._script_entries(viewer)})
 
     def on_api_runs(self, request: Request) -> Response:
-        return _json({"runs": [_summary(r) for r in self._recent()]})
+        viewer = _viewer(self.server_app, request)
+        return _json({"runs": [_summary(r) for r in self._recent(viewer)]})
 
     def on_api_run(self, request: Request, srid: str) -> Response:
-        record = _lookup_run(self.server_app, srid)
-        if record is None:
-            raise NotFound(f"No run {srid!r} in the history.")
-        return _json(run_json(srid, record))
+        return _json(self._run(request, srid))
 
     def on_static(self, request: Request, name: str) -> Response:
         if not _STATIC_NAME.match(name):
@@ -478,6 +492,11 @@ again</a></p>
         response = Response(asset.read_bytes(), mimetype=mimetype)
         response.headers["Cache-Control"] = "no-cache"
         return response
+
+
+def _readable(iso: str) -> str:
+    return iso.replace("T", " ").removesuffix("+00:00") + (" UTC" if iso.endswith("+00:00")
+                                                            else "")
 
 
 def _summary(run: Mapping[str, Any]) -> dict[str, Any]:

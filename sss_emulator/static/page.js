@@ -239,6 +239,10 @@
 
   /* ---- the result view ------------------------------------------------------------------- */
 
+  function readableTime(iso) {
+    return (iso || "").replace("T", " ").replace(/\+00:00$/, " UTC");
+  }
+
   function fact(label, ...value) {
     return el("div", {}, el("dt", { text: label }), el("dd", {}, ...value));
   }
@@ -289,8 +293,8 @@
     }
     if (run.user) facts.append(fact("Ran as", run.user.name +
       (run.user.roles.length ? ` (${run.user.roles.join(", ")})` : "")));
-    if (run.timestamp) facts.append(fact("Started", el("time",
-      { datetime: run.timestamp, text: run.timestamp })));
+    if (run.timestamp) facts.append(fact("Finished", el("time",
+      { datetime: run.timestamp, text: readableTime(run.timestamp) })));
     if (run.call) facts.append(fact("Call", el("code", { class: "call", id: "call",
       text: run.call })));
     section.append(facts);
@@ -339,7 +343,7 @@
       el("span", { class: "badge " + (ok ? "ok" : "fail"),
         text: run.timed_out ? "timed out" : `exit ${run.code}` }), " ",
       el("span", { class: "meta" }, `${run.user ? run.user.name : ""} · `,
-        el("time", { datetime: run.timestamp, text: run.timestamp })));
+        el("time", { datetime: run.timestamp, text: readableTime(run.timestamp) })));
     list.prepend(item);
   }
 
