@@ -207,7 +207,8 @@ def sss(request: pytest.FixtureRequest, tmp_path: Path) -> PytestEmulator:
         return state.build(tmp_path / "sss", _marker_overrides(request.node),
                            f"@pytest.mark.sss on {request.node.nodeid}", request.path.parent)
     except PluginConfigError as exc:
-        pytest.fail(exc.message, pytrace=False)
+        problem = exc.message
+    pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture

@@ -9,14 +9,16 @@ the choice of process runner per run (``mode``), the parity check of mode ``both
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from sss_emulator import errors as _errors
-from sss_emulator.call import CallRequest
+from sss_emulator.call import CallRequest, Upload, Value, request_from_form, request_from_pylib
 from sss_emulator.emulator import Emulator
 from sss_emulator.errors import EmulatorError, ScriptNotFound
 from sss_emulator.outcome import RunOutcome
@@ -65,6 +67,22 @@ class RunLog:
         self.kept.clear()
 
 
+_WHERE_TO_ADD = ("sss_bin_dirs in the ini file, --sss-bin-dir, or "
+                 "@pytest.mark.sss(bin_dirs=[...])")
+
+
+def _plugin_wording(exc: ScriptNotFound, call: str, bin_dirs: Sequence[Path]) -> ScriptNotFound:
+    """The core's advice names the CLI's ``--bin-dir``; a test wants the plugin's settings."""
+    if not bin_dirs:
+        return ScriptNotFound(f"Script {call!r} not found: no bin dirs are configured; set "
+                              f"{_WHERE_TO_ADD}.")
+    if exc.message.endswith("--bin-dir."):
+        searched = ", ".join(str(b) for b in bin_dirs)
+        return ScriptNotFound(f"Script {call!r} not found in the bin dirs {searched}; check the "
+                              f"name or add its folder with {_WHERE_TO_ADD}.")
+    return exc
+
+
 class PytestEmulator(Emulator):
     """An :class:`Emulator` that runs scripts in ``mode`` and records each run.
 
@@ -90,6 +108,34 @@ class PytestEmulator(Emulator):
         """The latest outcome, or ``None`` before the first run."""
         return self.outcomes[-1] if self.outcomes else None
 
+    def run_server_side_script(
+        self,
+        call: str,
+        *args: object,
+        files: Mapping[str, str | os.PathLike[str]] | None = None,
+        **kwargs: object,
+    ) -> RunOutcome:
+        """Run ``call`` as pylib's ``run_server_side_script`` would have the server run it."""
+        __tracebackhide__ = True
+        try:
+            request = request_from_pylib(
+                call, args, {k: Path(v) for k, v in (files or {}).items()}, kwargs
+            )
+        except EmulatorError as exc:
+            raise exc.with_traceback(None) from None
+        return self.run(request)
+
+    def run_form(
+        self, fields: Iterable[tuple[str, Value]], files: Iterable[tuple[str, Upload]] = ()
+    ) -> RunOutcome:
+        """Run the raw form fields of a ``POST /scripting``."""
+        __tracebackhide__ = True
+        try:
+            request = request_from_form(fields, files)
+        except EmulatorError as exc:
+            raise exc.with_traceback(None) from None
+        return self.run(request)
+
     def run(self, request: CallRequest, **kwargs: Any) -> RunOutcome:
         """Run ``request`` in this emulator's mode (see the class docstring)."""
         __tracebackhide__ = True
@@ -104,12 +150,8 @@ class PytestEmulator(Emulator):
                 return server_way
             return self._run_as(request, mode, kwargs)
         except EmulatorError as exc:
-            if isinstance(exc, ScriptNotFound) and not self.bin_dirs:
-                exc = ScriptNotFound(
-                    f"Script {request.call!r} not found: no bin dirs are configured; set "
-                    "sss_bin_dirs in the ini file, pass --sss-bin-dir, or use "
-                    "@pytest.mark.sss(bin_dirs=[...])."
-                )
+            if isinstance(exc, ScriptNotFound):
+                exc = _plugin_wording(exc, request.call, self.bin_dirs)
             self.log.refused(request, exc, mode)
             raise exc.with_traceback(None) from None
 

@@ -1,0 +1,198 @@
+"""Settings of the plugin: ini, command line, pyproject, marker, their precedence, bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+SHOW_SETTINGS = """
+import pytest
+
+def test_show(sss):
+    print()
+    print("BIN", [p.name for p in sss.bin_dirs])
+    print("TIMEOUT", sss.timeout)
+    print("MODE", sss.mode)
+    print("USER", sss.identity.name, list(sss.identity.roles))
+    print("HOME", sss.home and sss.home.name)
+"""
+
+
+def _settings(result: pytest.RunResult) -> dict[str, str]:
+    lines = [line.split(" ", 1) for line in result.outlines
+             if line.split(" ", 1)[0] in ("BIN", "TIMEOUT", "MODE", "USER", "HOME")]
+    return {key: value for key, value in lines}
+
+
+@pytest.fixture
+def three_bins(write_bin: Callable[..., Path], pytester: pytest.Pytester) -> None:
+    for folder in ("from_ini", "from_cli", "from_toml", "from_marker"):
+        write_bin(folder)
+    (pytester.path / "skel").mkdir()
+
+
+def test_defaults(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SHOW_SETTINGS)
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=1)
+    assert _settings(result) == {"BIN": "[]", "TIMEOUT": "60.0", "MODE": "subprocess",
+                                 "USER": "admin ['administration']", "HOME": "None"}
+
+
+def test_pyproject_table_is_the_lowest_layer(pytester: pytest.Pytester, three_bins: None) -> None:
+    pytester.makepyprojecttoml(
+        '[tool.sss-emulator]\nbin-dirs = ["from_toml"]\ntimeout = 7\nhome = "skel"\n'
+        'user = "bob"\nroles = ["team"]\n'
+    )
+    pytester.makepyfile(SHOW_SETTINGS)
+    result = pytester.runpytest("-s")
+    assert _settings(result) == {"BIN": "['from_toml']", "TIMEOUT": "7.0", "MODE": "subprocess",
+                                 "USER": "bob ['team']", "HOME": "skel"}
+
+
+def test_ini_beats_pyproject_and_command_line_beats_ini(pytester: pytest.Pytester,
+                                                        three_bins: None) -> None:
+    pytester.makepyprojecttoml('[tool.sss-emulator]\nbin-dirs = ["from_toml"]\ntimeout = 7\n'
+                               '[tool.pytest.ini_options]\nsss_bin_dirs = ["from_ini"]\n'
+                               'sss_timeout = "8"\nsss_mode = "inprocess"\n')
+    pytester.makepyfile(SHOW_SETTINGS)
+    ini = _settings(pytester.runpytest("-s"))
+    assert (ini["BIN"], ini["TIMEOUT"], ini["MODE"]) == ("['from_ini']", "8.0", "inprocess")
+    cli = _settings(pytester.runpytest("-s", "--sss-bin-dir", "from_cli", "--sss-timeout", "9",
+                                       "--sss-mode", "both"))
+    assert (cli["BIN"], cli["TIMEOUT"], cli["MODE"]) == ("['from_cli']", "9.0", "both")
+
+
+def test_marker_beats_command_line(pytester: pytest.Pytester, three_bins: None) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.sss(user="modulewide", timeout=3)
+
+        @pytest.mark.sss(bin_dirs=["from_marker"], timeout=2, mode="inprocess", user="carol",
+                         roles=["r1", "r2"], home="skel")
+        def test_show(sss):
+            print()
+            print("BIN", [p.name for p in sss.bin_dirs])
+            print("TIMEOUT", sss.timeout)
+            print("MODE", sss.mode)
+            print("USER", sss.identity.name, list(sss.identity.roles))
+            print("HOME", sss.home.name)
+
+        def test_module_marker(sss):
+            assert (sss.identity.name, sss.timeout) == ("modulewide", 3)
+
+        @pytest.mark.sss(anonymous=True, env={"X": 1})
+        def test_anonymous(sss):
+            assert sss.identity.is_anonymous and sss.env["X"] == "1"
+        """
+    )
+    result = pytester.runpytest("-s", "--sss-bin-dir", "from_cli", "--sss-timeout", "9",
+                                "--sss-mode", "both")
+    result.assert_outcomes(passed=3)
+    assert _settings(result) == {"BIN": "['from_marker']", "TIMEOUT": "2.0",
+                                 "MODE": "inprocess", "USER": "carol ['r1', 'r2']",
+                                 "HOME": "skel"}
+
+
+def test_timeout_zero_means_no_limit(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SHOW_SETTINGS)
+    assert _settings(pytester.runpytest("-s", "--sss-timeout=0"))["TIMEOUT"] == "None"
+
+
+def test_ssS_environment_variables_are_not_read(pytester: pytest.Pytester,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSS_TIMEOUT", "5")
+    pytester.makepyfile(SHOW_SETTINGS)
+    assert _settings(pytester.runpytest("-s"))["TIMEOUT"] == "60.0"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sss-bin-dir", "missing"], "ERROR: --sss-bin-dir: bin dir */missing does not exist*"),
+        (["--sss-timeout", "soon"], "ERROR: --sss-timeout: timeout 'soon' is not a number*"),
+        (["--sss-home", "nohome"], "ERROR: --sss-home: home skeleton */nohome does not exist*"),
+        (["--sss-mode", "fast"], "*argument --sss-mode: invalid choice: 'fast'*"),
+    ],
+)
+def test_bad_command_line_is_a_usage_error(pytester: pytest.Pytester, args: list[str],
+                                           message: str) -> None:
+    pytester.makepyfile("def test_x(): pass\n")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
+
+
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        ("sss_bin_dirs = nothere", "*sss_bin_dirs in *tox.ini: bin dir */nothere does not exist*"),
+        ("sss_mode = fast", "*sss_mode in *tox.ini: mode 'fast' is not one of subprocess,*"),
+        ("sss_timeout = -1", "*sss_timeout in *tox.ini: timeout '-1' must not be negative*"),
+        ("sss_profile = noprofile", "*sss_profile in *tox.ini: */noprofile does not exist*"),
+    ],
+)
+def test_bad_ini_value_fails_the_tests_that_use_sss(pytester: pytest.Pytester, ini: str,
+                                                    message: str) -> None:
+    pytester.makefile(".ini", tox=f"[pytest]\n{ini}\n")
+    pytester.makepyfile("def test_uses(sss): pass\n\ndef test_plain(): pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([message])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*settings.py*")
+
+
+def test_malformed_pyproject_table_names_the_file(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.sss-emulator]\nbindirs = ["x"]\n')
+    pytester.makepyfile("def test_uses(sss): pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*pyproject.toml: unknown key(s) bindirs in ?tool.sss-emulator?*"])
+
+
+BAD_MARKERS = [
+    ('"alice"', "*@pytest.mark.sss on *test_0: takes keyword arguments only*"),
+    ("usr='alice'", "*test_1: unknown argument(s) usr; known: user, roles,*"),
+    ("roles=[1]", "*test_2: roles= must be a string or a list of strings, not ?1?"),
+    ("timeout='x'", "*test_3: timeout 'x' is not a number of seconds*"),
+    ("mode='fork'", "*test_4: mode 'fork' is not one of subprocess, inprocess, both*"),
+    ("bin_dirs=['gone']", "*test_5 bin_dirs=: bin dir */gone does not exist*"),
+    ("anonymous='yes'", "*test_6: anonymous= must be True or False, not 'yes'*"),
+    ("env=['A=1']", "*test_7: env= must be a mapping of names to values*"),
+]
+
+
+def test_bad_marker_arguments_fail_with_one_line(pytester: pytest.Pytester) -> None:
+    tests = [f"@pytest.mark.sss({marker})\ndef test_{i}(sss): pass\n"
+             for i, (marker, _) in enumerate(BAD_MARKERS)]
+    pytester.makepyfile("import pytest\n\n" + "\n".join(tests))
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=len(BAD_MARKERS))
+    for _, message in BAD_MARKERS:
+        result.stdout.fnmatch_lines([message])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*During handling*")
+
+
+def test_marker_is_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.sss(user=None, roles=None, timeout=None, mode=*"])
+    pytester.makepyfile("import pytest\n\n@pytest.mark.sss(user='a')\ndef test_x(): pass\n")
+    pytester.runpytest("--strict-markers").assert_outcomes(passed=1)
+
+
+def test_profile_gives_bin_dirs(pytester: pytest.Pytester) -> None:
+    bin_dir = pytester.path / "prof" / "custom" / "caosdb-server" / "scripting" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "hello.sh").write_text("#!/bin/sh\necho hello\n")
+    (bin_dir / "hello.sh").chmod(0o755)
+    pytester.makeini("[pytest]\nsss_profile = prof\n")
+    pytester.makepyfile("def test_x(sss):\n"
+                        "    assert sss.run_server_side_script('hello.sh').stdout == 'hello\\n'\n")
+    pytester.runpytest().assert_outcomes(passed=1)
