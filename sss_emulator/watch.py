@@ -70,6 +70,8 @@ _MAX_DEBOUNCE_PERIODS = 10
 _CHANGE_EVENTS = frozenset({EVENT_TYPE_CREATED, EVENT_TYPE_DELETED, EVENT_TYPE_MOVED,
                             EVENT_TYPE_MODIFIED, EVENT_TYPE_CLOSED, EVENT_TYPE_ATTRIB})
 _QUIT_WORDS = frozenset({"q", "quit", "exit"})
+#: How soon the main loop notices Ctrl+C or SIGTERM (the handler only sets a flag).
+_SIGNAL_POLL_S = 0.1
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -123,6 +125,13 @@ class _Inbox:
         self._changes: list[str] = []
         self._rerun = False
         self.quit = False
+        #: Set by our signal handler, which must not take locks or raise (it may interrupt the
+        #: main thread inside ``Event.wait``); the main loop polls it.
+        self.signalled = 0
+
+    @property
+    def done(self) -> bool:
+        return self.quit or bool(self.signalled)
 
     def post_change(self, path: str) -> None:
         with self._lock:
@@ -255,7 +264,7 @@ class _WatchLoop:
     def _debounce(self) -> None:
         """Wait until no change came for ``debounce_s`` (an editor's save is several writes)."""
         cap = time.monotonic() + max(self.cfg.debounce_s * _MAX_DEBOUNCE_PERIODS, 1.0)
-        while time.monotonic() < cap and not self.inbox.quit:
+        while time.monotonic() < cap and not self.inbox.done:
             self.inbox.wake.clear()
             if not self.inbox.wake.wait(self.cfg.debounce_s):
                 return
@@ -272,7 +281,7 @@ class _WatchLoop:
         return f"changed {show(shown)}{more}"
 
     def run(self, keys: TextIO | None) -> int:
-        """The main loop; returns when ``q`` is entered (Ctrl+C raises KeyboardInterrupt)."""
+        """The main loop; returns after ``q``, Ctrl+C or SIGTERM."""
         # inotify reuses watch ids when our own run folders come and go below a watched folder;
         # watchdog warns about each reuse, which is noise here (those paths are ignored).
         warnings.filterwarnings("ignore", category=RuntimeWarning,
@@ -289,16 +298,16 @@ class _WatchLoop:
                        f"({'polling' if self.cfg.poll else 'events'}, debounce "
                        f"{self.cfg.debounce_s * 1000:.0f} ms); {hint}")
         while True:
-            self.inbox.wake.wait(0.5)
+            self.inbox.wake.wait(_SIGNAL_POLL_S)
             self.inbox.wake.clear()
-            if self.inbox.quit:
+            if self.inbox.done:
                 return 0
             if self.inbox.take_rerun():
                 self.inbox.take_changes()
                 self.start_run("rerun requested")
             elif self.inbox.has_changes():
                 self._debounce()
-                if self.inbox.quit:
+                if self.inbox.done:
                     return 0
                 self.inbox.take_rerun()
                 self.start_run(self._reason(self.inbox.take_changes()))
@@ -336,17 +345,22 @@ def watch_invocation(
     interactive = keys is not None and not keys.closed and keys.isatty()
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+
+    def stop_on(signum: int, frame: object) -> None:
+        loop.inbox.signalled = signum  # one assignment: safe whatever the main thread holds
+
     if main_thread:  # SIGTERM ends the watch as cleanly as Ctrl+C (watchfiles' catch_sigterm)
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGINT, stop_on)
+        signal.signal(signal.SIGTERM, stop_on)
     try:
-        return loop.run(keys if interactive else None)
-    except KeyboardInterrupt:
-        say(err, "stopping: interrupted")
+        loop.run(keys if interactive else None)
+        if loop.inbox.signalled:
+            say(err, f"stopping ({signal.Signals(loop.inbox.signalled).name})")
+        return 0
+    except KeyboardInterrupt:  # Ctrl+C when we are not the main thread's handler
+        say(err, "stopping (interrupted)")
         return 0
     finally:
-        if main_thread:  # a second Ctrl+C must not cut the cleanup short
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             loop.close()
         finally:
@@ -354,10 +368,6 @@ def watch_invocation(
                 signal.signal(signal.SIGINT, previous[0])
                 signal.signal(signal.SIGTERM, previous[1])
         say(err, "watch ended; no run left behind")
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 # --- the ``watch`` command --------------------------------------------------------------------
