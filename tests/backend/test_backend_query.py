@@ -7,9 +7,13 @@ from pathlib import Path
 
 import linkahead
 import pytest
-from conftest import BackendRun
+from conftest import DATA, BackendRun
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from linkahead.exceptions import HTTPServerError, TransactionError
 
+from sss_emulator.backend import EntityStore
+from sss_emulator.backend.evaluate import evaluate
 from sss_emulator.backend.query import (
     And,
     NamePattern,
@@ -270,3 +274,28 @@ def test_documented_refusals_are_refused(text: str) -> None:
     """Every query the docs list as unsupported is refused with an error."""
     with pytest.raises(QuerySyntaxError):
         parse_query(text)
+
+
+_SEEDED = EntityStore()
+_SEEDED.load(DATA / "model.yml")
+_SEEDED.load(DATA / "records.yml")
+
+_WORDS = [
+    "FIND", "COUNT", "SELECT", "FROM", "RECORD", "FILE", "WITH", "WHICH", "HAS", "A", "NOT",
+    "AND", "OR", "REFERENCES", "IS", "REFERENCED", "BY", "LIKE", "STORED", "AT", "IN", "Guitar",
+    "price", "name", "id", "3", "'x y'", '"q*"', "(", ")", ",", "=", "!=", "<=", ">", ".", "a.b",
+    "*", "'", "!",
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_WORDS), max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_parser_never_fails_otherwise(words: list[str]) -> None:
+    """Any token soup parses and evaluates, or raises QuerySyntaxError; nothing else."""
+    text = " ".join(words)
+    try:
+        parsed = parse_query(text)
+    except QuerySyntaxError as err:
+        assert err.query == text
+        return
+    assert all(isinstance(i, int) for i in evaluate(parsed, _SEEDED))
