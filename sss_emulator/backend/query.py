@@ -12,6 +12,7 @@ Grammar (keywords case-insensitive; ``[]`` optional, ``*`` repeated)::
     unary      := NOT unary | "(" or ")" | intro predicate | predicate
     intro      := WITH [A|AN] [PROPERTY] | [WHICH] HAS [A|AN] [PROPERTY]
                 | [WHICH] HAS NOT [A|AN] [PROPERTY]              (negates)
+                | [WHICH] DOES NOT HAVE [A|AN] [PROPERTY]        (negates)
                 | [WHICH] REFERENCES [A|AN] refname [nested]
                 | [WHICH] IS REFERENCED BY [A|AN] refname [nested]
                 | [WHICH] IS STORED AT value
@@ -56,7 +57,9 @@ _ROLE_WORDS: dict[str, RoleName] = {
     "FILE": "FILE", "FILES": "FILE",
     "ENTITY": "ENTITY", "ENTITIES": "ENTITY",
 }  # fmt: skip
-_FILTER_WORDS = frozenset({"WITH", "WHICH", "HAS", "AND", "OR", "NOT", "REFERENCES", "IS", "WHERE"})
+_FILTER_WORDS = frozenset(
+    {"WITH", "WHICH", "HAS", "DOES", "AND", "OR", "NOT", "REFERENCES", "IS", "WHERE"}
+)
 _OPERATORS = ("!=", "<=", ">=", "=", "<", ">")
 _SPECIAL = set("'\"(),=!<>")
 
@@ -385,6 +388,12 @@ class _Parser:
             self.accept("PROPERTY")
             condition = self.predicate()
             return Not(condition) if negate else condition
+        if self.accept("DOES"):
+            self.expect("NOT")
+            self.expect("HAVE")
+            self.accept("A", "AN")
+            self.accept("PROPERTY")
+            return Not(self.predicate())
         if self.accept("REFERENCES"):
             self.accept("A", "AN")
             return References(self.ref_name(), self.nested())

@@ -173,6 +173,8 @@ class TestQueriesThroughPylib:
             ("FIND Guitar WITH electric = true", ["Bass Twelve", "Stratocaster"]),
             ("FIND MusicalInstrument WHICH HAS NOT A Manufacturer", ["Bass Twelve"]),
             ("FIND MusicalInstrument WITH NOT Manufacturer", ["Bass Twelve"]),
+            ("FIND MusicalInstrument WHICH DOES NOT HAVE A Manufacturer", ["Bass Twelve"]),
+            ("FIND RECORD 'Guitar' WITH 'price'='300' AND name='Classic'", ["Classic"]),
             ("FIND Guitar WITH name LIKE '*as*'", ["Bass Twelve", "Classic", "Stratocaster"]),
             ("FIND MusicalInstrument WITH Manufacturer = Yamaha", ["Classic", "Grand"]),
             ("FIND MusicalInstrument WITH Manufacturer WITH country = USA", ["Stratocaster"]),
