@@ -1,15 +1,17 @@
 """Running one process the way the server does: argv list, no shell, own process group.
 
-Output is read by two threads so that stdout and stderr are captured separately and in full
-while they can also be streamed live (text mode of the CLI). On timeout or interruption the whole
+stdout and stderr are read with one selector in the calling thread, captured separately and in
+full, and can also be streamed live (text mode of the CLI). On timeout or interruption the whole
 process group gets SIGTERM, then SIGKILL after a grace period, so a shell script's background
 children die with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import selectors
 import signal
 import subprocess
 import threading
@@ -43,18 +45,6 @@ class ProcessResult:
     timed_out: bool
 
 
-def _pump(stream: object, buffer: bytearray, sink: StreamSink | None) -> None:
-    fd = stream.fileno()  # type: ignore[attr-defined]
-    while chunk := os.read(fd, 65536):
-        buffer.extend(chunk)
-        if sink is not None:
-            try:
-                sink(chunk)
-            except Exception:  # a broken consumer must not lose the capture
-                logger.exception("live output sink failed")
-                sink = None
-
-
 def stop_group(proc: subprocess.Popen[bytes], grace_s: float = _decisions.KILL_GRACE_S) -> None:
     """SIGTERM the process group, then SIGKILL what is left after ``grace_s``."""
     for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
@@ -76,12 +66,12 @@ def _group_alive(pgid: int) -> bool:
     ``killpg(pgid, 0)`` also succeeds for zombies, which pile up where PID 1 does not reap
     orphans (containers); /proc tells them apart.
     """
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
     proc_root = Path("/proc")
     if not proc_root.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
         return True
     for entry in proc_root.iterdir():
         if not entry.name.isdigit():
@@ -96,23 +86,56 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float | None,
-          cancel: threading.Event | None) -> None:
-    """``proc.wait(timeout)``, but also ends early with :class:`RunCancelled`."""
-    if cancel is None:
-        proc.wait(timeout=timeout)
-        return
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while proc.poll() is None:
-        if cancel.wait(0.02):
-            logger.info("run cancelled: stopping process group %s", proc.pid)
-            raise RunCancelled(f"process group {proc.pid} stopped on request")
-        if deadline is not None and time.monotonic() >= deadline:
-            raise subprocess.TimeoutExpired(proc.args, timeout or 0)
-
-
 def _exit_code(returncode: int) -> int:
     return _decisions.exit_code_for_signal(-returncode) if returncode < 0 else returncode
+
+
+class _Streams:
+    """Reads stdout and stderr in the calling thread with one selector, as ``communicate`` does,
+    so no thread has to start per run; each chunk also goes to its live sink."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], sinks: dict[int, StreamSink | None]):
+        assert proc.stdout is not None and proc.stderr is not None
+        self.buffers: dict[int, bytearray] = {}
+        self.sinks = sinks
+        self.selector = selectors.DefaultSelector()
+        for key, stream in ((1, proc.stdout), (2, proc.stderr)):
+            os.set_blocking(stream.fileno(), False)
+            self.selector.register(stream, selectors.EVENT_READ, key)
+            self.buffers[key] = bytearray()
+
+    @property
+    def open(self) -> bool:
+        return bool(self.selector.get_map())
+
+    def read(self, timeout: float) -> None:
+        """Read what is there within ``timeout`` seconds; unregister streams at EOF."""
+        for key, _ in self.selector.select(timeout):
+            try:
+                chunk = os.read(key.fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self.selector.unregister(key.fileobj)
+                continue
+            self.buffers[key.data].extend(chunk)
+            sink = self.sinks.get(key.data)
+            if sink is not None:
+                try:
+                    sink(chunk)
+                except Exception:  # a broken consumer must not lose the capture
+                    logger.exception("live output sink failed")
+                    self.sinks[key.data] = None
+
+    def drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.open and time.monotonic() < deadline:
+            self.read(0.05)
+
+    def close(self) -> None:
+        for key in list(self.selector.get_map().values()):
+            self.selector.unregister(key.fileobj)
+        self.selector.close()
 
 
 def run_process(
@@ -132,6 +155,7 @@ def run_process(
     group the same way and raises :class:`RunCancelled`.
     """
     started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
@@ -142,38 +166,49 @@ def run_process(
         start_new_session=True,
         close_fds=True,
     )
-    out, err = bytearray(), bytearray()
-    pumps = [
-        threading.Thread(target=_pump, args=(proc.stdout, out, on_stdout), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, err, on_stderr), daemon=True),
-    ]
     timed_out = False
+    streams = _Streams(proc, {1: on_stdout, 2: on_stderr})
     try:
-        for pump in pumps:
-            pump.start()
-        try:
-            _wait(proc, timeout, cancel)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            logger.info("timeout after %ss: stopping process group %s", timeout, proc.pid)
-            stop_group(proc)
+        # Until the script exits: read output, watch the clock and the cancel flag.
+        while proc.poll() is None:
+            if cancel is not None and cancel.is_set():
+                logger.info("run cancelled: stopping process group %s", proc.pid)
+                raise RunCancelled(f"process group {proc.pid} stopped on request")
+            if deadline is not None and time.monotonic() >= deadline:
+                timed_out = True
+                logger.info("timeout after %ss: stopping process group %s", timeout, proc.pid)
+                stop_group(proc)
+                break
+            wait = 0.05
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            if streams.open:
+                streams.read(wait)
+            elif cancel is None:
+                # Output is closed: block in waitpid rather than poll in steps.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=None if deadline is None else wait)
+            else:
+                cancel.wait(wait)
+        # The script is gone; children it left may still hold the pipes open.
+        streams.drain(0.0)
         if _decisions.KILL_LEFTOVER_CHILDREN and _group_alive(proc.pid):
             stop_group(proc, grace_s=0.5)
+        streams.drain(5.0)
     except BaseException:
         stop_group(proc)
+        streams.drain(1.0)
         raise
     finally:
-        for pump in pumps:
-            pump.join(timeout=5)
+        streams.close()
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
-    duration = time.monotonic() - started
     returncode = proc.wait()
     return ProcessResult(
         returncode=None if timed_out else _exit_code(returncode),
-        stdout=bytes(out),
-        stderr=bytes(err),
-        duration_s=duration,
+        stdout=bytes(streams.buffers[1]),
+        stderr=bytes(streams.buffers[2]),
+        duration_s=time.monotonic() - started,
         timed_out=timed_out,
     )
