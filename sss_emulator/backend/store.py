@@ -290,6 +290,9 @@ class EntityStore:
                 old = self._entities[draft.id]  # type: ignore[index]
                 if draft.path is None and old.path is not None and draft.upload is None:
                     draft.path, draft.checksum, draft.size = old.path, old.checksum, old.size
+                elif draft.upload is None and old.path and draft.path and old.path != draft.path:
+                    self._move_blob(old.path, draft.path)
+                    draft.checksum, draft.size = old.checksum, old.size
                 self._unstore(old)
                 self._store(draft, "updated")
             self._after_write()
@@ -480,6 +483,16 @@ class EntityStore:
         if isinstance(change, str):
             self.changes[change].append(entity.summary(self._parent_names(entity)))
         self._persist(entity)
+
+    def _move_blob(self, old: str, new: str) -> None:
+        """A File whose path changed keeps its contents under the new path."""
+        data = self._blobs.pop(old, None)
+        if data is None:
+            return
+        self._blobs[new] = data
+        self._persist_blob(new)
+        if self._db is not None:
+            self._db.execute("DELETE FROM blobs WHERE path=?", (old,))
 
     def _unstore(self, entity: Entity) -> None:
         assert entity.id is not None

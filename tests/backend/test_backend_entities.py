@@ -120,6 +120,24 @@ class TestRoundTrips:
         assert found.id == f.id
         assert linkahead.Info()._stats.files == 1
 
+    def test_file_update_moves_and_replaces_contents(
+        self, backend_run: BackendRun, tmp_path: Path
+    ) -> None:
+        local = tmp_path / "v1.txt"
+        local.write_bytes(b"first")
+        f = linkahead.File(path="/a/v.txt", file=str(local)).add_parent("Concert").insert()
+        f.path = "/b/v.txt"
+        f.update()
+        moved = linkahead.File(id=f.id).retrieve()
+        assert moved.path == "/b/v.txt"
+        assert Path(moved.download(str(tmp_path / "m.txt"))).read_bytes() == b"first"
+        local.write_bytes(b"second version")
+        moved.file = str(local)
+        moved.update()
+        fresh = linkahead.File(id=f.id).retrieve()
+        assert fresh.size == 14
+        assert Path(fresh.download(str(tmp_path / "n.txt"))).read_bytes() == b"second version"
+
     def test_info(self, backend_run: BackendRun) -> None:
         info = linkahead.Info()
         assert (info.user_info.name, info.user_info.realm) == ("alice", "PAM")
