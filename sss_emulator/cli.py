@@ -21,7 +21,7 @@ import click
 
 from ._decisions import DEFAULT_ADMIN_ROLE, DEFAULT_REALM, DEFAULT_USER
 from .call import CallRequest, request_from_form
-from .cli_args import parse_script_args
+from .cli_args import attachments, parse_script_args
 from .config import MISSING, Settings, resolve_settings
 from .emulator import Emulator
 from .errors import ConfigError, EmulatorError, ScriptNotFound
@@ -98,7 +98,8 @@ def prepare(invocation: RunInvocation) -> Prepared:
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
     bin_dirs, call = _bin_dirs_for(invocation.script, settings, invocation.cwd)
-    fields = [("call", call), *parse_script_args(invocation.script_args, invocation.cwd)]
+    fields = [("call", call), *parse_script_args(invocation.script_args, invocation.cwd),
+              *attachments(invocation.options.get("attach", ()), invocation.cwd)]
     request = request_from_form(fields)
     anonymous = bool(values.get("anonymous"))
     identity = ANONYMOUS if anonymous else _identity(settings, values.get("user"),
@@ -320,6 +321,9 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--auth-token", default=None,
                      help="Pass this token to the script instead of generating one. "
                           "[SSS_AUTH_TOKEN]"),
+        click.option("--attach", "attach", multiple=True, metavar="PATH",
+                     help="Upload a file into .upload_files/ without passing it as an argument "
+                          "(as the web UI sends the files a form.json names; repeatable)."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)

@@ -14,7 +14,10 @@ from pathlib import Path
 from .call import Upload, Value
 from .errors import BadRequestForm
 
-__all__ = ("parse_script_args",)
+__all__ = ("ATTACH_FIELD", "attachments", "parse_script_args")
+
+#: The form field of ``--attach`` files: not an argument, so the file is stored but not passed.
+ATTACH_FIELD = "file"
 
 _POSITIONAL = re.compile(r"-p(\d+)(?:=(.*))?\Z", re.DOTALL)
 
@@ -67,3 +70,8 @@ def parse_script_args(args: Sequence[str], base: Path) -> list[tuple[str, Value]
         fields.append((name, _value(inline, base)))
         index += 1
     return fields
+
+
+def attachments(paths: Sequence[str], base: Path) -> list[tuple[str, Value]]:
+    """``--attach PATH`` values → file parts in a field that is no argument."""
+    return [(ATTACH_FIELD, _value("@" + path, base)) for path in paths]

@@ -216,3 +216,16 @@ def test_python_dash_m_and_help(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "sss_emulator", "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "run" in out and "list" in out and "doctor" in out
+
+
+def test_attach_stores_a_file_without_an_argument(cli, samples: Path, examples: Path) -> None:
+    """--attach: the web UI's way of sending the CSV a form.json names."""
+    data = examples / "data"
+    result = cli("--bin-dir", str(samples), "handle_csv.py", "-p0", f"@{data / 'form.json'}",
+                 "--attach", str(data / "table.csv"), "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["call"] == "handle_csv.py .upload_files/form.json"
+    assert {f["name"] for f in doc["shared_files"]} == {"log.txt", "output.json"}
+    link = next(f["link"] for f in doc["shared_files"] if f["name"] == "output.json")
+    assert link in doc["stdout"]
