@@ -295,3 +295,22 @@ def test_history_reopens_a_run_on_a_narrow_window(browser: Any, site: str) -> No
         _shoot(browser, "narrow-index")
     finally:
         browser.set_window_size(1100, 1000)
+
+
+def test_keyboard_alone_runs_a_script(browser: Any, site: str) -> None:
+    """Tab from the top of the page to the first argument, type, press Enter: the script runs."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    _login(browser, site, "admin", ADMIN_PASSWORD)
+    browser.get(site + "/sss/scripts/minimal.bash")
+    _by_id(browser, "run-form")
+    for _ in range(40):
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+        if browser.switch_to.active_element.get_attribute("id") == "p0":
+            break
+    assert browser.switch_to.active_element.get_attribute("id") == "p0"
+    browser.switch_to.active_element.send_keys("typed", Keys.ENTER)
+    _wait(browser, lambda d: d.find_elements(By.ID, "exit-code"))
+    assert browser.find_element(By.ID, "call").text == "minimal.bash typed"
+    assert browser.switch_to.active_element.get_attribute("id") == "result-title"
