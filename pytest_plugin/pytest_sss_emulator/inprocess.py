@@ -41,16 +41,18 @@ class InProcessTimeout(BaseException):
     """Raised inside the script when its time is up (a ``BaseException`` so few handlers eat it)."""
 
 
-def is_python_script(path: Path) -> bool:
-    """A ``.py`` file, or a file whose shebang line names a Python interpreter."""
-    if path.suffix == ".py":
-        return True
+def _shebang(path: Path) -> bytes:
     try:
         with path.open("rb") as handle:
             first = handle.readline(256)
     except OSError:
-        return False
-    return first.startswith(b"#!") and b"python" in first
+        return b""
+    return first if first.startswith(b"#!") else b""
+
+
+def is_python_script(path: Path) -> bool:
+    """A file whose shebang line names a Python interpreter (what the server would exec)."""
+    return b"python" in _shebang(path)
 
 
 class _KeptBytesIO(io.BytesIO):
@@ -237,6 +239,11 @@ def run_inprocess(
     level and handed to the sinks once the script ends. ``KeyboardInterrupt`` is passed on.
     """
     script = Path(argv[0])
+    if not _shebang(script):
+        raise SetupError(
+            f"Cannot start {script}: it has no shebang line, so the server could not run it "
+            "either; add '#!/usr/bin/env python3' as its first line."
+        )
     if not is_python_script(script):
         raise SetupError(
             f"{script} is not a Python script, so it cannot run in-process; run it with "

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sss_emulator.call import request_from_pylib
-from sss_emulator.errors import EmulatorError
+from sss_emulator.errors import EmulatorError, ScriptTimeout
 
 from .callfile import CallCase, CallFileError, check_outcome, load_call_file
 from .parity import ParityError
@@ -75,6 +75,10 @@ class CallItem(pytest.Item):
         expected_error = case.expect.get("error")
         try:
             outcome = emulator.run(request)
+        except ScriptTimeout as exc:
+            if case.expect.get("timed_out") or expected_error == "ScriptTimeout":
+                return
+            raise CallCaseFailure([f"the run timed out: {exc.message}"]) from None
         except EmulatorError as exc:
             if expected_error == type(exc).__name__:
                 return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +21,15 @@ from typing import Any
 from sss_emulator import errors as _errors
 from sss_emulator.call import CallRequest, Upload, Value, request_from_form, request_from_pylib
 from sss_emulator.emulator import Emulator
-from sss_emulator.errors import EmulatorError, ScriptNotFound
+from sss_emulator.errors import EmulatorError, ScriptNotFound, ScriptTimeout
 from sss_emulator.outcome import RunOutcome
-from sss_emulator.runner import run_process
+from sss_emulator.runner import ProcessResult, run_process
 
 from .inprocess import run_inprocess
 from .parity import ParityError, compare_outcomes
 from .settings import parse_mode
 
-__all__ = ("PytestEmulator", "RunLog")
+__all__ = ("PytestEmulator", "RunLog", "run_real_process")
 
 logger = logging.getLogger("pytest_sss_emulator.emulator")
 
@@ -67,6 +68,27 @@ class RunLog:
         self.kept.clear()
 
 
+#: ``subprocess.Popen`` as it was before any test could fake it (pytest-subprocess's ``fp``);
+#: in a tuple because ``fp`` also replaces module-level names bound to the original.
+_REAL = (subprocess.Popen,)
+
+
+def run_real_process(argv: Sequence[str], **kwargs: Any) -> ProcessResult:
+    """``run_process`` with the real ``Popen``, even while ``fp`` fakes it for the test.
+
+    ``fp`` is there to fake what a script starts, never the script itself: without this, a
+    test using ``fp`` could not run any script in subprocess mode.
+    """
+    faked, real = subprocess.Popen, _REAL[0]
+    if faked is real:
+        return run_process(argv, **kwargs)
+    subprocess.Popen = real  # type: ignore[misc]
+    try:
+        return run_process(argv, **kwargs)
+    finally:
+        subprocess.Popen = faked  # type: ignore[misc]
+
+
 _WHERE_TO_ADD = ("sss_bin_dirs in the ini file, --sss-bin-dir, or "
                  "@pytest.mark.sss(bin_dirs=[...])")
 
@@ -90,6 +112,9 @@ class PytestEmulator(Emulator):
     ``runpy`` inside the test process) or ``"both"`` (both, then :class:`ParityError` if code,
     stdout, stderr or shared files differ; the subprocess outcome is returned). Errors are
     reachable as ``sss.errors.PermissionDenied`` etc., so tests need no import.
+
+    Unlike the core emulator, a run that times out raises ``ScriptTimeout`` (its outcome as
+    ``.outcome``): a hanging script must fail its test even if the test checks nothing.
     """
 
     errors: ModuleType = _errors
@@ -147,8 +172,15 @@ class PytestEmulator(Emulator):
                 difference = compare_outcomes(server_way, in_process)
                 if difference is not None:
                     raise ParityError(difference)
-                return server_way
-            return self._run_as(request, mode, kwargs)
+                outcome = server_way
+            else:
+                outcome = self._run_as(request, mode, kwargs)
+            if outcome.timed_out and outcome.error is not None:
+                outcome.error.outcome = outcome  # type: ignore[attr-defined]
+                raise outcome.error
+            return outcome
+        except ScriptTimeout as exc:
+            raise exc.with_traceback(None) from None
         except EmulatorError as exc:
             if isinstance(exc, ScriptNotFound):
                 exc = _plugin_wording(exc, request.call, self.bin_dirs)
@@ -157,7 +189,7 @@ class PytestEmulator(Emulator):
 
     def _run_as(self, request: CallRequest, mode: str, kwargs: dict[str, Any]) -> RunOutcome:
         saved = self.runner
-        self.runner = run_inprocess if mode == "inprocess" else run_process
+        self.runner = run_inprocess if mode == "inprocess" else run_real_process
         try:
             outcome = super().run(request, **kwargs)
         finally:
