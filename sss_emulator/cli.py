@@ -129,7 +129,7 @@ def _summary(outcome: RunOutcome) -> str:
     return "sss-emulate: " + " · ".join(parts)
 
 
-def _write_bytes(stream: BinaryIO) -> Callable[[bytes], None]:
+def _write_bytes(stream: BinaryIO | _TextSink) -> Callable[[bytes], None]:
     def sink(chunk: bytes) -> None:
         stream.write(chunk)
         stream.flush()

@@ -73,7 +73,9 @@ def _root(meta: ResponseMeta) -> etree._Element:
 
 
 def _serialise(root: etree._Element) -> bytes:
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    document: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                     pretty_print=True)
+    return document
 
 
 def render_response_xml(
