@@ -509,7 +509,10 @@ def _json(data: Any) -> Response:
 
 
 def _run_button() -> str:
-    return ('<div class="actions"><button type="submit" class="primary">Run script</button>'
+    return ('<noscript><p class="notice warn">This form sends its fields with JavaScript, as '
+            "the web UI does; turn JavaScript on, or post to /scripting with curl.</p>"
+            "</noscript>"
+            '<div class="actions"><button type="submit" class="primary">Run script</button>'
             '<span class="status" role="status"></span></div>')
 
 

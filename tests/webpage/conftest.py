@@ -50,10 +50,11 @@ def extra_bin(tmp_path: Path) -> Path:
     return folder
 
 
-def build_server(tmp_path: Path, extra_bin: Path, context_root: str = "") -> ServerApp:
+def build_server(tmp_path: Path, extra_bin: Path, context_root: str = "",
+                 timeout: float = 60) -> ServerApp:
     users = users_config()
     emulator = Emulator(
-        [SAMPLES, extra_bin], timeout=60, users=users, context_root=context_root,
+        [SAMPLES, extra_bin], timeout=timeout, users=users, context_root=context_root,
         work_root=tmp_path / "work", shared_root=tmp_path / "shared",
     )
     return make_app(ServerConfig(emulator, users=users, backend=False))

@@ -257,3 +257,23 @@ def test_runs_are_private_to_their_user(server_app: ServerApp, client: Client) -
     anonymous = Client(server_app)
     assert anonymous.get("/sss/api/runs").get_json()["runs"] == []
     assert f"/sss/runs/{admins}" not in anonymous.get("/").get_data(as_text=True)
+
+
+def test_a_timed_out_run_is_in_the_history(tmp_path: Path, extra_bin: Path) -> None:
+    """/scripting answers 500 for a timeout, but the page can still show the run."""
+    sleeper = extra_bin / "sleeps.bash"
+    sleeper.write_text("#!/bin/bash\necho started\nexec sleep 30\n")
+    sleeper.chmod(0o755)
+    app = build_server(tmp_path, extra_bin, timeout=0.5)
+    try:
+        client = Client(app)
+        client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
+        status, srid = run_multipart(client, {"call": "sleeps.bash"})
+        assert status == 500
+        run = client.get(f"/sss/api/runs/{srid}").get_json()
+        assert run["timed_out"] is True and run["code"] is None
+        assert run["stdout"] == "started\n"
+        assert '<span class="badge fail">timed out</span>' in client.get("/").get_data(
+            as_text=True)
+    finally:
+        app.close()
