@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import DATA
+from backend_helpers import DATA
 
 from sss_emulator.backend import DataFileError, EntityStore
 from sss_emulator.backend.evaluate import evaluate

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import linkahead
 import pytest
-from conftest import BACKEND_TOKEN, BackendRun, backend_authenticate
+from backend_helpers import BACKEND_TOKEN, BackendRun, backend_authenticate
 from linkahead.exceptions import (
     EntityDoesNotExistError,
     LoginFailedError,

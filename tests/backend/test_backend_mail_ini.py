@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import BACKEND_TOKEN, BackendRun
+from backend_helpers import BACKEND_TOKEN, BackendRun
 
 from sss_emulator.backend import (
     MailCollector,

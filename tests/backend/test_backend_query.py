@@ -7,7 +7,7 @@ from pathlib import Path
 
 import linkahead
 import pytest
-from conftest import DATA, BackendRun
+from backend_helpers import DATA, BackendRun
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from linkahead.exceptions import HTTPServerError, TransactionError

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BACKEND_TOKEN, DATA, backend_authenticate
+from backend_helpers import BACKEND_TOKEN, DATA, backend_authenticate
 
 from sss_emulator.backend import DataFileError, StandIn
 
