@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,13 +51,16 @@ class WatchTargets:
     ignored_roots: tuple[str, ...]
     ignore_patterns: tuple[str, ...] = ()
     cwd: str = ""
+    #: Folders watched one level deep only (see :data:`_BROAD`).
+    flat_folders: frozenset[str] = frozenset()
 
     def matters(self, path: str) -> bool:
         """Whether a change to ``path`` should rerun the script."""
         path = _norm(path)
         if self.is_ignored(path):
             return False
-        return path in self.files or any(_under(path, folder) for folder in self.folders)
+        return (path in self.files or os.path.dirname(path) in self.flat_folders
+                or any(_under(path, folder) for folder in self.folders))
 
     def is_ignored(self, path: str) -> bool:
         """Our own outputs, caches, editor droppings and the user's ``--ignore`` patterns."""
@@ -79,7 +83,7 @@ class WatchTargets:
         """``(folder, recursive)`` pairs to hand to the observer, without overlaps."""
         recursive = sorted(self.folders)
         kept = [f for f in recursive if not any(f != o and _under(f, o) for o in recursive)]
-        parents = sorted({os.path.dirname(f) for f in self.files})
+        parents = sorted({os.path.dirname(f) for f in self.files} | self.flat_folders)
         flat = [p for p in parents if not any(_under(p, folder) for folder in kept)]
         return [(f, True) for f in kept if os.path.isdir(f)] + [
             (p, False) for p in flat if os.path.isdir(p)
@@ -92,8 +96,10 @@ class WatchTargets:
             return path if rel.startswith("..") else rel
 
         items = [show(f) + os.sep for f in sorted(self.folders)]
+        items += [show(f) + os.sep + "*" for f in sorted(self.flat_folders)]
         items += [show(f) for f in sorted(self.files)
-                  if not any(_under(f, folder) for folder in self.folders)]
+                  if os.path.dirname(f) not in self.flat_folders
+                  and not any(_under(f, folder) for folder in self.folders)]
         return ", ".join(items) or "nothing"
 
 
@@ -170,14 +176,21 @@ def targets_for(
         if path is not None:
             (folders if path.is_dir() else files).add(path)
 
+    broad = {_norm(f) for f in folders} & _broad_folders()
     return WatchTargets(
-        folders=frozenset(_norm(f) for f in folders),
+        folders=frozenset(_norm(f) for f in folders) - broad,
+        flat_folders=frozenset(broad),
         files=frozenset(_norm(f) for f in files),
         ignored_roots=tuple(sorted({_norm(r) for r in ignored}
                                    | {_norm(r.resolve()) for r in ignored})),
         ignore_patterns=tuple(str(p) for p in _many(options.get("ignore"))),
         cwd=_norm(cwd),
     )
+
+
+def _broad_folders() -> set[str]:
+    """Folders far too big to watch recursively when a script happens to sit right in them."""
+    return {_norm(p) for p in (Path.home(), Path(tempfile.gettempdir()), Path("/"))}
 
 
 def _many(value: object) -> Iterable[object]:

@@ -121,3 +121,17 @@ def test_upload_paths_in_every_spelling(tmp_path: Path) -> None:
     assert upload_paths(args, tmp_path) == [tmp_path / "a.json", tmp_path / "b.csv",
                                             tmp_path / "c.txt"]
     assert os.path.basename(str(upload_paths(["@d"], tmp_path)[0])) == "d"
+
+
+def test_a_script_in_the_home_folder_is_watched_one_level_deep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script right in ~ does not make the watcher crawl the whole home directory."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    script = write_script(tmp_path / "s.sh", "#!/bin/sh\n")
+    targets = targets_for("s.sh", (), {}, tmp_path, None)
+    assert targets.matters(str(script))
+    assert targets.matters(str(tmp_path / "helper.sh"))
+    assert not targets.matters(str(tmp_path / "projects" / "big" / "file.py"))
+    assert targets.schedule() == [(str(tmp_path), False)]
+    assert targets.describe() == "./*"
