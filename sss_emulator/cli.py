@@ -339,7 +339,7 @@ def watch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     decorators = [
         click.option("--postpone", is_flag=True, default=None,
                      help="Watch mode: wait for the first change instead of running at once."),
-        click.option("--debounce-ms", type=click.IntRange(min=0), default=None,
+        click.option("--debounce-ms", type=click.IntRange(min=1), default=None,
                      help="Watch mode: quiet time after a change before rerunning (default "
                           "200). [SSS_DEBOUNCE_MS]"),
         click.option("--clear", is_flag=True, default=None,
