@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from html import escape
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -33,6 +33,10 @@ from .permissions import is_allowed, permission_for
 from .scripts import ResolvedScript, iter_scripts
 from .tokens import Identity
 from .webpage_forms import FormConfig, FormConfigError, load_form_config, render_config_fields
+
+if TYPE_CHECKING:  # the server imports this module lazily; no import cycle at run time
+    from .server import ServerApp
+    from .server_history import RunRecord
 
 __all__ = ("PageApp", "make_page_app", "run_json")
 
@@ -69,95 +73,25 @@ class _Viewer:
 # --- reading what the server offers ---------------------------------------------------------
 
 
-def _user_json(user: Any, roles: Any = ()) -> dict[str, Any]:
-    if isinstance(user, Identity):
-        return {"name": user.name, "realm": user.realm, "roles": list(user.roles)}
-    if isinstance(user, Mapping):
-        return {"name": str(user.get("name", "")), "realm": str(user.get("realm", "")),
-                "roles": [str(r) for r in user.get("roles", ())]}
-    return {"name": str(user or ""), "realm": "", "roles": [str(r) for r in roles or ()]}
+def _timestamp_iso(seconds: float) -> str:
+    return _dt.datetime.fromtimestamp(seconds, _dt.UTC).isoformat(timespec="seconds")
 
 
-def _timestamp_iso(value: Any) -> str:
-    if isinstance(value, _dt.datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=_dt.UTC)
-    else:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return str(value or "")
-        moment = _dt.datetime.fromtimestamp(number / 1000 if number > 1e11 else number, _dt.UTC)
-    return moment.isoformat(timespec="seconds")
-
-
-def _first(record: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if isinstance(record, Mapping) and name in record:
-            return record[name]
-        if hasattr(record, name):
-            return getattr(record, name)
-    return default
-
-
-def _shared_json(files: Any) -> list[dict[str, str]]:
-    if isinstance(files, Mapping):
-        files = files.items()
-    result = []
-    for item in files or ():
-        if isinstance(item, Mapping):
-            result.append({"name": str(item["name"]), "link": str(item["link"])})
-        else:
-            name, link = item
-            result.append({"name": str(name), "link": str(link)})
-    return result
-
-
-def run_json(srid: str, record: Any) -> dict[str, Any]:
-    """One run of the history as the page's JSON: what the result view shows.
-
-    Tolerant of the record's shape (attributes or keys, ``duration``/``duration_s``) so that the
-    server can keep its own record type.
-    """
-    call = str(_first(record, "call", default=""))
-    code = _first(record, "code")
-    duration = _first(record, "duration_s", "duration")
-    error = _first(record, "error")
+def run_json(record: RunRecord) -> dict[str, Any]:
+    """One run of the server's history as the page's JSON: what the result view shows."""
     return {
-        "srid": srid,
-        "script": str(_first(record, "script", default="") or call.split(" ", 1)[0]),
-        "call": call,
-        "user": _user_json(_first(record, "user", "identity"), _first(record, "roles")),
-        "code": None if code is None else int(code),
-        "timed_out": bool(_first(record, "timed_out", default=False)),
-        "error": None if error is None else str(getattr(error, "message", error)),
-        "duration_s": None if duration is None else round(float(duration), 3),
-        "stdout": str(_first(record, "stdout_text", "stdout", default="") or ""),
-        "stderr": str(_first(record, "stderr_text", "stderr", default="") or ""),
-        "shared_files": _shared_json(_first(record, "shared_files", default=())),
-        "timestamp": _timestamp_iso(_first(record, "timestamp")),
+        "srid": record.srid,
+        "script": record.call.split(" ", 1)[0],
+        "call": record.call,
+        "user": {"name": record.user, "roles": list(record.roles)},
+        "code": record.code,
+        "timed_out": record.timed_out,
+        "duration_s": round(record.duration_s, 3),
+        "stdout": record.stdout_text,
+        "stderr": record.stderr_text,
+        "shared_files": [{"name": name, "link": link} for name, link in record.shared_files],
+        "timestamp": _timestamp_iso(record.timestamp),
     }
-
-
-def _history(server_app: Any) -> list[tuple[str, Any]]:
-    """The server's recent runs, newest first."""
-    history = getattr(server_app, "history", None)
-    if history is None:
-        return []
-    recent = getattr(history, "recent", None)
-    if callable(recent):
-        items = list(recent())
-        return [(str(_first(r, "srid")), r) if not isinstance(r, tuple) else r for r in items]
-    if isinstance(history, Mapping):
-        return list(reversed(list(history.items())))
-    return []
-
-
-def _lookup_run(server_app: Any, srid: str) -> Any | None:
-    history = getattr(server_app, "history", None)
-    getter = getattr(history, "get", None)
-    if callable(getter):
-        return getter(srid)
-    return dict(_history(server_app)).get(srid)
 
 
 def _may_see(viewer: _Viewer, run: Mapping[str, Any]) -> bool:
@@ -169,12 +103,9 @@ def _may_see(viewer: _Viewer, run: Mapping[str, Any]) -> bool:
     return bool(run["user"]["name"] == viewer.identity.name)
 
 
-def _viewer(server_app: Any, request: Request) -> _Viewer:
-    """Whose runs these are: the session cookie's holder if the server has logins."""
-    identify = getattr(server_app, "identity", None)
-    if not callable(identify):
-        return _Viewer(server_app.emulator.identity, logged_in=False)
-    identity = identify(request)
+def _viewer(server_app: ServerApp, request: Request) -> _Viewer:
+    """Whose runs these are: the holder of the request's session cookie."""
+    identity = server_app.identity(request)
     return _Viewer(identity, logged_in=identity is not None and not identity.is_anonymous)
 
 
@@ -184,14 +115,14 @@ def _viewer(server_app: Any, request: Request) -> _Viewer:
 class PageApp:
     """The WSGI app of the page; one per server, reading scripts and history on each request."""
 
-    def __init__(self, server_app: Any) -> None:
+    def __init__(self, server_app: ServerApp) -> None:
         self.server_app = server_app
 
     # urls ----------------------------------------------------------------------------------
 
     @property
     def _root(self) -> str:
-        root = str(getattr(self.server_app, "context_root", "") or "").strip("/")
+        root = self.server_app.context_root.strip("/")
         return f"/{root}" if root else ""
 
     def url(self, path: str) -> str:
@@ -256,17 +187,14 @@ class PageApp:
         return Response(html, status=status, mimetype="text/html")
 
     def _who(self, viewer: _Viewer) -> str:
-        sessions = getattr(self.server_app, "sessions", None)
         if viewer.identity is None:
-            state = "Your session has expired."
+            state = "Your session has expired; log in again."
         elif viewer.identity.is_anonymous:
             state = "Not logged in: you run scripts as <strong>anonymous</strong>."
         else:
             roles = ", ".join(viewer.identity.roles) or "no roles"
             state = (f"You run scripts as <strong>{escape(viewer.identity.name)}</strong> "
                      f"<span class=\"roles\">({escape(roles)})</span>.")
-        if sessions is None:
-            return f'<p class="who" id="who">{state}</p>'
         logout = ""
         if viewer.logged_in:
             logout = (f'<form class="logout" method="post" action="{self.url("/logout")}">'
@@ -366,15 +294,15 @@ class PageApp:
         return self._page(request, "Scripts", body)
 
     def _recent(self, viewer: _Viewer, script: str | None = None) -> list[dict[str, Any]]:
-        runs = (run_json(srid, record) for srid, record in _history(self.server_app))
+        runs = (run_json(record) for record in self.server_app.history.recent())
         chosen = [r for r in runs if (script is None or r["script"] == script)
                   and _may_see(viewer, r)]
         return chosen[:HISTORY_SHOWN]
 
     def _run(self, request: Request, srid: str) -> dict[str, Any]:
         """One run the viewer may see; others' runs are as unknown as missing ones."""
-        record = _lookup_run(self.server_app, srid)
-        run = None if record is None else run_json(srid, record)
+        record = self.server_app.history.get(srid)
+        run = None if record is None else run_json(record)
         if run is None or not _may_see(_viewer(self.server_app, request), run):
             raise NotFound(f"No run {srid!r} of yours in the history (it keeps only the "
                            "latest runs).")
@@ -536,7 +464,7 @@ def _option_row(index: int) -> str:
 </div>"""
 
 
-def make_page_app(server_app: Any) -> PageApp:
+def make_page_app(server_app: ServerApp) -> PageApp:
     """The page's WSGI app over a server: needs ``.emulator``, ``.history``, ``.context_root``.
 
     The server mounts it at ``GET /`` and under ``/sss/``; its forms post to the server's own

@@ -163,7 +163,7 @@ def test_run_json_has_what_the_result_view_shows(client: Client) -> None:
     assert run["code"] == 3 and run["timed_out"] is False
     assert run["stderr"] == "boom: no input file given\n"
     assert run["stdout"] == "step 1 done\n"
-    assert run["user"] == {"name": "admin", "realm": "", "roles": ["administration"]}
+    assert run["user"] == {"name": "admin", "roles": ["administration"]}
     assert isinstance(run["duration_s"], float) and run["timestamp"].endswith("+00:00")
     listed = client.get("/sss/api/runs").get_json()["runs"]
     assert listed[0]["srid"] == srid and "stdout" not in listed[0]
