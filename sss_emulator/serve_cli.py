@@ -64,7 +64,7 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
     root = f"/{app.context_root}" if app.context_root else ""
     if app.generated_password is not None:
         users = f"admin/{app.generated_password}"
-    elif settings.values.get("users"):
+    elif settings.users.users:
         users = f"{', '.join(app.users.users)} from {settings.values['users']}"
     else:
         users = f"admin/${ADMIN_PASSWORD_ENV}"

@@ -442,19 +442,30 @@ class ServerApp:
         with self._lock:
             return list(self._active.values())
 
-    def close(self, grace_s: float = 5.0) -> None:
-        """Wait for runs in flight, then stop what is left and remove their directories."""
-        deadline = time.monotonic() + grace_s
-        while self.active_runs() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    def close(self, grace_s: float = 1.0) -> None:
+        """Give runs in flight ``grace_s``, then stop them (TERM, grace, KILL) and clean up."""
+        self._wait_idle(grace_s)
         leftovers = self.active_runs()
-        for workdir in leftovers:
-            _stop_processes_in(workdir)
-        deadline = time.monotonic() + _decisions.KILL_GRACE_S + 1
-        while self.active_runs() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        close_emulator = getattr(self.emulator, "close", None)  # stops what its hooks started
+        if not leftovers:
+            if close_emulator is not None:
+                close_emulator()
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for workdir in self.active_runs():
+                _signal_processes_in(workdir, sig)
+            if self._wait_idle(_decisions.KILL_GRACE_S):
+                break
         for workdir in leftovers:
             shutil.rmtree(workdir, ignore_errors=True)
+        if close_emulator is not None:
+            close_emulator()
+
+    def _wait_idle(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while self.active_runs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self.active_runs()
 
 
 def _optional_app(module_name: str, factory: str, server: ServerApp) -> WsgiApp | None:
@@ -475,8 +486,8 @@ def _user_info_document(identity: Identity | None) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def _stop_processes_in(workdir: Path) -> None:
-    """Kill the process groups whose working directory lies in ``workdir`` (Linux /proc)."""
+def _signal_processes_in(workdir: Path, sig: signal.Signals) -> None:
+    """Signal the process groups whose working directory lies in ``workdir`` (Linux /proc)."""
     proc = Path("/proc")
     if not proc.is_dir():
         return
@@ -490,8 +501,7 @@ def _stop_processes_in(workdir: Path) -> None:
             continue
         if cwd == prefix or cwd.startswith(prefix + "/"):
             try:
-                os.killpg(os.getpgid(int(entry.name)), signal.SIGKILL)
-                logger.info("stopped process %s left running in %s", entry.name, workdir)
+                os.killpg(os.getpgid(int(entry.name)), sig)
+                logger.info("sent %s to process %s running in %s", sig.name, entry.name, workdir)
             except OSError:
                 continue
-

@@ -261,10 +261,12 @@ def serve(
     try:
         if on_ready is not None:
             on_ready(url)
-        server.serve_forever(poll_interval=0.2)
+        server.serve_forever(poll_interval=0.2)  # returns on Ctrl+C (werkzeug catches it)
     except KeyboardInterrupt:
-        print("sss-emulate serve: stopping; waiting for running scripts…", file=err, flush=True)
+        pass
     finally:
+        print("sss-emulate serve: stopping; running scripts are stopped and their directories "
+              "removed.", file=err, flush=True)
         signal.signal(signal.SIGTERM, previous)
         server.server_close()
         close = getattr(app, "close", None)
