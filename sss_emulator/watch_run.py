@@ -69,11 +69,16 @@ class WatchedRun:
     def _run(self, prepared: Prepared) -> RunOutcome:
         live = prepared.fmt == "text"
         sink: Any = getattr(self.err, "buffer", None) or _TextSink(self.err)
-        return prepared.emulator.run(
-            prepared.request, identity=prepared.identity, auth_token=prepared.auth_token,
-            on_stdout=_write_bytes(self.out) if live else None,
-            on_stderr=_write_bytes(sink) if live else None, cancel=self.cancel,
-        )
+        try:
+            return prepared.emulator.run(
+                prepared.request, identity=prepared.identity, auth_token=prepared.auth_token,
+                on_stdout=_write_bytes(self.out) if live else None,
+                on_stderr=_write_bytes(sink) if live else None, cancel=self.cancel,
+            )
+        finally:  # each run prepares its own emulator: stop what its hooks started
+            close = getattr(prepared.emulator, "close", None)
+            if callable(close):
+                close()
 
     def _finish(self, outcome: RunOutcome) -> None:
         if self.fmt == "json":
