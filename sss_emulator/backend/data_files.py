@@ -63,24 +63,25 @@ def load_data_file(store: EntityStore, path: Path) -> list[Entity]:
     except OSError as err:
         raise DataFileError(path, None, f"cannot read the file: {err.strerror}") from err
     suffix = path.suffix.lower()
+    lines: dict[int, int | None] = {}  # id(draft) -> line, for error messages
     if suffix == ".xml":
-        drafts = _xml_drafts(path, raw)
+        drafts = _xml_drafts(path, raw, lines)
     elif suffix in (".yml", ".yaml", ".json"):
         data = _load_structured(path, raw, is_json=suffix == ".json")
         if isinstance(data, dict):
-            drafts = _ModelReader(path, store).read(data)
+            drafts = _ModelReader(path, store, lines).read(data)
         elif isinstance(data, list):
-            drafts = _RecordsReader(path, store).read(data)
+            drafts = _RecordsReader(path, store, lines).read(data)
         else:
             raise DataFileError(path, 1, "expected a mapping (a data model) or a list of records")
     else:
         raise DataFileError(
             path, None, f"unknown data file type {suffix!r}; use .xml, .yml, .yaml or .json"
         )
-    lines = [getattr(d, "_line", None) for d in drafts]
+    draft_lines = [lines.get(id(d)) for d in drafts]
     answers, ok = store.insert(drafts, unique_names=False, keep_ids=True, record_changes=False)
     if not ok:
-        for draft, line in zip(answers, lines, strict=True):
+        for draft, line in zip(answers, draft_lines, strict=True):
             problem = _describe_errors(draft)
             if problem:
                 raise DataFileError(path, line, f"{_label(draft)}: {problem}")
@@ -88,7 +89,7 @@ def load_data_file(store: EntityStore, path: Path) -> list[Entity]:
 
 
 # --------------------------------------------------------------------- XML
-def _xml_drafts(path: Path, raw: bytes) -> list[Entity]:
+def _xml_drafts(path: Path, raw: bytes, lines: dict[int, int | None]) -> list[Entity]:
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     try:
         root = etree.fromstring(raw, parser=parser)
@@ -99,11 +100,11 @@ def _xml_drafts(path: Path, raw: bytes) -> list[Entity]:
         if elem.getparent() is not root:
             continue
         draft = parse_entity(elem)
-        draft._line = elem.sourceline  # type: ignore[attr-defined]
+        lines[id(draft)] = elem.sourceline
         drafts.append(draft)
     if not drafts and root.tag in ROLES:
         draft = parse_entity(root)
-        draft._line = root.sourceline  # type: ignore[attr-defined]
+        lines[id(draft)] = root.sourceline
         drafts.append(draft)
     return drafts
 
@@ -172,11 +173,13 @@ class _ModelReader:
     """caosadvancedtools' model.yml: each top-level name is a RecordType, or a Property if it
     has a ``datatype``; properties named under ``*_properties`` may be defined in place."""
 
-    def __init__(self, path: Path, store: EntityStore) -> None:
+    def __init__(self, path: Path, store: EntityStore, lines: dict[int, int | None]) -> None:
         self.path = path
         self.store = store
+        self.lines = lines
         self.drafts: dict[str, Entity] = {}
         self.order: list[str] = []
+        self.filled: set[str] = set()
 
     def read(self, model: dict[Any, Any]) -> list[Entity]:
         extern = model.get("extern") or []
@@ -212,7 +215,7 @@ class _ModelReader:
                 if role not in ("RecordType", "Property", "Record"):
                     raise DataFileError(self.path, line, f"unknown role {role!r} for {name!r}")
             draft = Entity(id=None, role=role, name=name, datatype=_text(datatype))  # type: ignore[arg-type]
-            draft._line = line  # type: ignore[attr-defined]
+            self.lines[id(draft)] = line
             self.drafts[name] = draft
             self.order.append(name)
         if not isinstance(definition, dict):
@@ -238,9 +241,9 @@ class _ModelReader:
         if not isinstance(definition, dict):
             return
         draft = self.drafts[name]
-        if getattr(draft, "_filled", False):
+        if name in self.filled:
             return
-        draft._filled = True  # type: ignore[attr-defined]
+        self.filled.add(name)
         draft.description = _text(definition.get("description"))
         draft.unit = _text(definition.get("unit"))
         line = _line_of(definition, None)
@@ -276,9 +279,10 @@ class _ModelReader:
 class _RecordsReader:
     """A list of ``{parents, name, properties}`` mappings; missing definitions are created."""
 
-    def __init__(self, path: Path, store: EntityStore) -> None:
+    def __init__(self, path: Path, store: EntityStore, lines: dict[int, int | None]) -> None:
         self.path = path
         self.store = store
+        self.lines = lines
         self.created: dict[str, Entity] = {}
         self.defined: dict[str, Entity] = {}
 
@@ -327,7 +331,7 @@ class _RecordsReader:
                     self.path, line, f"cannot read file {str(item['file'])!r}: {err.strerror}"
                 ) from err
             entity.path = entity.path or "/" + source.name
-        entity._line = line  # type: ignore[attr-defined]
+        self.lines[id(entity)] = line
         return entity
 
     def _link(self, entity: Entity, item: dict[Any, Any]) -> None:
@@ -371,7 +375,7 @@ class _RecordsReader:
         if role == "Property" and datatype and is_reference_datatype(datatype):
             self._ensure(datatype.removeprefix("LIST<").removesuffix(">"), "RecordType", None, line)
         created = Entity(id=None, role=role, name=name, datatype=datatype)  # type: ignore[arg-type]
-        created._line = line  # type: ignore[attr-defined]
+        self.lines[id(created)] = line
         self.created[key] = created
         return created
 

@@ -28,11 +28,16 @@ __all__ = [
 
 
 class Principal(Protocol):
-    """Who a request acts as; the emulator's token type satisfies this."""
+    """Who a request acts as; the emulator's token type satisfies this (read-only is enough)."""
 
-    name: str
-    realm: str
-    roles: Sequence[str]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def realm(self) -> str: ...
+
+    @property
+    def roles(self) -> Sequence[str]: ...
 
 
 Role = Literal["Record", "RecordType", "Property", "File", "Entity"]
