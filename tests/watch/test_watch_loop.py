@@ -48,7 +48,7 @@ def test_three_quick_writes_give_one_run(
 ) -> None:
     """An editor's multi-write save (three writes in a row) reruns once, with the last content."""
     script = write_script(tmp_path / "bin" / "hello.sh", HELLO)
-    watcher = start_watcher("bin/hello.sh", "--watch", "--debounce-ms", "400")
+    watcher = start_watcher("bin/hello.sh", "--watch", "--debounce-ms", "1000")
     watcher.wait_for(RUN_DONE.format(n=1))
     for n in range(3):
         with script.open("a") as handle:  # three separate open/write/close cycles
