@@ -29,9 +29,9 @@ from sss_emulator import Emulator  # noqa: E402
 from sss_emulator.call import CallRequest, build_argv  # noqa: E402
 
 
-def _overhead(root: Path, runs: int) -> None:
+def _overhead(root: Path, runs: int, stand_in: bool = False) -> None:
     em = Emulator([REPO / "sample_scripts"], work_root=root / "work",
-                  shared_root=root / "shared", timeout=60)
+                  shared_root=root / "shared", timeout=60, stand_in=stand_in)
     request = CallRequest("minimal.bash", positionals=("Positional0",))
     token = em.token_for("minimal.bash", em.identity)
     argv = build_argv(REPO / "sample_scripts" / "minimal.bash", token, request)
@@ -47,8 +47,10 @@ def _overhead(root: Path, runs: int) -> None:
         subprocess.run(argv, cwd=bare_dir, stdin=subprocess.DEVNULL, capture_output=True,
                        check=True)
         bare.append(time.perf_counter() - started)
+    em.close()
     med_em, med_bare = statistics.median(emulated), statistics.median(bare)
-    print(f"minimal.bash x{runs} (roots in {root.parent}): emulator median "
+    label = "with the LinkAhead stand-in" if stand_in else "plain"
+    print(f"minimal.bash x{runs} ({label}, roots in {root.parent}): emulator median "
           f"{med_em * 1000:.2f} ms, bare subprocess.run median {med_bare * 1000:.2f} ms, "
           f"ratio {med_em / med_bare:.2f} (goal <= 1.3)")
 
@@ -65,10 +67,12 @@ def main() -> int:
     for base in bases:
         with tempfile.TemporaryDirectory(prefix="sss-bench-", dir=base) as tmp:
             _overhead(Path(tmp), args.runs)
+    with tempfile.TemporaryDirectory(prefix="sss-bench-", dir=bases[-1]) as tmp:
+        _overhead(Path(tmp), args.runs, stand_in=True)
     with tempfile.TemporaryDirectory(prefix="sss-bench-") as tmp:
         root = Path(tmp)
         em = Emulator([REPO / "sample_scripts"], work_root=root / "work",
-                      shared_root=root / "shared", timeout=60)
+                      shared_root=root / "shared", timeout=60, stand_in=False)
         diag = CallRequest("administration/diagnostics.py")
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.concurrent) as pool:

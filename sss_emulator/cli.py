@@ -28,6 +28,7 @@ from .errors import ConfigError, EmulatorError, ScriptNotFound
 from .outcome import RunOutcome
 from .render import ResponseMeta, render_error_xml, render_json
 from .scripts import call_for_path
+from .standin import RealServerHook, login_to_server
 from .tokens import ANONYMOUS, Identity
 
 __all__ = ("EXIT_INTERRUPTED", "RunInvocation", "execute", "main", "prepare", "run_options",
@@ -39,7 +40,7 @@ FORMATS = ("text", "json", "xml")
 #: Options of ``run`` that are settings (resolved CLI > SSS_* > pyproject > default).
 _SETTING_OPTIONS = ("profile", "bin_dirs", "home", "shared_root", "work_root", "timeout", "env",
                     "users", "authtoken_config", "format", "keep", "user", "roles", "anonymous",
-                    "auth_token")
+                    "auth_token", "data", "stand_in", "server_url", "username", "cacert")
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,35 @@ def prepare(invocation: RunInvocation) -> Prepared:
     anonymous = bool(values.get("anonymous"))
     identity = ANONYMOUS if anonymous else _identity(settings, values.get("user"),
                                                       tuple(values.get("roles") or ()))
+    auth_token = values.get("auth_token") or None
+    server_url = values.get("server_url")
+    connection: dict[str, Any] = {"stand_in": values.get("stand_in") is not False,
+                                  "data_files": tuple(values.get("data") or ())}
+    if server_url:
+        auth_token = _log_in(server_url, values.get("username"), values.get("cacert"))
+        cacert = str(values["cacert"]) if values.get("cacert") else None
+        connection = {"stand_in": False,
+                      "hooks": [RealServerHook(server_url, auth_token, cacert=cacert)]}
     emulator = Emulator.from_settings(
-        settings, bin_dirs=bin_dirs, anonymous=anonymous, keep=bool(values.get("keep"))
+        settings, bin_dirs=bin_dirs, anonymous=anonymous, keep=bool(values.get("keep")),
+        **connection,
     )
-    return Prepared(emulator, request, identity, values.get("auth_token") or None, fmt,
-                    bool(values.get("keep")), settings)
+    return Prepared(emulator, request, identity, auth_token, fmt, bool(values.get("keep")),
+                    settings)
+
+
+def _log_in(url: str, username: str | None, cacert: Any) -> str:
+    """A session token of the real server, for ``--server-url``."""
+    if not username:
+        raise ConfigError("--server-url needs --username (or SSS_USERNAME) to log in with.")
+    password = os.environ.get("SSS_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise ConfigError("No password for --server-url: set SSS_PASSWORD or run in a "
+                              "terminal to be asked.")
+        password = click.prompt(f"Password of {username} on {url}", hide_input=True,
+                                err=True)
+    return login_to_server(url, username, password, cacert=str(cacert) if cacert else None)
 
 
 def _identity(settings: Settings, user: str | None, roles: tuple[str, ...]) -> Identity:
@@ -126,6 +151,13 @@ def _summary(outcome: RunOutcome) -> str:
     files = outcome.shared_files
     if files:
         parts.append("shared: " + ", ".join(files))
+    if outcome.server_calls:
+        parts.append(f"server calls: {len(outcome.server_calls)}")
+    changed = {kind: len(items) for kind, items in outcome.changes.items() if items}
+    if changed:
+        parts.append("changes: " + ", ".join(f"{n} {kind}" for kind, n in changed.items()))
+    if outcome.mails:
+        parts.append(f"mails: {len(outcome.mails)}")
     return "sss-emulate: " + " · ".join(parts)
 
 
@@ -170,14 +202,15 @@ def execute(
         for note in prepared.settings.notes:
             print(f"sss-emulate: note: {note}", file=err)
         live = fmt == "text"
-        outcome = prepared.emulator.run(
-            prepared.request,
-            identity=prepared.identity,
-            auth_token=prepared.auth_token,
-            on_stdout=_write_bytes(out) if live else None,
-            on_stderr=_write_bytes(getattr(err, "buffer", None) or _TextSink(err)) if live
-            else None,
-        )
+        with prepared.emulator:
+            outcome = prepared.emulator.run(
+                prepared.request,
+                identity=prepared.identity,
+                auth_token=prepared.auth_token,
+                on_stdout=_write_bytes(out) if live else None,
+                on_stderr=_write_bytes(getattr(err, "buffer", None) or _TextSink(err)) if live
+                else None,
+            )
     except EmulatorError as error:
         document = _error_document(fmt, error, identity)
         if document is not None:
@@ -321,6 +354,20 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--auth-token", default=None,
                      help="Pass this token to the script instead of generating one. "
                           "[SSS_AUTH_TOKEN]"),
+        click.option("--data", "data", multiple=True, type=click.Path(path_type=str),
+                     help="Seed the LinkAhead stand-in with this file: server XML, a "
+                          "caosadvancedtools model.yml or a YAML/JSON list of records "
+                          "(repeatable). [SSS_DATA]"),
+        click.option("--stand-in/--no-stand-in", "stand_in", default=None,
+                     help="Point the script's .pylinkahead.ini at an embedded LinkAhead "
+                          "stand-in (default on). [SSS_STAND_IN]"),
+        click.option("--server-url", default=None,
+                     help="Point the script at this real LinkAhead server instead; log in with "
+                          "--username and SSS_PASSWORD (or a prompt). [SSS_SERVER_URL]"),
+        click.option("--username", default=None,
+                     help="The user to log in as on --server-url. [SSS_USERNAME]"),
+        click.option("--cacert", type=click.Path(path_type=str), default=None,
+                     help="CA certificate of --server-url. [SSS_CACERT]"),
         click.option("--attach", "attach", multiple=True, metavar="PATH",
                      help="Upload a file into .upload_files/ without passing it as an argument "
                           "(as the web UI sends the files a form.json names; repeatable)."),

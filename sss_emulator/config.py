@@ -122,6 +122,11 @@ SETTINGS: dict[str, SettingSpec] = {
     "auth_token": SettingSpec("SSS_AUTH_TOKEN", "auth-token", str, str),
     "poll": SettingSpec("SSS_POLL", "poll", _bool, _bool),
     "debounce_ms": SettingSpec("SSS_DEBOUNCE_MS", "debounce-ms", int, int),
+    "data": SettingSpec("SSS_DATA", "data", _paths, _tuple, is_path=True),
+    "stand_in": SettingSpec("SSS_STAND_IN", "stand-in", _bool, _bool),
+    "server_url": SettingSpec("SSS_SERVER_URL", "server-url", str, str),
+    "username": SettingSpec("SSS_USERNAME", "username", str, str),
+    "cacert": SettingSpec("SSS_CACERT", "cacert", str, str, is_path=True),
 }
 
 

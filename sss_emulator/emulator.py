@@ -86,6 +86,8 @@ class Emulator:
         hooks: Sequence[RunHook] = (),
         notes: Sequence[str] = (),
         runner: Callable[..., ProcessResult] | None = None,
+        stand_in: bool = True,
+        data_files: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         self.bin_dirs = _as_paths(bin_dirs)
         self.home = Path(home).absolute() if home is not None else None
@@ -105,6 +107,25 @@ class Emulator:
         #: Starts the script: ``run_process``'s signature (the pytest plugin's in-process mode
         #: swaps it for one that runs Python scripts inside the test process).
         self.runner = runner or run_process
+        if stand_in:
+            # Imported here: the stand-in pulls in the backend, which plain runs do not need.
+            from .standin import StandInHook
+
+            self.hooks.append(StandInHook(self.authority, data_files=data_files,
+                                          context_root=self.context_root))
+
+    def close(self) -> None:
+        """Stop what hooks started (the stand-in's server and SMTP sink)."""
+        for hook in self.hooks:
+            close = getattr(hook, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Emulator:

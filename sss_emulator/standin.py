@@ -1,0 +1,173 @@
+"""Connects a run to a LinkAhead server its script can call back: the embedded stand-in, or a
+real server given by URL.
+
+A script finds "its" server in ``$HOME/.pylinkahead.ini``; this hook rewrites that file in the
+run's copy of the home skeleton (the user's skeleton is never touched), puts the mail-capturing
+``sendmail`` on ``PATH``, and adds what the script did on the server (calls, changes, mails) to
+the outcome.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.cookies
+import logging
+import tempfile
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .emulator import RunContext
+from .errors import ConfigError
+from .outcome import RunOutcome
+from .tokens import TokenAuthority, TokenInfo
+
+__all__ = ("INI_NAME", "RealServerHook", "StandInHook", "login_to_server")
+
+logger = logging.getLogger("sss_emulator.standin")
+
+#: The file pylib reads in HOME (the working dir is HOME, so ``./.pylinkahead.ini`` wins first).
+INI_NAME = ".pylinkahead.ini"
+
+_PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                    "ALL_PROXY")
+
+
+def _read_ini(context: RunContext) -> tuple[Path, str | None]:
+    path = context.workspace.home / INI_NAME
+    return path, path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+class StandInHook:
+    """Starts the stand-in on the first run and keeps it until :meth:`close`.
+
+    Data files are loaded once, when it starts; each run sees the data as earlier runs left it,
+    and its outcome lists only its own calls, changes and mails (runs of one emulator in parallel
+    share one stand-in and may see each other's calls).
+    """
+
+    def __init__(
+        self,
+        authority: TokenAuthority,
+        *,
+        data_files: Sequence[str | Path] = (),
+        context_root: str = "",
+        sqlite_path: Path | None = None,
+    ) -> None:
+        self.authority = authority
+        self.data_files = tuple(Path(p) for p in data_files)
+        self.context_root = context_root
+        self.sqlite_path = sqlite_path
+        self._lock = threading.Lock()
+        self._stand_in: Any = None
+        self._state: tempfile.TemporaryDirectory[str] | None = None
+
+    def _authenticate(self, token: str) -> TokenInfo | None:
+        return self.authority.verify(token)
+
+    @property
+    def stand_in(self) -> Any:
+        """The running stand-in (started on first use)."""
+        with self._lock:
+            if self._stand_in is None:
+                from .backend import DataFileError, EntityStore, StandIn
+
+                self._state = tempfile.TemporaryDirectory(prefix="sss-standin-")
+                try:
+                    store = EntityStore(sqlite_path=self.sqlite_path) if self.sqlite_path else None
+                    stand_in = StandIn(authenticate=self._authenticate, state_dir=self._state.name,
+                                       data_files=self.data_files, store=store,
+                                       context_root=self.context_root)
+                except DataFileError as exc:
+                    self._state.cleanup()
+                    self._state = None
+                    raise ConfigError(str(exc)) from exc
+                self._stand_in = stand_in.start()
+                logger.debug("stand-in started at %s", stand_in.url)
+            return self._stand_in
+
+    def before_run(self, context: RunContext) -> None:
+        stand_in = self.stand_in
+        stand_in.reset()
+        path, existing = _read_ini(context)
+        path.write_text(stand_in.ini_text(existing), encoding="utf-8")
+        # pylib sends even 127.0.0.1 requests through a configured proxy, which cannot reach
+        # the stand-in; the script's own proxy settings serve no purpose against it.
+        for name in _PROXY_VARIABLES:
+            context.env.pop(name, None)
+        path_var = context.env.get("PATH", "")
+        context.env["PATH"] = f"{stand_in.bin_dir}:{path_var}" if path_var else str(
+            stand_in.bin_dir)
+
+    def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:
+        results = self.stand_in.results()
+        return dataclasses.replace(
+            outcome,
+            server_calls=tuple(results["server_calls"]),
+            changes=results["changes"],
+            mails=tuple(results["mails"]),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._stand_in is not None:
+                self._stand_in.stop()
+                self._stand_in = None
+            if self._state is not None:
+                self._state.cleanup()
+                self._state = None
+
+
+def login_to_server(url: str, username: str, password: str, *,
+                    cacert: str | None = None, timeout: float = 30) -> str:
+    """Log in to a real LinkAhead server as pylib does and return the session token."""
+    import ssl
+
+    body = urllib.parse.urlencode({"username": username, "password": password}).encode()
+    request = urllib.request.Request(url.rstrip("/") + "/login", data=body, method="POST",
+                                     headers={"Content-Type":
+                                              "application/x-www-form-urlencoded"})
+    context = ssl.create_default_context(cafile=cacert) if url.startswith("https") else None
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+            headers = response.headers.get_all("Set-Cookie") or []
+    except urllib.error.HTTPError as exc:
+        raise ConfigError(f"{url} refused the login of {username!r} (HTTP {exc.code}); check "
+                          "--username and the password (SSS_PASSWORD).") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(f"Cannot reach {url}: {reason}; check --server-url (and --cacert for "
+                          "a self-signed certificate).") from exc
+    for header in headers:
+        cookie = http.cookies.SimpleCookie()
+        cookie.load(header)
+        if "SessionToken" in cookie:
+            return urllib.parse.unquote(cookie["SessionToken"].value)
+    raise ConfigError(f"{url} answered the login without a SessionToken cookie; is it a "
+                      "LinkAhead server?")
+
+
+class RealServerHook:
+    """Points scripts at a real server: its URL (and CA file) in the ini, a session token of it."""
+
+    def __init__(self, url: str, token: str, *, cacert: str | None = None) -> None:
+        self.url = url
+        self.token = token
+        self.cacert = cacert
+
+    def before_run(self, context: RunContext) -> None:
+        from .backend import patch_pylinkahead_ini
+
+        path, existing = _read_ini(context)
+        path.write_text(patch_pylinkahead_ini(existing, self.url, cacert=self.cacert),
+                        encoding="utf-8")
+
+    def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:
+        return outcome
+
+    def close(self) -> None:
+        """Nothing to stop: the real server is not ours."""

@@ -1,0 +1,142 @@
+"""Scripts that call back: the run's ini points at the stand-in (or a real server's URL)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from sss_emulator import Emulator
+from sss_emulator.cli import main
+from sss_emulator.errors import ConfigError
+from sss_emulator.standin import login_to_server
+
+
+@pytest.fixture
+def em(samples: Path, examples: Path, roots: dict[str, Path]) -> Iterator[Emulator]:
+    data = examples / "data"
+    with Emulator([samples], timeout=60, data_files=[data / "model.yml", data / "records.yml"],
+                  **roots) as emulator:
+        yield emulator
+
+
+def test_server_as_a_client_of_itself(em: Emulator) -> None:
+    """user_info.bash: 401 without the token, 200 with it (the tutorial's pattern)."""
+    res = em.run_server_side_script("user_info.bash")
+    assert res.code == 0, res.report()
+    assert res.stdout == "No SessionToken: 401\nWith SessionToken: 200\n"
+    assert [c["status"] for c in res.server_calls] == [401, 200]
+
+
+def test_info_and_query_with_the_token_the_script_got(em: Emulator) -> None:
+    """Info names the caller; the seeded records are there."""
+    em.identity = type(em.identity)("alice", "PAM", ("administration",))
+    res = em.run_server_side_script("who_am_i.py")
+    assert res.code == 0, res.report()
+    assert res.stdout == "user: alice (realm PAM, roles administration)\nrecords: 4\n"
+
+
+def test_insert_mail_and_download_link_are_reported(em: Emulator, examples: Path) -> None:
+    """register_guitar.py inserts, mails through SMTP, and links a receipt."""
+    res = em.run_server_side_script(
+        "register_guitar.py", files={"-p0": examples / "data" / "guitar_form.json"})
+    assert res.code == 0, res.report()
+    inserted = res.changes["inserted"]
+    assert [(e["name"], e["parents"]) for e in inserted] == [("Telecaster", ["Guitar"])]
+    receipt = json.loads(res.shared_files["receipt.json"].read_text())
+    assert receipt["id"] == inserted[0]["id"]
+    assert [m["subject"] for m in res.mails] == ["New guitar: Telecaster"]
+    assert res.mails[0]["to"] == ["shop@example.com"]
+    assert res.shared_link("receipt.json") in res.stdout_text
+    again = em.run_server_side_script("who_am_i.py")
+    assert again.stdout_text.endswith("records: 5\n"), "data persists between runs"
+    assert again.changes["inserted"] == [] and again.mails == ()
+
+
+def test_users_own_ini_sections_are_kept_and_proxies_dropped(
+        tmp_path: Path, make_script, roots: dict[str, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy's [Connection] url changes; the user's skeleton file does not."""
+    home = tmp_path / "home"
+    home.mkdir()
+    original = "[Connection]\nurl = https://real.example:10443\ntimeout = 200\n"
+    (home / ".pylinkahead.ini").write_text(original)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    script = make_script("ini.sh", "#!/bin/sh\ncat \"$HOME/.pylinkahead.ini\"\n"
+                         "echo \"proxy=${HTTPS_PROXY:-none}\"\n")
+    with Emulator([script.parent], home, **roots) as em:
+        out = em.run_server_side_script("ini.sh").stdout_text
+    assert "url = http://127.0.0.1:" in out
+    assert "timeout = 200" in out
+    assert "proxy=none" in out
+    assert (home / ".pylinkahead.ini").read_text() == original
+
+
+def test_no_stand_in_leaves_home_alone(make_script, roots: dict[str, Path]) -> None:
+    """stand_in=False: no ini is written, PATH is the caller's."""
+    script = make_script("ls.sh", "#!/bin/sh\nls -A\n")
+    res = Emulator([script.parent], stand_in=False, **roots).run_server_side_script("ls.sh")
+    assert res.stdout == ".upload_files\n"
+
+
+def test_bad_data_file_is_a_config_error(samples: Path, tmp_path: Path,
+                                         roots: dict[str, Path]) -> None:
+    """A data file that does not parse names file and line."""
+    bad = tmp_path / "records.yml"
+    bad.write_text("- {name: x, parents: [A\n")
+    with Emulator([samples], data_files=[bad], **roots) as em, \
+            pytest.raises(ConfigError, match=r"records\.yml"):
+        em.run_server_side_script("minimal.bash")
+
+
+@pytest.fixture
+def fake_server() -> Iterator[str]:
+    """A real-server look-alike for --server-url: /login sets a SessionToken cookie."""
+
+    @Request.application
+    def app(request: Request) -> Response:
+        if request.path == "/login" and request.form.get("password") == "pw":
+            response = Response("ok")
+            response.headers["Set-Cookie"] = "SessionToken=%5B%22S%22%2C%22real%22%5D; Path=/"
+            return response
+        return Response("no", status=401)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_login_to_a_real_server(fake_server: str) -> None:
+    """The session token comes from the Set-Cookie; a wrong password is a clear error."""
+    assert login_to_server(fake_server, "me", "pw") == '["S","real"]'
+    with pytest.raises(ConfigError, match="refused the login"):
+        login_to_server(fake_server, "me", "wrong")
+    with pytest.raises(ConfigError, match="Cannot reach"):
+        login_to_server("http://127.0.0.1:9", "me", "pw", timeout=5)
+
+
+def test_cli_server_url_hands_the_script_that_token_and_url(
+        fake_server: str, make_script, roots: dict[str, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--server-url: the script gets the real server's token and URL."""
+    script = make_script("real.sh", "#!/bin/sh\necho \"$1\"\n"
+                         "sed -n 's/^url = //p' \"$HOME/.pylinkahead.ini\"\n")
+    monkeypatch.setenv("SSS_PASSWORD", "pw")
+    monkeypatch.setenv("SSS_WORK_ROOT", str(roots["work_root"]))
+    result = CliRunner().invoke(main, [str(script), "--server-url", fake_server,
+                                       "--username", "me"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ['--auth-token=["S","real"]', fake_server]
+    monkeypatch.setenv("SSS_PASSWORD", "wrong")
+    refused = CliRunner().invoke(main, [str(script), "--server-url", fake_server,
+                                        "--username", "me"])
+    assert refused.exit_code == 2
+    assert "refused the login" in refused.stderr
