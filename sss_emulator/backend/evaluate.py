@@ -134,6 +134,10 @@ def _eval(condition: Condition, candidates: AbstractSet[int], store: EntityStore
     raise TypeError(f"unknown condition {condition!r}")
 
 
+_RANGE_OPS = frozenset({"<", "<=", ">", ">=", "!="})
+"""Operators whose answer depends only on the stored value, so distinct values can be scanned."""
+
+
 def _intersect(small: AbstractSet[int], large: AbstractSet[int]) -> set[int]:
     """Iterate the smaller set only: index hits are tiny, candidate sets can be all records."""
     if len(small) > len(large):
@@ -174,6 +178,14 @@ def _eval_property(
         for target in _names_as_ids(cond.value, store):
             found |= _intersect(store.ids_with_property_value(cond.prop, str(target)), candidates)
         return found
+    if cond.op in _RANGE_OPS and cond.value is not None:
+        raw = store.raw_values_of(cond.prop)
+        if len(raw) < len(candidates):  # fewer distinct values than candidates: use the index
+            found = set()
+            for value, ids in raw.items():
+                if _compare(value, cond.op, cond.value):
+                    found |= ids
+            return _intersect(found, candidates)
     having = _intersect(store.ids_with_property(cond.prop), candidates)
     if cond.sub is not None:
         return _eval_nested(cond, having, store)

@@ -156,6 +156,10 @@ class EntityStore:
         """Entities with property ``name`` equal to ``value`` (numbers compared as numbers)."""
         return self._prop_values.get((name.lower(), value_key(value)), set())
 
+    def raw_values_of(self, name: str) -> dict[str, set[int]]:
+        """Distinct stored values of property ``name`` -> entity ids, for range filters."""
+        return self._raw_values.get(name.lower(), {})
+
     def name_of(self, entity_id: int | None) -> str | None:
         """Current name of an entity, for rendering parents and references."""
         entity = self._entities.get(entity_id) if entity_id is not None else None
@@ -539,6 +543,7 @@ class EntityStore:
         self._children: dict[int, set[int]] = {}
         self._has_prop: dict[str, set[int]] = {}
         self._prop_values: dict[tuple[str, tuple[str, Any]], set[int]] = {}
+        self._raw_values: dict[str, dict[str, set[int]]] = {}
         self._referrers: dict[int, set[int]] = {}
         self._prop_users: dict[int, set[int]] = {}
         self._ancestor_cache: dict[int, frozenset[int]] = {}
@@ -557,8 +562,10 @@ class EntityStore:
             if prop.id is not None:
                 yield self._prop_users, prop.id
             reference = is_reference_datatype(prop.datatype)
+            raw = self._raw_values.setdefault(pname, {})
             for value in _values(prop.value):
                 yield self._prop_values, (pname, value_key(value))
+                yield raw, value
                 if reference and value.isdigit():
                     yield self._referrers, int(value)
 
