@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import http.cookies
 import logging
+import os
 import tempfile
 import threading
 import urllib.error
@@ -54,7 +55,7 @@ class StandInHook:
         self,
         authority: TokenAuthority,
         *,
-        data_files: Sequence[str | Path] = (),
+        data_files: Sequence[str | os.PathLike[str]] = (),
         context_root: str = "",
         sqlite_path: Path | None = None,
     ) -> None:

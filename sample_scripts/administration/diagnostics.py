@@ -31,7 +31,8 @@ def main() -> int:
         "cwd": os.getcwd(),
         "HOME": os.environ.get("HOME"),
         "SHARED_DIR": os.environ.get("SHARED_DIR"),
-        "cwd_is_home": os.path.realpath(os.getcwd()) == os.path.realpath(os.environ.get("HOME", "")),
+        "cwd_is_home": os.path.realpath(os.getcwd())
+        == os.path.realpath(os.environ.get("HOME", "")),
         "working_dir": listing(os.getcwd()),
         "stdin_is_devnull": os.path.realpath("/proc/self/fd/0") == "/dev/null",
     }
