@@ -128,10 +128,14 @@ spool = {spool!r}
 args, sender, recipients, i = sys.argv[1:], None, [], 0
 while i < len(args):
     arg = args[i]
-    if arg == "-f" and i + 1 < len(args):
+    if arg in ("-f", "-r") and i + 1 < len(args):  # envelope sender
         sender = args[i + 1]; i += 2; continue
-    if arg.startswith("-f") and len(arg) > 2:
+    if arg in ("-F", "-B", "-N", "-R", "-V", "-X", "-p") and i + 1 < len(args):  # take a value
+        i += 2; continue
+    if arg[:2] in ("-f", "-r") and len(arg) > 2:
         sender = arg[2:]
+    elif arg == "--":
+        recipients.extend(args[i + 1:]); break
     elif not arg.startswith("-"):
         recipients.append(arg)
     i += 1

@@ -121,7 +121,16 @@ class TestMail:
             "All done ü.\n"
         )
         subprocess.run(
-            [str(program), "-t", "-i", "-f", "sss@example.org"],
+            [
+                str(program),
+                "-t",
+                "-i",
+                "-F",
+                "Script",
+                "-f",
+                "sss@example.org",
+                "extra@example.org",
+            ],
             input=message.encode("utf-8"),
             check=True,
             timeout=30,
@@ -134,6 +143,7 @@ class TestMail:
         assert mail.subject == "Report ü"
         assert mail.body.strip() == "All done ü."
         assert mail.headers["Subject"] == "Report ü"
+        assert mail.bcc == ["extra@example.org"]  # an envelope recipient the headers do not name
 
     def test_smtp_sink(self, tmp_path: Path) -> None:
         collector = MailCollector(tmp_path / "spool")
