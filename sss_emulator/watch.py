@@ -54,7 +54,7 @@ from .cli import (
     watch_options,
 )
 from .cli import main as _main_group
-from .errors import ConfigError, EmulatorError
+from .errors import ConfigError, EmulatorError, SetupError
 from .watch_paths import WatchTargets, targets_for
 from .watch_run import WatchedRun, say
 
@@ -191,6 +191,15 @@ def _read_keys(stream: TextIO, inbox: _Inbox) -> None:
         return
 
 
+def _identity(folder: str) -> tuple[int, int]:
+    """Device and inode: a folder deleted and made again needs a new watch."""
+    try:
+        stat = os.stat(folder)
+    except OSError:
+        return (0, 0)
+    return (stat.st_dev, stat.st_ino)
+
+
 # --- the loop ---------------------------------------------------------------------------------
 
 
@@ -204,7 +213,7 @@ class _WatchLoop:
         self.handler = _ChangeHandler(self.inbox, self._targets(None))
         self.observer: BaseObserver = (PollingObserver(timeout=POLL_INTERVAL_S) if cfg.poll
                                        else Observer())
-        self.watches: dict[tuple[str, bool], ObservedWatch] = {}
+        self.watches: dict[tuple[str, bool, tuple[int, int]], ObservedWatch] = {}
         self.failed: set[str] = set()
         self.current: WatchedRun | None = None
         self.number = 0
@@ -218,13 +227,18 @@ class _WatchLoop:
     def _refresh(self, targets: WatchTargets) -> None:
         """Point the observer at the folders of this run's configuration."""
         self.handler.targets = targets
-        wanted = set(targets.schedule())
-        for key in [k for k in self.watches if k not in wanted or not os.path.isdir(k[0])]:
-            self.observer.unschedule(self.watches.pop(key))
-        for folder, recursive in sorted(wanted - set(self.watches)):
+        wanted = {(folder, recursive, _identity(folder))
+                  for folder, recursive in targets.schedule()}
+        for key in [k for k in self.watches if k not in wanted]:  # gone, or a new folder now
             try:
-                self.watches[(folder, recursive)] = self.observer.schedule(
-                    self.handler, folder, recursive=recursive)
+                self.observer.unschedule(self.watches.pop(key))
+            except (KeyError, OSError):  # its emitter already ended with the folder
+                logger.debug("watch of %s was already gone", key[0])
+        for key in sorted(wanted - set(self.watches)):
+            folder, recursive, _ = key
+            try:
+                self.watches[key] = self.observer.schedule(self.handler, folder,
+                                                           recursive=recursive)
             except OSError as exc:  # e.g. out of inotify watches: say it once, keep going
                 if folder not in self.failed:
                     self.failed.add(folder)
@@ -236,6 +250,9 @@ class _WatchLoop:
             prepared: Prepared | EmulatorError = prepare(self.invocation)
         except EmulatorError as error:
             prepared = error
+        except Exception as exc:  # whatever breaks here must not end the watch
+            logger.debug("preparing the run failed", exc_info=True)
+            prepared = SetupError(f"Cannot prepare the run: {exc}; fix it and save again.")
         self._refresh(self._targets(prepared))
         if isinstance(prepared, Prepared) and prepared.settings.notes != self.notes:
             self.notes = prepared.settings.notes

@@ -80,14 +80,19 @@ class WatchTargets:
         )
 
     def schedule(self) -> list[tuple[str, bool]]:
-        """``(folder, recursive)`` pairs to hand to the observer, without overlaps."""
+        """``(folder, recursive)`` pairs to hand to the observer, without overlaps.
+
+        A folder that does not exist (yet, or any more) is replaced by a flat watch of its
+        parent, so that its creation is seen: :meth:`matters` accepts the folder's own path.
+        """
         recursive = sorted(self.folders)
         kept = [f for f in recursive if not any(f != o and _under(f, o) for o in recursive)]
-        parents = sorted({os.path.dirname(f) for f in self.files} | self.flat_folders)
-        flat = [p for p in parents if not any(_under(p, folder) for folder in kept)]
-        return [(f, True) for f in kept if os.path.isdir(f)] + [
-            (p, False) for p in flat if os.path.isdir(p)
-        ]
+        existing = [f for f in kept if os.path.isdir(f)]
+        parents = {os.path.dirname(f) for f in self.files} | set(self.flat_folders)
+        parents |= {os.path.dirname(f) for f in kept if not os.path.isdir(f)}
+        flat = [p for p in sorted(parents)
+                if os.path.isdir(p) and not any(_under(p, folder) for folder in existing)]
+        return [(f, True) for f in existing] + [(p, False) for p in flat]
 
     def describe(self) -> str:
         """A short list for the start-up line, relative to the working directory."""
@@ -140,8 +145,8 @@ def targets_for(
     if script_path.is_file():
         files.add(script_path)
         folders.update({script_path.absolute().parent, script_path.resolve().parent})
-    elif script_path.parent.is_dir() and not (settings and settings.bin_dirs_configured):
-        folders.add(script_path.parent)  # a script that is gone for now (atomic replace)
+    elif not (settings and settings.bin_dirs_configured):
+        folders.add(script_path.parent)  # a script (or its folder) that is gone for now
     files.update(upload_paths(script_args, cwd))
     pyproject = find_pyproject(cwd)
     if pyproject is not None:

@@ -170,3 +170,19 @@ def test_watch_options_need_watch_mode(tmp_path: Path, watch_env: dict[str, str]
     assert done.returncode == 2
     assert "--postpone only applies in watch mode; add --watch." in done.stderr
     assert os.listdir(tmp_path) == ["bin"]
+
+
+def test_script_folder_removed_and_made_again(
+    tmp_path: Path, start_watcher: Callable[..., Watcher]
+) -> None:
+    """A branch switch that removes and recreates the whole folder: the watcher follows it."""
+    import shutil
+
+    script = write_script(tmp_path / "bin" / "hello.sh", HELLO)
+    watcher = start_watcher("bin/hello.sh", "--watch")
+    watcher.wait_for(RUN_DONE.format(n=1) + "exit 0")
+    shutil.rmtree(tmp_path / "bin")
+    watcher.wait_for(RUN_DONE.format(n=2) + "refused")
+    write_script(script, HELLO + "echo back\n")
+    watcher.wait_for(r"^back$", stream="out")
+    assert watcher.interrupt() == 0
