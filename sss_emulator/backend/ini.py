@@ -44,6 +44,9 @@ def patch_pylinkahead_ini(
         sendmail: the program for ``[Misc] sendmail`` (caosadvancedtools <= 0.16).
         smtp: ``(host, port)`` for ``[Email] smtp_server``/``smtp_port`` (pylib's ``send_email``).
 
+    Raises:
+        ValueError: the existing text is not an ini file (e.g. a duplicate key).
+
     Example::
 
         text = patch_pylinkahead_ini(None, "http://127.0.0.1:40123")
@@ -51,7 +54,12 @@ def patch_pylinkahead_ini(
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # type: ignore[assignment, method-assign]  # keep the user's spelling
     if existing_text:
-        parser.read_string(existing_text)
+        try:
+            parser.read_string(existing_text)
+        except configparser.Error as err:
+            raise ValueError(
+                f"The existing .pylinkahead.ini does not parse, so pylib would fail on it too: {err}"
+            ) from err
     connection = _section(parser, "Connection")
     connection["url"] = url
     is_http = url.lower().startswith("http://")

@@ -108,6 +108,12 @@ class TestIni:
         assert parser.get("Connection", "cacert", fallback=None) == cacert
 
 
+def test_patch_refuses_an_ini_pylib_could_not_read() -> None:
+    """A broken user ini is reported, not silently rewritten."""
+    with pytest.raises(ValueError, match="does not parse"):
+        patch_pylinkahead_ini("[Connection]\nurl = a\nurl = b\n", "http://127.0.0.1:1")
+
+
 class TestMail:
     """Mail sent either way lands in the spool and reads back with its headers."""
 
