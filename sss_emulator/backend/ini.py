@@ -58,7 +58,7 @@ def patch_pylinkahead_ini(
             parser.read_string(existing_text)
         except configparser.Error as err:
             raise ValueError(
-                f"The existing .pylinkahead.ini does not parse, so pylib would fail on it too: {err}"
+                f"The existing .pylinkahead.ini does not parse (pylib would fail on it too): {err}"
             ) from err
     connection = _section(parser, "Connection")
     connection["url"] = url
