@@ -213,6 +213,9 @@ def tokenize(text: str) -> list[Token]:
             kind: TokenKind = {"(": "LPAREN", ")": "RPAREN", ",": "COMMA"}[char]  # type: ignore[assignment]
             tokens.append(Token(kind, char, i))
             i += 1
+        elif text.startswith("->", i):
+            tokens.append(Token("OP", "->", i))  # LQL's reference shorthand: only to refuse it
+            i += 2
         elif char in "=!<>":
             op = next((o for o in _OPERATORS if text.startswith(o, i)), None)
             if op is None:
@@ -222,6 +225,8 @@ def tokenize(text: str) -> list[Token]:
         else:
             start = i
             while i < n and not text[i].isspace() and text[i] not in _SPECIAL:
+                if text.startswith("->", i):
+                    break
                 i += 1
             tokens.append(Token("WORD", text[start:i], start))
     return tokens
@@ -282,13 +287,6 @@ class _Parser:
         if token is None:
             return self.error(f"{wanted}, but the query ends")
         hint = _UNSUPPORTED_HINTS.get(token.upper or token.text)
-        if (
-            token.kind == "OP"
-            and token.text == ">"
-            and self.i > 0
-            and self.tokens[self.i - 1].text.endswith("-")
-        ):
-            hint = _UNSUPPORTED_HINTS["->"]
         if hint:
             return self.error(f"{hint}: not supported ('{token.text}')", token)
         return self.error(f"{wanted}, got '{token.text}'", token)
@@ -441,7 +439,7 @@ class _Parser:
 
     def comparison(self, prop: str) -> PropertyCondition:
         token = self.peek()
-        if token is not None and token.kind == "OP":
+        if token is not None and token.kind == "OP" and token.text in _OPERATORS:
             self.i += 1
             return PropertyCondition(prop, token.text, self.value())
         if self.accept("LIKE"):

@@ -137,6 +137,9 @@ class TestParser:
             ("FIND A WITH b WITH c WITH d = 1", "nested more than one level"),
             ("FIND A WITH b=1 ~", "expected AND, OR or the end of the query, got '~'"),
             ("FIND ANY VERSION OF Guitar", "version queries"),
+            ("FIND Guitar WITH Manufacturer->Fender", "'->' reference shorthand"),
+            ("FIND Guitar WITH -> Fender", "'->' reference shorthand"),
+            ("FIND Guitar WITH length = 5 m", "got 'm'"),
         ],
     )
     def test_unsupported_forms_name_the_part(self, text: str, named: str) -> None:
