@@ -176,6 +176,11 @@ def targets_for(
         path = _path_option(values.get(name), cwd)
         if path is not None:
             files.add(path)
+    # Files given to other options: the stand-in's seed data, extra uploads (--attach).
+    for value in (*_many(values.get("data")), *_many(options.get("attach"))):
+        path = _path_option(value, cwd)
+        if path is not None:
+            files.add(path)
     for extra in _many(options.get("watch_paths")):
         path = _path_option(extra, cwd)
         if path is not None:

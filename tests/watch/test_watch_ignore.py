@@ -135,3 +135,14 @@ def test_a_script_in_the_home_folder_is_watched_one_level_deep(
     assert not targets.matters(str(tmp_path / "projects" / "big" / "file.py"))
     assert targets.schedule() == [(str(tmp_path), False)]
     assert targets.describe() == "./*"
+
+
+def test_files_of_other_options_are_watched(tmp_path: Path) -> None:
+    """--attach uploads, --data seed files, users and authtoken files are watched as files."""
+    write_script(tmp_path / "bin" / "s.sh", "#!/bin/sh\n")
+    options: dict[str, object] = {"attach": ("extra.csv",), "data": ("model.yml",),
+                                  "users": "users.yaml", "authtoken_config": "conf/auth.yaml"}
+    targets = targets_for("bin/s.sh", (), options, tmp_path, None)
+    for name in ("extra.csv", "model.yml", "users.yaml", "conf/auth.yaml"):
+        assert targets.matters(str(tmp_path / name)), name
+    assert not targets.matters(str(tmp_path / "unrelated.csv"))
