@@ -171,7 +171,7 @@ def _eval_property(
     cond: PropertyCondition, candidates: AbstractSet[int], store: EntityStore
 ) -> set[int]:
     prop = cond.prop.lower()
-    if prop in ("name", "id") and cond.sub is None and cond.op is not None:
+    if prop in ("name", "id", "description") and cond.sub is None and cond.op is not None:
         return _eval_self(prop, cond, candidates, store)
     if cond.op == "=" and cond.value is not None and "*" not in cond.value:
         found = _intersect(store.ids_with_property_value(cond.prop, cond.value), candidates)
@@ -201,16 +201,16 @@ def _eval_self(
     assert cond.value is not None and cond.op is not None
     if prop == "id":
         return {i for i in candidates if _compare(str(i), cond.op, cond.value)}
-    if cond.op == "=" and "*" not in cond.value:
+    if prop == "name" and cond.op == "=" and "*" not in cond.value:
         return _intersect(matches_name(NamePattern(cond.value), store), candidates)
-    op = "LIKE" if cond.op == "=" else cond.op
-    return {
-        i
-        for i in candidates
-        if (e := store.get(i)) is not None
-        and e.name is not None
-        and _compare(e.name, op, cond.value)
-    }
+    op = "LIKE" if cond.op == "=" and prop == "name" else cond.op
+    found: set[int] = set()
+    for i in candidates:
+        entity = store.get(i)
+        text = None if entity is None else (entity.name if prop == "name" else entity.description)
+        if text is not None and _compare(text, op, cond.value):
+            found.add(i)
+    return found
 
 
 def _eval_nested(cond: PropertyCondition, having: set[int], store: EntityStore) -> set[int]:

@@ -206,6 +206,15 @@ class TestQueriesThroughPylib:
         )
         assert _names(by_id) == ["Classic", "Grand"]
 
+    def test_description_filter(self, backend_run: BackendRun) -> None:
+        strat = linkahead.execute_query("FIND Guitar WITH name=Stratocaster", unique=True)
+        strat.description = "sunburst finish"
+        strat.update()
+        assert _names(linkahead.execute_query("FIND Guitar WITH description LIKE '*burst*'")) == [
+            "Stratocaster"
+        ]
+        assert linkahead.execute_query("COUNT Guitar WITH description = 'sunburst'") == 0
+
     def test_values_come_back_typed(self, backend_run: BackendRun) -> None:
         strat = linkahead.execute_query("FIND Guitar WITH name=Stratocaster", unique=True)
         assert strat.get_property("price").value == 1200.5
