@@ -1,0 +1,112 @@
+"""``sss-emulate serve`` as a user starts it: a real process, a real port, Ctrl+C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+SERVE = [sys.executable, "-m", "sss_emulator", "serve"]
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[str], limit_s: float = 20) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        try:
+            urllib.request.urlopen(f"{url}/Info", timeout=2)
+        except urllib.error.HTTPError:
+            return  # any HTTP answer (401 here) means it serves
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{url} did not answer within {limit_s}s")
+
+
+def test_serve_on_an_ephemeral_port_then_ctrl_c(samples: Path, tmp_path: Path) -> None:
+    """Port 0 prints the chosen URL; the server answers; SIGINT stops it and cleans up."""
+    work = tmp_path / "work"
+    env = {**os.environ, "SSS_ADMIN_PASSWORD": "s3cret"}
+    proc = subprocess.Popen(
+        [*SERVE, "--bin-dir", str(samples), "--port", "0", "--work-root", str(work),
+         "--shared-root", str(tmp_path / "shared"), "--quiet"],
+        stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        match = re.search(r"on (http://127\.0\.0\.1:(\d+)) \(users: admin/\$SSS_ADMIN_PASSWORD; "
+                          r"anonymous: off\)", banner)
+        assert match, banner
+        url = match.group(1)
+        assert int(match.group(2)) > 0
+        _wait_ready(url, proc)
+        login = subprocess.run(
+            ["curl", "-s", "-c", str(tmp_path / "jar"), "-d", "username=admin",
+             "-d", "password=s3cret", f"{url}/login"], capture_output=True, text=True, check=True)
+        assert "UserInfo" in login.stdout
+        answer = subprocess.run(
+            ["curl", "-s", "-b", str(tmp_path / "jar"), "-F", "call=minimal.bash",
+             "-F", "-p0=hello", f"{url}/scripting"], capture_output=True, text=True, check=True)
+        assert '<script code="0">' in answer.stdout
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    rest = proc.stderr.read()
+    assert code == 0, rest
+    assert "Traceback" not in rest
+    assert list(work.iterdir()) == []
+
+
+def test_port_in_use_is_one_clear_line(samples: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run([*SERVE, "--bin-dir", str(samples), "--port", str(port)],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"Port {port} on 127.0.0.1 is in use" in lines[0] and "--port" in lines[0]
+
+
+def test_no_bin_dir_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run([*SERVE, "--port", "0"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("SSS_")})
+    assert result.returncode == 2
+    assert "No bin dir configured" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sss_server_fixture_from_pytest_plugins(pytester: pytest.Pytester,
+                                                samples: Path) -> None:
+    """Listed in pytest_plugins, the fixture serves the real client on an ephemeral port."""
+    header = 'pytest_plugins = ["pytest_sss_emulator.server_fixtures"]\n'
+    pytester.makeconftest(header + f"""
+import pytest
+
+@pytest.fixture
+def sss_server_options():
+    return {{"bin_dirs": ({str(samples)!r},)}}
+""")
+    pytester.makepyfile("""
+from linkahead.utils.server_side_scripting import run_server_side_script
+
+def test_runs(sss_server):
+    sss_server.configure_pylib()
+    response = run_server_side_script("minimal.bash", "x", opt="v")
+    assert response.code == 0 and response.call == "minimal.bash --opt=v x"
+    assert len(sss_server.history) == 1
+    assert sss_server.url.startswith("http://127.0.0.1:")
+""")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
