@@ -32,7 +32,8 @@ class StandIn:
     Args:
         authenticate: maps a ``SessionToken`` cookie value to a principal, or None (401).
         state_dir: where the mail spool and the ``sendmail`` program go (``state_dir/bin``).
-        data_files: files to seed the store with, in order (``DataFileError`` on a bad one).
+        data_files: files to seed the store with, in order (``DataFileError`` on a bad one);
+            skipped for a SQLite-backed store that already holds entities (seeded earlier).
         store: an existing store (e.g. SQLite-backed for ``serve``); a new in-memory one if None.
         file_root: a directory ``GET FileSystem/<path>`` also serves from.
         context_root: path prefix for the app (the URL in the ini includes it).
@@ -56,8 +57,16 @@ class StandIn:
         context_root: str = "",
     ) -> None:
         self.store = store if store is not None else EntityStore()
-        for path in data_files:
-            self.store.load(path)
+        if self.store.sqlite_path is not None and len(self.store) and data_files:
+            # a persistent store was seeded when it was created; loading again would duplicate
+            _log.info(
+                "%s already holds %d entities; data files not loaded again",
+                self.store.sqlite_path,
+                len(self.store),
+            )
+        else:
+            for path in data_files:
+                self.store.load(path)
         self.store.reset_changes()
         self.recorder = CallRecorder()
         self.state_dir = Path(state_dir)

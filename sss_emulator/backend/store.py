@@ -118,6 +118,7 @@ class EntityStore:
         }
         self._reset_indexes()
         self._db: sqlite3.Connection | None = None
+        self.sqlite_path = Path(sqlite_path) if sqlite_path is not None else None
         if sqlite_path is not None:
             self._open_sqlite(Path(sqlite_path))
 

@@ -64,3 +64,27 @@ def test_bad_data_file_fails_before_anything_starts(tmp_path: Path) -> None:
     bad.write_text("- name: x\n  colour: red\n", encoding="utf-8")
     with pytest.raises(DataFileError, match=r"bad\.yml:1: unknown key\(s\) colour"):
         StandIn(authenticate=backend_authenticate, state_dir=tmp_path, data_files=[bad])
+
+
+def test_persistent_store_is_seeded_once(tmp_path: Path) -> None:
+    """Restarting serve on the same SQLite file does not load the data files a second time."""
+    from sss_emulator.backend import EntityStore
+
+    data = [DATA / "model.yml", DATA / "records.yml"]
+    db = tmp_path / "store.sqlite"
+    first = StandIn(
+        authenticate=backend_authenticate,
+        state_dir=tmp_path / "a",
+        data_files=data,
+        store=EntityStore(sqlite_path=db),
+    )
+    count = len(first.store)
+    first.store.close()
+    second = StandIn(
+        authenticate=backend_authenticate,
+        state_dir=tmp_path / "b",
+        data_files=data,
+        store=EntityStore(sqlite_path=db),
+    )
+    assert len(second.store) == count
+    second.store.close()
