@@ -200,7 +200,7 @@ class PageApp:
             logout = (f'<form class="logout" method="post" action="{self.url("/logout")}">'
                       '<button type="submit">Log out</button></form>')
         return f"""<div class="who" id="who"><p>{state}</p>{logout}
-<details class="login"{' open' if not viewer.logged_in else ''}>
+<details class="login">
 <summary>{'Run as another user' if viewer.logged_in else 'Log in'}</summary>
 <form id="login-form" method="post" action="{self.url('/login')}">
 <label for="login-user">User name</label>

@@ -293,6 +293,12 @@ def test_history_reopens_a_run_on_a_narrow_window(browser: Any, site: str) -> No
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0
         _shoot(browser, "narrow-index")
+        browser.get(site + "/sss/scripts/minimal.bash")
+        _by_id(browser, "run-form")
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0
+        _shoot(browser, "narrow-generic-form")
     finally:
         browser.set_window_size(1100, 1000)
 
