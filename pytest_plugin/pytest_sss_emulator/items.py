@@ -15,6 +15,7 @@ from sss_emulator.errors import EmulatorError, ScriptTimeout
 
 from .callfile import CallCase, CallFileError, check_outcome, load_call_file
 from .parity import ParityError
+from .pytest_emulator import PytestEmulator
 from .settings import PluginConfigError
 
 if TYPE_CHECKING:
@@ -70,6 +71,15 @@ class CallItem(pytest.Item):
         where = f"{self.path} case {case.name!r}"
         assert self._root is not None
         emulator = self._state().build(self._root, case.settings, where, self.path.parent)
+        try:
+            self._check(emulator)
+        finally:
+            close = getattr(emulator, "close", None)  # hooks may own servers
+            if close is not None:
+                close()
+
+    def _check(self, emulator: PytestEmulator) -> None:
+        case = self.case
         request = request_from_pylib(case.call, case.positionals, dict(case.uploads),
                                      dict(case.options))
         expected_error = case.expect.get("error")

@@ -46,7 +46,8 @@ __all__ = (
 logger = logging.getLogger("pytest_sss_emulator.plugin")
 
 #: Extra keyword arguments ``sss_factory(...)`` passes straight to the emulator.
-_PASSTHROUGH = ("hooks", "authority", "purposes", "keep", "context_root", "realm")
+_PASSTHROUGH = ("hooks", "authority", "purposes", "keep", "context_root", "realm", "stand_in",
+                "data_files")
 
 _MARKER_HELP = (
     "sss(user=None, roles=None, timeout=None, mode=None, bin_dirs=None, anonymous=None, "
@@ -182,33 +183,55 @@ class SssFactory:
     def __init__(self, state: PluginState, tmp_path_factory: pytest.TempPathFactory) -> None:
         self._state = state
         self._tmp = tmp_path_factory
+        self._built: list[PytestEmulator] = []
 
     def __call__(self, **overrides: Any) -> PytestEmulator:
         passthrough = {k: overrides.pop(k) for k in _PASSTHROUGH if k in overrides}
         try:
-            return self._state.build(self._tmp.mktemp("sss"), overrides, "sss_factory(...)",
-                                     self._state.config.invocation_params.dir, **passthrough)
+            emulator = self._state.build(self._tmp.mktemp("sss"), overrides, "sss_factory(...)",
+                                         self._state.config.invocation_params.dir,
+                                         **passthrough)
         except PluginConfigError as exc:
             raise PluginConfigError(exc.message).with_traceback(None) from None
+        self._built.append(emulator)
+        return emulator
+
+    def close(self) -> None:
+        """Stop what the emulators' hooks started (servers); called at the end of the session."""
+        while self._built:
+            _close(self._built.pop())
+
+
+def _close(emulator: PytestEmulator) -> None:
+    close = getattr(emulator, "close", None)  # hooks such as a LinkAhead stand-in own servers
+    if close is not None:
+        close()
 
 
 @pytest.fixture(scope="session")
 def sss_factory(request: pytest.FixtureRequest,
-                tmp_path_factory: pytest.TempPathFactory) -> SssFactory:
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[SssFactory]:
     """Build emulators with other settings than the session's: ``sss_factory(user=...)``."""
-    return SssFactory(request.config.stash[STATE], tmp_path_factory)
+    factory = SssFactory(request.config.stash[STATE], tmp_path_factory)
+    yield factory
+    factory.close()
 
 
 @pytest.fixture
-def sss(request: pytest.FixtureRequest, tmp_path: Path) -> PytestEmulator:
+def sss(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PytestEmulator]:
     """An emulator for this test: dirs under ``tmp_path``, settings from ``@pytest.mark.sss``."""
     state = request.config.stash[STATE]
     try:
-        return state.build(tmp_path / "sss", _marker_overrides(request.node),
-                           f"@pytest.mark.sss on {request.node.nodeid}", request.path.parent)
+        emulator = state.build(tmp_path / "sss", _marker_overrides(request.node),
+                               f"@pytest.mark.sss on {request.node.nodeid}", request.path.parent)
     except PluginConfigError as exc:
         problem = exc.message
-    pytest.fail(problem, pytrace=False)
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    yield emulator
+    _close(emulator)
 
 
 @pytest.fixture

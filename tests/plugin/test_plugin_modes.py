@@ -66,20 +66,29 @@ def test_inprocess_scripts_see_fp_and_monkeypatch(pytester: pytest.Pytester,
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
 
 
-def test_subprocess_mode_cannot_be_faked_by_fp(pytester: pytest.Pytester,
-                                               write_bin: Callable[..., Path]) -> None:
-    """The contrast: a real process does not see the test's fakes (sendmail is missing)."""
-    write_bin(**{"notify.py": NOTIFY_PY, "notify_config.py": "RECIPIENT = 'c@x'\n"})
+def test_subprocess_mode_is_never_faked_by_fp(pytester: pytest.Pytester,
+                                             write_bin: Callable[..., Path]) -> None:
+    """fp fakes what an in-process script starts; a real process (and its children) stays real."""
+    write_bin(**{"echo_child.py": "#!/usr/bin/env python3\nimport subprocess\n"
+                                  "subprocess.run(['echo', 'real'])\n"})
     pytester.makeini("[pytest]\nsss_bin_dirs = bin\n")
     pytester.makepyfile(
         """
+        import pytest
+
         def test_real(sss, fp):
-            fp.register(["sendmail", "-t"], returncode=0)
-            res = sss.run_server_side_script("notify.py", "x")
-            assert res.code != 0 and fp.call_count(["sendmail", "-t"]) == 0
+            fp.register(["echo", "real"], stdout="fake")
+            res = sss.run_server_side_script("echo_child.py")
+            assert res.stdout == "real\\n" and fp.call_count(["echo", "real"]) == 0
+
+        @pytest.mark.sss(mode="inprocess")
+        def test_faked(sss, fp):
+            fp.register(["echo", "real"], stdout="fake")
+            sss.run_server_side_script("echo_child.py")
+            assert fp.call_count(["echo", "real"]) == 1
         """
     )
-    pytester.runpytest().assert_outcomes(passed=1)
+    pytester.runpytest().assert_outcomes(passed=2)
 
 
 def test_both_mode_passes_when_runs_agree_and_shows_a_diff_when_not(
