@@ -70,7 +70,8 @@ class CallItem(pytest.Item):
         case = self.case
         where = f"{self.path} case {case.name!r}"
         assert self._root is not None
-        emulator = self._state().build(self._root, case.settings, where, self.path.parent)
+        emulator = self._state().build(self._root, dict(case.settings), where,
+                                       self.path.parent)
         try:
             self._check(emulator)
         finally:

@@ -10,7 +10,7 @@ with every run it made.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,19 +142,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
-                              ) -> Iterator[None]:
-    report: pytest.TestReport = yield  # type: ignore[misc]
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     state = item.config.stash.get(STATE, None)
     if state is None:
-        return report  # type: ignore[return-value]
+        return report
     if report.when == "call":
         item.stash[CALL_FAILED] = report.failed
         if report.failed and state.log.entries:
             report.sections.append(("sss-emulator runs", state.log.report()))
     elif report.when == "teardown" and not item.stash.get(CALL_FAILED, False):
         state.log.remove_kept()
-    return report  # type: ignore[return-value]
+    return report
 
 
 # --- fixtures ------------------------------------------------------------------------------------
