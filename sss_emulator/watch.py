@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, TextIO
 
@@ -42,7 +41,6 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
-from . import config
 from .cli import (
     RUN_CONTEXT,
     Prepared,
@@ -54,7 +52,8 @@ from .cli import (
     watch_options,
 )
 from .cli import main as _main_group
-from .errors import ConfigError, EmulatorError, SetupError
+from .errors import EmulatorError, SetupError
+from .watch_config import DEFAULT_DEBOUNCE_MS, WatchConfig
 from .watch_paths import WatchTargets, targets_for
 from .watch_run import WatchedRun, say
 
@@ -62,7 +61,6 @@ __all__ = ("DEFAULT_DEBOUNCE_MS", "WatchConfig", "watch_command", "watch_invocat
 
 logger = logging.getLogger("sss_emulator.watch")
 
-DEFAULT_DEBOUNCE_MS = 200
 #: How often the polling observer (``--poll``) compares directory snapshots.
 POLL_INTERVAL_S = 0.25
 #: A file that is written without pause still reruns after this many debounce periods.
@@ -72,45 +70,6 @@ _CHANGE_EVENTS = frozenset({EVENT_TYPE_CREATED, EVENT_TYPE_DELETED, EVENT_TYPE_M
 _QUIT_WORDS = frozenset({"q", "quit", "exit"})
 #: How soon the main loop notices Ctrl+C or SIGTERM (the handler only sets a flag).
 _SIGNAL_POLL_S = 0.1
-
-
-# --- settings ---------------------------------------------------------------------------------
-
-
-def _setting(name: str, invocation: RunInvocation, default: Any) -> Any:
-    """One watch setting, with the same precedence as every other: CLI > SSS_* > pyproject."""
-    try:
-        table, path = config.load_pyproject_table(invocation.cwd)
-    except EmulatorError:  # prepare() reports a broken pyproject.toml on every run
-        table, path = {}, None
-    return config.resolve(
-        name, invocation.options.get(name, config.MISSING), os.environ, table,
-        f"{path} [tool.sss-emulator]" if path else "", path.parent if path else invocation.cwd,
-        invocation.cwd, default,
-    ).value
-
-
-@dataclass(frozen=True)
-class WatchConfig:
-    """The watch-mode knobs of one invocation (``--postpone``, ``--debounce-ms``, …)."""
-
-    postpone: bool = False
-    debounce_s: float = DEFAULT_DEBOUNCE_MS / 1000
-    clear: bool = False
-    poll: bool = False
-
-    @classmethod
-    def from_invocation(cls, invocation: RunInvocation) -> WatchConfig:
-        """Read the options; ``poll`` and ``debounce_ms`` also from SSS_* and pyproject."""
-        debounce_ms = _setting("debounce_ms", invocation, DEFAULT_DEBOUNCE_MS)
-        if debounce_ms < 0:
-            raise ConfigError(f"debounce {debounce_ms} ms must not be negative")
-        return cls(
-            postpone=bool(invocation.options.get("postpone")),
-            debounce_s=debounce_ms / 1000,
-            clear=bool(invocation.options.get("clear")),
-            poll=bool(_setting("poll", invocation, False)),
-        )
 
 
 # --- what other threads tell the main loop --------------------------------------------------
