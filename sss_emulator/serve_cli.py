@@ -29,7 +29,7 @@ __all__ = ("build_app", "serve_command")
 logger = logging.getLogger("sss_emulator.serve_cli")
 
 _SETTINGS = ("profile", "bin_dirs", "home", "shared_root", "work_root", "timeout", "env",
-             "users", "authtoken_config", "anonymous")
+             "users", "authtoken_config", "anonymous", "data")
 _STATIC_PARTS = ("caosdb-webui", "src", "ext", "html")
 
 
@@ -46,16 +46,29 @@ def build_app(options: dict[str, Any], *, cwd: Path | None = None,
         folder = load_profile(Path(profile_path)).server_dir.joinpath(*_STATIC_PARTS)
         static_dir = folder if folder.is_dir() else None
     context_root = options.get("context_root")
+    # stand_in=False: this server *is* the LinkAhead server scripts call back (it mounts the
+    # stand-in itself), so runs need no private one of their own.
     emulator = Emulator.from_settings(
         settings,
+        stand_in=False,
         anonymous=bool(settings.values.get("anonymous")),
         context_root=settings.context_root if context_root is None else context_root,
     )
     max_body = options.get("max_body_mib")
     limits = FormLimits(max_body=int(max_body * 1024 * 1024) if max_body is not None
                         else _decisions.MAX_REQUEST_BODY_BYTES)
+    data = tuple(Path(p) for p in settings.values.get("data") or ())
     app = make_app(ServerConfig(emulator, users=settings.users, static_dir=static_dir,
-                                limits=limits, cacert=tls.cert if tls else None))
+                                limits=limits, cacert=tls.cert if tls else None,
+                                data_files=data))
+    if data:
+        try:
+            available = app.load_backend()
+        except Exception as exc:  # the data file's own error names the file and line
+            raise click.ClickException(str(exc)) from exc
+        if not available:
+            raise click.ClickException("--data needs the LinkAhead stand-in "
+                                       "(sss_emulator.backend), which is not installed.")
     return app, settings
 
 
@@ -99,6 +112,9 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
                    "(the server's AUTH_OPTIONAL). [SSS_ANONYMOUS]")
 @click.option("--max-body", "max_body_mib", type=click.FloatRange(min=0), default=None,
               help="Largest request body in MiB (default 4096); larger answers 413.")
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=str),
+              help="A data model or records file the stand-in starts with (repeatable). "
+                   "[SSS_DATA]")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
 @click.option("--debug", is_flag=True, help="Log what the emulator does, with tracebacks.")
 def serve_command(host: str, port: int, tls: bool, quiet: bool, debug: bool,

@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -75,6 +74,7 @@ class ServerConfig:
         public_url: ``http(s)://host:port`` scripts use to call back; :func:`serve` sets it.
         cacert: the certificate scripts trust when the server speaks TLS.
         backend: mount the LinkAhead stand-in when it is installed.
+        data_files: data model and record files the stand-in's store starts with.
     """
 
     emulator: Emulator
@@ -85,6 +85,7 @@ class ServerConfig:
     public_url: str | None = None
     cacert: Path | None = None
     backend: bool = True
+    data_files: tuple[Path, ...] = ()
 
 
 def make_app(config: ServerConfig) -> ServerApp:
@@ -174,6 +175,8 @@ class ServerApp:
         self.public_url = config.public_url
         self.cacert = config.cacert
         self.backend_recorder: Any = None
+        self.store: Any = None
+        """The stand-in's entity store, once the stand-in is mounted."""
         self._local = threading.local()
         self._lock = threading.Lock()
         self._active: dict[int, Path] = {}
@@ -302,16 +305,18 @@ class ServerApp:
             logger.info("refused %s: %s", identity.name, error.message)
             return self._error(error.http_status, error.message, identity, request)
         finally:
-            shutil.rmtree(upload_dir, ignore_errors=True)
+            if upload_dir.exists():
+                shutil.rmtree(upload_dir, ignore_errors=True)
             self._untrack()
         self.history.add(RunRecord.from_outcome(srid, outcome))
         status = 500 if outcome.timed_out or outcome.code is None else 200
         return Response(outcome.to_xml(meta), status=status, content_type=XML_CONTENT_TYPE)
 
     def _upload_dir(self) -> Path:
+        """A fresh name below the work root; created only if the body carries files."""
         root = self.emulator.work_root
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix="upload-", dir=root))
+        return root / f"upload-{os.urandom(8).hex()}"
 
     def _track(self, workdir: Path) -> None:
         with self._lock:
@@ -410,6 +415,13 @@ class ServerApp:
                     self._page_loaded = True
         return self._page
 
+    def load_backend(self) -> bool:
+        """Mount the LinkAhead stand-in now (loading ``data_files``) instead of on first use.
+
+        Returns whether it is available; errors in data files surface here, at start-up.
+        """
+        return self._backend_app() is not None
+
     def _backend_app(self) -> WsgiApp | None:
         if self._backend_loaded or not self.config.backend:
             return self._backend
@@ -427,8 +439,11 @@ class ServerApp:
             logger.info("LinkAhead stand-in not available (%s); serving GET /Info only", exc)
             return None
         self.backend_recorder = app_module.CallRecorder()
+        self.store = store_module.EntityStore()
+        for path in self.config.data_files:
+            self.store.load(path)
         backend: WsgiApp = app_module.make_backend_app(
-            store_module.EntityStore(),
+            self.store,
             authenticate=self.sessions.verify,
             recorder=self.backend_recorder,
             context_root=self.context_root,

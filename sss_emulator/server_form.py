@@ -56,6 +56,9 @@ def read_form(
 ) -> list[tuple[str, Value]]:
     """The body's parts as ``(name, text | Upload)``; uploads land in ``upload_dir``.
 
+    ``upload_dir`` is created when the first file part arrives (its parent must exist); the
+    caller removes it.
+
     Raises :class:`UnsupportedMediaType` (415) for other content types, :class:`RequestTooLarge`
     (413) past a limit and :class:`BadRequestForm` (400) for a body that cannot be parsed.
     """
@@ -160,6 +163,7 @@ class _Parts:
             raise ValueError("a part has no name in its Content-Disposition")
         self._current = event
         if isinstance(event, File):
+            self.upload_dir.mkdir(mode=0o700, exist_ok=True)  # only bodies with files need it
             self._path = self.upload_dir / f"part-{len(self.fields)}"
             self._file = self._path.open("wb")
         else:
