@@ -7,10 +7,12 @@ only ``!=``, ``<``/``>``, ``LIKE`` and nested filters scan the remaining candida
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
+from typing import Any
 
 from .model import Entity, is_reference_datatype
 from .query import (
@@ -180,10 +182,11 @@ def _eval_property(
         return found
     if cond.op in _RANGE_OPS and cond.value is not None:
         raw = store.raw_values_of(cond.prop)
-        if len(raw) < len(candidates):  # fewer distinct values than candidates: use the index
+        if len(raw) <= len(candidates):  # no more distinct values than candidates: use them
+            matches = _comparator(cond.op, cond.value)
             found = set()
             for value, ids in raw.items():
-                if _compare(value, cond.op, cond.value):
+                if matches(value):
                     found |= ids
             return _intersect(found, candidates)
     having = _intersect(store.ids_with_property(cond.prop), candidates)
@@ -268,25 +271,37 @@ def _any_value_matches(
     return False
 
 
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+@lru_cache(maxsize=1024)
+def _comparator(op: str, wanted: str) -> Callable[[str], bool]:
+    """``stored -> bool`` for one operator and wanted value; numbers compare as numbers,
+    everything else as text (ISO dates sort as text)."""
+    if op == "LIKE" or (op == "=" and "*" in wanted):
+        pattern = _pattern(wanted)
+        return lambda stored: pattern.fullmatch(stored) is not None
+    if op not in _ORDER:
+        raise ValueError(f"unknown operator {op!r}")
+    compare = _ORDER[op]
+    kind, key = value_key(wanted)
+
+    def matches(stored: str) -> bool:
+        stored_kind, stored_key = value_key(stored)
+        if stored_kind != kind:
+            return bool(compare(stored, wanted))
+        return bool(compare(stored_key, key))
+
+    return matches
+
+
 def _compare(stored: str, op: str, wanted: str) -> bool:
-    """Numbers compare as numbers, everything else as text (ISO dates sort as text)."""
-    if op == "LIKE":
-        return _pattern(wanted).fullmatch(stored) is not None
-    if op == "=" and "*" in wanted:
-        return _pattern(wanted).fullmatch(stored) is not None
-    a, b = value_key(stored), value_key(wanted)
-    if a[0] != b[0]:
-        a, b = ("s", stored), ("s", wanted)
-    if op == "=":
-        return bool(a == b)
-    if op == "!=":
-        return bool(a != b)
-    if op == "<":
-        return bool(a[1] < b[1])
-    if op == "<=":
-        return bool(a[1] <= b[1])
-    if op == ">":
-        return bool(a[1] > b[1])
-    if op == ">=":
-        return bool(a[1] >= b[1])
-    raise ValueError(f"unknown operator {op!r}")
+    """One comparison (see :func:`_comparator`)."""
+    return _comparator(op, wanted)(stored)

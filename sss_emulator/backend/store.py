@@ -8,7 +8,6 @@ errors, which is what makes pylib raise a ``TransactionError``.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -315,7 +314,7 @@ class EntityStore:
                     continue
                 for entity in found:
                     targets[entity.id] = entity  # type: ignore[index]
-                    answers.append(copy.deepcopy(entity))
+                    answers.append(entity.clone())
             for answer in answers:
                 if answer.id in targets:
                     users = sorted(self._users_of(answer.id) - set(targets))
@@ -472,12 +471,12 @@ class EntityStore:
 
     # ----------------------------------------------------------------- storing
     def _store(self, draft: Entity, change: str | bool) -> None:
-        entity = copy.deepcopy(draft)
+        entity = draft.clone()
         entity.cuid, entity.messages = None, []
         if entity.upload is not None and entity.path is not None:
             self._blobs[entity.path] = entity.upload
             self._persist_blob(entity.path)
-        entity.upload = None
+        entity.upload, entity.upload_ref = None, None
         for parent in entity.parents:
             parent.name, parent.messages = None, []
         for prop in entity.properties:
@@ -505,7 +504,7 @@ class EntityStore:
         del self._entities[entity.id]
 
     def _answer(self, draft: Entity) -> Entity:
-        answer = copy.deepcopy(self._entities[draft.id])  # type: ignore[index]
+        answer = self._entities[draft.id].clone()  # type: ignore[index]
         answer.cuid = draft.cuid
         return answer
 
@@ -524,8 +523,8 @@ class EntityStore:
         ref = ref.split("@", 1)[0]  # "123@version": versions are not emulated
         if ref.lstrip("-").isdigit():
             entity = self._entities.get(int(ref))
-            return [copy.deepcopy(entity)] if entity else []
-        return [copy.deepcopy(e) for e in self.find_by_name(ref)]
+            return [entity.clone()] if entity else []
+        return [e.clone() for e in self.find_by_name(ref)]
 
     def _users_of(self, entity_id: int) -> set[int]:
         users = set(self._children.get(entity_id, ()))
