@@ -58,16 +58,17 @@ def build_app(options: dict[str, Any], *, cwd: Path | None = None,
     limits = FormLimits(max_body=int(max_body * 1024 * 1024) if max_body is not None
                         else _decisions.MAX_REQUEST_BODY_BYTES)
     data = tuple(Path(p) for p in settings.values.get("data") or ())
+    db = Path(options["db"]).absolute() if options.get("db") else None
     app = make_app(ServerConfig(emulator, users=settings.users, static_dir=static_dir,
                                 limits=limits, cacert=tls.cert if tls else None,
-                                data_files=data))
-    if data:
+                                data_files=data, sqlite_path=db))
+    if data or db:
         try:
             available = app.load_backend()
         except Exception as exc:  # the data file's own error names the file and line
             raise click.ClickException(str(exc)) from exc
         if not available:
-            raise click.ClickException("--data needs the LinkAhead stand-in "
+            raise click.ClickException("--data and --db need the LinkAhead stand-in "
                                        "(sss_emulator.backend), which is not installed.")
     return app, settings
 
@@ -115,6 +116,8 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=str),
               help="A data model or records file the stand-in starts with (repeatable). "
                    "[SSS_DATA]")
+@click.option("--db", type=click.Path(path_type=str), default=None, envvar="SSS_DB",
+              help="Keep the stand-in's entities in this SQLite file across restarts. [SSS_DB]")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
 @click.option("--debug", is_flag=True, help="Log what the emulator does, with tracebacks.")
 def serve_command(host: str, port: int, tls: bool, quiet: bool, debug: bool,

@@ -75,6 +75,7 @@ class ServerConfig:
         cacert: the certificate scripts trust when the server speaks TLS.
         backend: mount the LinkAhead stand-in when it is installed.
         data_files: data model and record files the stand-in's store starts with.
+        sqlite_path: a SQLite file the stand-in keeps its entities in across restarts.
     """
 
     emulator: Emulator
@@ -86,6 +87,7 @@ class ServerConfig:
     cacert: Path | None = None
     backend: bool = True
     data_files: tuple[Path, ...] = ()
+    sqlite_path: Path | None = None
 
 
 def make_app(config: ServerConfig) -> ServerApp:
@@ -439,7 +441,7 @@ class ServerApp:
             logger.info("LinkAhead stand-in not available (%s); serving GET /Info only", exc)
             return None
         self.backend_recorder = app_module.CallRecorder()
-        self.store = store_module.EntityStore()
+        self.store = store_module.EntityStore(sqlite_path=self.config.sqlite_path)
         for path in self.config.data_files:
             self.store.load(path)
         backend: WsgiApp = app_module.make_backend_app(
@@ -498,7 +500,9 @@ def _user_info_document(identity: Identity | None) -> bytes:
         roles = etree.SubElement(info, "Roles")
         for role in identity.roles:
             etree.SubElement(roles, "Role").text = role
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    document: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                     pretty_print=True)
+    return document
 
 
 def _signal_processes_in(workdir: Path, sig: signal.Signals) -> None:

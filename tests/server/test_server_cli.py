@@ -65,6 +65,40 @@ def test_serve_on_an_ephemeral_port_then_ctrl_c(samples: Path, tmp_path: Path) -
     assert list(work.iterdir()) == []
 
 
+def test_ctrl_c_stops_a_running_script_and_removes_its_directory(tmp_path: Path) -> None:
+    """A script still running at Ctrl+C is stopped with its process group; nothing is left."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    marker = f"sss-ctrl-c-{os.getpid()}"
+    (bin_dir / "slow.sh").write_text(f"#!/bin/bash\nexec -a {marker} sleep 120\n")
+    (bin_dir / "slow.sh").chmod(0o755)
+    (tmp_path / "users.yaml").write_text("roles:\n  anonymous: [SCRIPTING:EXECUTE]\n")
+    work = tmp_path / "work"
+    proc = subprocess.Popen(
+        [*SERVE, "--bin-dir", str(bin_dir), "--port", "0", "--anonymous", "--quiet",
+         "--users", str(tmp_path / "users.yaml"), "--work-root", str(work),
+         "--shared-root", str(tmp_path / "shared")], stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    url = re.search(r"on (http://\S+:\d+)", proc.stderr.readline()).group(1)  # type: ignore[union-attr]
+    _wait_ready(url, proc)
+    client = subprocess.Popen(["curl", "-s", "-F", "call=slow.sh", f"{url}/scripting"],
+                              stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while not _running(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _running(marker), "the script never started"
+    assert any(work.iterdir())
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    client.wait(timeout=30)
+    assert list(work.iterdir()) == []
+    assert not _running(marker)
+
+
+def _running(marker: str) -> bool:
+    return subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 0
+
+
 def test_port_in_use_is_one_clear_line(samples: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -142,3 +142,26 @@ def test_requests_run_concurrently(live: ServerHandle, bin_dir: Path, tmp_path: 
     for thread in threads:
         thread.join(timeout=60)
     assert codes == {"a": "0", "b": "0"}
+
+
+def test_served_script_queries_data_seeded_with_data_option(tmp_path: Path, bin_dir: Path,
+                                                            samples: Path) -> None:
+    """``--data`` seeds the mounted stand-in; a script's pylib query reaches it via the ini."""
+    from sss_emulator.serve_cli import build_app
+
+    records = tmp_path / "records.yml"
+    records.write_text("- name: Strat\n  parents: [Guitar]\n- name: Tele\n  parents: [Guitar]\n")
+    script = bin_dir / "count.py"
+    script.write_text(
+        "#!/usr/bin/env python3\nimport sys\nimport linkahead as la\n"
+        "la.configure_connection(auth_token=sys.argv[1].split('=', 1)[1])\n"
+        "print(sorted(e.name for e in la.execute_query('FIND Guitar')))\n")
+    script.chmod(0o755)
+    app, _settings = build_app({"bin_dirs": (str(bin_dir), str(samples)),
+                                "data": (str(records),), "work_root": str(tmp_path / "w"),
+                                "shared_root": str(tmp_path / "s")}, cwd=tmp_path)
+    with running_server(app) as handle:
+        use_pylib(handle.url, password=app.generated_password)
+        response = run_server_side_script("count.py")
+    assert response.code == 0, response.stderr
+    assert response.stdout == "['Strat', 'Tele']\n"
