@@ -8,11 +8,8 @@ errors, which is what makes pylib raise a ``TransactionError``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,12 +19,12 @@ from . import messages
 from .model import (
     Entity,
     Message,
-    PropertyValue,
     Role,
     Value,
     is_reference_datatype,
-    list_element_datatype,
 )
+from .resolve import Transaction, norm_path
+from .sqlite_file import SqliteMirror
 
 __all__ = ["EntityStore", "value_key"]
 
@@ -58,40 +55,6 @@ def _values(value: Value) -> list[str]:
     return [value]
 
 
-class _Transaction:
-    """Resolution state of one Insert/Update: temporary ids and names added by this request."""
-
-    def __init__(self, store: EntityStore, drafts: list[Entity]) -> None:
-        self.store = store
-        self.drafts = drafts
-        self.tmp_ids: dict[int, int] = {}
-        self.batch_by_id: dict[int, Entity] = {}
-        self.batch_by_name: dict[str, list[Entity]] = {}
-
-    def lookup_id(self, ref: int) -> Entity | None:
-        if ref < 0:
-            new_id = self.tmp_ids.get(ref)
-            return None if new_id is None else self.batch_by_id.get(new_id)
-        return self.batch_by_id.get(ref) or self.store.get(ref)
-
-    def lookup_name(self, name: str, prefer: tuple[Role, ...]) -> Entity | None:
-        found = list(self.batch_by_name.get(name.lower(), [])) + self.store.find_by_name(name)
-        for role in prefer:
-            for entity in found:
-                if entity.role == role:
-                    return entity
-        return found[0] if found else None
-
-    def lookup(
-        self, ref_id: int | None, name: str | None, prefer: tuple[Role, ...]
-    ) -> Entity | None:
-        if ref_id is not None:
-            return self.lookup_id(ref_id)
-        if name:
-            return self.lookup_name(name, prefer)
-        return None
-
-
 class EntityStore:
     """Entities in memory, optionally mirrored to a SQLite file so ``serve`` keeps them.
 
@@ -116,7 +79,7 @@ class EntityStore:
             "deleted": [],
         }
         self._reset_indexes()
-        self._db: sqlite3.Connection | None = None
+        self._db: SqliteMirror | None = None
         self.sqlite_path = Path(sqlite_path) if sqlite_path is not None else None
         if sqlite_path is not None:
             self._open_sqlite(Path(sqlite_path))
@@ -205,9 +168,14 @@ class EntityStore:
         """Entities with a reference property whose value is this id."""
         return self._referrers.get(entity_id, set())
 
+    def path_owner(self, path: str) -> Entity | None:
+        """The File entity stored at this server path, if any."""
+        wanted = norm_path(path)
+        return next((e for e in self._entities.values() if e.path == wanted), None)
+
     def read_blob(self, path: str) -> bytes | None:
         """Contents of an uploaded or seeded file, by its server path."""
-        return self._blobs.get(_norm_path(path))
+        return self._blobs.get(norm_path(path))
 
     def counts(self) -> dict[str, int]:
         """Numbers for ``Info``'s ``Stats/counts``."""
@@ -236,8 +204,10 @@ class EntityStore:
     def add_blob(self, path: str, data: bytes) -> None:
         """Put file contents at a server path, for seeding File entities."""
         with self.lock:
-            self._blobs[_norm_path(path)] = data
-            self._persist_blob(_norm_path(path))
+            self._blobs[norm_path(path)] = data
+            self._persist_blob(norm_path(path))
+            if self._db is not None:
+                self._db.commit(self._next_id)
 
     # ----------------------------------------------------------------- writing
     def insert(
@@ -253,12 +223,12 @@ class EntityStore:
         ``keep_ids`` keeps positive ids from the drafts (data files carry the server's ids).
         """
         with self.lock:
-            tx = _Transaction(self, drafts)
+            tx = Transaction(self, drafts)
             given_ids, next_id = [d.id for d in drafts], self._next_id
             for draft in drafts:
                 self._assign_id(tx, draft, keep_ids)
             for draft in drafts:
-                self._resolve(tx, draft, updating=None, unique_names=unique_names)
+                tx.resolve(draft, updating=None, unique_names=unique_names)
             if any(_has_errors(d) for d in drafts):
                 # nothing was stored: answer with the ids the request used, reuse the new ones
                 for draft, given in zip(drafts, given_ids, strict=True):
@@ -275,7 +245,7 @@ class EntityStore:
     ) -> tuple[list[Entity], bool]:
         """Replace stored entities by the drafts (matched by id), all-or-nothing."""
         with self.lock:
-            tx = _Transaction(self, drafts)
+            tx = Transaction(self, drafts)
             for draft in drafts:
                 current = self._entities.get(draft.id) if draft.id is not None else None
                 if current is None:
@@ -287,7 +257,7 @@ class EntityStore:
             for draft in drafts:
                 current = self._entities.get(draft.id) if draft.id is not None else None
                 if current is not None:
-                    self._resolve(tx, draft, updating=current, unique_names=unique_names)
+                    tx.resolve(draft, updating=current, unique_names=unique_names)
             if any(_has_errors(d) for d in drafts):
                 return drafts, False
             for draft in drafts:
@@ -341,7 +311,7 @@ class EntityStore:
             return answers
 
     # ----------------------------------------------------------------- resolution
-    def _assign_id(self, tx: _Transaction, draft: Entity, keep_ids: bool) -> None:
+    def _assign_id(self, tx: Transaction, draft: Entity, keep_ids: bool) -> None:
         if keep_ids and draft.id is not None and draft.id > 0:
             if draft.id in self._entities or draft.id in tx.batch_by_id:
                 draft.messages.append(
@@ -359,115 +329,6 @@ class EntityStore:
         draft.id = new_id
         if draft.name:
             tx.batch_by_name.setdefault(draft.name.lower(), []).append(draft)
-
-    def _resolve(
-        self, tx: _Transaction, draft: Entity, *, updating: Entity | None, unique_names: bool
-    ) -> None:
-        self._resolve_parents(tx, draft)
-        self._resolve_properties(tx, draft)
-        if draft.role == "Property" and not draft.datatype:
-            inherited = [
-                tx.lookup_id(p.id).datatype  # type: ignore[union-attr]
-                for p in draft.parents
-                if p.id is not None and tx.lookup_id(p.id) is not None
-            ]
-            draft.datatype = next((d for d in inherited if d), None)
-            if not draft.datatype:
-                draft.messages.append(messages.has_no_datatype())
-        if unique_names and draft.name:
-            clash = [
-                e
-                for e in tx.batch_by_name.get(draft.name.lower(), [])
-                + self.find_by_name(draft.name)
-                if e.id != draft.id and e is not draft
-            ]
-            if clash:
-                draft.messages.append(messages.name_not_unique())
-        if draft.role == "File":
-            self._resolve_file(draft, updating)
-
-    def _resolve_parents(self, tx: _Transaction, draft: Entity) -> None:
-        bad = False
-        for parent in draft.parents:
-            prefer: tuple[Role, ...] = (
-                ("Property", "RecordType") if draft.role == "Property" else ("RecordType",)
-            )
-            found = tx.lookup(parent.id, parent.name, prefer)
-            if found is None:
-                parent.messages.append(messages.does_not_exist())
-                bad = True
-            else:
-                parent.id, parent.name = found.id, None
-        if bad:
-            draft.messages.append(messages.unqualified_parents())
-
-    def _resolve_properties(self, tx: _Transaction, draft: Entity) -> None:
-        bad = False
-        for prop in draft.properties:
-            found = tx.lookup(prop.id, prop.name, ("Property", "RecordType"))
-            if found is None:
-                prop.messages.append(messages.does_not_exist())
-                bad = True
-                continue
-            prop.id = found.id
-            prop.name = prop.name or found.name
-            if not prop.datatype:
-                prop.datatype = found.datatype if found.role != "RecordType" else found.name
-            if prop.unit is None and found.role == "Property":
-                prop.unit = found.unit
-            prop.value = self._normalise_value(tx, prop)
-            bad = bad or bool(prop.messages)
-        if bad:
-            draft.messages.append(messages.unqualified_properties())
-
-    def _normalise_value(self, tx: _Transaction, prop: PropertyValue) -> Value:
-        if prop.value is None:
-            return None
-        element_type = list_element_datatype(prop.datatype) or prop.datatype
-        if isinstance(prop.value, list):
-            return [self._normalise_one(tx, prop, element_type, v) for v in prop.value]
-        return self._normalise_one(tx, prop, element_type, prop.value)
-
-    def _normalise_one(
-        self, tx: _Transaction, prop: PropertyValue, datatype: str | None, value: str | None
-    ) -> str | None:
-        if value is None or datatype is None:
-            return value
-        upper = datatype.upper()
-        if upper == "BOOLEAN":
-            if value.lower() in {"true", "false"}:
-                return value.upper()
-            prop.messages.append(messages.invalid_value(value, datatype))
-        elif upper == "INTEGER":
-            try:
-                return str(int(value))
-            except ValueError:
-                prop.messages.append(messages.invalid_value(value, datatype))
-        elif upper == "DOUBLE":
-            try:
-                float(value)
-            except ValueError:
-                prop.messages.append(messages.invalid_value(value, datatype))
-        elif is_reference_datatype(datatype):
-            target = _reference_target(tx, value)
-            if target is None:
-                prop.messages.append(messages.reference_does_not_exist(value))
-            else:
-                return str(target.id)
-        return value
-
-    def _resolve_file(self, draft: Entity, updating: Entity | None) -> None:
-        if draft.path is None:
-            return
-        draft.path = _norm_path(draft.path)
-        owner = next((e for e in self._entities.values() if e.path == draft.path), None)
-        if owner is not None and (updating is None or owner.id != updating.id):
-            draft.messages.append(messages.path_in_use(draft.path))
-            return
-        data = draft.upload if draft.upload is not None else self._blobs.get(draft.path)
-        if data is not None:
-            draft.checksum = hashlib.sha512(data).hexdigest()
-            draft.size = len(data)
 
     # ----------------------------------------------------------------- storing
     def _store(self, draft: Entity, change: str | bool) -> None:
@@ -496,7 +357,7 @@ class EntityStore:
         self._blobs[new] = data
         self._persist_blob(new)
         if self._db is not None:
-            self._db.execute("DELETE FROM blobs WHERE path=?", (old,))
+            self._db.delete_blob(old)
 
     def _unstore(self, entity: Entity) -> None:
         assert entity.id is not None
@@ -514,10 +375,7 @@ class EntityStore:
         self._ancestor_cache.clear()
         self._descendant_cache.clear()
         if self._db is not None:
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_id', ?)", (self._next_id,)
-            )
-            self._db.commit()
+            self._db.commit(self._next_id)
 
     def _lookup_ref(self, ref: str) -> list[Entity]:
         ref = ref.split("@", 1)[0]  # "123@version": versions are not emulated
@@ -583,52 +441,31 @@ class EntityStore:
 
     # ----------------------------------------------------------------- SQLite
     def _open_sqlite(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.executescript(
-            "CREATE TABLE IF NOT EXISTS entities(id INTEGER PRIMARY KEY, doc TEXT NOT NULL);"
-            "CREATE TABLE IF NOT EXISTS blobs(path TEXT PRIMARY KEY, data BLOB NOT NULL);"
-            "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-        )
-        for (doc,) in self._db.execute("SELECT doc FROM entities ORDER BY id"):
-            entity = Entity.from_json(json.loads(doc))
+        self._db = SqliteMirror(path)
+        entities, self._blobs, saved_next_id = self._db.read()
+        for entity in entities:
             self._entities[entity.id] = entity  # type: ignore[index]
-        for entity in self._entities.values():
             self._index(entity)
-        for blob_path, data in self._db.execute("SELECT path, data FROM blobs"):
-            self._blobs[blob_path] = bytes(data)
-        row = self._db.execute("SELECT value FROM meta WHERE key='next_id'").fetchone()
-        self._next_id = max([_FIRST_ID, row[0] if row else 0, *(i + 1 for i in self._entities)])
+        self._next_id = max([_FIRST_ID, saved_next_id, *(i + 1 for i in self._entities)])
         _log.debug("loaded %d entities from %s", len(self._entities), path)
 
     def _persist(self, entity: Entity) -> None:
         if self._db is not None:
-            self._db.execute(
-                "INSERT OR REPLACE INTO entities(id, doc) VALUES (?, ?)",
-                (entity.id, json.dumps(entity.to_json())),
-            )
+            self._db.put_entity(entity)
 
     def _persist_delete(self, entity_id: int) -> None:
         if self._db is not None:
-            self._db.execute("DELETE FROM entities WHERE id=?", (entity_id,))
+            self._db.delete_entity(entity_id)
 
     def _persist_blob(self, path: str) -> None:
         if self._db is not None:
-            self._db.execute(
-                "INSERT OR REPLACE INTO blobs(path, data) VALUES (?, ?)", (path, self._blobs[path])
-            )
-            self._db.commit()
+            self._db.put_blob(path, self._blobs[path])
 
     def close(self) -> None:
         """Close the SQLite file, if any."""
         if self._db is not None:
             self._db.close()
             self._db = None
-
-
-def _reference_target(tx: _Transaction, value: str) -> Entity | None:
-    if value.lstrip("-").isdigit():
-        return tx.lookup_id(int(value))
-    return tx.lookup_name(value, ("Record", "File", "RecordType", "Property"))
 
 
 def _has_errors(entity: Entity) -> bool:
@@ -645,7 +482,3 @@ def _missing(ref: str) -> Entity:
     entity = Entity(id=int(bare) if is_id else None, role="Entity", name=None if is_id else ref)
     entity.messages.append(messages.does_not_exist())
     return entity
-
-
-def _norm_path(path: str) -> str:
-    return "/" + path.strip().lstrip("/")

@@ -1,0 +1,65 @@
+"""The SQLite file ``serve`` keeps its entities in, so data survives a restart.
+
+The store stays the source of truth in memory; this mirror writes every change through and
+reads everything back once when the store is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from .model import Entity
+
+__all__ = ["SqliteMirror"]
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS entities(id INTEGER PRIMARY KEY, doc TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS blobs(path TEXT PRIMARY KEY, data BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+)
+
+
+class SqliteMirror:
+    """Write-through copy of a store's entities, file contents and next id."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.executescript(_SCHEMA)
+
+    def read(self) -> tuple[list[Entity], dict[str, bytes], int]:
+        """Everything stored: entities by id order, blobs by path, and the saved next id (or 0)."""
+        entities = [
+            Entity.from_json(json.loads(doc))
+            for (doc,) in self._db.execute("SELECT doc FROM entities ORDER BY id")
+        ]
+        blobs = {p: bytes(d) for p, d in self._db.execute("SELECT path, data FROM blobs")}
+        row = self._db.execute("SELECT value FROM meta WHERE key='next_id'").fetchone()
+        return entities, blobs, int(row[0]) if row else 0
+
+    def put_entity(self, entity: Entity) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO entities(id, doc) VALUES (?, ?)",
+            (entity.id, json.dumps(entity.to_json())),
+        )
+
+    def delete_entity(self, entity_id: int) -> None:
+        self._db.execute("DELETE FROM entities WHERE id=?", (entity_id,))
+
+    def put_blob(self, path: str, data: bytes) -> None:
+        self._db.execute("INSERT OR REPLACE INTO blobs(path, data) VALUES (?, ?)", (path, data))
+
+    def delete_blob(self, path: str) -> None:
+        self._db.execute("DELETE FROM blobs WHERE path=?", (path,))
+
+    def commit(self, next_id: int) -> None:
+        """End one store transaction: save the id counter and make it all durable."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_id', ?)", (next_id,)
+        )
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
