@@ -268,3 +268,37 @@ class TestMounting:
         client.set_cookie("SessionToken", BACKEND_TOKEN)
         assert client.get("/FileSystem/raw/a.bin").data == b"\x00\x01"
         assert client.get("/FileSystem/../etc/passwd").status_code == 404
+
+
+class TestWireFormat:
+    """The raw XML has the shape pylib parses (checked without pylib in between)."""
+
+    def test_query_answer(self, backend_store: EntityStore) -> None:
+        client = _client(backend_store)
+        client.set_cookie("SessionToken", BACKEND_TOKEN)
+        root = etree.fromstring(
+            client.get("/Entity", query_string={"query": "FIND Guitar", "P": "1L1"}).data
+        )
+        assert [c.tag for c in root] == ["UserInfo", "Query", "Record"]
+        query = root.find("Query")
+        assert (query.get("string"), query.get("results")) == ("FIND Guitar", "3")
+        record = root.find("Record")
+        assert record.find("Parent").get("name") == "Guitar"
+        price = record.find("Property[@name='price']")
+        assert (price.get("datatype"), price.get("unit"), price.text) == ("DOUBLE", "EUR", "300")
+
+    def test_retrieve_by_name_and_missing_name(self, backend_store: EntityStore) -> None:
+        client = _client(backend_store)
+        client.set_cookie("SessionToken", BACKEND_TOKEN)
+        root = etree.fromstring(client.get("/Entity/Guitar%26Nothing").data)
+        found = [(c.tag, c.get("name")) for c in root if c.tag != "UserInfo"]
+        assert found == [("RecordType", "Guitar"), ("Entity", "Nothing")]
+        assert root.find("Entity/Error").get("code") == "101"
+
+    def test_list_values(self, backend_store: EntityStore) -> None:
+        client = _client(backend_store)
+        client.set_cookie("SessionToken", BACKEND_TOKEN)
+        root = etree.fromstring(client.get("/Entity", query_string={"query": "FIND Concert"}).data)
+        prop = root.find("Record/Property[@name='instruments']")
+        assert prop.get("datatype") == "LIST<MusicalInstrument>"
+        assert len(prop.findall("Value")) == 2
