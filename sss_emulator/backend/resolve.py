@@ -70,7 +70,8 @@ class Transaction:
             draft.datatype = next((d for d in inherited if d), None)
             if not draft.datatype:
                 draft.messages.append(messages.has_no_datatype())
-        if unique_names and draft.name:
+        renamed = updating is None or (updating.name or "").lower() != (draft.name or "").lower()
+        if unique_names and draft.name and renamed:  # an update keeping its name is no clash
             clash = [
                 e
                 for e in self.batch_by_name.get(draft.name.lower(), [])

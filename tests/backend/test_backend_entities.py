@@ -183,7 +183,13 @@ class TestRefusals:
         with pytest.raises(TransactionError) as info:
             linkahead.RecordType(name="Guitar").insert()
         assert info.value.has_error(UniqueNamesError)
-        linkahead.Record(name="Guitar").add_parent("Guitar").insert(unique=False)
+        twin = linkahead.Record(name="Guitar").add_parent("Guitar").insert(unique=False)
+        twin.description = "shares its name with the RecordType"
+        twin.update()  # keeping a shared name is no clash, even with uniquename
+        twin.name = "Classic"
+        with pytest.raises(TransactionError) as renamed:
+            twin.update()
+        assert renamed.value.has_error(UniqueNamesError)
 
     def test_delete_entity_still_in_use(self, backend_run: BackendRun) -> None:
         yamaha = linkahead.execute_query("FIND Manufacturer WITH name=Yamaha", unique=True)
