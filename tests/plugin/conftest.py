@@ -48,3 +48,16 @@ def write_bin(pytester: pytest.Pytester) -> Callable[..., Path]:
 def standard_bin(write_bin: Callable[..., Path]) -> Path:
     """``bin/`` with ``echo.py`` and ``minimal.bash``."""
     return write_bin(**{"echo.py": ECHO_PY, "minimal.bash": MINIMAL_BASH})
+
+
+@pytest.fixture(autouse=True)
+def _lean_inner_runs(request: pytest.FixtureRequest) -> None:
+    """Inner pytest runs skip plugins they do not need.
+
+    pytester restores ``sys.modules`` after each in-process run, so hypothesis' plugin would
+    import (and assertion-rewrite) all of hypothesis again in every run: seconds each.
+    """
+    if "pytester" in request.fixturenames:
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        request.getfixturevalue("pytester")
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:benchmark")

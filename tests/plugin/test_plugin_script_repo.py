@@ -9,9 +9,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2] / "examples" / "script_repo"
 
 
-def test_example_script_repository_passes() -> None:
+def test_example_script_repository_passes_under_xdist() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", str(REPO)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:hypothesispytest", "-p", "no:benchmark",
+         "-p", "xdist", "-n", "2", str(REPO)],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
