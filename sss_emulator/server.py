@@ -18,6 +18,7 @@ Routes, below the context root::
 from __future__ import annotations
 
 import configparser
+import functools
 import html
 import importlib
 import importlib.util
@@ -124,6 +125,12 @@ def patch_ini_text(existing: str | None, url: str, cacert: Path | None) -> str:
     return "".join(lines)
 
 
+@functools.lru_cache(maxsize=32)
+def _patched(existing: str | None, url: str, cacert: Path | None) -> str:
+    """``patch_ini_text`` once per skeleton text: every run of a server writes the same ini."""
+    return patch_ini_text(existing, url, cacert)
+
+
 class _StringSink:
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
@@ -155,7 +162,7 @@ class _ServerHook:
         for ini in targets or [home / ".pylinkahead.ini"]:
             existing = ini.read_text(encoding="utf-8") if ini.exists() else None
             try:
-                ini.write_text(patch_ini_text(existing, url, self._app.cacert), encoding="utf-8")
+                ini.write_text(_patched(existing, url, self._app.cacert), encoding="utf-8")
             except configparser.Error as exc:
                 logger.warning("%s is not a valid ini file (%s); left as it is", ini, exc)
 

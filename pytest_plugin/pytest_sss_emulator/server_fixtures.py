@@ -18,6 +18,7 @@ by default they come from ``[tool.sss-emulator]`` and ``SSS_*`` as for the comma
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ class LiveServer:
     """The :class:`sss_emulator.server.ServerApp`; ``app.history`` holds the recent runs."""
     admin_password: str | None
     """The password of the default ``admin`` (``None`` when a users file names the users)."""
+    pylib_configured: bool = False
 
     @property
     def history(self) -> Any:
@@ -59,6 +61,7 @@ class LiveServer:
         linkahead.configure_connection(
             url=self.url, username=username, password=self._password(username, password),
             password_method="plain", **kwargs)
+        self.pylib_configured = True
 
     def _password(self, username: str, password: str | None) -> str:
         if password is not None:
@@ -95,8 +98,21 @@ def sss_server(sss_server_options: dict[str, Any], tmp_path_factory: pytest.Temp
         pytest.fail(f"sss_server: {message} (set it in sss_server_options)", pytrace=False)
     with running_server(app, "127.0.0.1", 0) as handle:
         url = app.base_uri() if app.public_url else handle.url
-        yield LiveServer(url=url, app=app, admin_password=app.generated_password
-                         or _admin_password(app))
+        live = LiveServer(url=url, app=app,
+                          admin_password=app.generated_password or _admin_password(app))
+        try:
+            yield live
+        finally:
+            if live.pylib_configured:
+                _reset_pylib()
+
+
+def _reset_pylib() -> None:
+    """Point pylib back at what its ini files say, so no later test talks to a dead port."""
+    import linkahead
+
+    with contextlib.suppress(Exception):  # no url in any ini: pylib stays unusable, as before
+        linkahead.configure_connection()
 
 
 def _admin_password(app: Any) -> str | None:

@@ -64,6 +64,7 @@ def make_app_for(tmp_path: Path, bin_dir: Path, samples: Path) -> Callable[..., 
             "timeout": 20,
             "users": USERS,
             "anonymous": anonymous,
+            "stand_in": False,  # the server mounts the stand-in itself
         }
         kwargs.update(emulator_kwargs)
         return make_app(ServerConfig(Emulator(**kwargs), **(config or {})))
