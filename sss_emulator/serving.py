@@ -84,9 +84,15 @@ def _hosts_for(host: str) -> list[str]:
 
 
 def make_self_signed_cert(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
-    """Write ``cert.pem`` and ``key.pem`` for localhost, 127.0.0.1, ::1 and ``host``."""
+    """Write ``cert.pem`` and ``key.pem`` for localhost, 127.0.0.1, ::1 and ``host``.
+
+    A certificate already there that covers ``host`` and is valid for another day is kept, so
+    its path stays good across restarts and several servers can share it.
+    """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     files = TlsFiles(directory / "cert.pem", directory / "key.pem")
+    if _still_good(files, _hosts_for(host)):
+        return files
     try:
         _cert_with_cryptography(files, _hosts_for(host))
     except ImportError:
@@ -126,6 +132,31 @@ def _cert_with_cryptography(files: TlsFiles, hosts: Sequence[str]) -> None:
     files.key.write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
+
+
+def _still_good(files: TlsFiles, hosts: Sequence[str]) -> bool:
+    if not (files.cert.is_file() and files.key.is_file()):
+        return False
+    try:
+        from cryptography import x509
+    except ImportError:
+        return False
+    try:
+        cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    covered = {str(n) for n in names.get_values_for_type(x509.IPAddress)}
+    covered |= set(names.get_values_for_type(x509.DNSName))
+    fresh = cert.not_valid_after_utc > _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=1)
+    return fresh and all(str(_normal(h)) in covered for h in hosts)
+
+
+def _normal(host: str) -> object:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return host
 
 
 def _cert_with_openssl(files: TlsFiles, hosts: Sequence[str]) -> None:

@@ -165,3 +165,10 @@ def test_served_script_queries_data_seeded_with_data_option(tmp_path: Path, bin_
         response = run_server_side_script("count.py")
     assert response.code == 0, response.stderr
     assert response.stdout == "['Strat', 'Tele']\n"
+
+
+def test_certificate_is_kept_across_restarts(tmp_path: Path) -> None:
+    """A still-valid certificate is reused, so a client's cacert path keeps working."""
+    first = make_self_signed_cert(tmp_path / "tls").cert.read_bytes()
+    assert make_self_signed_cert(tmp_path / "tls").cert.read_bytes() == first
+    assert make_self_signed_cert(tmp_path / "tls", "build-host").cert.read_bytes() != first
