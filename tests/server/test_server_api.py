@@ -352,3 +352,17 @@ def test_wrong_methods_and_unknown_paths(app: ServerApp) -> None:
 def test_root_lists_the_scripts(app: ServerApp) -> None:
     page = Client(app).get("/").get_data(as_text=True)
     assert "minimal.bash" in page and "administration/diagnostics.py" in page
+
+
+def test_expired_session_is_401(make_app_for) -> None:
+    """A session older than its validity is refused like a forged one."""
+    from sss_emulator.tokens import TokenAuthority
+
+    now = [1_000_000_000_000]
+    app = make_app_for(authority=TokenAuthority(clock_ms=lambda: now[0]))
+    client = login(app)
+    assert client.post("/scripting", data={"call": "minimal.bash"}).status_code == 200
+    now[0] += _decisions.SESSION_VALIDITY_MS + 1
+    response = client.post("/scripting", data={"call": "minimal.bash"})
+    assert response.status_code == 401
+    assert "expired" in error_of(response)
