@@ -187,6 +187,31 @@ def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     pytester.runpytest("--strict-markers").assert_outcomes(passed=1)
 
 
+def test_users_file_grants_and_home_from_the_command_line(pytester: pytest.Pytester,
+                                                          standard_bin: Path) -> None:
+    (pytester.path / "users.yaml").write_text(
+        "users:\n  alice: {roles: [team]}\nroles:\n  team: [SCRIPTING:EXECUTE:echo.py]\n")
+    (pytester.path / "skel").mkdir()
+    (pytester.path / "skel" / "note.txt").write_text("from the skeleton")
+    pytester.makeini("[pytest]\nsss_bin_dirs = bin\nsss_users = users.yaml\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.sss(user="alice", roles=["team"])
+
+        def test_granted(sss):
+            assert sss.run_server_side_script("echo.py").code == 0
+            assert sss.home.name == "skel"
+
+        def test_not_granted(sss):
+            with pytest.raises(sss.errors.PermissionDenied, match="SCRIPTING:EXECUTE:minimal"):
+                sss.run_server_side_script("minimal.bash")
+        """
+    )
+    pytester.runpytest("--sss-home", "skel").assert_outcomes(passed=2)
+
+
 def test_profile_gives_bin_dirs(pytester: pytest.Pytester) -> None:
     bin_dir = pytester.path / "prof" / "custom" / "caosdb-server" / "scripting" / "bin"
     bin_dir.mkdir(parents=True)

@@ -152,3 +152,15 @@ def test_emulator_outcome_is_the_same_shape_in_both_modes(script: Script,
                                                               inp.argv[1:])
     assert inp.shared_files["f.txt"].read_text() == "x"
     assert not inp.workdir.exists()
+
+
+def test_timeout_outside_the_main_thread(script: Script, tmp_path: Path) -> None:
+    import threading
+
+    path = script("import time\nwhile True:\n    time.sleep(0.01)\n")
+    results = []
+    worker = threading.Thread(target=lambda: results.append(_run(path, tmp_path, timeout=0.3)))
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert results[0].timed_out and results[0].returncode is None
