@@ -108,13 +108,12 @@ def _ini_dir(config: pytest.Config) -> Path:
 
 def _first_layer(config: pytest.Config) -> dict[str, tuple[Any, str]]:
     """The settings given on the command line, else in the ini file: name → (value, where)."""
-    cwd = config.invocation_params.dir
     base = _ini_dir(config)
     inifile = str(config.inipath or "the ini file")
     chosen: dict[str, tuple[Any, str]] = {}
     opt = config.option
     if opt.sss_bin_dirs:
-        chosen["bin_dirs"] = (tuple((cwd / p).absolute() for p in opt.sss_bin_dirs),
+        chosen["bin_dirs"] = (tuple(_from_cwd(config, p) for p in opt.sss_bin_dirs),
                               "--sss-bin-dir")
     elif config.getini("sss_bin_dirs"):
         chosen["bin_dirs"] = (tuple(Path(p).absolute() for p in config.getini("sss_bin_dirs")),
@@ -123,7 +122,7 @@ def _first_layer(config: pytest.Config) -> dict[str, tuple[Any, str]]:
         cli_value = getattr(opt, f"sss_{name}", None)
         ini_value = str(config.getini(f"sss_{name}") or "").strip()
         if cli_value:
-            chosen[name] = ((cwd / os.path.expanduser(cli_value)).absolute(), f"--sss-{name}")
+            chosen[name] = (_from_cwd(config, cli_value), f"--sss-{name}")
         elif ini_value:
             chosen[name] = ((base / os.path.expanduser(ini_value)).absolute(),
                             f"sss_{name} in {inifile}")
@@ -140,20 +139,23 @@ def _first_layer(config: pytest.Config) -> dict[str, tuple[Any, str]]:
     return chosen
 
 
+def _from_cwd(config: pytest.Config, value: str) -> Path:
+    return (config.invocation_params.dir / os.path.expanduser(value)).absolute()
+
+
 def check_command_line(config: pytest.Config) -> None:
     """Refuse bad ``--sss-*`` values before any test runs (a usage error, exit 4)."""
-    cwd = config.invocation_params.dir
     opt = config.option
     for folder in opt.sss_bin_dirs or ():
-        _existing_dir((cwd / folder).absolute(), "--sss-bin-dir", "bin dir")
+        _existing_dir(_from_cwd(config, folder), "--sss-bin-dir", "bin dir")
     if opt.sss_home:
-        _existing_dir((cwd / opt.sss_home).absolute(), "--sss-home", "home skeleton")
+        _existing_dir(_from_cwd(config, opt.sss_home), "--sss-home", "home skeleton")
     if opt.sss_timeout is not None:
         parse_timeout(opt.sss_timeout, "--sss-timeout")
-    if opt.sss_profile and not (cwd / opt.sss_profile).exists():
-        raise PluginConfigError(f"--sss-profile: {cwd / opt.sss_profile} does not exist")
-    if opt.sss_users and not (cwd / opt.sss_users).is_file():
-        raise PluginConfigError(f"--sss-users: {cwd / opt.sss_users} is not a file")
+    for name in ("profile", "users"):
+        value = getattr(opt, f"sss_{name}")
+        if value and not _from_cwd(config, value).exists():
+            raise PluginConfigError(f"--sss-{name}: {_from_cwd(config, value)} does not exist")
 
 
 def resolve_base(config: pytest.Config) -> BaseSettings:
@@ -216,6 +218,12 @@ def _paths(value: Any, where: str, key: str, base: Path) -> tuple[Path, ...]:
     return tuple((base / os.path.expanduser(os.fspath(v))).absolute() for v in value)
 
 
+def _one_path(value: Any, where: str, key: str, base: Path) -> Path:
+    if not isinstance(value, str | os.PathLike):
+        raise PluginConfigError(f"{where}: {key}= must be a path, not {value!r}")
+    return (base / os.path.expanduser(os.fspath(value))).absolute()
+
+
 def _env(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping):
         raise PluginConfigError(f"{where}: env= must be a mapping of names to values, "
@@ -258,12 +266,11 @@ def emulator_kwargs(
             kwargs["bin_dirs"] = tuple(_existing_dir(p, f"{where} bin_dirs=", "bin dir")
                                        for p in _paths(value, where, key, relative_to))
         elif key == "home":
-            (home,) = _paths(value, where, key, relative_to)[:1] or (None,)
-            kwargs["home"] = home and _existing_dir(home, f"{where} home=", "home skeleton")
+            home = _one_path(value, where, key, relative_to)
+            kwargs["home"] = _existing_dir(home, f"{where} home=", "home skeleton")
         elif key == "users":
-            (path,) = _paths(value, where, key, relative_to)[:1]
             try:
-                kwargs["users"] = load_users(path)
+                kwargs["users"] = load_users(_one_path(value, where, key, relative_to))
             except ConfigError as exc:
                 raise PluginConfigError(f"{where} users=: {exc.message}") from None
         elif key == "user":
