@@ -24,8 +24,9 @@ from sss_emulator.emulator import Emulator
 from sss_emulator.errors import EmulatorError, ScriptNotFound, ScriptTimeout
 from sss_emulator.outcome import RunOutcome
 from sss_emulator.runner import ProcessResult, run_process
+from sss_emulator.scripts import resolve_script
 
-from .inprocess import run_inprocess
+from .inprocess import is_python_script, run_inprocess
 from .parity import ParityError, compare_outcomes
 from .settings import parse_mode
 
@@ -110,7 +111,9 @@ class PytestEmulator(Emulator):
 
     ``mode`` is ``"subprocess"`` (the server's way), ``"inprocess"`` (Python scripts run via
     ``runpy`` inside the test process) or ``"both"`` (both, then :class:`ParityError` if code,
-    stdout, stderr or shared files differ; the subprocess outcome is returned). Errors are
+    stdout, stderr or shared files differ; the subprocess outcome is returned). A script without
+    a Python shebang can only run as a subprocess, and does so in every mode (the report says
+    ``[subprocess]``), so one mode can be set for a repository of mixed scripts. Errors are
     reachable as ``sss.errors.PermissionDenied`` etc., so tests need no import.
 
     Unlike the core emulator, a run that times out raises ``ScriptTimeout`` (its outcome as
@@ -164,7 +167,7 @@ class PytestEmulator(Emulator):
     def run(self, request: CallRequest, **kwargs: Any) -> RunOutcome:
         """Run ``request`` in this emulator's mode (see the class docstring)."""
         __tracebackhide__ = True
-        mode = self.mode
+        mode = self.mode if self._is_python(request.call) else "subprocess"
         try:
             if mode == "both":
                 server_way = self._run_as(request, "subprocess", kwargs)
@@ -186,6 +189,13 @@ class PytestEmulator(Emulator):
                 exc = _plugin_wording(exc, request.call, self.bin_dirs)
             self.log.refused(request, exc, mode)
             raise exc.with_traceback(None) from None
+
+    def _is_python(self, call: str) -> bool:
+        """Whether ``call`` can run in-process; other scripts always run as a subprocess."""
+        try:
+            return is_python_script(resolve_script(call, self.bin_dirs).path)
+        except EmulatorError:
+            return True  # the run itself reports the problem, in the mode asked for
 
     def _run_as(self, request: CallRequest, mode: str, kwargs: dict[str, Any]) -> RunOutcome:
         saved = self.runner

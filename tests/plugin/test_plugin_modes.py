@@ -45,9 +45,9 @@ def test_inprocess_scripts_see_fp_and_monkeypatch(pytester: pytest.Pytester,
             assert sss.run_server_side_script("notify.py", "x").code == 75
 
         @pytest.mark.sss(mode="inprocess", bin_dirs=["bin"])
-        def test_bash_needs_subprocess(sss, write_bash):
-            with pytest.raises(sss.errors.SetupError, match="not a Python script"):
-                sss.run_server_side_script("hello.sh")
+        def test_bash_runs_as_subprocess(sss, write_bash, fp):
+            assert sss.run_server_side_script("hello.sh").stdout == "hi\\n"
+            assert sss.log.entries[-1].startswith("[subprocess]")
         """
     )
     pytester.makeconftest(
