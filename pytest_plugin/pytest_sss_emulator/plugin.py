@@ -2,7 +2,8 @@
 
 Fixtures: ``sss`` (alias ``sss_emulator``), an emulator whose directories live under the
 test's ``tmp_path``, configured by ``@pytest.mark.sss(...)`` over the session settings; and
-``sss_factory`` (session scope) to build emulators with other settings. Call files
+``sss_factory`` (session scope) to build emulators with other settings; ``sss_server`` (from
+:mod:`.server_fixtures`), a live scripting server for tests that use pylib. Call files
 ``sss_*.yaml``/``sss_*.toml`` are collected as tests. A failing test's report gets a section
 with every run it made.
 """
@@ -19,6 +20,7 @@ import pytest
 from .callfile import is_call_file
 from .items import CALL_FAILED, CallFile
 from .pytest_emulator import PytestEmulator, RunLog
+from .server_fixtures import sss_server, sss_server_options
 from .settings import (
     MARKER_KEYS,
     MODES,
@@ -41,6 +43,8 @@ __all__ = (
     "sss",
     "sss_emulator",
     "sss_factory",
+    "sss_server",
+    "sss_server_options",
 )
 
 logger = logging.getLogger("pytest_sss_emulator.plugin")

@@ -129,3 +129,19 @@ def test_session_factory_emulators_are_reported_too(pytester: pytest.Pytester,
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*- sss-emulator runs -*", "call:       echo.py zzz",
                                  "args: zzz"])
+
+
+def test_sss_server_comes_with_the_plugin(pytester: pytest.Pytester, standard_bin: Path) -> None:
+    """No ``pytest_plugins`` line needed: the entry point brings the live-server fixture too."""
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture\ndef sss_server_options():\n"
+        f"    return {{'bin_dirs': ({str(standard_bin)!r},)}}\n"
+    )
+    pytester.makepyfile(
+        """
+        def test_serves(sss_server):
+            assert sss_server.url.startswith("http://127.0.0.1:")
+            assert sss_server.history is not None
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
