@@ -9,12 +9,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import ADMIN_PW, ALICE_PW, leftovers, multipart
 from lxml import etree
+from server_helpers import ADMIN_PW, ALICE_PW, leftovers, multipart
 from werkzeug.test import Client, TestResponse
 
 from sss_emulator import _decisions
-from sss_emulator.server import XML_CONTENT_TYPE, ServerApp, patch_ini_text
+from sss_emulator.backend import patch_pylinkahead_ini
+from sss_emulator.server import XML_CONTENT_TYPE, ServerApp
 from sss_emulator.server_form import FormLimits
 
 
@@ -334,8 +335,8 @@ def test_scripts_get_a_pylinkahead_ini_pointing_here(make_app_for, bin_dir: Path
 
 
 def test_patch_ini_sets_cacert_for_https() -> None:
-    text = patch_ini_text("[Connection]\nurl=x\nssl_insecure=True\n", "https://127.0.0.1:1",
-                          Path("/tmp/cert.pem"))
+    text = patch_pylinkahead_ini("[Connection]\nurl=x\nssl_insecure=True\n",
+                                 "https://127.0.0.1:1", cacert="/tmp/cert.pem")
     assert "cacert = /tmp/cert.pem" in text and "ssl_insecure" not in text
 
 

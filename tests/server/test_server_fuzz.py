@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import ADMIN_PW, multipart
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from server_helpers import ADMIN_PW, multipart
 from werkzeug.test import Client
 
 from sss_emulator.server import ServerApp

@@ -10,10 +10,10 @@ from urllib.parse import quote
 
 import linkahead
 import pytest
-from conftest import ADMIN_PW, ALICE_PW
 from linkahead.exceptions import HTTPForbiddenError, HTTPResourceNotFoundError, LoginFailedError
 from linkahead.utils.server_side_scripting import run_server_side_script
 from lxml import etree
+from server_helpers import ADMIN_PW, ALICE_PW
 
 from sss_emulator.server import ServerApp
 from sss_emulator.serving import ServerHandle, TlsFiles, make_self_signed_cert, running_server
@@ -172,3 +172,24 @@ def test_certificate_is_kept_across_restarts(tmp_path: Path) -> None:
     first = make_self_signed_cert(tmp_path / "tls").cert.read_bytes()
     assert make_self_signed_cert(tmp_path / "tls").cert.read_bytes() == first
     assert make_self_signed_cert(tmp_path / "tls", "build-host").cert.read_bytes() != first
+
+
+def test_served_script_mail_is_captured_and_recorded(tmp_path: Path, samples: Path,
+                                                     examples: Path) -> None:
+    """A served script's send_email reaches the capture, not the world; the run lists it."""
+    from sss_emulator.serve_cli import build_app
+
+    data = examples / "data"
+    app, _settings = build_app({"bin_dirs": (str(samples),),
+                                "data": (str(data / "model.yml"), str(data / "records.yml")),
+                                "work_root": str(tmp_path / "w"),
+                                "shared_root": str(tmp_path / "s")}, cwd=tmp_path)
+    with running_server(app) as handle:
+        use_pylib(handle.url, password=app.generated_password)
+        response = run_server_side_script("register_guitar.py",
+                                          files={"-p0": str(data / "guitar_form.json")})
+    assert response.code == 0, response.stderr
+    (record,) = app.history.values()
+    assert record.script == "register_guitar.py"
+    assert [(m["to"], m["subject"]) for m in record.mails] == [
+        (["shop@example.com"], "New guitar: Telecaster")]

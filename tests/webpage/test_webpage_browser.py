@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ADMIN_PASSWORD, TEAM_PASSWORD, build_server
+from webpage_helpers import ADMIN_PASSWORD, TEAM_PASSWORD, build_server
 
 from sss_emulator.serving import running_server
 
@@ -84,7 +84,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("site")
     extra = root / "extra_bin"
     extra.mkdir()
-    from conftest import EXTRA_SCRIPTS
+    from webpage_helpers import EXTRA_SCRIPTS
 
     for name, body in EXTRA_SCRIPTS.items():
         (extra / name).write_text(body)

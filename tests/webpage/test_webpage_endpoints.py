@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_PASSWORD, SAMPLES, TEAM_PASSWORD, build_server
+from webpage_helpers import ADMIN_PASSWORD, SAMPLES, TEAM_PASSWORD, build_server
 from werkzeug.test import Client
 
 from sss_emulator.server import ServerApp
