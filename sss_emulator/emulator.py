@@ -265,6 +265,7 @@ class Emulator:
                 context_root=self.context_root,
                 token=token,
                 notes=self.notes,
+                script_call=request.call,
             )
             for hook in self.hooks:
                 outcome = hook.after_run(context, outcome)

@@ -50,6 +50,8 @@ class RunOutcome:
     changes: Mapping[str, Any] = field(default_factory=dict)
     mails: tuple[Any, ...] = ()
     notes: tuple[str, ...] = ()
+    #: The ``call`` field of the request alone: the script's path below its bin dir.
+    script_call: str = ""
 
     @property
     def stdout_text(self) -> str:

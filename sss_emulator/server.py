@@ -17,8 +17,7 @@ Routes, below the context root::
 
 from __future__ import annotations
 
-import configparser
-import functools
+import dataclasses
 import html
 import importlib
 import importlib.util
@@ -26,6 +25,7 @@ import logging
 import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -42,16 +42,17 @@ from . import _decisions
 from .call import request_from_form
 from .config import UsersConfig
 from .emulator import Emulator, RunContext
-from .errors import EmulatorError, NotAuthenticated
+from .errors import ConfigError, EmulatorError, NotAuthenticated
 from .outcome import RunOutcome
 from .render import ResponseMeta, render_error_xml
 from .scripts import ResolvedScript, iter_scripts
 from .server_form import FormLimits, read_form
 from .server_history import RunHistory, RunRecord
 from .sessions import Sessions, default_users, session_cookie_header, token_from_cookie_header
+from .standin import point_run_at
 from .tokens import Identity
 
-__all__ = ("XML_CONTENT_TYPE", "ServerApp", "ServerConfig", "make_app", "patch_ini_text")
+__all__ = ("XML_CONTENT_TYPE", "ServerApp", "ServerConfig", "make_app")
 
 logger = logging.getLogger("sss_emulator.server")
 
@@ -101,53 +102,9 @@ def make_app(config: ServerConfig) -> ServerApp:
     return ServerApp(config)
 
 
-def patch_ini_text(existing: str | None, url: str, cacert: Path | None) -> str:
-    """An ini whose ``[Connection] url`` is ``url``; other sections and keys are kept.
-
-    pylib validates the ini at import, so only keys its schema knows are set: ``cacert`` for
-    an https server (dropping ``ssl_insecure``), neither for plain http.
-    """
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment, method-assign]  # keep the key spelling
-    if existing:
-        parser.read_string(existing)
-    if not parser.has_section("Connection"):
-        parser.add_section("Connection")
-    connection = parser["Connection"]
-    connection["url"] = url
-    for key in ("cacert", "ssl_insecure"):
-        connection.pop(key, None)
-    if url.startswith("https://") and cacert is not None:
-        connection["cacert"] = str(cacert)
-    lines = ["# [Connection] set by sss-emulate serve: scripts call back to this server.\n"]
-    with _StringSink(lines) as sink:
-        parser.write(sink)
-    return "".join(lines)
-
-
-@functools.lru_cache(maxsize=32)
-def _patched(existing: str | None, url: str, cacert: Path | None) -> str:
-    """``patch_ini_text`` once per skeleton text: every run of a server writes the same ini."""
-    return patch_ini_text(existing, url, cacert)
-
-
-class _StringSink:
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-
-    def write(self, text: str) -> int:
-        self.lines.append(text)
-        return len(text)
-
-    def __enter__(self) -> _StringSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 class _ServerHook:
-    """Points each run's ``.pylinkahead.ini`` at this server and tracks runs in flight."""
+    """Points each run's ``.pylinkahead.ini`` at this server and its mail capture, tracks runs
+    in flight, and gives each outcome the mails that arrived while it ran."""
 
     def __init__(self, app: ServerApp) -> None:
         self._app = app
@@ -155,19 +112,24 @@ class _ServerHook:
     def before_run(self, context: RunContext) -> None:
         self._app._track(context.workspace.workdir)
         url = self._app.script_url()
-        if url is None:
+        stand_in = self._app.stand_in()
+        if url is None or stand_in is None:
             return
-        home = context.workspace.home
-        targets = [p for p in (home / "pylinkahead.ini", home / ".pylinkahead.ini") if p.exists()]
-        for ini in targets or [home / ".pylinkahead.ini"]:
-            existing = ini.read_text(encoding="utf-8") if ini.exists() else None
-            try:
-                ini.write_text(_patched(existing, url, self._app.cacert), encoding="utf-8")
-            except configparser.Error as exc:
-                logger.warning("%s is not a valid ini file (%s); left as it is", ini, exc)
+        cacert = str(self._app.cacert) if self._app.cacert else None
+        point_run_at(context, stand_in, url=url, cacert=cacert)
+        self._app._local.mails_before = len(stand_in.collector.mails)
 
     def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:
-        return outcome
+        stand_in = self._app.stand_in()
+        before = getattr(self._app._local, "mails_before", None)
+        if stand_in is None or before is None:
+            return outcome
+        # Runs in parallel share one capture: a mail is given to the run that was going on
+        # when it arrived, which is exact for one run at a time.
+        mails = tuple(m.to_dict() for m in stand_in.collector.mails[before:])
+        for mail in mails:
+            logger.info("captured mail to %s: %s", ", ".join(mail["to"]), mail["subject"])
+        return dataclasses.replace(outcome, mails=mails)
 
 
 class ServerApp:
@@ -191,6 +153,8 @@ class ServerApp:
         self._active: dict[int, Path] = {}
         self._backend: WsgiApp | None = None
         self._backend_loaded = False
+        self._stand_in: Any = None
+        self._state: tempfile.TemporaryDirectory[str] | None = None
         self._page: WsgiApp | None = None
         self._page_loaded = False
         if not any(isinstance(h, _ServerHook) for h in self.emulator.hooks):
@@ -442,22 +406,32 @@ class ServerApp:
 
     def _make_backend(self) -> WsgiApp | None:
         try:
-            app_module = importlib.import_module("sss_emulator.backend.app")
-            store_module = importlib.import_module("sss_emulator.backend.store")
+            from .backend import DataFileError, EntityStore, StandIn
         except ImportError as exc:
             logger.info("LinkAhead stand-in not available (%s); serving GET /Info only", exc)
             return None
-        self.backend_recorder = app_module.CallRecorder()
-        self.store = store_module.EntityStore(sqlite_path=self.config.sqlite_path)
-        for path in self.config.data_files:
-            self.store.load(path)
-        backend: WsgiApp = app_module.make_backend_app(
-            self.store,
-            authenticate=self.sessions.verify,
-            recorder=self.backend_recorder,
-            context_root=self.context_root,
-        )
-        return backend
+        self._state = tempfile.TemporaryDirectory(prefix="sss-serve-")
+        try:
+            stand_in = StandIn(
+                authenticate=self.sessions.verify,
+                state_dir=self._state.name,
+                data_files=self.config.data_files,
+                store=EntityStore(sqlite_path=self.config.sqlite_path),
+                context_root=self.context_root,
+                listen=False,  # mounted here, on the server's own port
+            )
+        except DataFileError as exc:
+            raise ConfigError(str(exc)) from exc
+        self._stand_in = stand_in.start()
+        self.backend_recorder = stand_in.recorder
+        self.store = stand_in.store
+        app: WsgiApp = stand_in.app
+        return app
+
+    def stand_in(self) -> Any:
+        """The mounted stand-in (store, recorder, mail capture), or None without a backend."""
+        self._backend_app()
+        return self._stand_in
 
     # --- shutdown ------------------------------------------------------------------------------
 
@@ -474,6 +448,7 @@ class ServerApp:
         if not leftovers:
             if close_emulator is not None:
                 close_emulator()
+            self._close_stand_in()
             return
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for workdir in self.active_runs():
@@ -484,6 +459,15 @@ class ServerApp:
             shutil.rmtree(workdir, ignore_errors=True)
         if close_emulator is not None:
             close_emulator()
+        self._close_stand_in()
+
+    def _close_stand_in(self) -> None:
+        if self._stand_in is not None:
+            self._stand_in.stop()
+            self._stand_in = None
+        if self._state is not None:
+            self._state.cleanup()
+            self._state = None
 
     def _wait_idle(self, seconds: float) -> bool:
         deadline = time.monotonic() + seconds

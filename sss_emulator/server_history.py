@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .outcome import RunOutcome
 
@@ -33,6 +34,10 @@ class RunRecord:
     """``(name, download link)`` of every file the script left in its SHARED_DIR."""
     timestamp: float
     """Seconds since the epoch when the run finished."""
+    script: str = ""
+    """The call path alone (``call`` continues with the arguments)."""
+    mails: tuple[dict[str, Any], ...] = ()
+    """Mails the script sent while it ran (captured, never delivered)."""
 
     @classmethod
     def from_outcome(cls, srid: str, outcome: RunOutcome) -> RunRecord:
@@ -49,6 +54,8 @@ class RunRecord:
             shared_files=tuple((name, outcome.shared_link(name))
                                for name in outcome.shared_files),
             timestamp=time.time(),
+            script=outcome.script_call,
+            mails=tuple(dict(m) for m in outcome.mails),
         )
 
 

@@ -10,6 +10,7 @@ the outcome.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import http.cookies
 import logging
 import os
@@ -41,6 +42,33 @@ _PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "a
 def _read_ini(context: RunContext) -> tuple[Path, str | None]:
     path = context.workspace.home / INI_NAME
     return path, path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def point_run_at(context: RunContext, stand_in: Any, url: str | None = None,
+                 cacert: str | None = None) -> None:
+    """Make the run's ini name ``url`` (default: the stand-in's own) and its mail capture.
+
+    A skeleton ini that does not parse is left as it is: pylib fails on it as it would on the
+    server, and the script's error says why.
+    """
+    path, existing = _read_ini(context)
+    try:
+        path.write_text(_ini_text(stand_in, existing, url, cacert), encoding="utf-8")
+    except ValueError as exc:
+        logger.warning("%s left unchanged: %s", path.name, exc)
+    # pylib sends even 127.0.0.1 requests through a configured proxy, which cannot reach
+    # the stand-in; the script's own proxy settings serve no purpose against it.
+    for name in _PROXY_VARIABLES:
+        context.env.pop(name, None)
+    path_var = context.env.get("PATH", "")
+    context.env["PATH"] = f"{stand_in.bin_dir}:{path_var}" if path_var else str(stand_in.bin_dir)
+
+
+@functools.lru_cache(maxsize=64)
+def _ini_text(stand_in: Any, existing: str | None, url: str | None, cacert: str | None) -> str:
+    """Every run of one skeleton gets the same ini: patch it once."""
+    text: str = stand_in.ini_text(existing, url=url, cacert=cacert)
+    return text
 
 
 class StandInHook:
@@ -94,15 +122,7 @@ class StandInHook:
     def before_run(self, context: RunContext) -> None:
         stand_in = self.stand_in
         stand_in.reset()
-        path, existing = _read_ini(context)
-        path.write_text(stand_in.ini_text(existing), encoding="utf-8")
-        # pylib sends even 127.0.0.1 requests through a configured proxy, which cannot reach
-        # the stand-in; the script's own proxy settings serve no purpose against it.
-        for name in _PROXY_VARIABLES:
-            context.env.pop(name, None)
-        path_var = context.env.get("PATH", "")
-        context.env["PATH"] = f"{stand_in.bin_dir}:{path_var}" if path_var else str(
-            stand_in.bin_dir)
+        point_run_at(context, stand_in)
 
     def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:
         results = self.stand_in.results()

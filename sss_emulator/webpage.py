@@ -81,7 +81,7 @@ def run_json(record: RunRecord) -> dict[str, Any]:
     """One run of the server's history as the page's JSON: what the result view shows."""
     return {
         "srid": record.srid,
-        "script": record.call.split(" ", 1)[0],
+        "script": record.script or record.call.split(" ", 1)[0],
         "call": record.call,
         "user": {"name": record.user, "roles": list(record.roles)},
         "code": record.code,
@@ -90,6 +90,8 @@ def run_json(record: RunRecord) -> dict[str, Any]:
         "stdout": record.stdout_text,
         "stderr": record.stderr_text,
         "shared_files": [{"name": name, "link": link} for name, link in record.shared_files],
+        "mails": [{key: mail.get(key) for key in ("from", "to", "cc", "subject", "body")}
+                  for mail in record.mails],
         "timestamp": _timestamp_iso(record.timestamp),
     }
 

@@ -37,6 +37,8 @@ class StandIn:
         store: an existing store (e.g. SQLite-backed for ``serve``); a new in-memory one if None.
         file_root: a directory ``GET FileSystem/<path>`` also serves from.
         context_root: path prefix for the app (the URL in the ini includes it).
+        listen: serve the app on a port of its own; False when the caller mounts ``app`` in its
+            own server (``sss-emulate serve``) and only wants the store and the mail capture.
 
     Example::
 
@@ -55,7 +57,9 @@ class StandIn:
         store: EntityStore | None = None,
         file_root: Path | None = None,
         context_root: str = "",
+        listen: bool = True,
     ) -> None:
+        self.listen = listen
         self.store = store if store is not None else EntityStore()
         if self.store.sqlite_path is not None and len(self.store) and data_files:
             # a persistent store was seeded when it was created; loading again would duplicate
@@ -95,10 +99,13 @@ class StandIn:
         """``(host, port)`` of the SMTP sink."""
         return self._sink.host, self._sink.port
 
-    def ini_text(self, existing_text: str | None) -> str:
-        """The user's ini (or none) pointed at this stand-in and its mail capture."""
+    def ini_text(self, existing_text: str | None, *, url: str | None = None,
+                 cacert: str | None = None) -> str:
+        """The user's ini (or none) pointed at this stand-in (or ``url``, where the caller mounts
+        ``app``) and its mail capture."""
         return patch_pylinkahead_ini(
-            existing_text, self.url, sendmail=str(self.sendmail), smtp=self.smtp
+            existing_text, url or self.url, cacert=cacert, sendmail=str(self.sendmail),
+            smtp=self.smtp,
         )
 
     def results(self) -> dict[str, Any]:
@@ -117,12 +124,14 @@ class StandIn:
 
     def start(self) -> StandIn:
         try:
-            self._stack.enter_context(self._server)
+            if self.listen:
+                self._stack.enter_context(self._server)
             self._stack.enter_context(self._sink)
         except BaseException:
             self._stack.close()
             raise
-        _log.debug("stand-in at %s, SMTP sink at %s:%d", self.url, *self.smtp)
+        _log.debug("stand-in at %s, SMTP sink at %s:%d",
+                   self.url if self.listen else "(mounted)", *self.smtp)
         return self
 
     def stop(self) -> None:

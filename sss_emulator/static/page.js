@@ -323,6 +323,16 @@
       }
       section.append(list);
     }
+    if (run.mails && run.mails.length) {
+      section.append(el("h3", { text: "Mails sent (captured, not delivered)" }));
+      const mails = el("ul", { class: "mails", id: "mails" });
+      for (const mail of run.mails) {
+        mails.append(el("li", {},
+          el("p", { text: `To ${(mail.to || []).join(", ")}: ${mail.subject || "(no subject)"}` }),
+          el("pre", { text: mail.body || "" })));
+      }
+      section.append(mails);
+    }
     if (run.srid && !run.refused) {
       section.append(el("p", { class: "permalink" }, el("a", {
         href: `${cfg.pages}/runs/${encodeURIComponent(run.srid)}`,

@@ -1,0 +1,52 @@
+"""The README's promises hold: its commands are CI's, its links exist, its decisions are real."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sss_emulator import _decisions
+
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text()
+
+
+def _commands() -> list[str]:
+    return re.findall(r"```sh\n(.+?)\n```", README, re.DOTALL)
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    """.ci/run's test line is the README's second set-up command, verbatim."""
+    test_command = _commands()[1]
+    assert "pytest" in test_command
+    ci_lines = (REPO / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci_lines
+
+
+def test_readme_install_command_runs_a_sample() -> None:
+    """The first set-up command installs and runs sss-emulate on a sample script."""
+    install = _commands()[0]
+    assert "pip install -e ." in install
+    assert "sss-emulate sample_scripts/" in install
+
+
+@pytest.mark.parametrize("link", sorted(set(re.findall(r"\]\(((?:docs/)[^)#]+)", README))))
+def test_readme_links_exist(link: str) -> None:
+    """Every docs page the README links to is there."""
+    assert (REPO / link).is_file(), link
+
+
+def test_every_constant_named_in_fidelity_doc_exists() -> None:
+    """The decisions table of docs/fidelity.md names constants that are in _decisions.py."""
+    text = (REPO / "docs" / "fidelity.md").read_text()
+    table = text.split("## Decisions", 1)[1].split("\n## ", 1)[0]
+    named = set()
+    for row in table.splitlines()[2:]:
+        if row.startswith("|"):
+            last_cell = row.strip().strip("|").split("|")[-1]
+            named.update(re.findall(r"`([A-Za-z_]+)`", last_cell))
+    plain = {n for n in named if "." not in n and not n.endswith("_")}
+    assert plain, "the table names no constants"
+    assert sorted(n for n in plain if not hasattr(_decisions, n)) == []
