@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -154,7 +153,6 @@ class ServerApp:
         self._backend: WsgiApp | None = None
         self._backend_loaded = False
         self._stand_in: Any = None
-        self._state: tempfile.TemporaryDirectory[str] | None = None
         self._page: WsgiApp | None = None
         self._page_loaded = False
         if not any(isinstance(h, _ServerHook) for h in self.emulator.hooks):
@@ -410,11 +408,9 @@ class ServerApp:
         except ImportError as exc:
             logger.info("LinkAhead stand-in not available (%s); serving GET /Info only", exc)
             return None
-        self._state = tempfile.TemporaryDirectory(prefix="sss-serve-")
         try:
             stand_in = StandIn(
                 authenticate=self.sessions.verify,
-                state_dir=self._state.name,
                 data_files=self.config.data_files,
                 store=EntityStore(sqlite_path=self.config.sqlite_path),
                 context_root=self.context_root,
@@ -465,9 +461,6 @@ class ServerApp:
         if self._stand_in is not None:
             self._stand_in.stop()
             self._stand_in = None
-        if self._state is not None:
-            self._state.cleanup()
-            self._state = None
 
     def _wait_idle(self, seconds: float) -> bool:
         deadline = time.monotonic() + seconds

@@ -14,7 +14,6 @@ import functools
 import http.cookies
 import logging
 import os
-import tempfile
 import threading
 import urllib.error
 import urllib.parse
@@ -93,7 +92,6 @@ class StandInHook:
         self.sqlite_path = sqlite_path
         self._lock = threading.Lock()
         self._stand_in: Any = None
-        self._state: tempfile.TemporaryDirectory[str] | None = None
 
     def _authenticate(self, token: str) -> TokenInfo | None:
         return self.authority.verify(token)
@@ -105,15 +103,11 @@ class StandInHook:
             if self._stand_in is None:
                 from .backend import DataFileError, EntityStore, StandIn
 
-                self._state = tempfile.TemporaryDirectory(prefix="sss-standin-")
                 try:
                     store = EntityStore(sqlite_path=self.sqlite_path) if self.sqlite_path else None
-                    stand_in = StandIn(authenticate=self._authenticate, state_dir=self._state.name,
-                                       data_files=self.data_files, store=store,
-                                       context_root=self.context_root)
+                    stand_in = StandIn(authenticate=self._authenticate, data_files=self.data_files,
+                                       store=store, context_root=self.context_root)
                 except DataFileError as exc:
-                    self._state.cleanup()
-                    self._state = None
                     raise ConfigError(str(exc)) from exc
                 self._stand_in = stand_in.start()
                 logger.debug("stand-in started at %s", stand_in.url)
@@ -138,9 +132,6 @@ class StandInHook:
             if self._stand_in is not None:
                 self._stand_in.stop()
                 self._stand_in = None
-            if self._state is not None:
-                self._state.cleanup()
-                self._state = None
 
 
 def login_to_server(url: str, username: str, password: str, *,

@@ -9,6 +9,7 @@ stays thin.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -31,7 +32,8 @@ class StandIn:
 
     Args:
         authenticate: maps a ``SessionToken`` cookie value to a principal, or None (401).
-        state_dir: where the mail spool and the ``sendmail`` program go (``state_dir/bin``).
+        state_dir: where the mail spool and the ``sendmail`` program go (``state_dir/bin``);
+            None makes a private temporary folder that :meth:`stop` removes.
         data_files: files to seed the store with, in order (``DataFileError`` on a bad one);
             skipped for a SQLite-backed store that already holds entities (seeded earlier).
         store: an existing store (e.g. SQLite-backed for ``serve``); a new in-memory one if None.
@@ -52,7 +54,7 @@ class StandIn:
         self,
         *,
         authenticate: Authenticate,
-        state_dir: str | Path,
+        state_dir: str | Path | None = None,
         data_files: Sequence[str | Path] = (),
         store: EntityStore | None = None,
         file_root: Path | None = None,
@@ -73,6 +75,11 @@ class StandIn:
                 self.store.load(path)
         self.store.reset_changes()
         self.recorder = CallRecorder()
+        self._stack = ExitStack()
+        if state_dir is None:
+            owned = tempfile.TemporaryDirectory(prefix="sss-standin-")
+            self._stack.callback(owned.cleanup)
+            state_dir = owned.name
         self.state_dir = Path(state_dir)
         self.collector = MailCollector(self.state_dir / "mail")
         self.bin_dir = self.state_dir / "bin"
@@ -87,7 +94,6 @@ class StandIn:
         self.sendmail = write_sendmail_program(self.bin_dir, self.collector.spool_dir)
         self._server = BackendServer(self.app)
         self._sink = SmtpSink(self.collector)
-        self._stack = ExitStack()
 
     @property
     def url(self) -> str:
