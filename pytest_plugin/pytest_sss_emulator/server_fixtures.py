@@ -56,9 +56,9 @@ class LiveServer:
     def configure_pylib(self, username: str = "admin", password: str | None = None,
                         **kwargs: Any) -> None:
         """Point the real ``linkahead`` client at this server, logging in as ``username``."""
-        import linkahead
+        from linkahead.connection.connection import configure_connection
 
-        linkahead.configure_connection(
+        configure_connection(  # type: ignore[no-untyped-call]  # pylib has no annotations
             url=self.url, username=username, password=self._password(username, password),
             password_method="plain", **kwargs)
         self.pylib_configured = True
@@ -109,10 +109,10 @@ def sss_server(sss_server_options: dict[str, Any], tmp_path_factory: pytest.Temp
 
 def _reset_pylib() -> None:
     """Point pylib back at what its ini files say, so no later test talks to a dead port."""
-    import linkahead
+    from linkahead.connection.connection import configure_connection
 
     with contextlib.suppress(Exception):  # no url in any ini: pylib stays unusable, as before
-        linkahead.configure_connection()
+        configure_connection()  # type: ignore[no-untyped-call]  # pylib has no annotations
 
 
 def _admin_password(app: Any) -> str | None:
