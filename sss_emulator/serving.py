@@ -4,8 +4,7 @@ background thread for tests and the ``sss_server`` fixture.
 Built on ``werkzeug.serving.make_server(threaded=True)``, so concurrent requests run
 concurrently. The socket is bound here, not by werkzeug, so that a port in use is one clear line
 of ours rather than werkzeug's message and ``sys.exit``. ``--tls`` uses a self-signed
-certificate made with the ``cryptography`` package when it is installed, else the ``openssl``
-command.
+certificate made with the ``cryptography`` package (a dependency).
 """
 
 from __future__ import annotations
@@ -15,11 +14,9 @@ import datetime as _dt
 import errno
 import ipaddress
 import logging
-import shutil
 import signal
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -93,10 +90,7 @@ def make_self_signed_cert(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
     files = TlsFiles(directory / "cert.pem", directory / "key.pem")
     if _still_good(files, _hosts_for(host)):
         return files
-    try:
-        _cert_with_cryptography(files, _hosts_for(host))
-    except ImportError:
-        _cert_with_openssl(files, _hosts_for(host))
+    _cert_with_cryptography(files, _hosts_for(host))
     files.key.chmod(0o600)
     return files
 
@@ -137,10 +131,8 @@ def _cert_with_cryptography(files: TlsFiles, hosts: Sequence[str]) -> None:
 def _still_good(files: TlsFiles, hosts: Sequence[str]) -> bool:
     if not (files.cert.is_file() and files.key.is_file()):
         return False
-    try:
-        from cryptography import x509
-    except ImportError:
-        return False
+    from cryptography import x509
+
     try:
         cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -157,28 +149,6 @@ def _normal(host: str) -> object:
         return ipaddress.ip_address(host)
     except ValueError:
         return host
-
-
-def _cert_with_openssl(files: TlsFiles, hosts: Sequence[str]) -> None:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise RuntimeError("--tls needs the 'cryptography' package or the 'openssl' command; "
-                           "install one of them (pip install cryptography).")
-    alt = ",".join(("IP:" if _is_ip(h) else "DNS:") + h for h in hosts)
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-         "-subj", "/CN=sss-emulate serve", "-addext", f"subjectAltName={alt}",
-         "-keyout", str(files.key), "-out", str(files.cert)],
-        check=True, capture_output=True,
-    )
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def bind(host: str, port: int) -> socket.socket:
