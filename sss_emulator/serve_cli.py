@@ -93,6 +93,7 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
                      f"{ADMIN_PASSWORD_ENV} to choose it).")
     if app.config.static_dir is not None:
         lines.append(f"Static pages: {url}{root}/webinterface/html/<name>.html")
+    lines.append(f"Try the scripts in a browser: {url}{root}/")
     lines.append("Press Ctrl+C to stop.")
     return lines
 

@@ -18,9 +18,6 @@ Routes, below the context root::
 from __future__ import annotations
 
 import dataclasses
-import html
-import importlib
-import importlib.util
 import logging
 import os
 import shutil
@@ -44,7 +41,6 @@ from .emulator import Emulator, RunContext
 from .errors import ConfigError, EmulatorError, NotAuthenticated
 from .outcome import RunOutcome
 from .render import ResponseMeta, render_error_xml
-from .scripts import ResolvedScript, iter_scripts
 from .server_form import FormLimits, read_form
 from .server_history import RunHistory, RunRecord
 from .sessions import Sessions, default_users, session_cookie_header, token_from_cookie_header
@@ -154,7 +150,6 @@ class ServerApp:
         self._backend_loaded = False
         self._stand_in: Any = None
         self._page: WsgiApp | None = None
-        self._page_loaded = False
         if not any(isinstance(h, _ServerHook) for h in self.emulator.hooks):
             self.emulator.hooks.append(_ServerHook(self))
 
@@ -193,10 +188,8 @@ class ServerApp:
             return self._shared(request, path[len("/Shared/"):])
         if path.startswith("/webinterface/html/") and request.method in ("GET", "HEAD"):
             return self._static(request, path[len("/webinterface/html/"):])
-        if (path == "/" or head == "sss") and self._page_app() is not None:
-            return self._page_app()  # type: ignore[return-value]
-        if path == "/" and request.method in ("GET", "HEAD"):
-            return self._index(request)
+        if path == "/" or head == "sss":
+            return self._page_app()
         backend = self._backend_app()
         if backend is not None:
             return backend
@@ -359,31 +352,15 @@ class ServerApp:
         where = folder or "the profile's caosdb-webui/src/ext/html (start with --profile)"
         return self._error(404, f"No static page {name!r} in {where}.", None, request)
 
-    def _index(self, request: Request) -> Response:
-        rows = []
-        for item in iter_scripts(self.emulator.bin_dirs):
-            call = item.call if isinstance(item, ResolvedScript) else item[0]
-            rows.append(f"<li><code>{html.escape(call)}</code></li>")
-        base = html.escape(self.base_uri(request))
-        body = (
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<title>sss-emulate serve</title></head><body>"
-            "<h1>Local server-side scripting</h1>"
-            f"<p>POST to <code>{base}/scripting</code> with the fields <code>call</code>, "
-            "<code>-pN</code> and <code>-O&lt;name&gt;</code>; log in with "
-            f"<code>POST {base}/login</code>.</p>"
-            f"<h2>Scripts</h2><ul>{''.join(rows) or '<li>(none)</li>'}</ul></body></html>"
-        )
-        return Response(body, content_type="text/html; charset=utf-8")
+    # --- the page and the stand-in --------------------------------------------------------------
 
-    # --- optional parts ------------------------------------------------------------------------
+    def _page_app(self) -> WsgiApp:
+        """The browser page (built on first use: it reads its assets)."""
+        with self._lock:
+            if self._page is None:
+                from .webpage import make_page_app  # imports this module's types
 
-    def _page_app(self) -> WsgiApp | None:
-        if not self._page_loaded:
-            with self._lock:
-                if not self._page_loaded:
-                    self._page = _optional_app("sss_emulator.webpage", "make_page_app", self)
-                    self._page_loaded = True
+                self._page = make_page_app(self)
         return self._page
 
     def load_backend(self) -> bool:
@@ -403,11 +380,8 @@ class ServerApp:
         return self._backend
 
     def _make_backend(self) -> WsgiApp | None:
-        try:
-            from .backend import DataFileError, EntityStore, StandIn
-        except ImportError as exc:
-            logger.info("LinkAhead stand-in not available (%s); serving GET /Info only", exc)
-            return None
+        from .backend import DataFileError, EntityStore, StandIn
+
         try:
             stand_in = StandIn(
                 authenticate=self.sessions.verify,
@@ -467,14 +441,6 @@ class ServerApp:
         while self.active_runs() and time.monotonic() < deadline:
             time.sleep(0.05)
         return not self.active_runs()
-
-
-def _optional_app(module_name: str, factory: str, server: ServerApp) -> WsgiApp | None:
-    if importlib.util.find_spec(module_name) is None:
-        return None
-    module = importlib.import_module(module_name)
-    app: WsgiApp = getattr(module, factory)(server)
-    return app
 
 
 def _user_info_document(identity: Identity | None) -> bytes:

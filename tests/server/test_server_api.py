@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 from pathlib import Path
@@ -346,13 +345,6 @@ def test_wrong_methods_and_unknown_paths(app: ServerApp) -> None:
     assert response.status_code == 405 and response.headers["Allow"] == "POST"
     assert client.get("/login").status_code == 405
     assert client.get("/no/such/thing").status_code in (401, 404)
-
-
-@pytest.mark.skipif(importlib.util.find_spec("sss_emulator.webpage") is not None,
-                    reason="the browser page answers / when it is installed")
-def test_root_lists_the_scripts(app: ServerApp) -> None:
-    page = Client(app).get("/").get_data(as_text=True)
-    assert "minimal.bash" in page and "administration/diagnostics.py" in page
 
 
 def test_expired_session_is_401(make_app_for) -> None:
