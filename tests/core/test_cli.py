@@ -229,3 +229,25 @@ def test_attach_stores_a_file_without_an_argument(cli, samples: Path, examples: 
     assert {f["name"] for f in doc["shared_files"]} == {"log.txt", "output.json"}
     link = next(f["link"] for f in doc["shared_files"] if f["name"] == "output.json")
     assert link in doc["stdout"]
+
+
+def test_more_bad_input_each_one_line(cli, tmp_path: Path, samples: Path, make_script) -> None:
+    """Not executable, two uploads named alike, a broken profile, a broken users file."""
+    script = make_script("plain.sh", "#!/bin/sh\necho hi\n", mode=0o644)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x.json").write_text("{}")
+    (tmp_path / "b" / "x.json").write_text("{}")
+    (tmp_path / "users.yaml").write_text("users: [unclosed\n")
+    cases = [
+        ([str(script)], "chmod +x"),
+        ([str(samples / "minimal.bash"), "-p0", "@a/x.json", "-p1", "@b/x.json"],
+         "Two uploads are named 'x.json'"),
+        (["--profile", str(tmp_path / "a"), "minimal.bash"], "is not a LinkAhead profile"),
+        (["--users", "users.yaml", str(samples / "minimal.bash")], "users.yaml:"),
+    ]
+    for args, message in cases:
+        result = cli(*args)
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 2, (args, result.output)
+        assert len(lines) == 1 and message in lines[0], (args, lines)
