@@ -114,6 +114,18 @@ class Emulator:
             self.hooks.append(StandInHook(self.authority, data_files=data_files,
                                           context_root=self.context_root))
 
+    @property
+    def stand_in(self) -> Any:
+        """The running LinkAhead stand-in of this emulator (started now if need be), or None.
+
+        Its ``store`` holds the entities scripts see; ``recorder.calls``, ``store.changes`` and
+        ``collector.mails`` what the last run did (the pytest fixture ``sss_backend`` wraps it).
+        """
+        from .standin import StandInHook
+
+        hook = next((h for h in self.hooks if isinstance(h, StandInHook)), None)
+        return None if hook is None else hook.stand_in
+
     def close(self) -> None:
         """Stop what hooks started (the stand-in's server and SMTP sink)."""
         for hook in self.hooks:

@@ -2,7 +2,8 @@
 
 Fixtures: ``sss`` (alias ``sss_emulator``), an emulator whose directories live under the
 test's ``tmp_path``, configured by ``@pytest.mark.sss(...)`` over the session settings; and
-``sss_factory`` (session scope) to build emulators with other settings; ``sss_server`` (from
+``sss_factory`` (session scope) to build emulators with other settings; ``sss_backend`` (from
+:mod:`.backend_fixtures`), the LinkAhead stand-in the scripts call back; ``sss_server`` (from
 :mod:`.server_fixtures`), a live scripting server for tests that use pylib. Call files
 ``sss_*.yaml``/``sss_*.toml`` are collected as tests. A failing test's report gets a section
 with every run it made.
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from .backend_fixtures import sss_backend
 from .callfile import is_call_file
 from .items import CALL_FAILED, CallFile
 from .pytest_emulator import PytestEmulator, RunLog
@@ -41,6 +43,7 @@ __all__ = (
     "pytest_runtest_makereport",
     "pytest_runtest_setup",
     "sss",
+    "sss_backend",
     "sss_emulator",
     "sss_factory",
     "sss_server",
