@@ -62,7 +62,7 @@ __all__ = ("DEFAULT_DEBOUNCE_MS", "WatchConfig", "watch_command", "watch_invocat
 logger = logging.getLogger("sss_emulator.watch")
 
 #: How often the polling observer (``--poll``) compares directory snapshots.
-POLL_INTERVAL_S = 0.25
+POLL_INTERVAL_S = 0.1
 #: A file that is written without pause still reruns after this many debounce periods.
 _MAX_DEBOUNCE_PERIODS = 10
 _CHANGE_EVENTS = frozenset({EVENT_TYPE_CREATED, EVENT_TYPE_DELETED, EVENT_TYPE_MOVED,
