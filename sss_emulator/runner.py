@@ -92,7 +92,13 @@ def _exit_code(returncode: int) -> int:
 
 class _Streams:
     """Reads stdout and stderr in the calling thread with one selector, as ``communicate`` does,
-    so no thread has to start per run; each chunk also goes to its live sink."""
+    so no thread has to start per run; each chunk also goes to its live sink.
+
+    Where Linux offers a pidfd, the process's exit is one more event of the same selector, so a
+    run ends the moment the script does instead of at the next poll.
+    """
+
+    _EXIT = 0
 
     def __init__(self, proc: subprocess.Popen[bytes], sinks: dict[int, StreamSink | None]):
         assert proc.stdout is not None and proc.stderr is not None
@@ -103,14 +109,22 @@ class _Streams:
             os.set_blocking(stream.fileno(), False)
             self.selector.register(stream, selectors.EVENT_READ, key)
             self.buffers[key] = bytearray()
+        self.pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):  # not Linux >= 5.3
+            self.pidfd = os.pidfd_open(proc.pid)
+            self.selector.register(self.pidfd, selectors.EVENT_READ, self._EXIT)
 
     @property
     def open(self) -> bool:
-        return bool(self.selector.get_map())
+        return any(key.data != self._EXIT for key in self.selector.get_map().values())
 
-    def read(self, timeout: float) -> None:
-        """Read what is there within ``timeout`` seconds; unregister streams at EOF."""
+    def read(self, timeout: float | None) -> None:
+        """Read what is there within ``timeout`` seconds (or until the process exits);
+        unregister streams at EOF."""
         for key, _ in self.selector.select(timeout):
+            if key.data == self._EXIT:
+                self.selector.unregister(key.fileobj)
+                continue
             try:
                 chunk = os.read(key.fd, 65536)
             except BlockingIOError:
@@ -127,6 +141,11 @@ class _Streams:
                     logger.exception("live output sink failed")
                     self.sinks[key.data] = None
 
+    @property
+    def watching_exit(self) -> bool:
+        """Whether the selector will wake up when the process exits."""
+        return any(key.data == self._EXIT for key in self.selector.get_map().values())
+
     def drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while self.open and time.monotonic() < deadline:
@@ -136,6 +155,8 @@ class _Streams:
         for key in list(self.selector.get_map().values()):
             self.selector.unregister(key.fileobj)
         self.selector.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
 
 
 def run_process(
@@ -179,15 +200,18 @@ def run_process(
                 logger.info("timeout after %ss: stopping process group %s", timeout, proc.pid)
                 stop_group(proc)
                 break
-            wait = 0.05
+            # Sleep until output, the exit (pidfd) or the deadline; wake up regularly only
+            # to look at a cancel flag, or where no pidfd tells of the exit.
+            wait: float | None = None if streams.watching_exit and cancel is None else 0.05
             if deadline is not None:
-                wait = max(0.0, min(wait, deadline - time.monotonic()))
-            if streams.open:
+                remaining = max(0.0, deadline - time.monotonic())
+                wait = remaining if wait is None else min(wait, remaining)
+            if streams.open or streams.watching_exit:
                 streams.read(wait)
             elif cancel is None:
-                # Output is closed: block in waitpid rather than poll in steps.
+                # Output is closed and no pidfd: block in waitpid rather than poll in steps.
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=None if deadline is None else wait)
+                    proc.wait(timeout=wait)
             else:
                 cancel.wait(wait)
         # The script is gone; children it left may still hold the pipes open.

@@ -72,6 +72,8 @@ def resolve_script(call: str, bin_dirs: Sequence[Path]) -> ResolvedScript:
 
 
 def _parent_inside(candidate: Path, base: Path) -> bool:
+    if candidate.parent == base:  # a call without folders cannot climb out through a link
+        return True
     try:
         candidate.parent.resolve().relative_to(base.resolve())
     except ValueError:
