@@ -26,13 +26,13 @@ from .config import MISSING, Settings, resolve_settings
 from .emulator import Emulator
 from .errors import ConfigError, EmulatorError, ScriptNotFound
 from .outcome import RunOutcome
-from .render import ResponseMeta, render_error_xml, render_json
+from .report import live_sinks, outcome_summary, say, write_outcome, write_refusal
 from .scripts import call_for_path
 from .standin import RealServerHook, login_to_server
 from .tokens import ANONYMOUS, Identity
 
-__all__ = ("EXIT_INTERRUPTED", "RunInvocation", "execute", "main", "prepare", "run_options",
-           "watch_options")
+__all__ = ("EXIT_INTERRUPTED", "RunInvocation", "collect_options", "configure_logging", "execute",
+           "main", "prepare", "run_options", "setting_options", "watch_options")
 
 EXIT_INTERRUPTED = 130
 FORMATS = ("text", "json", "xml")
@@ -145,44 +145,10 @@ def _identity(settings: Settings, user: str | None, roles: tuple[str, ...]) -> I
                     roles or (entry.roles if entry else ()))
 
 
-def _summary(outcome: RunOutcome) -> str:
-    state = "timed out" if outcome.timed_out else f"exit {outcome.code}"
-    parts = [f"{state}", f"{outcome.duration_s:.3f}s"]
-    files = outcome.shared_files
-    if files:
-        parts.append("shared: " + ", ".join(files))
-    if outcome.server_calls:
-        parts.append(f"server calls: {len(outcome.server_calls)}")
-    changed = {kind: len(items) for kind, items in outcome.changes.items() if items}
-    if changed:
-        parts.append("changes: " + ", ".join(f"{n} {kind}" for kind, n in changed.items()))
-    if outcome.mails:
-        parts.append(f"mails: {len(outcome.mails)}")
-    return "sss-emulate: " + " · ".join(parts)
-
-
-def _write_bytes(stream: BinaryIO | _TextSink) -> Callable[[bytes], None]:
-    def sink(chunk: bytes) -> None:
-        stream.write(chunk)
-        stream.flush()
-
-    return sink
-
-
 def _exit_code(outcome: RunOutcome) -> int:
     if outcome.timed_out or outcome.code is None:
         return 124
     return outcome.code
-
-
-def _error_document(fmt: str, error: EmulatorError, identity: Identity | None) -> str | None:
-    if fmt == "json":
-        return render_json(code=None, call=None, stdout="", stderr="", argv=(), shared_dir=None,
-                           shared_files=(), timed_out=False, duration_s=None, error=error)
-    if fmt == "xml":
-        meta = ResponseMeta(identity=identity)
-        return render_error_xml(error.http_status, error.message, meta).decode()
-    return None
 
 
 def execute(
@@ -200,53 +166,26 @@ def execute(
         prepared = prepare(invocation)
         fmt, identity = prepared.fmt, prepared.identity
         for note in prepared.settings.notes:
-            print(f"sss-emulate: note: {note}", file=err)
-        live = fmt == "text"
+            say(err, f"note: {note}")
+        on_stdout, on_stderr = live_sinks(fmt, out, err)
         with prepared.emulator:
             outcome = prepared.emulator.run(
                 prepared.request,
                 identity=prepared.identity,
                 auth_token=prepared.auth_token,
-                on_stdout=_write_bytes(out) if live else None,
-                on_stderr=_write_bytes(getattr(err, "buffer", None) or _TextSink(err)) if live
-                else None,
+                on_stdout=on_stdout,
+                on_stderr=on_stderr,
             )
     except EmulatorError as error:
-        document = _error_document(fmt, error, identity)
-        if document is not None:
-            out.write(document.encode() + (b"" if document.endswith("\n") else b"\n"))
-            out.flush()
-        print(f"sss-emulate: error: {error.message}", file=err)
+        write_refusal(error, fmt, identity, out, err)
         return error.exit_code
     except KeyboardInterrupt:
-        print("sss-emulate: interrupted; the script was stopped and its directory removed.",
-              file=err)
+        say(err, "interrupted; the script was stopped and its directory removed.")
         return EXIT_INTERRUPTED
-    if fmt == "json":
-        out.write(outcome.to_json().encode() + b"\n")
-    elif fmt == "xml":
-        out.write(outcome.to_xml())
-    out.flush()
-    if outcome.error is not None:
-        print(f"sss-emulate: error: {outcome.error.message}", file=err)
+    write_outcome(outcome, fmt, out, err)
     if fmt == "text":
-        print(_summary(outcome), file=err)
-    if outcome.kept:
-        print(f"sss-emulate: kept working directory {outcome.workdir}", file=err)
+        say(err, outcome_summary(outcome))
     return _exit_code(outcome)
-
-
-class _TextSink:
-    """Lets a text stream (e.g. click's test runner) receive raw chunks."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-
-    def write(self, chunk: bytes) -> None:
-        self._stream.write(chunk.decode("utf-8", errors="replace"))
-
-    def flush(self) -> None:
-        self._stream.flush()
 
 
 # --- click front end ----------------------------------------------------------------------------
@@ -262,7 +201,7 @@ class _DefaultRunGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _setting_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def setting_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options shared by every command that runs scripts."""
     decorators = [
         click.option("--profile", type=click.Path(path_type=str),
@@ -293,7 +232,7 @@ def _setting_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _collect(kwargs: dict[str, Any]) -> dict[str, Any]:
+def collect_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     options = {k: v for k, v in kwargs.items() if v not in (None, (), False)}
     if "roles" in options:
         options["roles"] = tuple(options["roles"])
@@ -309,7 +248,7 @@ def _split_env(entry: str) -> tuple[str, str]:
     return key, value
 
 
-def _configure_logging(debug: bool) -> None:
+def configure_logging(debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="sss-emulate: %(name)s: %(message)s", stream=sys.stderr)
 
@@ -337,7 +276,7 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     decorators: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.argument("script"),
         click.argument("script_args", nargs=-1, type=click.UNPROCESSED),
-        _setting_options,
+        setting_options,
         click.option("--format", "format", type=str, default=None,
                      help="text (live output, summary on stderr), json (one document) or xml "
                           "(the server's response). [SSS_FORMAT]"),
@@ -420,9 +359,9 @@ def run_command(script: str, script_args: tuple[str, ...], watch: bool, debug: b
       sss-emulate sample_scripts/print_file.bash -p0 @examples/data/data.json
       sss-emulate --profile my-profile administration/diagnostics.py --format json
     """
-    _configure_logging(debug)
+    configure_logging(debug)
     invocation = RunInvocation(script=script, script_args=tuple(script_args),
-                               options=_collect(kwargs))
+                               options=collect_options(kwargs))
     given = [name for name in WATCH_OPTIONS if name in invocation.options]
     if given and not watch:
         flag = "--" + given[0].replace("_", "-").replace("watch-paths", "watch-path")
@@ -435,7 +374,7 @@ def run_command(script: str, script_args: tuple[str, ...], watch: bool, debug: b
 
 
 @main.command("list")
-@_setting_options
+@setting_options
 @click.option("--format", "format", type=click.Choice(["text", "json"]), default="text")
 def list_command(format: str, **kwargs: Any) -> None:
     """List the scripts in the bin dirs with the permission each needs."""
@@ -443,7 +382,7 @@ def list_command(format: str, **kwargs: Any) -> None:
     from .scripts import ResolvedScript, iter_scripts
 
     try:
-        settings = resolve_settings(_collect(kwargs))
+        settings = resolve_settings(collect_options(kwargs))
     except EmulatorError as error:
         raise click.ClickException(error.message) from error
     if not settings.bin_dirs:
@@ -467,7 +406,7 @@ def list_command(format: str, **kwargs: Any) -> None:
 
 @main.command("doctor")
 @click.argument("script")
-@_setting_options
+@setting_options
 @click.option("--no-run", is_flag=True,
               help="Do not run the script to check it accepts --auth-token=.")
 def doctor_command(script: str, no_run: bool, **kwargs: Any) -> None:
@@ -475,7 +414,7 @@ def doctor_command(script: str, no_run: bool, **kwargs: Any) -> None:
     from .doctor import diagnose
 
     try:
-        settings = resolve_settings(_collect(kwargs))
+        settings = resolve_settings(collect_options(kwargs))
         checks = diagnose(script, settings, Path.cwd(), run=not no_run)
     except EmulatorError as error:
         raise click.ClickException(error.message) from error

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import _decisions
-from .cli import _collect, _configure_logging, _setting_options
+from .cli import collect_options, configure_logging, setting_options
 from .config import MISSING, Settings, load_profile, resolve_settings
 from .emulator import Emulator
 from .errors import EmulatorError
@@ -99,7 +99,7 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
 
 
 @click.command("serve")
-@_setting_options
+@setting_options
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="SSS_HOST",
               help="Address to listen on. [SSS_HOST]")
 @click.option("--port", type=click.IntRange(0, 65535), default=10443, show_default=True,
@@ -132,12 +132,12 @@ def serve_command(host: str, port: int, tls: bool, quiet: bool, debug: bool,
       curl -F call=minimal.bash -F -p0=Positional0 http://127.0.0.1:10443/scripting \\
            -H 'Cookie: SessionToken=…'
     """
-    _configure_logging(debug)
+    configure_logging(debug)
     if not quiet:
         logging.getLogger("werkzeug").setLevel(logging.INFO)
     tls_files = make_self_signed_cert(default_root("tls"), host) if tls else None
     try:
-        app, settings = build_app(_collect(kwargs), tls=tls_files)
+        app, settings = build_app(collect_options(kwargs), tls=tls_files)
     except EmulatorError as error:
         raise click.ClickException(error.message) from error
     for note in settings.notes:

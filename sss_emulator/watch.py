@@ -45,17 +45,18 @@ from .cli import (
     RUN_CONTEXT,
     Prepared,
     RunInvocation,
-    _collect,
-    _configure_logging,
+    collect_options,
+    configure_logging,
     prepare,
     run_options,
     watch_options,
 )
 from .cli import main as _main_group
 from .errors import EmulatorError, SetupError
+from .report import say
 from .watch_config import DEFAULT_DEBOUNCE_MS, WatchConfig
 from .watch_paths import WatchTargets, targets_for
-from .watch_run import WatchedRun, say
+from .watch_run import WatchedRun
 
 __all__ = ("DEFAULT_DEBOUNCE_MS", "WatchConfig", "watch_command", "watch_invocation")
 
@@ -366,9 +367,9 @@ def watch_command(script: str, script_args: tuple[str, ...], debug: bool, **kwar
     Example:
       sss-emulate watch sample_scripts/print_file.bash -p0 @examples/data/data.json
     """
-    _configure_logging(debug)
+    configure_logging(debug)
     invocation = RunInvocation(script=script, script_args=tuple(script_args),
-                               options=_collect(kwargs))
+                               options=collect_options(kwargs))
     sys.exit(watch_invocation(invocation))
 
 

@@ -9,30 +9,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 
-from .cli import Prepared, _error_document, _TextSink, _write_bytes
+from .cli import Prepared
 from .errors import EmulatorError
 from .outcome import RunOutcome
+from .report import live_sinks, outcome_summary, say, write_outcome, write_refusal
 from .runner import RunCancelled
 
-__all__ = ("WatchedRun", "say", "summary")
+__all__ = ("WatchedRun", "summary")
 
 logger = logging.getLogger("sss_emulator.watch_run")
 
 
-def say(stream: TextIO, message: str) -> None:
-    """One line of our own on stderr, flushed (runs and the loop write from two threads)."""
-    print(f"sss-emulate: {message}", file=stream, flush=True)
-
-
 def summary(number: int, outcome: RunOutcome) -> str:
-    """The line after each run: what it returned, how long it took, what it shared."""
-    state = "timed out" if outcome.timed_out else f"exit {outcome.code}"
-    parts = [f"run {number} done", state, f"{outcome.duration_s:.3f}s"]
-    if outcome.shared_files:
-        parts.append("shared: " + ", ".join(outcome.shared_files))
-    return " · ".join(parts)
+    """The line after each run: its number, then what a single run's summary says."""
+    return f"run {number} done · {outcome_summary(outcome)}"
 
 
 class WatchedRun:
@@ -67,38 +59,21 @@ class WatchedRun:
                            "(--debug shows the traceback)")
 
     def _run(self, prepared: Prepared) -> RunOutcome:
-        live = prepared.fmt == "text"
-        sink: Any = getattr(self.err, "buffer", None) or _TextSink(self.err)
+        on_stdout, on_stderr = live_sinks(prepared.fmt, self.out, self.err)
         try:
             return prepared.emulator.run(
                 prepared.request, identity=prepared.identity, auth_token=prepared.auth_token,
-                on_stdout=_write_bytes(self.out) if live else None,
-                on_stderr=_write_bytes(sink) if live else None, cancel=self.cancel,
+                on_stdout=on_stdout, on_stderr=on_stderr, cancel=self.cancel,
             )
         finally:  # each run prepares its own emulator: stop what its hooks started
-            close = getattr(prepared.emulator, "close", None)
-            if callable(close):
-                close()
+            prepared.emulator.close()
 
     def _finish(self, outcome: RunOutcome) -> None:
-        if self.fmt == "json":
-            self.out.write(outcome.to_json().encode() + b"\n")
-        elif self.fmt == "xml":
-            document = outcome.to_xml()
-            self.out.write(document if document.endswith(b"\n") else document + b"\n")
-        self.out.flush()
-        if outcome.error is not None:
-            say(self.err, f"error: {outcome.error.message}")
+        write_outcome(outcome, self.fmt, self.out, self.err)
         say(self.err, summary(self.number, outcome))
-        if outcome.kept:
-            say(self.err, f"kept working directory {outcome.workdir}")
 
     def _refused(self, error: EmulatorError, duration_s: float) -> None:
         identity = None if isinstance(self.prepared, EmulatorError) else self.prepared.identity
-        document = _error_document(self.fmt, error, identity)
-        if document is not None:
-            self.out.write(document.encode() + (b"" if document.endswith("\n") else b"\n"))
-            self.out.flush()
-        say(self.err, f"error: {error.message}")
+        write_refusal(error, self.fmt, identity, self.out, self.err)
         say(self.err, f"run {self.number} done · refused (exit {error.exit_code}) · "
                        f"{duration_s:.3f}s · still watching")
