@@ -24,7 +24,7 @@ from .call import CallRequest, request_from_form
 from .cli_args import attachments, parse_script_args
 from .config import MISSING, Settings, resolve_settings
 from .emulator import Emulator
-from .errors import ConfigError, EmulatorError, ScriptNotFound
+from .errors import ConfigError, EmulatorError, ScriptNotFound, SetupError
 from .outcome import RunOutcome
 from .report import live_sinks, outcome_summary, say, write_outcome, write_refusal
 from .scripts import call_for_path
@@ -156,8 +156,13 @@ def execute(
     *,
     stdout: BinaryIO | None = None,
     stderr: TextIO | None = None,
+    debug: bool = False,
 ) -> int:
-    """Prepare and run one invocation, print its outcome, return the exit status."""
+    """Prepare and run one invocation, print its outcome, return the exit status.
+
+    A failure of the emulator itself (a bug, not a refused call) is one line and exit 125, or
+    its traceback with ``debug``.
+    """
     out = stdout or sys.stdout.buffer
     err = stderr or sys.stderr
     fmt = str(invocation.options.get("format") or os.environ.get("SSS_FORMAT") or "text")
@@ -182,6 +187,12 @@ def execute(
     except KeyboardInterrupt:
         say(err, "interrupted; the script was stopped and its directory removed.")
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        if debug:
+            raise
+        say(err, f"internal error: {type(exc).__name__}: {exc}; rerun with --debug for the "
+                 "traceback and report it.")
+        return SetupError.exit_code
     write_outcome(outcome, fmt, out, err)
     if fmt == "text":
         say(err, outcome_summary(outcome))
@@ -260,6 +271,8 @@ def main() -> None:
 
     \b
     sss-emulate SCRIPT [-pN VALUE]... [-Oname=VALUE]...   run one script (the default command)
+    sss-emulate watch SCRIPT ...                         rerun it when its files change
+    sss-emulate serve                                    the /scripting HTTP API and a page
     sss-emulate list                                     scripts in the bin dirs
     sss-emulate doctor SCRIPT                            is it deployable?
 
@@ -277,7 +290,7 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.argument("script"),
         click.argument("script_args", nargs=-1, type=click.UNPROCESSED),
         setting_options,
-        click.option("--format", "format", type=str, default=None,
+        click.option("--format", "format", type=str, default=None, metavar="[text|json|xml]",
                      help="text (live output, summary on stderr), json (one document) or xml "
                           "(the server's response). [SSS_FORMAT]"),
         click.option("--keep", is_flag=True, default=None,
@@ -348,7 +361,8 @@ def watch_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @run_options
 @click.option("--watch", is_flag=True, help="Rerun whenever the script or its inputs change.")
 @watch_options
-@click.option("--debug", is_flag=True, help="Log what the emulator does, with tracebacks.")
+@click.option("--debug", is_flag=True,
+              help="Log what the emulator does; show the traceback of an internal error.")
 def run_command(script: str, script_args: tuple[str, ...], watch: bool, debug: bool,
                 **kwargs: Any) -> None:
     """Run SCRIPT (a call relative to a bin dir, or a path to a file in one).
@@ -370,7 +384,7 @@ def run_command(script: str, script_args: tuple[str, ...], watch: bool, debug: b
         from .watch import watch_invocation
 
         sys.exit(watch_invocation(invocation))
-    sys.exit(execute(invocation))
+    sys.exit(execute(invocation, debug=debug))
 
 
 @main.command("list")

@@ -251,3 +251,25 @@ def test_more_bad_input_each_one_line(cli, tmp_path: Path, samples: Path, make_s
         lines = result.stderr.strip().splitlines()
         assert result.exit_code == 2, (args, result.output)
         assert len(lines) == 1 and message in lines[0], (args, lines)
+
+
+def test_internal_error_is_one_line_unless_debug(samples: Path, roots: dict[str, Path],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in the emulator: one line and exit 125; --debug shows the traceback."""
+    import io
+
+    from sss_emulator import cli as cli_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli_module.Emulator, "run", broken)
+    invocation = cli_module.RunInvocation(str(samples / "minimal.bash"), (),
+                                          {"work_root": str(roots["work_root"])})
+    err = io.StringIO()
+    assert cli_module.execute(invocation, stdout=io.BytesIO(), stderr=err) == 125
+    assert err.getvalue().splitlines() == [
+        "sss-emulate: internal error: RuntimeError: boom; rerun with --debug for the traceback "
+        "and report it."]
+    with pytest.raises(RuntimeError):
+        cli_module.execute(invocation, stdout=io.BytesIO(), stderr=io.StringIO(), debug=True)
