@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+REPO_SAMPLES = Path(__file__).resolve().parents[2] / "sample_scripts"
+
 from sss_emulator.webpage_forms import (
     FormConfigError,
     load_form_config,
@@ -89,3 +91,15 @@ def test_script_defaults_to_the_file_beside_it(tmp_path: Path) -> None:
     (tmp_path / "b.py.form.json").write_text(json.dumps(ALL_TYPES))
     config = load_form_config(script, "sub/b.py")
     assert config is not None and config.script == "sub/b.py" and len(config.fields) == 7
+
+
+@pytest.mark.parametrize("config", sorted((REPO_SAMPLES).glob("*.form.json")),
+                         ids=lambda p: p.name)
+def test_sample_form_configs_are_valid(config: Path) -> None:
+    """Every form config shipped beside a sample script loads without an error."""
+    from sss_emulator.webpage_forms import load_form_config
+
+    script = config.with_name(config.name.removesuffix(".form.json"))
+    assert script.is_file()
+    loaded = load_form_config(script, script.name)
+    assert loaded is not None and loaded.fields
