@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-REPO_SAMPLES = Path(__file__).resolve().parents[2] / "sample_scripts"
-
 from sss_emulator.webpage_forms import (
     FormConfigError,
     load_form_config,
     parse_form_config,
     render_config_fields,
 )
+
+REPO_SAMPLES = Path(__file__).resolve().parents[2] / "sample_scripts"
 
 ALL_TYPES: dict[str, Any] = {
     "fields": [
@@ -97,8 +97,6 @@ def test_script_defaults_to_the_file_beside_it(tmp_path: Path) -> None:
                          ids=lambda p: p.name)
 def test_sample_form_configs_are_valid(config: Path) -> None:
     """Every form config shipped beside a sample script loads without an error."""
-    from sss_emulator.webpage_forms import load_form_config
-
     script = config.with_name(config.name.removesuffix(".form.json"))
     assert script.is_file()
     loaded = load_form_config(script, script.name)
