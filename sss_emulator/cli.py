@@ -24,8 +24,9 @@ from .call import CallRequest, request_from_form
 from .cli_args import attachments, parse_script_args
 from .config import MISSING, Settings, resolve_settings
 from .emulator import Emulator
-from .errors import ConfigError, EmulatorError, ScriptNotFound, SetupError
+from .errors import BadRequestForm, ConfigError, EmulatorError, ScriptNotFound, SetupError
 from .outcome import RunOutcome
+from .render import render_json
 from .report import live_sinks, outcome_summary, say, write_outcome, write_refusal
 from .scripts import call_for_path
 from .standin import RealServerHook, login_to_server
@@ -203,13 +204,45 @@ def execute(
 
 
 class _DefaultRunGroup(click.Group):
-    """``sss-emulate SCRIPT …`` means ``sss-emulate run SCRIPT …``."""
+    """``sss-emulate SCRIPT …`` means ``sss-emulate run SCRIPT …``; with ``--format json`` even a
+    command line click cannot parse answers with one JSON document."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            result = super().main(argv, prog_name, complete_var, False, **extra)
+        except click.UsageError as error:
+            if _json_requested(argv):
+                refusal = BadRequestForm(f"{error.format_message()} (see sss-emulate --help)")
+                sys.stdout.write(render_json(
+                    code=None, call=None, stdout="", stderr="", argv=(), shared_dir=None,
+                    shared_files=(), timed_out=False, duration_s=None, error=refusal) + "\n")
+            error.show()
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h",
                                                                       "--version"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+
+def _json_requested(argv: Sequence[str]) -> bool:
+    for index, arg in enumerate(argv):
+        if arg == "--format=json" or (arg == "--format" and argv[index + 1:index + 2] == ["json"]):
+            return True
+    return os.environ.get("SSS_FORMAT") == "json"
 
 
 def setting_options(func: Callable[..., Any]) -> Callable[..., Any]:

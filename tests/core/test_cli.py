@@ -273,3 +273,12 @@ def test_internal_error_is_one_line_unless_debug(samples: Path, roots: dict[str,
         "and report it."]
     with pytest.raises(RuntimeError):
         cli_module.execute(invocation, stdout=io.BytesIO(), stderr=io.StringIO(), debug=True)
+
+
+def test_unparsable_command_line_still_gives_one_json_document(cli) -> None:
+    """--format json and an option click rejects: the JSON error document, then click's usage."""
+    result = cli("--timeout", "soon", "minimal.bash", "--format", "json")
+    assert result.exit_code == 2
+    doc = json.loads(result.stdout)
+    assert doc["code"] is None and "--timeout" in doc["error"]["message"]
+    assert "Invalid value for '--timeout'" in result.stderr
