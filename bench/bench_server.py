@@ -89,7 +89,7 @@ def bench_latency(url: str, root: Path, runs: int) -> None:
     for _ in range(5):  # warm up both (login, imports)
         run_server_side_script("minimal.bash", "Positional0")
         em.run_server_side_script("minimal.bash", "Positional0")
-    served, direct = [], []
+    served, direct, floor = [], [], []
     for _ in range(runs):
         started = time.perf_counter()
         response = run_server_side_script("minimal.bash", "Positional0")
@@ -99,12 +99,17 @@ def bench_latency(url: str, root: Path, runs: int) -> None:
         outcome = em.run_server_side_script("minimal.bash", "Positional0")
         direct.append(time.perf_counter() - started)
         assert outcome.code == 0
+        started = time.perf_counter()
+        linkahead.Info()  # one pylib round trip that runs no script: the HTTP client's floor
+        floor.append(time.perf_counter() - started)
     em.close()
-    s, d = statistics.median(served), statistics.median(direct)
+    s, d, f = statistics.median(served), statistics.median(direct), statistics.median(floor)
     print(f"latency over {runs} sequential calls of minimal.bash (median):")
     print(f"  pylib -> sss-emulate serve : {s * 1000:8.2f} ms")
     print(f"  Emulator (Python API)      : {d * 1000:8.2f} ms")
     print(f"  ratio server/API           : {s / d:8.2f}   (goal <= 1.5)")
+    print(f"  pylib GET /Info round trip : {f * 1000:8.2f} ms   (what any pylib call costs; "
+          f"server - API - this = {(s - d - f) * 1000:.2f} ms)")
 
 
 def bench_concurrency(url: str, clients: int, per_client: int) -> None:
