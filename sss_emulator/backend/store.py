@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,39 +130,16 @@ class EntityStore:
 
     def ancestors(self, entity_id: int) -> frozenset[int]:
         """The entity and all its (transitive) parents."""
-        cached = self._ancestor_cache.get(entity_id)
-        if cached is not None:
-            return cached
-        seen: set[int] = set()
-        todo = [entity_id]
-        while todo:
-            current = todo.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            entity = self._entities.get(current)
-            if entity is not None:
-                todo.extend(p.id for p in entity.parents if p.id is not None)
-        result = frozenset(seen)
-        self._ancestor_cache[entity_id] = result
-        return result
+        return _closure(entity_id, self._parent_ids, self._ancestor_cache)
 
     def descendants(self, entity_id: int) -> frozenset[int]:
         """The entity and everything that inherits from it, directly or not."""
-        cached = self._descendant_cache.get(entity_id)
-        if cached is not None:
-            return cached
-        seen: set[int] = set()
-        todo = [entity_id]
-        while todo:
-            current = todo.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            todo.extend(self._children.get(current, ()))
-        result = frozenset(seen)
-        self._descendant_cache[entity_id] = result
-        return result
+        return _closure(entity_id, lambda current: self._children.get(current, ()),
+                        self._descendant_cache)
+
+    def _parent_ids(self, entity_id: int) -> list[int]:
+        entity = self._entities.get(entity_id)
+        return [] if entity is None else [p.id for p in entity.parents if p.id is not None]
 
     def referenced_by(self, entity_id: int) -> set[int]:
         """Entities with a reference property whose value is this id."""
@@ -482,3 +459,20 @@ def _missing(ref: str) -> Entity:
     entity = Entity(id=int(bare) if is_id else None, role="Entity", name=None if is_id else ref)
     entity.messages.append(messages.does_not_exist())
     return entity
+
+
+def _closure(start: int, neighbours: Callable[[int], Iterable[int]],
+             cache: dict[int, frozenset[int]]) -> frozenset[int]:
+    """``start`` and everything reachable through ``neighbours`` (cycles are safe), cached."""
+    cached = cache.get(start)
+    if cached is not None:
+        return cached
+    seen: set[int] = set()
+    todo = [start]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(neighbours(current))
+    result = cache[start] = frozenset(seen)
+    return result
