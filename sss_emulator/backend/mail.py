@@ -22,10 +22,11 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
+
+from .lifecycle import Service
 
 __all__ = ["Mail", "MailCollector", "SmtpSink", "spool_message", "write_sendmail_program"]
 
@@ -195,7 +196,7 @@ class _BoundController(Controller):
         return self.loop.create_server(self._factory_invoker, sock=self._sock)
 
 
-class SmtpSink:
+class SmtpSink(Service):
     """A local SMTP server (aiosmtpd) on 127.0.0.1 and an ephemeral port, spooling every mail.
 
     Example::
@@ -224,13 +225,3 @@ class SmtpSink:
             self._controller.stop()
             self._controller = None
 
-    def __enter__(self) -> SmtpSink:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .lifecycle import Service
 
 __all__ = ["BackendServer"]
 
@@ -27,7 +28,7 @@ class _QuietHandler(WSGIRequestHandler):
         _log.debug(message, *args)
 
 
-class BackendServer:
+class BackendServer(Service):
     """A threaded werkzeug server on an ephemeral port, stopped on exit.
 
     Example::
@@ -75,13 +76,3 @@ class BackendServer:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> BackendServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -13,11 +13,11 @@ import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from .app import Authenticate, CallRecorder, make_backend_app
 from .ini import patch_pylinkahead_ini
+from .lifecycle import Service
 from .mail import MailCollector, SmtpSink, write_sendmail_program
 from .service import BackendServer
 from .store import EntityStore
@@ -27,7 +27,7 @@ __all__ = ["StandIn"]
 _log = logging.getLogger("sss_emulator.backend.session")
 
 
-class StandIn:
+class StandIn(Service):
     """A running stand-in with mail capture, for one run or a whole ``serve`` session.
 
     Args:
@@ -143,13 +143,3 @@ class StandIn:
     def stop(self) -> None:
         self._stack.close()
 
-    def __enter__(self) -> StandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
