@@ -82,6 +82,8 @@ def write_outcome(outcome: RunOutcome, fmt: str, out: BinaryIO, err: TextIO) -> 
         say(err, f"error: {outcome.error.message}")
     if outcome.kept:
         say(err, f"kept working directory {outcome.workdir}")
+        for note in outcome.notes:
+            say(err, f"note: {note}")
 
 
 def write_refusal(error: EmulatorError, fmt: str, identity: Identity | None, out: BinaryIO,

@@ -119,12 +119,14 @@ class StandInHook:
         point_run_at(context, stand_in)
 
     def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:
-        results = self.stand_in.results()
+        stand_in = self.stand_in
+        results = stand_in.results()
         return dataclasses.replace(
             outcome,
             server_calls=tuple(results["server_calls"]),
             changes=results["changes"],
             mails=tuple(results["mails"]),
+            notes=(*outcome.notes, _changed_note(stand_in.url)),
         )
 
     def close(self) -> None:
@@ -132,6 +134,11 @@ class StandInHook:
             if self._stand_in is not None:
                 self._stand_in.stop()
                 self._stand_in = None
+
+
+def _changed_note(url: str) -> str:
+    return (f"the run's {INI_NAME} (a copy; the skeleton is unchanged) pointed [Connection] url at "
+            f"{url}, [Email] at a local SMTP capture and [Misc] sendmail at a capturing program")
 
 
 def login_to_server(url: str, username: str, password: str, *,
@@ -179,7 +186,9 @@ class RealServerHook:
                         encoding="utf-8")
 
     def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:
-        return outcome
+        note = (f"the run's {INI_NAME} (a copy; the skeleton is unchanged) pointed "
+                f"[Connection] url at {self.url}")
+        return dataclasses.replace(outcome, notes=(*outcome.notes, note))
 
     def close(self) -> None:
         """Nothing to stop: the real server is not ours."""

@@ -140,3 +140,14 @@ def test_cli_server_url_hands_the_script_that_token_and_url(
                                         "--username", "me"])
     assert refused.exit_code == 2
     assert "refused the login" in refused.stderr
+
+
+def test_outcome_says_what_the_run_ini_was_changed_to(em: Emulator) -> None:
+    """--keep / JSON show the ini change: the kept copy points at the stand-in, notes say so."""
+    from sss_emulator.call import CallRequest
+
+    res = em.run(CallRequest("minimal.bash"), keep=True)
+    url = em.stand_in.url
+    assert f"url = {url}" in (res.workdir / ".pylinkahead.ini").read_text()
+    assert any(url in note and "skeleton is unchanged" in note for note in res.notes)
+    assert any(url in note for note in json.loads(res.to_json())["notes"])
