@@ -10,7 +10,6 @@ the outcome.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import http.cookies
 import logging
 import os
@@ -18,6 +17,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,11 +63,18 @@ def point_run_at(context: RunContext, stand_in: Any, url: str | None = None,
     context.env["PATH"] = f"{stand_in.bin_dir}:{path_var}" if path_var else str(stand_in.bin_dir)
 
 
-@functools.lru_cache(maxsize=64)
+#: Patched ini texts per stand-in: every run of one skeleton gets the same text. Weak keys, so a
+#: closed emulator's stand-in (and its store) is not kept alive by the cache.
+_INI_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[str | None, str | None, str | None], str]] = (
+    weakref.WeakKeyDictionary())
+
+
 def _ini_text(stand_in: Any, existing: str | None, url: str | None, cacert: str | None) -> str:
-    """Every run of one skeleton gets the same ini: patch it once."""
-    text: str = stand_in.ini_text(existing, url=url, cacert=cacert)
-    return text
+    texts = _INI_CACHE.setdefault(stand_in, {})
+    key = (existing, url, cacert)
+    if key not in texts:
+        texts[key] = stand_in.ini_text(existing, url=url, cacert=cacert)
+    return texts[key]
 
 
 class StandInHook:
