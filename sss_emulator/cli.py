@@ -194,7 +194,7 @@ def execute(
         say(err, f"internal error: {type(exc).__name__}: {exc}; rerun with --debug for the "
                  "traceback and report it.")
         return SetupError.exit_code
-    write_outcome(outcome, fmt, out, err)
+    write_outcome(outcome, fmt, out, err, shown_notes=prepared.settings.notes)
     if fmt == "text":
         say(err, outcome_summary(outcome))
     return _exit_code(outcome)

@@ -7,7 +7,7 @@ the one document asked for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import BinaryIO, TextIO
 
 from .errors import EmulatorError
@@ -70,8 +70,10 @@ def outcome_summary(outcome: RunOutcome) -> str:
     return " · ".join(parts)
 
 
-def write_outcome(outcome: RunOutcome, fmt: str, out: BinaryIO, err: TextIO) -> None:
-    """The document of ``--format json|xml`` on stdout, then the error and kept-dir lines."""
+def write_outcome(outcome: RunOutcome, fmt: str, out: BinaryIO, err: TextIO,
+                  shown_notes: Sequence[str] = ()) -> None:
+    """The document of ``--format json|xml`` on stdout, then the error and kept-dir lines
+    (with the run's notes, less ``shown_notes`` already printed before the run)."""
     if fmt == "json":
         out.write(outcome.to_json().encode() + b"\n")
     elif fmt == "xml":
@@ -83,7 +85,8 @@ def write_outcome(outcome: RunOutcome, fmt: str, out: BinaryIO, err: TextIO) -> 
     if outcome.kept:
         say(err, f"kept working directory {outcome.workdir}")
         for note in outcome.notes:
-            say(err, f"note: {note}")
+            if note not in shown_notes:
+                say(err, f"note: {note}")
 
 
 def write_refusal(error: EmulatorError, fmt: str, identity: Identity | None, out: BinaryIO,

@@ -69,7 +69,8 @@ class WatchedRun:
             prepared.emulator.close()
 
     def _finish(self, outcome: RunOutcome) -> None:
-        write_outcome(outcome, self.fmt, self.out, self.err)
+        shown = self.prepared.settings.notes if isinstance(self.prepared, Prepared) else ()
+        write_outcome(outcome, self.fmt, self.out, self.err, shown_notes=shown)
         say(self.err, summary(self.number, outcome))
 
     def _refused(self, error: EmulatorError, duration_s: float) -> None:

@@ -282,3 +282,11 @@ def test_unparsable_command_line_still_gives_one_json_document(cli) -> None:
     doc = json.loads(result.stdout)
     assert doc["code"] is None and "--timeout" in doc["error"]["message"]
     assert "Invalid value for '--timeout'" in result.stderr
+
+
+def test_keep_prints_each_note_once(cli, samples: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A settings note printed before the run is not repeated with --keep's notes."""
+    monkeypatch.setenv("SSS_TIMEOUT", "30")
+    result = cli(str(samples / "minimal.bash"), "--keep", "--timeout", "20")
+    assert result.stderr.count("SSS_TIMEOUT ignored") == 1
+    assert "note: the run's .pylinkahead.ini" in result.stderr
