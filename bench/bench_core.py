@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from sss_emulator import Emulator  # noqa: E402
-from sss_emulator.call import CallRequest, build_argv  # noqa: E402
+from sss_emulator.core.call import CallRequest, build_argv  # noqa: E402
 
 
 def _overhead(root: Path, runs: int, stand_in: bool = False) -> None:

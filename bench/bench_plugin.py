@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "pytest_plugin"))
 
 from pytest_sss_emulator import PytestEmulator  # noqa: E402
 
-from sss_emulator.emulator import Emulator  # noqa: E402
+from sss_emulator.invocation import Emulator  # noqa: E402
 
 TRIVIAL = "#!/usr/bin/env python3\nimport sys\nprint('hello', sys.argv[-1])\n"
 

@@ -1,5 +1,5 @@
 """``python -m sss_emulator`` is ``sss-emulate``."""
 
-from .cli import main
+from sss_emulator.cli.commands import main
 
 main()

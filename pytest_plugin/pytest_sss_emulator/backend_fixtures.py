@@ -64,7 +64,7 @@ class SssBackend:
     def query(self, text: str) -> list[Any]:
         """The entities a ``FIND`` query matches, evaluated as the stand-in answers scripts."""
         from sss_emulator.backend import parse_query
-        from sss_emulator.backend.evaluate import evaluate
+        from sss_emulator.backend.query.evaluate import evaluate
 
         ids = evaluate(parse_query(text), self.store)
         return [self.store.get(entity_id) for entity_id in ids]

@@ -7,8 +7,8 @@ everything this module changes for the run (argv, cwd, environment, ``sys.path``
 streams, signal timer, warning filters, logging handlers) is saved first and restored in
 ``finally``; what it cannot restore is listed in ``docs/testing.md``.
 
-:func:`run_inprocess` has :func:`sss_emulator.runner.run_process`'s signature, so an
-:class:`~sss_emulator.emulator.Emulator` can use it as its process runner.
+:func:`run_inprocess` has :func:`sss_emulator.core.runner.run_process`'s signature, so an
+:class:`~sss_emulator.core.emulator.Emulator` can use it as its process runner.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from sss_emulator.core.runner import ProcessResult, StreamSink
 from sss_emulator.errors import SetupError
-from sss_emulator.runner import ProcessResult, StreamSink
 
 __all__ = ("InProcessTimeout", "is_python_script", "run_inprocess")
 

@@ -6,20 +6,18 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from sss_emulator.call import request_from_pylib
+from sss_emulator.core.call import request_from_pylib
 from sss_emulator.errors import EmulatorError, ScriptTimeout
 
 from .callfile import CallCase, CallFileError, check_outcome, load_call_file
 from .parity import ParityError
 from .pytest_emulator import PytestEmulator
 from .settings import PluginConfigError
-
-if TYPE_CHECKING:
-    from .plugin import PluginState
+from .state import STATE, PluginState
 
 __all__ = ("CALL_FAILED", "CallCaseFailure", "CallFile", "CallItem")
 
@@ -53,8 +51,6 @@ class CallItem(pytest.Item):
         self._root: Path | None = None
 
     def _state(self) -> PluginState:
-        from .plugin import STATE
-
         return self.config.stash[STATE]
 
     def setup(self) -> None:

@@ -11,7 +11,7 @@ import difflib
 import hashlib
 from pathlib import Path
 
-from sss_emulator.outcome import RunOutcome
+from sss_emulator.core.outcome import RunOutcome
 
 __all__ = ("ParityError", "compare_outcomes", "normalise")
 

@@ -21,17 +21,15 @@ import pytest
 from .backend_fixtures import sss_backend
 from .callfile import is_call_file
 from .items import CALL_FAILED, CallFile
-from .pytest_emulator import PytestEmulator, RunLog
+from .pytest_emulator import PytestEmulator
 from .server_fixtures import sss_server, sss_server_options
 from .settings import (
     MARKER_KEYS,
     MODES,
-    BaseSettings,
     PluginConfigError,
     check_command_line,
-    emulator_kwargs,
-    resolve_base,
 )
+from .state import STATE, PluginState
 
 __all__ = (
     "STATE",
@@ -61,39 +59,6 @@ _MARKER_HELP = (
     "env=None, home=None, users=None): settings of the `sss` fixture for this test "
     "(sss-emulator); they override the command line and the ini file."
 )
-
-
-class PluginState:
-    """Per-session state: the resolved base settings and the current test's run log."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.log = RunLog()
-        self._base: BaseSettings | None = None
-        self._error: PluginConfigError | None = None
-
-    def base(self) -> BaseSettings:
-        """The session settings, resolved on first use (and their error, every time after)."""
-        if self._error is not None:
-            raise self._error
-        if self._base is None:
-            try:
-                self._base = resolve_base(self.config)
-            except PluginConfigError as exc:
-                self._error = exc
-                raise
-        return self._base
-
-    def build(self, root: Path, overrides: dict[str, Any], where: str, relative_to: Path,
-              **passthrough: Any) -> PytestEmulator:
-        """An emulator with its work and shared roots below ``root``."""
-        kwargs, mode = emulator_kwargs(self.base(), overrides, where, relative_to)
-        kwargs.update(passthrough)
-        return PytestEmulator(mode=mode, log=self.log, work_root=root / "work",
-                              shared_root=root / "shared", **kwargs)
-
-
-STATE = pytest.StashKey[PluginState]()
 
 
 # --- hooks ---------------------------------------------------------------------------------------

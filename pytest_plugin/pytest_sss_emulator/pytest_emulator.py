@@ -19,12 +19,12 @@ from types import ModuleType
 from typing import Any
 
 from sss_emulator import errors as _errors
-from sss_emulator.call import CallRequest, Upload, Value, request_from_form, request_from_pylib
-from sss_emulator.emulator import Emulator
+from sss_emulator.core.call import CallRequest, Upload, Value, request_from_form, request_from_pylib
+from sss_emulator.core.outcome import RunOutcome
+from sss_emulator.core.runner import ProcessResult, run_process
+from sss_emulator.core.scripts import resolve_script
 from sss_emulator.errors import EmulatorError, ScriptNotFound, ScriptTimeout
-from sss_emulator.outcome import RunOutcome
-from sss_emulator.runner import ProcessResult, run_process
-from sss_emulator.scripts import resolve_script
+from sss_emulator.invocation import Emulator
 
 from .inprocess import is_python_script, run_inprocess
 from .parity import ParityError, compare_outcomes

@@ -36,7 +36,7 @@ class LiveServer:
     url: str
     """``http://127.0.0.1:PORT`` plus the context root, no trailing slash."""
     app: Any
-    """The :class:`sss_emulator.server.ServerApp`; ``app.history`` holds the recent runs."""
+    """The :class:`sss_emulator.serve.app.ServerApp`; ``app.history`` holds the recent runs."""
     admin_password: str | None
     """The password of the default ``admin`` (``None`` when a users file names the users)."""
     pylib_configured: bool = False
@@ -85,8 +85,8 @@ def sss_server(sss_server_options: dict[str, Any], tmp_path_factory: pytest.Temp
     from click import UsageError
 
     from sss_emulator.errors import EmulatorError
-    from sss_emulator.serve_cli import build_app
-    from sss_emulator.serving import running_server
+    from sss_emulator.httpd import running_server
+    from sss_emulator.serve.build import build_app
 
     base = tmp_path_factory.mktemp("sss-server")
     options = {"work_root": str(base / "work"), "shared_root": str(base / "shared"),

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from sss_emulator.config import MISSING, UsersConfig, load_users, resolve_settings
+from sss_emulator.core.tokens import PurposeEntry
 from sss_emulator.errors import ConfigError
-from sss_emulator.tokens import PurposeEntry
 
 __all__ = (
     "DEFAULT_TIMEOUT_S",

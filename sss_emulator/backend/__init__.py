@@ -9,15 +9,15 @@ capture mail.
 
 from __future__ import annotations
 
-from .app import Authenticate, CallRecorder, make_backend_app
-from .data_files import DataFileError, load_data_file
-from .ini import patch_pylinkahead_ini
-from .mail import Mail, MailCollector, SmtpSink, write_sendmail_program
-from .model import Entity, Principal
-from .query import QuerySyntaxError, parse_query
-from .service import BackendServer
-from .session import StandIn
-from .store import EntityStore
+from sss_emulator.backend.app import Authenticate, CallRecorder, make_backend_app
+from sss_emulator.backend.data_files import DataFileError, load_data_file
+from sss_emulator.backend.ini import patch_pylinkahead_ini
+from sss_emulator.backend.mail import Mail, MailCollector, SmtpSink, write_sendmail_program
+from sss_emulator.backend.model import Entity, Principal
+from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
+from sss_emulator.backend.service import BackendServer
+from sss_emulator.backend.standin import StandIn
+from sss_emulator.backend.store import EntityStore
 
 __all__ = [
     "Authenticate",

@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from lxml import etree
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
 
-from . import messages
-from .entity_xml import (
+from sss_emulator.backend import messages
+from sss_emulator.backend.entity_xml import (
     EntityXmlError,
     parse_entities,
     render_entity,
@@ -32,10 +31,11 @@ from .entity_xml import (
     to_bytes,
     user_info,
 )
-from .evaluate import evaluate
-from .model import Entity, Message, Principal
-from .query import QuerySyntaxError, parse_query
-from .store import EntityStore
+from sss_emulator.backend.model import Entity, Message, Principal
+from sss_emulator.backend.query.evaluate import evaluate
+from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
+from sss_emulator.backend.store import EntityStore
+from sss_emulator.wire import below_context_root, context_root_prefix, token_from_cookie_header
 
 __all__ = ["Authenticate", "CallRecorder", "make_backend_app"]
 
@@ -110,7 +110,7 @@ def make_backend_app(
 
         app = make_backend_app(EntityStore(), authenticate=lambda token: None)
     """
-    backend = _Backend(store, authenticate, recorder, file_root, "/" + context_root.strip("/"))
+    backend = _Backend(store, authenticate, recorder, file_root, context_root)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = _Request(environ)
@@ -135,16 +135,11 @@ class _Backend:
         self.authenticate = authenticate
         self.recorder = recorder
         self.file_root = file_root
-        self.context_root = "" if context_root == "/" else context_root
+        self.context_root = context_root_prefix(context_root)
 
     # ----------------------------------------------------------------- plumbing
     def relative_path(self, request: Request) -> str | None:
-        path = request.path
-        if not self.context_root:
-            return path
-        if path == self.context_root or path.startswith(self.context_root + "/"):
-            return path[len(self.context_root) :] or "/"
-        return None
+        return below_context_root(request.path, self.context_root)
 
     def describe(self, request: Request, answer: _Answer) -> dict[str, Any]:
         params = {k: v for k, v in request.args.items() if k != "query"}
@@ -194,11 +189,11 @@ class _Backend:
         )
 
     def _principal(self, request: Request) -> Principal | None:
-        raw = request.cookies.get("SessionToken")
-        if not raw:
+        token = token_from_cookie_header(request.headers.get("Cookie"))
+        if not token:
             return None
         try:
-            return self.authenticate(unquote(raw))
+            return self.authenticate(token)
         except Exception:  # a broken authenticator must not become a 500 with a traceback
             _log.exception("authenticate() raised; answering 401")
             return None

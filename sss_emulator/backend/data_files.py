@@ -20,9 +20,16 @@ from typing import Any
 import yaml
 from lxml import etree
 
-from .entity_xml import parse_entity
-from .model import ROLES, Entity, ParentRef, PropertyValue, Value, is_reference_datatype
-from .store import EntityStore
+from sss_emulator.backend.entity_xml import parse_entity
+from sss_emulator.backend.model import (
+    ROLES,
+    Entity,
+    EntityWriter,
+    ParentRef,
+    PropertyValue,
+    Value,
+    is_reference_datatype,
+)
 
 __all__ = ["DataFileError", "load_data_file"]
 
@@ -55,7 +62,7 @@ class DataFileError(ValueError):
         self.what = what
 
 
-def load_data_file(store: EntityStore, path: Path) -> list[Entity]:
+def load_data_file(store: EntityWriter, path: Path) -> list[Entity]:
     """Insert a data file's entities into ``store`` (all or nothing) and return them."""
     path = Path(path)
     try:
@@ -173,7 +180,7 @@ class _ModelReader:
     """caosadvancedtools' model.yml: each top-level name is a RecordType, or a Property if it
     has a ``datatype``; properties named under ``*_properties`` may be defined in place."""
 
-    def __init__(self, path: Path, store: EntityStore, lines: dict[int, int | None]) -> None:
+    def __init__(self, path: Path, store: EntityWriter, lines: dict[int, int | None]) -> None:
         self.path = path
         self.store = store
         self.lines = lines
@@ -279,7 +286,7 @@ class _ModelReader:
 class _RecordsReader:
     """A list of ``{parents, name, properties}`` mappings; missing definitions are created."""
 
-    def __init__(self, path: Path, store: EntityStore, lines: dict[int, int | None]) -> None:
+    def __init__(self, path: Path, store: EntityWriter, lines: dict[int, int | None]) -> None:
         self.path = path
         self.store = store
         self.lines = lines

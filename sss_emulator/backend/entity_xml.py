@@ -10,9 +10,18 @@ from collections.abc import Iterable, Sequence
 
 from lxml import etree
 
-from . import messages
-from .model import ROLES, Entity, Message, ParentRef, Principal, PropertyValue, Value
-from .store import EntityStore
+from sss_emulator.backend import messages
+from sss_emulator.backend.model import (
+    ROLES,
+    Entity,
+    EntityLookup,
+    Message,
+    ParentRef,
+    Principal,
+    PropertyValue,
+    Value,
+)
+from sss_emulator.wire import user_info_element
 
 __all__ = [
     "EntityXmlError",
@@ -87,7 +96,7 @@ def parse_entity(elem: etree._Element) -> Entity:
 
 
 def render_entity(
-    entity: Entity, store: EntityStore, *, only: Iterable[str] | None = None
+    entity: Entity, store: EntityLookup, *, only: Iterable[str] | None = None
 ) -> etree._Element:
     """An entity element as the server sends it; ``only`` limits properties (SELECT)."""
     elem = etree.Element(entity.role)
@@ -148,11 +157,7 @@ def response_element(principal: Principal | None = None) -> etree._Element:
 
 def user_info(principal: Principal) -> etree._Element:
     """``<UserInfo username realm><Roles><Role>…`` which pylib's ``UserInfo`` reads."""
-    info = etree.Element("UserInfo", username=principal.name, realm=principal.realm)
-    roles = etree.SubElement(info, "Roles")
-    for role in principal.roles:
-        etree.SubElement(roles, "Role").text = role
-    return info
+    return user_info_element(principal.name, principal.realm, principal.roles)
 
 
 def to_bytes(root: etree._Element) -> bytes:

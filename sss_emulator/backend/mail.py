@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 
-from .lifecycle import Service
+from sss_emulator.backend.lifecycle import Service
 
 __all__ = ["Mail", "MailCollector", "SmtpSink", "spool_message", "write_sendmail_program"]
 

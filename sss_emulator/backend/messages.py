@@ -9,7 +9,7 @@ shows otherwise.
 
 from __future__ import annotations
 
-from .model import Message
+from sss_emulator.backend.model import Message
 
 __all__ = [
     "deleted",

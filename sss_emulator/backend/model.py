@@ -16,6 +16,8 @@ __all__ = [
     "ATOMIC_DATATYPES",
     "ROLES",
     "Entity",
+    "EntityLookup",
+    "EntityWriter",
     "Message",
     "ParentRef",
     "Principal",
@@ -160,3 +162,29 @@ class Entity:
 
 def _copy_value(value: Value) -> Value:
     return list(value) if isinstance(value, list) else value
+
+
+class EntityLookup(Protocol):
+    """What the XML codec and transactions read of a store (``EntityStore`` is one)."""
+
+    def get(self, entity_id: int) -> Entity | None: ...
+
+    def find_by_name(self, name: str) -> list[Entity]: ...
+
+    def path_owner(self, path: str) -> Entity | None: ...
+
+    def read_blob(self, path: str) -> bytes | None: ...
+
+
+class EntityWriter(EntityLookup, Protocol):
+    """What the data-file loaders need of a store: read, and insert all-or-nothing."""
+
+    def insert(
+        self,
+        drafts: list[Entity],
+        *,
+        unique_names: bool = True,
+        keep_ids: bool = False,
+        record_changes: bool = True,
+    ) -> tuple[list[Entity], bool]: ...
+

@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .lifecycle import Service
+from sss_emulator.backend.lifecycle import Service
 
 __all__ = ["BackendServer"]
 

@@ -10,7 +10,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from .model import Entity
+from sss_emulator.backend.model import Entity
 
 __all__ = ["SqliteMirror"]
 

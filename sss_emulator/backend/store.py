@@ -15,16 +15,16 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import messages
-from .model import (
+from sss_emulator.backend import messages
+from sss_emulator.backend.model import (
     Entity,
     Message,
     Role,
     Value,
     is_reference_datatype,
 )
-from .resolve import Transaction, norm_path
-from .sqlite_file import SqliteMirror
+from sss_emulator.backend.sqlite_file import SqliteMirror
+from sss_emulator.backend.transaction import Transaction, norm_path
 
 __all__ = ["EntityStore", "value_key"]
 
@@ -174,7 +174,7 @@ class EntityStore:
 
     def load(self, path: str | Path) -> list[Entity]:
         """Seed the store from a data file (see :func:`load_data_file`)."""
-        from .data_files import load_data_file
+        from sss_emulator.backend.data_files import load_data_file
 
         return load_data_file(self, Path(path))
 

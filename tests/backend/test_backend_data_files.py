@@ -9,8 +9,8 @@ import pytest
 from backend_helpers import DATA
 
 from sss_emulator.backend import DataFileError, EntityStore
-from sss_emulator.backend.evaluate import evaluate
-from sss_emulator.backend.query import parse_query
+from sss_emulator.backend.query.evaluate import evaluate
+from sss_emulator.backend.query.parser import parse_query
 
 
 def _find(store: EntityStore, query: str) -> list[str | None]:

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from linkahead.exceptions import HTTPServerError, TransactionError
 
 from sss_emulator.backend import EntityStore
-from sss_emulator.backend.evaluate import evaluate
-from sss_emulator.backend.query import (
+from sss_emulator.backend.query.evaluate import evaluate
+from sss_emulator.backend.query.parser import (
     And,
     NamePattern,
     Not,

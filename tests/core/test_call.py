@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sss_emulator.call import (
+from sss_emulator.core.call import (
     CallRequest,
     Upload,
     build_argv,

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from sss_emulator.cli import main
+from sss_emulator.cli.commands import main
 
 
 @pytest.fixture
@@ -258,13 +258,14 @@ def test_internal_error_is_one_line_unless_debug(samples: Path, roots: dict[str,
     """A bug in the emulator: one line and exit 125; --debug shows the traceback."""
     import io
 
-    from sss_emulator import cli as cli_module
+    import sss_emulator.cli.commands as cli_module
+    from sss_emulator.invocation import Emulator, RunInvocation
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli_module.Emulator, "run", broken)
-    invocation = cli_module.RunInvocation(str(samples / "minimal.bash"), (),
+    monkeypatch.setattr(Emulator, "run", broken)
+    invocation = RunInvocation(str(samples / "minimal.bash"), (),
                                           {"work_root": str(roots["work_root"])})
     err = io.StringIO()
     assert cli_module.execute(invocation, stdout=io.BytesIO(), stderr=err) == 125

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sss_emulator import _decisions
+from sss_emulator import decisions
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
@@ -39,7 +39,7 @@ def test_readme_links_exist(link: str) -> None:
 
 
 def test_every_constant_named_in_fidelity_doc_exists() -> None:
-    """The decisions table of docs/fidelity.md names constants that are in _decisions.py."""
+    """The decisions table of docs/fidelity.md names constants that are in decisions.py."""
     text = (REPO / "docs" / "fidelity.md").read_text()
     table = text.split("## Decisions", 1)[1].split("\n## ", 1)[0]
     named = set()
@@ -49,4 +49,4 @@ def test_every_constant_named_in_fidelity_doc_exists() -> None:
             named.update(re.findall(r"`([A-Za-z_]+)`", last_cell))
     plain = {n for n in named if "." not in n and not n.endswith("_")}
     assert plain, "the table names no constants"
-    assert sorted(n for n in plain if not hasattr(_decisions, n)) == []
+    assert sorted(n for n in plain if not hasattr(decisions, n)) == []

@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from sss_emulator.emulator import Emulator, RunContext
+from sss_emulator.core.hooks import RunContext
+from sss_emulator.core.tokens import PurposeEntry
 from sss_emulator.errors import (
     NotAuthenticated,
     PermissionDenied,
     ScriptNotFound,
     SetupError,
 )
-from sss_emulator.tokens import PurposeEntry
+from sss_emulator.invocation import Emulator
 
 
 @pytest.fixture
@@ -205,10 +206,10 @@ def test_anonymous_gets_no_token_unless_a_purpose_matches(samples: Path,
 def test_anonymous_refused_when_anonymous_access_is_off(samples: Path,
                                                         roots: dict[str, Path]) -> None:
     """The server's 401 when AUTH_OPTIONAL is off."""
-    from sss_emulator.tokens import ANONYMOUS
+    from sss_emulator.core.tokens import ANONYMOUS
 
     em = Emulator([samples], **roots)
-    request = __import__("sss_emulator.call", fromlist=["x"]).CallRequest("minimal.bash")
+    request = __import__("sss_emulator.core.call", fromlist=["x"]).CallRequest("minimal.bash")
     with pytest.raises(NotAuthenticated):
         em.run(request, identity=ANONYMOUS)
 
@@ -233,6 +234,9 @@ def test_hook_failure_still_cleans_up(em: Emulator, roots: dict[str, Path]) -> N
         def after_run(self, context, outcome):  # pragma: no cover - never reached
             return outcome
 
+        def close(self) -> None:
+            pass
+
     em.hooks.append(Broken())
     with pytest.raises(RuntimeError):
         em.run_server_side_script("minimal.bash")
@@ -242,7 +246,7 @@ def test_hook_failure_still_cleans_up(em: Emulator, roots: dict[str, Path]) -> N
 def test_keep_leaves_the_workdir(em: Emulator) -> None:
     """keep=True leaves the directory for inspection and says where it is."""
     res = em.run_server_side_script("print_file.bash", "x") if False else None
-    from sss_emulator.call import CallRequest
+    from sss_emulator.core.call import CallRequest
 
     res = em.run(CallRequest("minimal.bash"), keep=True)
     assert res.kept and res.workdir.is_dir()

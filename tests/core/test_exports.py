@@ -16,8 +16,8 @@ def test_public_names_are_exactly_these() -> None:
     """A change to the public surface must be deliberate."""
     assert set(sss_emulator.__all__) == {
         "BadRequestForm", "CallRequest", "ConfigError", "Emulator", "EmulatorError", "Identity",
-        "NotAuthenticated", "PermissionDenied", "Profile", "RequestTooLarge", "RunContext",
-        "RunHook", "RunOutcome", "ScriptNotExecutable", "ScriptNotFound", "ScriptTimeout",
-        "SetupError", "Settings", "TokenAuthority", "UnsupportedMediaType", "Upload",
-        "load_profile", "request_from_form", "resolve_settings",
+        "NotAuthenticated", "PermissionDenied", "ProcessRunner", "Profile", "RequestTooLarge",
+        "RunContext", "RunHook", "RunOutcome", "ScriptNotExecutable", "ScriptNotFound",
+        "ScriptTimeout", "SetupError", "Settings", "TokenAuthority", "UnsupportedMediaType",
+        "Upload", "load_profile", "request_from_form", "resolve_settings",
     }

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sss_emulator.permissions import implies, is_allowed, permission_for
-from sss_emulator.tokens import (
+from sss_emulator.core.permissions import implies, is_allowed, permission_for
+from sss_emulator.core.tokens import (
     Identity,
     PurposeEntry,
     TokenAuthority,

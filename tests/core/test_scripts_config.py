@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from sss_emulator.config import MISSING, load_profile, load_users, resolve_settings
+from sss_emulator.core.scripts import iter_scripts, resolve_script
 from sss_emulator.errors import ConfigError, ScriptNotExecutable, ScriptNotFound
-from sss_emulator.scripts import iter_scripts, resolve_script
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from sss_emulator import Emulator
-from sss_emulator.cli import main
+from sss_emulator.cli.commands import main
+from sss_emulator.connect.real_server import login_to_server
 from sss_emulator.errors import ConfigError
-from sss_emulator.standin import login_to_server
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_cli_server_url_hands_the_script_that_token_and_url(
 
 def test_outcome_says_what_the_run_ini_was_changed_to(em: Emulator) -> None:
     """--keep / JSON show the ini change: the kept copy points at the stand-in, notes say so."""
-    from sss_emulator.call import CallRequest
+    from sss_emulator.core.call import CallRequest
 
     res = em.run(CallRequest("minimal.bash"), keep=True)
     url = em.stand_in.url

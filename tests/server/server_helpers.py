@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from sss_emulator.config import UserEntry, UsersConfig
-from sss_emulator.emulator import Emulator
-from sss_emulator.server import ServerApp, ServerConfig, make_app
+from sss_emulator.invocation import Emulator
+from sss_emulator.serve.app import ServerApp, ServerConfig, make_app
 
 ADMIN_PW = "admin-pw"
 ALICE_PW = "alice-pw"

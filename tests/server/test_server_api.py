@@ -12,10 +12,10 @@ from lxml import etree
 from server_helpers import ADMIN_PW, ALICE_PW, leftovers, multipart
 from werkzeug.test import Client, TestResponse
 
-from sss_emulator import _decisions
+from sss_emulator import decisions
 from sss_emulator.backend import patch_pylinkahead_ini
-from sss_emulator.server import XML_CONTENT_TYPE, ServerApp
-from sss_emulator.server_form import FormLimits
+from sss_emulator.serve.app import XML_CONTENT_TYPE, ServerApp
+from sss_emulator.serve.form import FormLimits
 
 
 def login(app: ServerApp, user: str = "admin", password: str = ADMIN_PW) -> Client:
@@ -288,7 +288,7 @@ def test_timeout_is_500_with_the_server_description(make_app_for, bin_dir: Path)
     app = make_app_for(timeout=0.3)
     response = login(app).post("/scripting", data={"call": "slow.sh"})
     assert response.status_code == 500
-    assert error_of(response) == _decisions.TIMEOUT_DESCRIPTION
+    assert error_of(response) == decisions.TIMEOUT_DESCRIPTION
     assert app.history.recent()[0].timed_out
 
 
@@ -349,13 +349,13 @@ def test_wrong_methods_and_unknown_paths(app: ServerApp) -> None:
 
 def test_expired_session_is_401(make_app_for) -> None:
     """A session older than its validity is refused like a forged one."""
-    from sss_emulator.tokens import TokenAuthority
+    from sss_emulator.core.tokens import TokenAuthority
 
     now = [1_000_000_000_000]
     app = make_app_for(authority=TokenAuthority(clock_ms=lambda: now[0]))
     client = login(app)
     assert client.post("/scripting", data={"call": "minimal.bash"}).status_code == 200
-    now[0] += _decisions.SESSION_VALIDITY_MS + 1
+    now[0] += decisions.SESSION_VALIDITY_MS + 1
     response = client.post("/scripting", data={"call": "minimal.bash"})
     assert response.status_code == 401
     assert "expired" in error_of(response)

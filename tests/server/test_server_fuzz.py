@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from server_helpers import ADMIN_PW, multipart
 from werkzeug.test import Client
 
-from sss_emulator.server import ServerApp
-from sss_emulator.server_form import FormLimits
+from sss_emulator.serve.app import ServerApp
+from sss_emulator.serve.form import FormLimits
 
 CLIENT_STATUSES = {200, 400, 401, 403, 404, 405, 413, 415}
 

@@ -15,8 +15,8 @@ from linkahead.utils.server_side_scripting import run_server_side_script
 from lxml import etree
 from server_helpers import ADMIN_PW, ALICE_PW
 
-from sss_emulator.server import ServerApp
-from sss_emulator.serving import ServerHandle, TlsFiles, make_self_signed_cert, running_server
+from sss_emulator.httpd import ServerHandle, TlsFiles, make_self_signed_cert, running_server
+from sss_emulator.serve.app import ServerApp
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_requests_run_concurrently(live: ServerHandle, bin_dir: Path, tmp_path: 
 def test_served_script_queries_data_seeded_with_data_option(tmp_path: Path, bin_dir: Path,
                                                             samples: Path) -> None:
     """``--data`` seeds the mounted stand-in; a script's pylib query reaches it via the ini."""
-    from sss_emulator.serve_cli import build_app
+    from sss_emulator.serve.build import build_app
 
     records = tmp_path / "records.yml"
     records.write_text("- name: Strat\n  parents: [Guitar]\n- name: Tele\n  parents: [Guitar]\n")
@@ -177,7 +177,7 @@ def test_certificate_is_kept_across_restarts(tmp_path: Path) -> None:
 def test_served_script_mail_is_captured_and_recorded(tmp_path: Path, samples: Path,
                                                      examples: Path) -> None:
     """A served script's send_email reaches the capture, not the world; the run lists it."""
-    from sss_emulator.serve_cli import build_app
+    from sss_emulator.serve.build import build_app
 
     data = examples / "data"
     app, _settings = build_app({"bin_dirs": (str(samples),),

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from watch_helpers import wait_gone, write_script
 
-from sss_emulator.call import request_from_form
-from sss_emulator.emulator import Emulator
-from sss_emulator.runner import RunCancelled, StreamSink, run_process
+from sss_emulator.core.call import request_from_form
+from sss_emulator.core.runner import RunCancelled, StreamSink, run_process
+from sss_emulator.invocation import Emulator
 
 LONG = "#!/bin/bash\nsleep 300 &\necho \"$!\" > \"$SHARED_DIR/child\"\necho started\nwait\n"
 

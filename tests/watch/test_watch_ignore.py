@@ -10,7 +10,7 @@ import pytest
 from watch_helpers import Watcher, write_script
 
 from sss_emulator.config import Settings
-from sss_emulator.watch_paths import WatchTargets, targets_for, upload_paths
+from sss_emulator.watch.targets import WatchTargets, targets_for, upload_paths
 
 #: Writes into SHARED_DIR and HOME, and leaves a report next to the work dir: all our output.
 WRITER = ("#!/bin/bash\necho report > \"$SHARED_DIR/report.txt\"\n"

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from webpage_helpers import ADMIN_PASSWORD, TEAM_PASSWORD, build_server
 
-from sss_emulator.serving import running_server
+from sss_emulator.httpd import running_server
 
 pytestmark = pytest.mark.browser
 

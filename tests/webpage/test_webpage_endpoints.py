@@ -12,7 +12,7 @@ import pytest
 from webpage_helpers import ADMIN_PASSWORD, SAMPLES, TEAM_PASSWORD, build_server
 from werkzeug.test import Client
 
-from sss_emulator.server import ServerApp
+from sss_emulator.serve.app import ServerApp
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 
@@ -230,7 +230,7 @@ def test_context_root_prefixes_every_url(tmp_path: Path, extra_bin: Path) -> Non
 
 
 def test_sample_form_config_parses() -> None:
-    from sss_emulator.webpage_forms import load_form_config
+    from sss_emulator.serve.page.forms import load_form_config
 
     config = load_form_config(SAMPLES / "handle_csv.py", "handle_csv.py")
     assert config is not None

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sss_emulator.webpage_forms import (
+from sss_emulator.serve.page.forms import (
     FormConfigError,
     load_form_config,
     parse_form_config,

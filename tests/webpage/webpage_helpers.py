@@ -9,8 +9,8 @@ import pytest
 from werkzeug.test import Client
 
 from sss_emulator.config import UserEntry, UsersConfig
-from sss_emulator.emulator import Emulator
-from sss_emulator.server import ServerApp, ServerConfig, make_app
+from sss_emulator.invocation import Emulator
+from sss_emulator.serve.app import ServerApp, ServerConfig, make_app
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sample_scripts"

@@ -1,0 +1,111 @@
+"""``sss-emulate serve``: the scripting API on localhost, for browsers, pylib and curl.
+
+Only maps options onto :func:`~sss_emulator.serve.app.make_app` and
+:func:`~sss_emulator.httpd.serve`; what the server answers is decided there and in the core.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sss_emulator.cli.options import collect_options, configure_logging, setting_options
+from sss_emulator.config import Settings
+from sss_emulator.core.workspace import default_root
+from sss_emulator.errors import EmulatorError
+
+if TYPE_CHECKING:
+    from sss_emulator.httpd import TlsFiles
+    from sss_emulator.serve.app import ServerApp
+
+__all__ = ("serve_command",)
+
+logger = logging.getLogger("sss_emulator.cli.serve")
+
+def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) -> list[str]:
+    from sss_emulator.serve.logins import ADMIN_PASSWORD_ENV
+
+    dirs = ", ".join(str(d) for d in app.emulator.bin_dirs)
+    root = f"/{app.context_root}" if app.context_root else ""
+    if app.generated_password is not None:
+        users = f"admin/{app.generated_password}"
+    elif settings.users.users:
+        users = f"{', '.join(app.users.users)} from {settings.values['users']}"
+    else:
+        users = f"admin/${ADMIN_PASSWORD_ENV}"
+    anonymous = "on" if app.emulator.anonymous_allowed else "off"
+    lines = [f"Serving scripts from {dirs} on {url}{root} (users: {users}; "
+             f"anonymous: {anonymous})"]
+    if tls is not None:
+        lines.append(f"TLS certificate: {tls.cert} (pylib: cacert={tls.cert}; curl: --cacert "
+                     f"{tls.cert})")
+    if app.generated_password is not None:
+        lines.append(f"Log in as admin with password {app.generated_password} (set "
+                     f"{ADMIN_PASSWORD_ENV} to choose it).")
+    if app.config.static_dir is not None:
+        lines.append(f"Static pages: {url}{root}/webinterface/html/<name>.html")
+    lines.append(f"Try the scripts in a browser: {url}{root}/")
+    lines.append("Press Ctrl+C to stop.")
+    return lines
+
+
+@click.command("serve")
+@setting_options
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="SSS_HOST",
+              help="Address to listen on. [SSS_HOST]")
+@click.option("--port", type=click.IntRange(0, 65535), default=10443, show_default=True,
+              envvar="SSS_PORT", help="Port to listen on; 0 picks a free one. [SSS_PORT]")
+@click.option("--context-root", default=None, envvar="SSS_CONTEXT_ROOT",
+              help="Path prefix of every resource, as the server's CONTEXT_ROOT (default: the "
+                   "profile's). [SSS_CONTEXT_ROOT]")
+@click.option("--tls", is_flag=True,
+              help="Speak https with a generated self-signed certificate (its path is printed).")
+@click.option("--anonymous", is_flag=True, default=None,
+              help="Let callers without a session run scripts their role 'anonymous' may "
+                   "(the server's AUTH_OPTIONAL). [SSS_ANONYMOUS]")
+@click.option("--max-body", "max_body_mib", type=click.FloatRange(min=0), default=None,
+              help="Largest request body in MiB (default 4096); larger answers 413.")
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=str),
+              help="A data model or records file the stand-in starts with (repeatable). "
+                   "[SSS_DATA]")
+@click.option("--db", type=click.Path(path_type=str), default=None, envvar="SSS_DB",
+              help="Keep the stand-in's entities in this SQLite file across restarts. [SSS_DB]")
+@click.option("--quiet", is_flag=True, help="Do not log one line per request.")
+@click.option("--debug", is_flag=True, help="Log what the emulator does, with tracebacks.")
+def serve_command(host: str, port: int, tls: bool, quiet: bool, debug: bool,
+                  **kwargs: Any) -> None:
+    """Serve the scripting API (POST /scripting, /login, /Shared/…) on HOST:PORT.
+
+    \b
+    Examples:
+      sss-emulate serve --profile examples/profile
+      sss-emulate serve --bin-dir sample_scripts --port 0 --anonymous
+      curl -F call=minimal.bash -F -p0=Positional0 http://127.0.0.1:10443/scripting \\
+           -H 'Cookie: SessionToken=…'
+    """
+    # The HTTP server and werkzeug are imported only when serving.
+    from sss_emulator.httpd import make_self_signed_cert, serve
+    from sss_emulator.serve.build import build_app
+
+    configure_logging(debug)
+    if not quiet:
+        logging.getLogger("werkzeug").setLevel(logging.INFO)
+    tls_files = make_self_signed_cert(default_root("tls"), host) if tls else None
+    try:
+        app, settings = build_app(collect_options(kwargs), tls=tls_files)
+    except EmulatorError as error:
+        if error.exit_code == click.UsageError.exit_code:
+            raise click.UsageError(error.message) from error
+        raise click.ClickException(error.message) from error
+    for note in settings.notes:
+        click.echo(f"sss-emulate: note: {note}", err=True)
+
+    def ready(url: str) -> None:
+        for line in _banner(app, url, settings, tls_files):
+            click.echo(line, err=True)
+        sys.stderr.flush()
+
+    sys.exit(serve(app, host, port, tls=tls_files, quiet=quiet, on_ready=ready))

@@ -1,0 +1,67 @@
+"""A real LinkAhead server as what a run's callbacks reach (``--server-url``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from sss_emulator.connect.standin import INI_NAME, read_ini
+from sss_emulator.core.hooks import RunContext
+from sss_emulator.core.outcome import RunOutcome
+from sss_emulator.errors import ConfigError
+from sss_emulator.wire import session_token_from_set_cookie
+
+__all__ = ("RealServerHook", "login_to_server")
+
+
+def login_to_server(url: str, username: str, password: str, *,
+                    cacert: str | None = None, timeout: float = 30) -> str:
+    """Log in to a real LinkAhead server as pylib does and return the session token."""
+    import ssl
+
+    body = urllib.parse.urlencode({"username": username, "password": password}).encode()
+    request = urllib.request.Request(url.rstrip("/") + "/login", data=body, method="POST",
+                                     headers={"Content-Type":
+                                              "application/x-www-form-urlencoded"})
+    context = ssl.create_default_context(cafile=cacert) if url.startswith("https") else None
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+            headers = response.headers.get_all("Set-Cookie") or []
+    except urllib.error.HTTPError as exc:
+        raise ConfigError(f"{url} refused the login of {username!r} (HTTP {exc.code}); check "
+                          "--username and the password (SSS_PASSWORD).") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(f"Cannot reach {url}: {reason}; check --server-url (and --cacert for "
+                          "a self-signed certificate).") from exc
+    token = session_token_from_set_cookie(headers)
+    if token is not None:
+        return token
+    raise ConfigError(f"{url} answered the login without a SessionToken cookie; is it a "
+                      "LinkAhead server?")
+
+
+class RealServerHook:
+    """Points scripts at a real server: its URL (and CA file) in the ini, a session token of it."""
+
+    def __init__(self, url: str, token: str, *, cacert: str | None = None) -> None:
+        self.url = url
+        self.token = token
+        self.cacert = cacert
+
+    def before_run(self, context: RunContext) -> None:
+        from sss_emulator.backend import patch_pylinkahead_ini
+
+        path, existing = read_ini(context)
+        path.write_text(patch_pylinkahead_ini(existing, self.url, cacert=self.cacert),
+                        encoding="utf-8")
+
+    def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:
+        note = (f"the run's {INI_NAME} (a copy; the skeleton is unchanged) pointed "
+                f"[Connection] url at {self.url}")
+        return dataclasses.replace(outcome, notes=(*outcome.notes, note))
+
+    def close(self) -> None:
+        """Nothing to stop: the real server is not ours."""

@@ -1,0 +1,144 @@
+"""Connects a run to a LinkAhead server its script can call back: the embedded stand-in, or a
+real server given by URL.
+
+A script finds "its" server in ``$HOME/.pylinkahead.ini``; this hook rewrites that file in the
+run's copy of the home skeleton (the user's skeleton is never touched), puts the mail-capturing
+``sendmail`` on ``PATH``, and adds what the script did on the server (calls, changes, mails) to
+the outcome.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sss_emulator.core.hooks import RunContext
+from sss_emulator.core.outcome import RunOutcome
+from sss_emulator.core.tokens import TokenAuthority, TokenInfo
+from sss_emulator.errors import ConfigError
+
+__all__ = ("INI_NAME", "StandInHook", "point_run_at", "read_ini")
+
+logger = logging.getLogger("sss_emulator.connect.standin")
+
+#: The file pylib reads in HOME (the working dir is HOME, so ``./.pylinkahead.ini`` wins first).
+INI_NAME = ".pylinkahead.ini"
+
+_PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                    "ALL_PROXY")
+
+
+def read_ini(context: RunContext) -> tuple[Path, str | None]:
+    path = context.workspace.home / INI_NAME
+    return path, path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def point_run_at(context: RunContext, stand_in: Any, url: str | None = None,
+                 cacert: str | None = None) -> None:
+    """Make the run's ini name ``url`` (default: the stand-in's own) and its mail capture.
+
+    A skeleton ini that does not parse is left as it is: pylib fails on it as it would on the
+    server, and the script's error says why.
+    """
+    path, existing = read_ini(context)
+    try:
+        path.write_text(_ini_text(stand_in, existing, url, cacert), encoding="utf-8")
+    except ValueError as exc:
+        logger.warning("%s left unchanged: %s", path.name, exc)
+    # pylib sends even 127.0.0.1 requests through a configured proxy, which cannot reach
+    # the stand-in; the script's own proxy settings serve no purpose against it.
+    for name in _PROXY_VARIABLES:
+        context.env.pop(name, None)
+    path_var = context.env.get("PATH", "")
+    context.env["PATH"] = f"{stand_in.bin_dir}:{path_var}" if path_var else str(stand_in.bin_dir)
+
+
+#: Patched ini texts per stand-in: every run of one skeleton gets the same text. Weak keys, so a
+#: closed emulator's stand-in (and its store) is not kept alive by the cache.
+_INI_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[str | None, str | None, str | None], str]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _ini_text(stand_in: Any, existing: str | None, url: str | None, cacert: str | None) -> str:
+    texts = _INI_CACHE.setdefault(stand_in, {})
+    key = (existing, url, cacert)
+    if key not in texts:
+        texts[key] = stand_in.ini_text(existing, url=url, cacert=cacert)
+    return texts[key]
+
+
+class StandInHook:
+    """Starts the stand-in on the first run and keeps it until :meth:`close`.
+
+    Data files are loaded once, when it starts; each run sees the data as earlier runs left it,
+    and its outcome lists only its own calls, changes and mails (runs of one emulator in parallel
+    share one stand-in and may see each other's calls).
+    """
+
+    def __init__(
+        self,
+        authority: TokenAuthority,
+        *,
+        data_files: Sequence[str | os.PathLike[str]] = (),
+        context_root: str = "",
+        sqlite_path: Path | None = None,
+    ) -> None:
+        self.authority = authority
+        self.data_files = tuple(Path(p) for p in data_files)
+        self.context_root = context_root
+        self.sqlite_path = sqlite_path
+        self._lock = threading.Lock()
+        self._stand_in: Any = None
+
+    def _authenticate(self, token: str) -> TokenInfo | None:
+        return self.authority.verify(token)
+
+    @property
+    def stand_in(self) -> Any:
+        """The running stand-in (started on first use)."""
+        with self._lock:
+            if self._stand_in is None:
+                from sss_emulator.backend import DataFileError, EntityStore, StandIn
+
+                try:
+                    store = EntityStore(sqlite_path=self.sqlite_path) if self.sqlite_path else None
+                    stand_in = StandIn(authenticate=self._authenticate, data_files=self.data_files,
+                                       store=store, context_root=self.context_root)
+                except DataFileError as exc:
+                    raise ConfigError(str(exc)) from exc
+                self._stand_in = stand_in.start()
+                logger.debug("stand-in started at %s", stand_in.url)
+            return self._stand_in
+
+    def before_run(self, context: RunContext) -> None:
+        stand_in = self.stand_in
+        stand_in.reset()
+        point_run_at(context, stand_in)
+
+    def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:
+        stand_in = self.stand_in
+        results = stand_in.results()
+        return dataclasses.replace(
+            outcome,
+            server_calls=tuple(results["server_calls"]),
+            changes=results["changes"],
+            mails=tuple(results["mails"]),
+            notes=(*outcome.notes, _changed_note(stand_in.url)),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._stand_in is not None:
+                self._stand_in.stop()
+                self._stand_in = None
+
+
+def _changed_note(url: str) -> str:
+    return (f"the run's {INI_NAME} (a copy; the skeleton is unchanged) pointed [Connection] url at "
+            f"{url}, [Email] at a local SMTP capture and [Misc] sendmail at a capturing program")

@@ -1,0 +1,238 @@
+"""Running one process the way the server does: argv list, no shell, own process group.
+
+stdout and stderr are read with one selector in the calling thread, captured separately and in
+full, and can also be streamed live (text mode of the CLI). On timeout or interruption the whole
+process group gets SIGTERM, then SIGKILL after a grace period, so a shell script's background
+children die with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sss_emulator import decisions
+
+__all__ = ("ProcessResult", "RunCancelled", "StreamSink", "run_process", "stop_group")
+
+logger = logging.getLogger("sss_emulator.core.runner")
+
+#: Receives each chunk of a stream as it arrives (for live output).
+StreamSink = Callable[[bytes], None]
+
+
+class RunCancelled(Exception):
+    """The caller's ``cancel`` event was set; the process group was stopped (watch mode)."""
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """What a finished (or killed) process left behind."""
+
+    returncode: int | None  # None when it was killed for the timeout
+    stdout: bytes
+    stderr: bytes
+    duration_s: float
+    timed_out: bool
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace_s: float = decisions.KILL_GRACE_S) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after ``grace_s``."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        logger.debug("sent %s to process group %s", sig.name, proc.pid)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if proc.poll() is not None and not _group_alive(proc.pid):
+                return
+            time.sleep(0.02)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process is left in the group.
+
+    ``killpg(pgid, 0)`` also succeeds for zombies, which pile up where PID 1 does not reap
+    orphans (containers); /proc tells them apart.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    proc_root = Path("/proc")
+    if not proc_root.is_dir():
+        return True
+    for entry in proc_root.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _exit_code(returncode: int) -> int:
+    return decisions.exit_code_for_signal(-returncode) if returncode < 0 else returncode
+
+
+class _Streams:
+    """Reads stdout and stderr in the calling thread with one selector, as ``communicate`` does,
+    so no thread has to start per run; each chunk also goes to its live sink.
+
+    Where Linux offers a pidfd, the process's exit is one more event of the same selector, so a
+    run ends the moment the script does instead of at the next poll.
+    """
+
+    _EXIT = 0
+
+    def __init__(self, proc: subprocess.Popen[bytes], sinks: dict[int, StreamSink | None]):
+        assert proc.stdout is not None and proc.stderr is not None
+        self.buffers: dict[int, bytearray] = {}
+        self.sinks = sinks
+        self.selector = selectors.DefaultSelector()
+        for key, stream in ((1, proc.stdout), (2, proc.stderr)):
+            os.set_blocking(stream.fileno(), False)
+            self.selector.register(stream, selectors.EVENT_READ, key)
+            self.buffers[key] = bytearray()
+        self.pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):  # not Linux >= 5.3
+            self.pidfd = os.pidfd_open(proc.pid)
+            self.selector.register(self.pidfd, selectors.EVENT_READ, self._EXIT)
+
+    @property
+    def open(self) -> bool:
+        return any(key.data != self._EXIT for key in self.selector.get_map().values())
+
+    def read(self, timeout: float | None) -> None:
+        """Read what is there within ``timeout`` seconds (or until the process exits);
+        unregister streams at EOF."""
+        for key, _ in self.selector.select(timeout):
+            if key.data == self._EXIT:
+                self.selector.unregister(key.fileobj)
+                continue
+            try:
+                chunk = os.read(key.fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self.selector.unregister(key.fileobj)
+                continue
+            self.buffers[key.data].extend(chunk)
+            sink = self.sinks.get(key.data)
+            if sink is not None:
+                try:
+                    sink(chunk)
+                except Exception:  # a broken consumer must not lose the capture
+                    logger.exception("live output sink failed")
+                    self.sinks[key.data] = None
+
+    @property
+    def watching_exit(self) -> bool:
+        """Whether the selector will wake up when the process exits."""
+        return any(key.data == self._EXIT for key in self.selector.get_map().values())
+
+    def drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.open and time.monotonic() < deadline:
+            self.read(0.05)
+
+    def close(self) -> None:
+        for key in list(self.selector.get_map().values()):
+            self.selector.unregister(key.fileobj)
+        self.selector.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float | None,
+    on_stdout: StreamSink | None = None,
+    on_stderr: StreamSink | None = None,
+    cancel: threading.Event | None = None,
+) -> ProcessResult:
+    """Run ``argv`` with stdin from ``/dev/null`` and wait for it, at most ``timeout`` seconds.
+
+    Raises ``OSError`` when the program cannot be started and ``KeyboardInterrupt`` after
+    stopping the group when interrupted. Setting ``cancel`` (from another thread) stops the
+    group the same way and raises :class:`RunCancelled`.
+    """
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        close_fds=True,
+    )
+    timed_out = False
+    streams = _Streams(proc, {1: on_stdout, 2: on_stderr})
+    try:
+        # Until the script exits: read output, watch the clock and the cancel flag.
+        while proc.poll() is None:
+            if cancel is not None and cancel.is_set():
+                logger.info("run cancelled: stopping process group %s", proc.pid)
+                raise RunCancelled(f"process group {proc.pid} stopped on request")
+            if deadline is not None and time.monotonic() >= deadline:
+                timed_out = True
+                logger.info("timeout after %ss: stopping process group %s", timeout, proc.pid)
+                stop_group(proc)
+                break
+            # Sleep until output, the exit (pidfd) or the deadline; wake up regularly only
+            # to look at a cancel flag, or where no pidfd tells of the exit.
+            wait: float | None = None if streams.watching_exit and cancel is None else 0.05
+            if deadline is not None:
+                remaining = max(0.0, deadline - time.monotonic())
+                wait = remaining if wait is None else min(wait, remaining)
+            if streams.open or streams.watching_exit:
+                streams.read(wait)
+            elif cancel is None:
+                # Output is closed and no pidfd: block in waitpid rather than poll in steps.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=wait)
+            else:
+                cancel.wait(wait)
+        # The script is gone; children it left may still hold the pipes open.
+        streams.drain(0.0)
+        if decisions.KILL_LEFTOVER_CHILDREN and _group_alive(proc.pid):
+            stop_group(proc, grace_s=0.5)
+        streams.drain(5.0)
+    except BaseException:
+        stop_group(proc)
+        streams.drain(1.0)
+        raise
+    finally:
+        streams.close()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    returncode = proc.wait()
+    return ProcessResult(
+        returncode=None if timed_out else _exit_code(returncode),
+        stdout=bytes(streams.buffers[1]),
+        stderr=bytes(streams.buffers[2]),
+        duration_s=time.monotonic() - started,
+        timed_out=timed_out,
+    )

@@ -1,0 +1,119 @@
+"""Finding the script a ``call`` names, the way the server looks through its bin dirs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from sss_emulator.errors import ScriptNotExecutable, ScriptNotFound
+
+__all__ = ("ResolvedScript", "call_for_path", "iter_scripts", "resolve_script")
+
+
+@dataclass(frozen=True)
+class ResolvedScript:
+    """A call that names an existing, executable script."""
+
+    call: str
+    path: Path  # absolute; a symlink stays a symlink (argv[0] is the path in the bin dir)
+    bin_dir: Path
+
+
+def _normalised_call(call: str) -> PurePosixPath | None:
+    """The call as a relative path inside a bin dir, or ``None`` when it would escape one."""
+    if not call or "\x00" in call or call.startswith("/") or "\\" in call:
+        return None
+    parts: list[str] = []
+    for part in call.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return PurePosixPath(*parts) if parts else None
+
+
+def resolve_script(call: str, bin_dirs: Sequence[Path]) -> ResolvedScript:
+    """Look ``call`` up in each bin dir in order (contract §2).
+
+    A call that is absolute or climbs out with ``..`` is not found, like any missing script. A
+    symlink inside a bin dir pointing to an executable elsewhere is a valid script.
+    """
+    relative = _normalised_call(call)
+    if relative is None:
+        raise ScriptNotFound(
+            f"Script {call!r} not found: a call is a path relative to a bin dir, without a "
+            "leading '/' and without '..' leaving it."
+        )
+    for bin_dir in bin_dirs:
+        base = bin_dir.absolute()
+        candidate = base / relative
+        # A folder inside the bin dir that is itself a symlink to elsewhere would let
+        # a call escape; only the final component may be a link.
+        if not _parent_inside(candidate, base):
+            continue
+        if candidate.is_file():
+            if not os.access(candidate, os.X_OK):
+                raise ScriptNotExecutable(
+                    f"Script {call!r} ({candidate}) is not executable; run "
+                    f"'chmod +x {candidate}' so the server user may execute it."
+                )
+            return ResolvedScript(call=call, path=candidate, bin_dir=base)
+    searched = ", ".join(str(b) for b in bin_dirs) or "(no bin dirs configured)"
+    raise ScriptNotFound(
+        f"Script {call!r} not found in the bin dirs {searched}; check the name or add its "
+        "folder with --bin-dir."
+    )
+
+
+def _parent_inside(candidate: Path, base: Path) -> bool:
+    if candidate.parent == base:  # a call without folders cannot climb out through a link
+        return True
+    try:
+        candidate.parent.resolve().relative_to(base.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def call_for_path(path: Path, bin_dirs: Sequence[Path]) -> str | None:
+    """The call of a file given as a path, if it lies inside one of ``bin_dirs``."""
+    absolute = Path(os.path.abspath(path))
+    for bin_dir in bin_dirs:
+        base = Path(os.path.abspath(bin_dir))
+        try:
+            relative = absolute.relative_to(base)
+        except ValueError:
+            continue
+        return relative.as_posix()
+    return None
+
+
+def iter_scripts(bin_dirs: Sequence[Path]) -> Iterator[ResolvedScript | tuple[str, Path]]:
+    """Every file in the bin dirs: a ``ResolvedScript`` if runnable, else ``(call, path)``.
+
+    A call found in an earlier bin dir hides the same call in a later one, as in the lookup.
+    """
+    seen: set[str] = set()
+    for bin_dir in bin_dirs:
+        base = bin_dir.absolute()
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            if not path.is_file() or any(p.startswith(".") for p in path.relative_to(base).parts):
+                continue
+            if "__pycache__" in path.parts or path.name.endswith(".form.json"):
+                continue  # a .form.json beside a script configures its web form
+            call = path.relative_to(base).as_posix()
+            if call in seen:
+                continue
+            seen.add(call)
+            if os.access(path, os.X_OK):
+                yield ResolvedScript(call=call, path=path, bin_dir=base)
+            else:
+                yield call, path

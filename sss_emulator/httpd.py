@@ -1,0 +1,287 @@
+"""Run a WSGI app on a local socket: in the foreground for ``sss-emulate serve``, or in a
+background thread for tests and the ``sss_server`` fixture.
+
+Built on ``werkzeug.serving.make_server(threaded=True)``, so concurrent requests run
+concurrently. The socket is bound here, not by werkzeug, so that a port in use is one clear line
+of ours rather than werkzeug's message and ``sys.exit``. ``--tls`` uses a self-signed
+certificate made with the ``cryptography`` package (a dependency).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import ipaddress
+import logging
+import signal
+import socket
+import ssl
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+__all__ = (
+    "AddressInUse",
+    "ServerHandle",
+    "TlsFiles",
+    "bind",
+    "make_self_signed_cert",
+    "running_server",
+    "serve",
+)
+
+logger = logging.getLogger("sss_emulator.httpd")
+
+
+class AddressInUse(OSError):
+    """The port is taken; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A certificate (give it to clients as ``cacert``) and its private key."""
+
+    cert: Path
+    key: Path
+
+
+class _Handler(WSGIRequestHandler):
+    """werkzeug's handler with Nagle off: it writes headers and body in separate sends, and
+    Nagle holding the body back until the client's delayed ACK costs ~40 ms per response."""
+
+    def setup(self) -> None:
+        super().setup()
+        with contextlib.suppress(OSError):  # not TCP (e.g. a Unix socket)
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _QuietHandler(_Handler):
+    """Request lines go to our logger at debug level instead of stderr."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.debug("%s %s", self.requestline, code)
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        logger.debug(message, *args)
+
+
+def _hosts_for(host: str) -> list[str]:
+    hosts = ["localhost", "127.0.0.1", "::1"]
+    if host not in hosts and host not in ("0.0.0.0", "::", ""):
+        hosts.append(host)
+    return hosts
+
+
+def make_self_signed_cert(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
+    """Write ``cert.pem`` and ``key.pem`` for localhost, 127.0.0.1, ::1 and ``host``.
+
+    A certificate already there that covers ``host`` and is valid for another day is kept, so
+    its path stays good across restarts and several servers can share it.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    files = TlsFiles(directory / "cert.pem", directory / "key.pem")
+    if _still_good(files, _hosts_for(host)):
+        return files
+    _cert_with_cryptography(files, _hosts_for(host))
+    files.key.chmod(0o600)
+    return files
+
+
+def _cert_with_cryptography(files: TlsFiles, hosts: Sequence[str]) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sss-emulate serve")])
+    alt: list[x509.GeneralName] = []
+    for entry in hosts:
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(entry)))
+        except ValueError:
+            alt.append(x509.DNSName(entry))
+    now = _dt.datetime.now(_dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _dt.timedelta(minutes=5))
+        .not_valid_after(now + _dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+
+
+def _still_good(files: TlsFiles, hosts: Sequence[str]) -> bool:
+    if not (files.cert.is_file() and files.key.is_file()):
+        return False
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    covered = {str(n) for n in names.get_values_for_type(x509.IPAddress)}
+    covered |= set(names.get_values_for_type(x509.DNSName))
+    fresh = cert.not_valid_after_utc > _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=1)
+    return fresh and all(str(_normal(h)) in covered for h in hosts)
+
+
+def _normal(host: str) -> object:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return host
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; :class:`AddressInUse` with a one-line fix when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise AddressInUse(
+                exc.errno, f"Port {port} on {host} is in use by another program; stop it, or "
+                           "pick another port with --port (0 chooses a free one)."
+            ) from exc
+        raise
+    return sock
+
+
+def _build(app: Any, host: str, port: int, tls: TlsFiles | None, quiet: bool
+           ) -> BaseWSGIServer:
+    sock = bind(host, port)
+    try:
+        context = None
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls.cert), str(tls.key))
+        server = make_server(host, sock.getsockname()[1], app, threaded=True,
+                             request_handler=_QuietHandler if quiet else _Handler,
+                             ssl_context=context, fd=sock.fileno())
+    finally:
+        sock.close()  # werkzeug works on its own duplicate of the descriptor
+    return server
+
+
+def _url(server: BaseWSGIServer, host: str, tls: TlsFiles | None) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"{'https' if tls else 'http'}://{shown}:{server.server_address[1]}"
+
+
+@dataclass
+class ServerHandle:
+    """A server running in a background thread."""
+
+    url: str
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@contextmanager
+def running_server(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, tls: TlsFiles | None = None,
+    quiet: bool = True,
+) -> Iterator[ServerHandle]:
+    """Serve ``app`` in a daemon thread for the duration of a ``with`` block.
+
+    Sets ``app.public_url`` (when the app has one) so scripts call back to this server.
+    """
+    server = _build(app, host, port, tls, quiet)
+    url = _url(server, host, tls)
+    if hasattr(app, "public_url"):
+        app.public_url = url
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                              name="sss-serve", daemon=True)
+    thread.start()
+    handle = ServerHandle(url, server, thread)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+        close = getattr(app, "close", None)
+        if close is not None:
+            close()
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 10443,
+    *,
+    tls: TlsFiles | None = None,
+    quiet: bool = False,
+    on_ready: Callable[[str], None] | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Serve ``app`` in the foreground until Ctrl+C or SIGTERM; return an exit status.
+
+    ``on_ready(url)`` is called once the socket listens (port 0 → the port chosen). A port in
+    use is one line on ``err`` and status 1.
+    """
+    err = err or sys.stderr
+    try:
+        server = _build(app, host, port, tls, quiet)
+    except AddressInUse as exc:
+        print(f"sss-emulate serve: error: {exc.strerror}", file=err)
+        return 1
+    except OSError as exc:
+        print(f"sss-emulate serve: error: cannot listen on {host}:{port}: "
+              f"{exc.strerror or exc}", file=err)
+        return 1
+    url = _url(server, host, tls)
+    if hasattr(app, "public_url"):
+        app.public_url = url
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if on_ready is not None:
+            on_ready(url)
+        server.serve_forever(poll_interval=0.2)  # returns on Ctrl+C (werkzeug catches it)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("sss-emulate serve: stopping; running scripts are stopped and their directories "
+              "removed.", file=err, flush=True)
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
+        close = getattr(app, "close", None)
+        if close is not None:
+            close()
+    return 0

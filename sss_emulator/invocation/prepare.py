@@ -1,0 +1,134 @@
+"""One invocation as a user typed it (CLI, watch mode), resolved into a ready emulator and call.
+
+No click here: the command line maps its options onto :class:`RunInvocation`, watch mode
+re-prepares the same invocation before every run, and both get a :class:`Prepared` back.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sss_emulator.config import MISSING, Settings, resolve_settings
+from sss_emulator.connect.real_server import RealServerHook, login_to_server
+from sss_emulator.core.call import CallRequest, request_from_form
+from sss_emulator.core.scripts import call_for_path
+from sss_emulator.core.tokens import ANONYMOUS, Identity
+from sss_emulator.decisions import DEFAULT_ADMIN_ROLE, DEFAULT_REALM, DEFAULT_USER
+from sss_emulator.errors import ConfigError, ScriptNotFound
+from sss_emulator.invocation.emulator import Emulator
+from sss_emulator.invocation.script_args import attachments, parse_script_args
+
+__all__ = ("FORMATS", "Prepared", "RunInvocation", "prepare")
+
+FORMATS = ("text", "json", "xml")
+
+#: Options of ``run`` that are settings (resolved CLI > SSS_* > pyproject > default).
+_SETTING_OPTIONS = ("profile", "bin_dirs", "home", "shared_root", "work_root", "timeout", "env",
+                    "users", "authtoken_config", "format", "keep", "user", "roles", "anonymous",
+                    "auth_token", "data", "stand_in", "server_url", "username", "cacert")
+
+
+@dataclass(frozen=True)
+class RunInvocation:
+    """One ``sss-emulate SCRIPT …`` as typed; re-prepared on every run in watch mode."""
+
+    script: str
+    script_args: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    cwd: Path = field(default_factory=Path.cwd)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An invocation resolved against settings, profile and files."""
+
+    emulator: Emulator
+    request: CallRequest
+    identity: Identity
+    auth_token: str | None
+    fmt: str
+    keep: bool
+    settings: Settings
+
+
+def _bin_dirs_for(script: str, settings: Settings, cwd: Path) -> tuple[tuple[Path, ...], str]:
+    """Apply "a path's own folder is the bin dir" when no bin dir is configured."""
+    path = (cwd / script).absolute()
+    if not settings.bin_dirs_configured:
+        if not path.is_file():
+            raise ScriptNotFound(
+                f"Script {script!r} not found: with no bin dir configured, SCRIPT must be a path "
+                "to the script file (or configure --bin-dir / --profile)."
+            )
+        return (path.parent,), path.name
+    if path.is_file():
+        candidates = [*settings.bin_dirs, *(b.resolve() for b in settings.bin_dirs)]
+        call = call_for_path(path, candidates) or call_for_path(path.resolve(), candidates)
+        if call is None:
+            dirs = ", ".join(str(b) for b in settings.bin_dirs)
+            raise ScriptNotFound(
+                f"Script {script!r} lies outside the configured bin dirs ({dirs}); the server "
+                "would not find it. Move it into a bin dir or add its folder with --bin-dir."
+            )
+        return settings.bin_dirs, call
+    return settings.bin_dirs, script
+
+
+def prepare(invocation: RunInvocation) -> Prepared:
+    """Resolve settings, the script and its arguments; read every file anew."""
+    options = invocation.options
+    cli = {name: options.get(name, MISSING) for name in _SETTING_OPTIONS}
+    settings = resolve_settings(cli, cwd=invocation.cwd)
+    values = settings.values
+    fmt = values.get("format") or "text"
+    if fmt not in FORMATS:
+        raise ConfigError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    bin_dirs, call = _bin_dirs_for(invocation.script, settings, invocation.cwd)
+    fields = [("call", call), *parse_script_args(invocation.script_args, invocation.cwd),
+              *attachments(invocation.options.get("attach", ()), invocation.cwd)]
+    request = request_from_form(fields)
+    anonymous = bool(values.get("anonymous"))
+    identity = ANONYMOUS if anonymous else _identity(settings, values.get("user"),
+                                                      tuple(values.get("roles") or ()))
+    auth_token = values.get("auth_token") or None
+    server_url = values.get("server_url")
+    connection: dict[str, Any] = {"stand_in": values.get("stand_in") is not False,
+                                  "data_files": tuple(values.get("data") or ())}
+    if server_url:
+        auth_token = _log_in(server_url, values.get("username"), values.get("cacert"))
+        cacert = str(values["cacert"]) if values.get("cacert") else None
+        connection = {"stand_in": False,
+                      "hooks": [RealServerHook(server_url, auth_token, cacert=cacert)]}
+    emulator = Emulator.from_settings(
+        settings, bin_dirs=bin_dirs, anonymous=anonymous, keep=bool(values.get("keep")),
+        **connection,
+    )
+    return Prepared(emulator, request, identity, auth_token, fmt, bool(values.get("keep")),
+                    settings)
+
+
+def _log_in(url: str, username: str | None, cacert: Any) -> str:
+    """A session token of the real server, for ``--server-url``."""
+    if not username:
+        raise ConfigError("--server-url needs --username (or SSS_USERNAME) to log in with.")
+    password = os.environ.get("SSS_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise ConfigError("No password for --server-url: set SSS_PASSWORD or run in a "
+                              "terminal to be asked.")
+        password = getpass.getpass(f"Password of {username} on {url}: ", stream=sys.stderr)
+    return login_to_server(url, username, password, cacert=str(cacert) if cacert else None)
+
+
+def _identity(settings: Settings, user: str | None, roles: tuple[str, ...]) -> Identity:
+    """``--user``/``--role``: roles default to the users file's, or administration for admin."""
+    if not user:
+        return Identity(DEFAULT_USER, DEFAULT_REALM, roles or (DEFAULT_ADMIN_ROLE,))
+    entry = settings.users.users.get(user)
+    return Identity(user, entry.realm if entry else DEFAULT_REALM,
+                    roles or (entry.roles if entry else ()))

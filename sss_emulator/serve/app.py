@@ -1,0 +1,478 @@
+"""The scripting API over HTTP: a WSGI app that answers like a LinkAhead server.
+
+``make_app(config)`` builds the app and does no I/O; :mod:`sss_emulator.httpd` runs it. Every
+request is turned into one :meth:`Emulator.run` call (``POST /scripting``) or a small answer of
+its own (login, logout, shared files, static pages); every other path goes to the LinkAhead
+stand-in of :mod:`sss_emulator.backend` when it is installed, so scripts can call back.
+
+Routes, below the context root::
+
+    POST /scripting                 run a script (urlencoded or multipart)
+    POST /login, any /logout        sessions (cookie ``SessionToken``)
+    GET  /Shared/<random>/<file>    files scripts left in SHARED_DIR
+    GET  /webinterface/html/<page>  the profile's static pages (caosdb-webui/src/ext/html)
+    GET  /, /sss/…                  the browser page (serve.page), else a script list
+    anything else                   the LinkAhead stand-in, else ``GET /Info`` only
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from werkzeug.security import safe_join
+from werkzeug.utils import send_file
+from werkzeug.wrappers import Request, Response
+
+from sss_emulator import decisions
+from sss_emulator.config import UsersConfig
+from sss_emulator.connect.standin import point_run_at
+from sss_emulator.core.call import request_from_form
+from sss_emulator.core.hooks import RunContext
+from sss_emulator.core.outcome import RunOutcome
+from sss_emulator.core.render import ResponseMeta, render_error_xml
+from sss_emulator.core.tokens import Identity
+from sss_emulator.errors import ConfigError, EmulatorError, NotAuthenticated
+from sss_emulator.invocation import Emulator
+from sss_emulator.serve.form import FormLimits, read_form
+from sss_emulator.serve.history import RunHistory, RunRecord
+from sss_emulator.serve.logins import (
+    Sessions,
+    default_users,
+    session_cookie_header,
+    token_from_cookie_header,
+)
+from sss_emulator.wire import below_context_root, user_info_element
+
+__all__ = ("XML_CONTENT_TYPE", "ServerApp", "ServerConfig", "make_app")
+
+logger = logging.getLogger("sss_emulator.serve.app")
+
+XML_CONTENT_TYPE = "text/xml; charset=UTF-8"
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@dataclass
+class ServerConfig:
+    """What a server needs beyond its emulator.
+
+    Attributes:
+        emulator: runs the scripts; its ``users.role_permissions``, ``anonymous_allowed``,
+            ``context_root`` and ``authority`` are the server's too.
+        users: who may log in; default the emulator's users, else one ``admin`` whose password
+            is ``SSS_ADMIN_PASSWORD`` or generated (``ServerApp.generated_password``).
+        static_dir: the profile's ``caosdb-webui/src/ext/html`` folder.
+        limits: body size limits (413 past them).
+        history_size: how many runs ``ServerApp.history`` keeps.
+        public_url: ``http(s)://host:port`` scripts use to call back; :func:`serve` sets it.
+        cacert: the certificate scripts trust when the server speaks TLS.
+        backend: mount the LinkAhead stand-in when it is installed.
+        data_files: data model and record files the stand-in's store starts with.
+        sqlite_path: a SQLite file the stand-in keeps its entities in across restarts.
+    """
+
+    emulator: Emulator
+    users: UsersConfig | None = None
+    static_dir: Path | None = None
+    limits: FormLimits = field(default_factory=FormLimits)
+    history_size: int = 200
+    public_url: str | None = None
+    cacert: Path | None = None
+    backend: bool = True
+    data_files: tuple[Path, ...] = ()
+    sqlite_path: Path | None = None
+
+
+def make_app(config: ServerConfig) -> ServerApp:
+    """The WSGI app for ``config``; nothing is bound, started or written.
+
+    >>> app = make_app(ServerConfig(Emulator(bin_dirs=["sample_scripts"])))  # doctest: +SKIP
+    >>> from werkzeug.test import Client                                       # doctest: +SKIP
+    >>> Client(app).post("/login", data={"username": "admin", "password": "…"})  # doctest: +SKIP
+    """
+    return ServerApp(config)
+
+
+class _ServerHook:
+    """Points each run's ``.pylinkahead.ini`` at this server and its mail capture, tracks runs
+    in flight, and gives each outcome the mails that arrived while it ran."""
+
+    def __init__(self, app: ServerApp) -> None:
+        self._app = app
+
+    def before_run(self, context: RunContext) -> None:
+        self._app._track(context.workspace.workdir)
+        url = self._app.script_url()
+        stand_in = self._app.stand_in()
+        if url is None or stand_in is None:
+            return
+        cacert = str(self._app.cacert) if self._app.cacert else None
+        point_run_at(context, stand_in, url=url, cacert=cacert)
+        self._app._local.mails_before = len(stand_in.collector.mails)
+
+    def close(self) -> None:
+        """The server closes the stand-in it mounted; nothing is the hook's own."""
+
+    def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:
+        stand_in = self._app.stand_in()
+        before = getattr(self._app._local, "mails_before", None)
+        if stand_in is None or before is None:
+            return outcome
+        # Runs in parallel share one capture: a mail is given to the run that was going on
+        # when it arrived, which is exact for one run at a time.
+        mails = tuple(m.to_dict() for m in stand_in.collector.mails[before:])
+        for mail in mails:
+            logger.info("captured mail to %s: %s", ", ".join(mail["to"]), mail["subject"])
+        return dataclasses.replace(outcome, mails=mails)
+
+
+class ServerApp:
+    """The WSGI application; also holds the sessions and the history of recent runs."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.emulator = config.emulator
+        users, self.generated_password = default_users(config.users or self.emulator.users)
+        self.users = users
+        self.sessions = Sessions(users, self.emulator.authority)
+        self.history = RunHistory(config.history_size)
+        self.context_root = self.emulator.context_root.strip("/")
+        self.public_url = config.public_url
+        self.cacert = config.cacert
+        self.backend_recorder: Any = None
+        self.store: Any = None
+        """The stand-in's entity store, once the stand-in is mounted."""
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._active: dict[int, Path] = {}
+        self._backend: WsgiApp | None = None
+        self._backend_loaded = False
+        self._stand_in: Any = None
+        self._page: WsgiApp | None = None
+        if not any(isinstance(h, _ServerHook) for h in self.emulator.hooks):
+            self.emulator.hooks.append(_ServerHook(self))
+
+    # --- WSGI ----------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except Exception:
+            logger.exception("internal error answering %s %s", request.method, request.path)
+            response = self._error(500, "The emulator failed internally; see the server's "
+                                        "log for the traceback.", None, request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response | WsgiApp:
+        """Pick the handler for a request (paths are taken below the context root)."""
+        path = self._relative(request.path)
+        if path is None:
+            return self._error(404, f"{request.path} is not below this server's context root "
+                                    f"/{self.context_root}.", None, request)
+        head = path.strip("/").split("/", 1)[0]
+        if path.rstrip("/") == "/scripting":
+            if request.method != "POST":
+                return self._error(405, "Use POST to run a script (form fields call, -pN, "
+                                        "-O<name>).", None, request, allow="POST")
+            return self._scripting(request)
+        if head == "login":
+            if request.method != "POST":
+                return self._error(405, "Log in with POST /login and the form fields username "
+                                        "and password.", None, request, allow="POST")
+            return self._login(request)
+        if head == "logout":
+            return self._logout(request)
+        if head == "Shared" and request.method in ("GET", "HEAD"):
+            return self._shared(request, path[len("/Shared/"):])
+        if path.startswith("/webinterface/html/") and request.method in ("GET", "HEAD"):
+            return self._static(request, path[len("/webinterface/html/"):])
+        if path == "/" or head == "sss":
+            return self._page_app()
+        backend = self._backend_app()
+        if backend is not None:
+            return backend
+        if head == "Info" and request.method in ("GET", "HEAD"):
+            return self._info(request)
+        return self._error(404, f"This server has no resource {request.method} {path}.", None,
+                           request)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _relative(self, path: str) -> str | None:
+        return below_context_root(path, self.context_root)
+
+    def base_uri(self, request: Request | None = None) -> str:
+        """``scheme://host:port[/context-root]`` as clients see this server."""
+        base = self.public_url or (request.host_url if request is not None else "")
+        base = base.rstrip("/")
+        return f"{base}/{self.context_root}" if self.context_root else base
+
+    def script_url(self) -> str | None:
+        """The URL a script's ``.pylinkahead.ini`` gets (``None`` before anything is known)."""
+        base = self.public_url or getattr(self._local, "host_url", None)
+        if not base:
+            return None
+        base = base.rstrip("/")
+        return f"{base}/{self.context_root}" if self.context_root else base
+
+    def _meta(self, request: Request, identity: Identity | None, srid: str | None = None
+              ) -> ResponseMeta:
+        meta = ResponseMeta(identity=identity, baseuri=self.base_uri(request))
+        if srid is not None:
+            meta = ResponseMeta(identity=identity, baseuri=meta.baseuri, srid=srid)
+        return meta
+
+    def _error(self, status: int, description: str, identity: Identity | None,
+               request: Request, **headers: str) -> Response:
+        body = render_error_xml(status, description, self._meta(request, identity))
+        response = Response(body, status=status, content_type=XML_CONTENT_TYPE)
+        for name, value in headers.items():
+            response.headers[name.replace("_", "-").title()] = value
+        return response
+
+    def _token(self, request: Request) -> str | None:
+        return token_from_cookie_header(request.headers.get("Cookie"))
+
+    def identity(self, request: Request) -> Identity | None:
+        """Who the request acts as: its session's user, anonymous without a cookie, else None."""
+        return self.sessions.identity_for(self._token(request))
+
+    def _cookie_path(self) -> str:
+        return f"/{self.context_root}" if self.context_root else "/"
+
+    # --- POST /scripting -----------------------------------------------------------------------
+
+    def _scripting(self, request: Request) -> Response:
+        identity = self.identity(request)
+        if identity is None:
+            return self._error(401, "Your SessionToken is unknown, expired or logged out; log "
+                                    "in again (POST /login).", None, request)
+        if identity.is_anonymous and not self.emulator.anonymous_allowed:
+            error = NotAuthenticated("Anonymous access is disabled; log in first (POST /login) "
+                                     "or start the server with --anonymous.")
+            return self._error(error.http_status, error.message, None, request)
+        self._local.host_url = request.host_url
+        srid = os.urandom(16).hex()
+        meta = self._meta(request, identity, srid)
+        upload_dir = self._upload_dir()
+        try:
+            fields = read_form(request.environ, upload_dir, self.config.limits)
+            outcome = self.emulator.run(request_from_form(fields), identity=identity)
+        except EmulatorError as error:
+            logger.info("refused %s: %s", identity.name, error.message)
+            return self._error(error.http_status, error.message, identity, request)
+        finally:
+            if upload_dir.exists():
+                shutil.rmtree(upload_dir, ignore_errors=True)
+            self._untrack()
+        self.history.add(RunRecord.from_outcome(srid, outcome))
+        status = 500 if outcome.timed_out or outcome.code is None else 200
+        return Response(outcome.to_xml(meta), status=status, content_type=XML_CONTENT_TYPE)
+
+    def _upload_dir(self) -> Path:
+        """A fresh name below the work root; created only if the body carries files."""
+        root = self.emulator.work_root
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return root / f"upload-{os.urandom(8).hex()}"
+
+    def _track(self, workdir: Path) -> None:
+        with self._lock:
+            self._active[threading.get_ident()] = workdir
+
+    def _untrack(self) -> None:
+        with self._lock:
+            self._active.pop(threading.get_ident(), None)
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    def _login(self, request: Request) -> Response:
+        request.max_form_memory_size = self.config.limits.max_field
+        request.max_content_length = self.config.limits.max_field
+        try:
+            username = request.form.get("username", "")
+            password = request.form.get("password", "")
+        except Exception as exc:  # werkzeug raises HTTP errors for unparsable or huge bodies
+            return self._error(400, f"The login form could not be read ({exc}); send the "
+                                    "fields username and password urlencoded.", None, request)
+        result = self.sessions.login(username, password)
+        if result is None:
+            response = self._error(401, f"Wrong user name or password for {username!r}.", None,
+                                   request)
+            return response
+        body = _user_info_document(result.identity)
+        response = Response(body, status=200, content_type=XML_CONTENT_TYPE)
+        response.headers["Set-Cookie"] = session_cookie_header(result.token, self._cookie_path())
+        return response
+
+    def _logout(self, request: Request) -> Response:
+        self.sessions.logout(self._token(request))
+        response = Response(_user_info_document(None), status=200,
+                            content_type=XML_CONTENT_TYPE)
+        response.headers["Set-Cookie"] = session_cookie_header(None, self._cookie_path())
+        return response
+
+    def _info(self, request: Request) -> Response:
+        token = self._token(request)
+        info = self.sessions.verify(token)
+        if info is None:
+            return self._error(401, "Please log in: send a valid SessionToken cookie.", None,
+                               request)
+        return Response(_user_info_document(info.identity), status=200,
+                        content_type=XML_CONTENT_TYPE)
+
+    # --- files ---------------------------------------------------------------------------------
+
+    def _shared(self, request: Request, rest: str) -> Response:
+        root = self.emulator.shared_root
+        joined = safe_join(str(root), *rest.split("/")) if rest and "\\" not in rest else None
+        path = Path(joined) if joined else None
+        if path is not None and not decisions.SHARED_FOLLOWS_SYMLINKS_OUT:
+            try:
+                path.resolve().relative_to(root.resolve())
+            except (ValueError, OSError):
+                path = None
+        if path is None or rest.count("/") < 1 or not path.is_file():
+            return self._error(404, f"No shared file {rest!r}; links look like "
+                                    "/Shared/<random name>/<file>.", None, request)
+        return send_file(path, request.environ, conditional=True)
+
+    def _static(self, request: Request, name: str) -> Response:
+        folder = self.config.static_dir
+        if folder is not None and name and "/" not in name and "\\" not in name:
+            joined = safe_join(str(folder), name)
+            if joined and Path(joined).is_file():
+                return send_file(joined, request.environ, conditional=True)
+        where = folder or "the profile's caosdb-webui/src/ext/html (start with --profile)"
+        return self._error(404, f"No static page {name!r} in {where}.", None, request)
+
+    # --- the page and the stand-in --------------------------------------------------------------
+
+    def _page_app(self) -> WsgiApp:
+        """The browser page (built on first use: it reads its assets)."""
+        with self._lock:
+            if self._page is None:
+                from sss_emulator.serve.page.app import make_page_app
+
+                self._page = make_page_app(self)
+        return self._page
+
+    def load_backend(self) -> bool:
+        """Mount the LinkAhead stand-in now (loading ``data_files``) instead of on first use.
+
+        Returns whether it is available; errors in data files surface here, at start-up.
+        """
+        return self._backend_app() is not None
+
+    def _backend_app(self) -> WsgiApp | None:
+        if self._backend_loaded or not self.config.backend:
+            return self._backend
+        with self._lock:
+            if not self._backend_loaded:
+                self._backend = self._make_backend()
+                self._backend_loaded = True
+        return self._backend
+
+    def _make_backend(self) -> WsgiApp | None:
+        from sss_emulator.backend import DataFileError, EntityStore, StandIn
+
+        try:
+            stand_in = StandIn(
+                authenticate=self.sessions.verify,
+                data_files=self.config.data_files,
+                store=EntityStore(sqlite_path=self.config.sqlite_path),
+                context_root=self.context_root,
+                listen=False,  # mounted here, on the server's own port
+            )
+        except DataFileError as exc:
+            raise ConfigError(str(exc)) from exc
+        self._stand_in = stand_in.start()
+        self.backend_recorder = stand_in.recorder
+        self.store = stand_in.store
+        app: WsgiApp = stand_in.app
+        return app
+
+    def stand_in(self) -> Any:
+        """The mounted stand-in (store, recorder, mail capture), or None without a backend."""
+        self._backend_app()
+        return self._stand_in
+
+    # --- shutdown ------------------------------------------------------------------------------
+
+    def active_runs(self) -> list[Path]:
+        """Working directories of the runs in flight."""
+        with self._lock:
+            return list(self._active.values())
+
+    def close(self, grace_s: float = 1.0) -> None:
+        """Give runs in flight ``grace_s``, then stop them (TERM, grace, KILL) and clean up."""
+        self._wait_idle(grace_s)
+        leftovers = self.active_runs()
+        close_emulator = getattr(self.emulator, "close", None)  # stops what its hooks started
+        if not leftovers:
+            if close_emulator is not None:
+                close_emulator()
+            self._close_stand_in()
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for workdir in self.active_runs():
+                _signal_processes_in(workdir, sig)
+            if self._wait_idle(decisions.KILL_GRACE_S):
+                break
+        for workdir in leftovers:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if close_emulator is not None:
+            close_emulator()
+        self._close_stand_in()
+
+    def _close_stand_in(self) -> None:
+        if self._stand_in is not None:
+            self._stand_in.stop()
+            self._stand_in = None
+
+    def _wait_idle(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while self.active_runs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self.active_runs()
+
+
+def _user_info_document(identity: Identity | None) -> bytes:
+    root = etree.Element("Response")
+    if identity is not None:
+        root.append(user_info_element(identity.name, identity.realm, identity.roles))
+    document: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                     pretty_print=True)
+    return document
+
+
+def _signal_processes_in(workdir: Path, sig: signal.Signals) -> None:
+    """Signal the process groups whose working directory lies in ``workdir`` (Linux /proc)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    prefix = str(workdir)
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if cwd == prefix or cwd.startswith(prefix + "/"):
+            try:
+                os.killpg(os.getpgid(int(entry.name)), sig)
+                logger.info("sent %s to process %s running in %s", sig.name, entry.name, workdir)
+            except OSError:
+                continue

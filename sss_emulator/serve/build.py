@@ -1,0 +1,66 @@
+"""The settings of ``serve`` → a ready :class:`~sss_emulator.serve.app.ServerApp` (no socket).
+
+Shared by ``sss-emulate serve`` and the pytest plugin's ``sss_server`` fixture, so both resolve
+settings with the one engine of :mod:`sss_emulator.config`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sss_emulator import decisions
+from sss_emulator.config import MISSING, Settings, load_profile, resolve_settings
+from sss_emulator.errors import BadRequestForm, ConfigError, EmulatorError
+from sss_emulator.httpd import TlsFiles
+from sss_emulator.invocation import Emulator
+from sss_emulator.serve.app import ServerApp, ServerConfig, make_app
+from sss_emulator.serve.form import FormLimits
+
+__all__ = ("build_app",)
+
+_SETTINGS = ("profile", "bin_dirs", "home", "shared_root", "work_root", "timeout", "env",
+             "users", "authtoken_config", "anonymous", "data")
+_STATIC_PARTS = ("caosdb-webui", "src", "ext", "html")
+
+
+def build_app(options: dict[str, Any], *, cwd: Path | None = None,
+              tls: TlsFiles | None = None) -> tuple[ServerApp, Settings]:
+    """Resolve the settings of ``serve`` and build the app (no socket yet)."""
+    cli = {name: options.get(name, MISSING) for name in _SETTINGS}
+    settings = resolve_settings(cli, cwd=cwd)
+    if not settings.bin_dirs:
+        raise BadRequestForm("No bin dir configured; pass --bin-dir DIR or --profile PATH.")
+    profile_path = settings.values.get("profile")
+    static_dir: Path | None = None
+    if profile_path:
+        folder = load_profile(Path(profile_path)).server_dir.joinpath(*_STATIC_PARTS)
+        static_dir = folder if folder.is_dir() else None
+    context_root = options.get("context_root")
+    # stand_in=False: this server *is* the LinkAhead server scripts call back (it mounts the
+    # stand-in itself), so runs need no private one of their own.
+    emulator = Emulator.from_settings(
+        settings,
+        stand_in=False,
+        anonymous=bool(settings.values.get("anonymous")),
+        context_root=settings.context_root if context_root is None else context_root,
+    )
+    max_body = options.get("max_body_mib")
+    limits = FormLimits(max_body=int(max_body * 1024 * 1024) if max_body is not None
+                        else decisions.MAX_REQUEST_BODY_BYTES)
+    data = tuple(Path(p) for p in settings.values.get("data") or ())
+    db = Path(options["db"]).absolute() if options.get("db") else None
+    app = make_app(ServerConfig(emulator, users=settings.users, static_dir=static_dir,
+                                limits=limits, cacert=tls.cert if tls else None,
+                                data_files=data, sqlite_path=db))
+    if data or db:
+        try:
+            available = app.load_backend()
+        except EmulatorError:
+            raise
+        except Exception as exc:  # the data file's own error names the file and line
+            raise ConfigError(str(exc)) from exc
+        if not available:
+            raise ConfigError("--data and --db need the LinkAhead stand-in "
+                              "(sss_emulator.backend), which is not installed.")
+    return app, settings

@@ -1,0 +1,111 @@
+"""Who is calling the local server: users and passwords, login sessions, and cookies.
+
+A login session *is* a session token of the emulator's
+:class:`~sss_emulator.core.tokens.TokenAuthority`, the same kind the server hands a script as
+``--auth-token``. So one check (``verify`` plus the logout list) accepts a browser's cookie,
+pylib's login and a script calling back with its token, and refuses forged, expired and
+logged-out tokens alike.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sss_emulator import decisions
+from sss_emulator.config import UserEntry, UsersConfig
+from sss_emulator.core.tokens import ANONYMOUS, Identity, TokenAuthority, TokenInfo
+from sss_emulator.wire import COOKIE_NAME, session_cookie_header, token_from_cookie_header
+
+__all__ = (
+    "ADMIN_PASSWORD_ENV",
+    "COOKIE_NAME",
+    "Sessions",
+    "default_users",
+    "session_cookie_header",
+    "token_from_cookie_header",
+)
+
+logger = logging.getLogger("sss_emulator.serve.logins")
+
+#: The environment variable that sets the default ``admin`` password.
+ADMIN_PASSWORD_ENV = "SSS_ADMIN_PASSWORD"
+
+def default_users(
+    users: UsersConfig, environ: Mapping[str, str] | None = None
+) -> tuple[UsersConfig, str | None]:
+    """``users`` unchanged when it names anyone; else one ``admin`` with a known password.
+
+    Returns the users and the generated password (``None`` when it came from the environment or
+    a file), so the server can print a password nobody could otherwise know.
+    """
+    if users.users:
+        return users, None
+    environ = os.environ if environ is None else environ
+    given = environ.get(ADMIN_PASSWORD_ENV) or None
+    password = given or secrets.token_urlsafe(12)
+    admin = UserEntry(name=decisions.DEFAULT_USER, password=password,
+                      roles=(decisions.DEFAULT_ADMIN_ROLE,), realm=decisions.DEFAULT_REALM)
+    config = UsersConfig(users={admin.name: admin}, role_permissions=users.role_permissions)
+    return config, None if given else password
+
+
+@dataclass(frozen=True)
+class _LoginResult:
+    identity: Identity
+    token: str
+
+
+class Sessions:
+    """Logs users in and out and tells who a token belongs to; thread-safe."""
+
+    def __init__(self, users: UsersConfig, authority: TokenAuthority) -> None:
+        self.users = users
+        self.authority = authority
+        self._revoked: set[str] = set()
+        self._lock = threading.Lock()
+
+    def login(self, username: str, password: str) -> _LoginResult | None:
+        """A new session for correct credentials; ``None`` otherwise (the caller answers 401)."""
+        entry = self.users.users.get(username)
+        if entry is None or entry.password is None:
+            # compare anyway so a wrong user name takes as long as a wrong password
+            hmac.compare_digest(password.encode(), b"\0" * max(len(password), 1))
+            return None
+        if not hmac.compare_digest(password.encode(), entry.password.encode()):
+            return None
+        identity = Identity(entry.name, entry.realm, entry.roles)
+        logger.info("login of %s", entry.name)
+        return _LoginResult(identity, self.authority.session_token(identity))
+
+    def logout(self, token: str | None) -> None:
+        """Make ``token`` unusable from now on (scripts' copies of it too)."""
+        if token and self.verify(token) is not None:
+            with self._lock:
+                self._revoked.add(token)
+
+    def verify(self, token: str | None) -> TokenInfo | None:
+        """The token's holder if we issued it, it has not expired and was not logged out."""
+        if not token:
+            return None
+        with self._lock:
+            if token in self._revoked:
+                return None
+        return self.authority.verify(token)
+
+    def identity_for(self, token: str | None) -> Identity | None:
+        """Who a request acts as: the token's holder, else anonymous; ``None`` means 401.
+
+        A request without a token is anonymous (the emulator refuses it with 401 unless
+        anonymous access is on); a request *with* a token we do not accept is always 401, as
+        the server does for an expired session, even when anonymous access is on.
+        """
+        if token is None:
+            return ANONYMOUS
+        info = self.verify(token)
+        return info.identity if info is not None else None

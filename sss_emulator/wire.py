@@ -1,0 +1,108 @@
+"""What travels between a LinkAhead server and its clients, written once for the whole emulator:
+the ``SessionToken`` cookie, the context-root rule for paths, and the ``UserInfo`` element.
+
+The scripting server, the stand-in and the core all speak these; keeping one copy keeps them
+agreeing with each other (and with pylib, which parses ``^SessionToken=([^;]*);``).
+"""
+
+from __future__ import annotations
+
+import http.cookies
+import re
+from collections.abc import Iterable
+from urllib.parse import quote, unquote
+
+from lxml import etree
+
+__all__ = (
+    "COOKIE_NAME",
+    "below_context_root",
+    "context_root_prefix",
+    "normalize_context_root",
+    "session_cookie_header",
+    "session_token_from_set_cookie",
+    "token_from_cookie_header",
+    "user_info_element",
+)
+
+#: The cookie LinkAhead uses for sessions.
+COOKIE_NAME = "SessionToken"
+
+_COOKIE = re.compile(r"(?:^|[;,]\s*)SessionToken=([^;]*)")
+#: Escapes inside a quoted cookie value (``\054`` for a comma), as Python's cookie writers make.
+_QUOTED_ESCAPE = re.compile(r"\\(?:([0-3][0-7]{2})|(.))")
+
+
+def token_from_cookie_header(header: str | None) -> str | None:
+    """The url-unquoted ``SessionToken`` of a ``Cookie`` header, or ``None``.
+
+    Read by hand rather than with a cookie parser: pylib and the docs' curl examples send the
+    token's JSON (quotes, commas, brackets) url-quoted or even raw, which strict parsers drop.
+    """
+    if not header:
+        return None
+    match = _COOKIE.search(header)
+    if match is None:
+        return None
+    value = match.group(1).strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':  # an RFC 2109 quoted string
+        value = _QUOTED_ESCAPE.sub(_unescape, value[1:-1])
+    return unquote(value) or None
+
+
+def _unescape(match: re.Match[str]) -> str:
+    octal, char = match.groups()
+    return chr(int(octal, 8)) if octal else char
+
+
+def session_cookie_header(token: str | None, path: str = "/") -> str:
+    """A ``Set-Cookie`` value pylib accepts: ``SessionToken=<url-quoted>;`` (the ``;`` matters).
+
+    ``None`` clears the cookie (logout).
+    """
+    if token is None:
+        return f"{COOKIE_NAME}=; Path={path}; Max-Age=0; HttpOnly"
+    return f"{COOKIE_NAME}={quote(token, safe='')}; Path={path}; HttpOnly; SameSite=Lax"
+
+
+def session_token_from_set_cookie(headers: Iterable[str]) -> str | None:
+    """The token a server's ``Set-Cookie`` headers hand out (a login answer), or ``None``."""
+    for header in headers:
+        cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
+        try:
+            cookie.load(header)
+        except http.cookies.CookieError:
+            continue
+        if COOKIE_NAME in cookie and cookie[COOKIE_NAME].value:
+            return unquote(cookie[COOKIE_NAME].value)
+    return None
+
+
+def normalize_context_root(context_root: str | None) -> str:
+    """``"/linkahead/"`` → ``"linkahead"``; no context root is ``""``."""
+    return (context_root or "").strip("/")
+
+
+def context_root_prefix(context_root: str | None) -> str:
+    """The path prefix of a context root: ``"/linkahead"``, or ``""`` for none."""
+    root = normalize_context_root(context_root)
+    return f"/{root}" if root else ""
+
+
+def below_context_root(path: str, context_root: str | None) -> str | None:
+    """``path`` relative to the context root (``"/"`` at least), or ``None`` when outside it."""
+    prefix = context_root_prefix(context_root)
+    if not prefix:
+        return path or "/"
+    if path == prefix or path.startswith(prefix + "/"):
+        return path[len(prefix):] or "/"
+    return None
+
+
+def user_info_element(name: str, realm: str, roles: Iterable[str]) -> etree._Element:
+    """``<UserInfo username realm><Roles><Role>…``, which pylib's ``UserInfo`` reads."""
+    info = etree.Element("UserInfo", username=name, realm=realm)
+    roles_element = etree.SubElement(info, "Roles")
+    for role in roles:
+        etree.SubElement(roles_element, "Role").text = role
+    return info
