@@ -8,7 +8,6 @@ shows otherwise, change it here and nowhere else. ``docs/fidelity.md`` lists the
 from __future__ import annotations
 
 import secrets
-import signal
 
 __all__ = (
     "ANONYMOUS_REALM",
@@ -95,9 +94,6 @@ SESSION_VALIDITY_MS = 3_600_000
 ONE_TIME_VALIDITY_MS = 604_800_000
 ONE_TIME_MAX_REPLAYS = 1
 ONE_TIME_REPLAY_TIMEOUT_MS = 30_000
-
-#: Signals we forward names for in messages.
-SIGNAL_NAMES = {int(s): s.name for s in signal.Signals}
 
 # --- the local HTTP server (``sss-emulate serve``) --------------------------------------------
 #: Largest request body ``POST /scripting`` accepts before answering 413 (the real server's

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI runs the same examples every time (reproducible, no example database); a developer's run
+# searches at random and remembers failures.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_scripts"
 EXAMPLES = REPO / "examples"
+
+# Scripts start with ``#!/usr/bin/env python3``: they must find the interpreter running the
+# tests (with linkahead installed) even when its venv is not activated.
+_BIN = os.path.dirname(sys.executable)
+if os.environ.get("PATH", "").split(os.pathsep)[0] != _BIN:
+    os.environ["PATH"] = os.pathsep.join([_BIN, os.environ.get("PATH", "")])
 
 
 @pytest.fixture

@@ -19,7 +19,13 @@ from types import ModuleType
 from typing import Any
 
 from sss_emulator import errors as _errors
-from sss_emulator.core.call import CallRequest, Upload, Value, request_from_form, request_from_pylib
+from sss_emulator.core.call import (
+    CallRequest,
+    FieldValue,
+    Upload,
+    request_from_form,
+    request_from_pylib,
+)
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.runner import ProcessResult, run_process
 from sss_emulator.core.scripts import resolve_script
@@ -154,7 +160,7 @@ class PytestEmulator(Emulator):
         return self.run(request)
 
     def run_form(
-        self, fields: Iterable[tuple[str, Value]], files: Iterable[tuple[str, Upload]] = ()
+        self, fields: Iterable[tuple[str, FieldValue]], files: Iterable[tuple[str, Upload]] = ()
     ) -> RunOutcome:
         """Run the raw form fields of a ``POST /scripting``."""
         __tracebackhide__ = True

@@ -18,8 +18,8 @@ from sss_emulator.errors import BadRequestForm
 __all__ = (
     "UPLOAD_DIR",
     "CallRequest",
+    "FieldValue",
     "Upload",
-    "Value",
     "build_argv",
     "call_string",
     "check_upload_name",
@@ -46,7 +46,7 @@ class Upload:
 
 
 #: An argument value: plain text, or a file to upload.
-Value = str | Upload
+FieldValue = str | Upload
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ class CallRequest:
     """One scripting call: the script path, its options in order, its positionals in order."""
 
     call: str
-    options: tuple[tuple[str, Value], ...] = ()
-    positionals: tuple[Value, ...] = ()
+    options: tuple[tuple[str, FieldValue], ...] = ()
+    positionals: tuple[FieldValue, ...] = ()
     #: File parts in fields that are no argument: stored, but not passed (see decisions).
     extra_uploads: tuple[Upload, ...] = ()
     extra_fields: tuple[str, ...] = field(default=(), compare=False)
@@ -72,7 +72,7 @@ class CallRequest:
         return args
 
 
-def _text(value: Value) -> str:
+def _text(value: FieldValue) -> str:
     return value.argument if isinstance(value, Upload) else value
 
 
@@ -114,7 +114,7 @@ def _option_name(field_name: str) -> str:
 
 
 def request_from_form(
-    fields: Iterable[tuple[str, Value]],
+    fields: Iterable[tuple[str, FieldValue]],
     files: Iterable[tuple[str, Upload]] = (),
 ) -> CallRequest:
     """Build a request from raw form parts, in the order they arrived.
@@ -125,14 +125,14 @@ def request_from_form(
     index and a gap is refused.
     """
     call: str | None = None
-    options: list[tuple[str, Value]] = []
-    positionals: dict[int, Value] = {}
+    options: list[tuple[str, FieldValue]] = []
+    positionals: dict[int, FieldValue] = {}
     extra: list[str] = []
     extra_uploads: list[Upload] = []
 
     seen_files: set[str] = set()
 
-    def place(name: str, value: Value) -> None:
+    def place(name: str, value: FieldValue) -> None:
         nonlocal call
         if isinstance(value, Upload):
             check_upload_name(value.filename)
@@ -155,7 +155,10 @@ def request_from_form(
                 raise BadRequestForm(f"Positional -p{index} was sent twice; send each index once.")
             positionals[index] = value
         elif name.startswith("-O"):
-            options.append((_option_name(name), value))
+            option = _option_name(name)
+            if not decisions.REPEATED_OPTIONS_KEPT:
+                options[:] = [(n, v) for n, v in options if n != option]
+            options.append((option, value))
         elif name.startswith("-p"):
             raise BadRequestForm(
                 f"Field {name!r} is not a positional; write -p0, -p1, … with a number."
@@ -181,7 +184,7 @@ def request_from_form(
     )
 
 
-def _ordered_positionals(positionals: Mapping[int, Value]) -> tuple[Value, ...]:
+def _ordered_positionals(positionals: Mapping[int, FieldValue]) -> tuple[FieldValue, ...]:
     indices = sorted(positionals)
     if decisions.REFUSE_POSITIONAL_GAPS:
         for expected, index in enumerate(indices):
@@ -204,7 +207,7 @@ def request_from_pylib(
     Options first (``str(value)``), then positionals, then file parts with only the base name of
     each path, as pylib's ``_make_multipart_request`` does.
     """
-    fields: list[tuple[str, Value]] = [("call", call)]
+    fields: list[tuple[str, FieldValue]] = [("call", call)]
     fields += [(f"-O{key}", str(val)) for key, val in kwargs.items()]
     fields += [(f"-p{i}", str(val)) for i, val in enumerate(args)]
     uploads = [

@@ -16,8 +16,8 @@ from pathlib import Path
 from sss_emulator import decisions
 from sss_emulator.core.call import (
     CallRequest,
+    FieldValue,
     Upload,
-    Value,
     build_argv,
     call_string,
     request_from_form,
@@ -118,7 +118,7 @@ class Emulator:
         return self.run(request)
 
     def run_form(
-        self, fields: Iterable[tuple[str, Value]], files: Iterable[tuple[str, Upload]] = ()
+        self, fields: Iterable[tuple[str, FieldValue]], files: Iterable[tuple[str, Upload]] = ()
     ) -> RunOutcome:
         """Run the raw form fields of a ``POST /scripting``."""
         return self.run(request_from_form(fields, files))

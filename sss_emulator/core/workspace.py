@@ -42,13 +42,16 @@ def _private_dir(path: Path) -> Path:
 class Workspace:
     """The directories of one run."""
 
-    workdir: Path  # cwd and HOME (a **U** decision: the same directory)
+    workdir: Path
     shared_dir: Path
     keep: bool
 
     @property
     def home(self) -> Path:
-        return self.workdir
+        """HOME: the working directory itself, unless the decision says otherwise."""
+        if decisions.HOME_IS_WORKDIR:
+            return self.workdir
+        return self.workdir.with_name(self.workdir.name + "-home")
 
     @property
     def upload_dir(self) -> Path:
@@ -93,12 +96,14 @@ def workspace(
         workdir = Path(tempfile.mkdtemp(prefix="call-", dir=_private_dir(work_root)))
     except OSError as exc:
         raise SetupError(f"Cannot create a working directory in {work_root}: {exc}") from exc
+    shared_dir = _private_dir(shared_root) / decisions.shared_dir_name()
+    ws = Workspace(workdir=workdir, shared_dir=shared_dir, keep=keep)
     try:
-        _copy_skeleton(skeleton, workdir)
+        ws.home.mkdir(mode=0o700, exist_ok=True)
+        _copy_skeleton(skeleton, ws.home)
         _place_uploads(uploads, workdir / UPLOAD_DIR)
-        shared_dir = _private_dir(shared_root) / decisions.shared_dir_name()
         shared_dir.mkdir(mode=0o700)
-        yield Workspace(workdir=workdir, shared_dir=shared_dir, keep=keep)
+        yield ws
     except OSError as exc:
         raise SetupError(f"Cannot prepare the working directory {workdir}: {exc}") from exc
     finally:
@@ -106,6 +111,8 @@ def workspace(
             logger.info("kept working directory %s", workdir)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+            if ws.home != workdir:
+                shutil.rmtree(ws.home, ignore_errors=True)
 
 
 def list_shared_files(shared_dir: Path) -> dict[str, Path]:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from sss_emulator.core.call import Upload, Value
+from sss_emulator.core.call import FieldValue, Upload
 from sss_emulator.errors import BadRequestForm
 
 __all__ = ("ATTACH_FIELD", "attachments", "parse_script_args")
@@ -22,7 +22,7 @@ ATTACH_FIELD = "file"
 _POSITIONAL = re.compile(r"-p(\d+)(?:=(.*))?\Z", re.DOTALL)
 
 
-def _value(text: str, base: Path) -> Value:
+def _value(text: str, base: Path) -> FieldValue:
     if text.startswith("@@"):
         return text[1:]
     if text.startswith("@"):
@@ -38,12 +38,12 @@ def _value(text: str, base: Path) -> Value:
     return text
 
 
-def parse_script_args(args: Sequence[str], base: Path) -> list[tuple[str, Value]]:
+def parse_script_args(args: Sequence[str], base: Path) -> list[tuple[str, FieldValue]]:
     """``["-p0", "x", "-Oa=1", "-p1", "@f.json"]`` → form fields in the order given.
 
     Raises :class:`BadRequestForm` naming the argument that cannot be understood.
     """
-    fields: list[tuple[str, Value]] = []
+    fields: list[tuple[str, FieldValue]] = []
     index = 0
     while index < len(args):
         arg = args[index]
@@ -72,6 +72,6 @@ def parse_script_args(args: Sequence[str], base: Path) -> list[tuple[str, Value]
     return fields
 
 
-def attachments(paths: Sequence[str], base: Path) -> list[tuple[str, Value]]:
+def attachments(paths: Sequence[str], base: Path) -> list[tuple[str, FieldValue]]:
     """``--attach PATH`` values → file parts in a field that is no argument."""
     return [(ATTACH_FIELD, _value("@" + path, base)) for path in paths]

@@ -19,7 +19,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from werkzeug.wsgi import get_input_stream
 
 from sss_emulator import decisions
-from sss_emulator.core.call import Upload, Value
+from sss_emulator.core.call import FieldValue, Upload
 from sss_emulator.errors import BadRequestForm, RequestTooLarge, UnsupportedMediaType
 
 __all__ = ("FormLimits", "read_form")
@@ -53,7 +53,7 @@ class FormLimits:
 
 def read_form(
     environ: dict[str, Any], upload_dir: Path, limits: FormLimits
-) -> list[tuple[str, Value]]:
+) -> list[tuple[str, FieldValue]]:
     """The body's parts as ``(name, text | Upload)``; uploads land in ``upload_dir``.
 
     ``upload_dir`` is created when the first file part arrives (its parent must exist); the
@@ -82,7 +82,7 @@ def read_form(
         ) from exc
 
 
-def _read_urlencoded(stream: IO[bytes], limits: FormLimits) -> list[tuple[str, Value]]:
+def _read_urlencoded(stream: IO[bytes], limits: FormLimits) -> list[tuple[str, FieldValue]]:
     data = stream.read(limits.max_field + 1)
     if len(data) > limits.max_field:
         raise limits.too_large()
@@ -97,7 +97,7 @@ def _read_urlencoded(stream: IO[bytes], limits: FormLimits) -> list[tuple[str, V
 
 def _read_multipart(
     stream: IO[bytes], boundary: str, upload_dir: Path, limits: FormLimits
-) -> list[tuple[str, Value]]:
+) -> list[tuple[str, FieldValue]]:
     if not boundary:
         raise BadRequestForm(
             "The multipart body has no boundary in its Content-Type; let your HTTP client "
@@ -138,7 +138,7 @@ class _Parts:
     def __init__(self, upload_dir: Path, limits: FormLimits) -> None:
         self.upload_dir = upload_dir
         self.limits = limits
-        self.fields: list[tuple[str, Value]] = []
+        self.fields: list[tuple[str, FieldValue]] = []
         self.complete = False
         self._current: Field | File | None = None
         self._text: list[bytes] = []

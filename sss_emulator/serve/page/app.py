@@ -182,6 +182,8 @@ class PageApp:
             "data-frame-css": self.url("/sss/static/frame.css"),
             "data-form-field": decisions.WEBUI_FORM_FIELD,
             "data-form-file": decisions.WEBUI_FORM_FILENAME,
+            "data-file-parts": ("field" if decisions.WEBUI_FILE_PARTS_NAMED_AFTER_FIELD
+                                else "positional"),
             **(extra or {}),
         }
         attrs = "".join(f' {k}="{escape(v)}"' for k, v in data.items())

@@ -15,6 +15,7 @@
     frameCss: body.dataset.frameCss,
     formField: body.dataset.formField || "-p0",
     formFile: body.dataset.formFile || "form.json",
+    fileParts: body.dataset.fileParts || "field",
   };
   let frameCss = null;
 
@@ -156,7 +157,11 @@
     data.append("call", form.dataset.call);
     const json = new Blob([JSON.stringify(values)], { type: "application/json" });
     data.append(cfg.formField, json, cfg.formFile);
-    for (const [name, file] of files) data.append(name, file, file.name);
+    // Each file goes up in a part named after its field (it lands in .upload_files/ without
+    // becoming an argument), or, if the server decision says otherwise, as the next positional.
+    files.forEach(([name, file], i) => {
+      data.append(cfg.fileParts === "field" ? name : "-p" + (i + 1), file, file.name);
+    });
     return data;
   }
 
