@@ -315,3 +315,12 @@ def test_user_admin_is_the_default_admin(cli, tmp_path: Path, samples: Path) -> 
         result = cli("--bin-dir", str(samples), "--users", "users.yaml", "--user", user,
                      "minimal.bash", "--format", "json")
         assert result.exit_code == code, result.output
+
+
+def test_a_refusal_uses_the_format_of_pyproject(cli, tmp_path: Path, samples: Path) -> None:
+    """The format of an error comes from the same engine as a run's: here pyproject.toml."""
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.sss-emulator]\nbin-dirs = ["{samples}"]\nformat = "json"\n')
+    result = cli("nope.sh")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["type"] == "ScriptNotFound"
