@@ -11,7 +11,6 @@ lower value it overrode, so that an ignored setting is never dropped silently.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +100,8 @@ def load_pyproject_table(start: Path) -> tuple[dict[str, Any], Path | None]:
     path = find_pyproject(start)
     if path is None:
         return {}, None
+    import tomllib  # only when there is a file to read
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
