@@ -66,7 +66,7 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
               help=f"Address to listen on. [SSS_HOST; default: {DEFAULT_HOST}]")
 @click.option("--port", default=None, type=SettingValue("port"), metavar="PORT",
               help=f"Port to listen on; 0 picks a free one. [SSS_PORT; default: {DEFAULT_PORT}]")
-@click.option("--context-root", default=None, type=SettingValue("context_root"),
+@click.option("--context-root", default=None, type=SettingValue("context_root"), metavar="PATH",
               help="Path prefix of every resource, as the server's CONTEXT_ROOT (default: the "
                    "profile's). [SSS_CONTEXT_ROOT]")
 @click.option("--tls", is_flag=True,

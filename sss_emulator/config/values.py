@@ -149,17 +149,16 @@ def _words(value: Any) -> tuple[str, ...]:
     raise ValueError(f"{value!r} must be a string or a list of strings")
 
 
-def _int_in(low: int, high: int | None, unit: str) -> Callable[[Any], int]:
+def _int_in(low: int, high: int | None, hint: str) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError(f"{value!r} is not a whole number{unit}")
+            raise ValueError(f"{value!r} is not a whole number ({hint})")
         try:
             number = int(str(value).strip())
         except ValueError:
-            raise ValueError(f"{value!r} is not a whole number{unit}") from None
+            raise ValueError(f"{value!r} is not a whole number ({hint})") from None
         if number < low or (high is not None and number > high):
-            limits = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise ValueError(f"{number} is out of range: it must be {limits}{unit}")
+            raise ValueError(f"{number} is out of range ({hint})")
         return number
 
     return parse
@@ -233,10 +232,10 @@ SETTINGS: dict[str, SettingSpec] = {
     "cacert": _spec(_path, "cacert", paths=True),
     # watch mode
     "poll": _spec(parse_bool, "poll"),
-    "debounce_ms": _spec(_int_in(1, None, " of milliseconds"), "debounce_ms"),
+    "debounce_ms": _spec(_int_in(1, None, "milliseconds, at least 1"), "debounce_ms"),
     # serve
     "host": _spec(_name, "host"),
-    "port": _spec(_int_in(0, 65535, " (a TCP port; 0 picks a free one)"), "port"),
+    "port": _spec(_int_in(0, 65535, "a TCP port from 0 to 65535; 0 picks a free one"), "port"),
     "context_root": _spec(_text, "context_root"),
     "db": _spec(_path, "db", paths=True),
 }
