@@ -83,23 +83,34 @@ def setting_layers(
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     pyproject_from: Path | None = None,
+    *,
+    skip_broken_pyproject: bool = False,
 ) -> tuple[Layer, ...]:
     """``front`` (the front end's own layers, highest first), then ``SSS_*``, then pyproject.
 
     ``SSS_*`` paths are relative to ``cwd``; the pyproject table is the nearest one at or above
-    ``pyproject_from`` (default ``cwd``).
+    ``pyproject_from`` (default ``cwd``). ``skip_broken_pyproject`` reads on without a
+    ``pyproject.toml`` that cannot be read (watch mode starts, and each run reports it).
     """
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
-    return (*front, environment_layer(environ, cwd), pyproject_layer(pyproject_from or cwd))
+    shared = [environment_layer(environ, cwd)]
+    try:
+        shared.append(pyproject_layer(pyproject_from or cwd))
+    except ConfigError:
+        if not skip_broken_pyproject:
+            raise
+    return (*front, *shared)
 
 
 def _layers(cli: Mapping[str, Any] | None, front: Sequence[Layer],
             environ: Mapping[str, str] | None, cwd: Path | None,
-            pyproject_from: Path | None) -> tuple[Layer, ...]:
+            pyproject_from: Path | None, skip_broken_pyproject: bool = False,
+            ) -> tuple[Layer, ...]:
     cwd = Path.cwd() if cwd is None else cwd
     own = [*front] + ([command_line_layer(cli, cwd)] if cli else [])
-    return setting_layers(own, environ, cwd, pyproject_from)
+    return setting_layers(own, environ, cwd, pyproject_from,
+                          skip_broken_pyproject=skip_broken_pyproject)
 
 
 def resolve_values(
@@ -111,9 +122,10 @@ def resolve_values(
     front: Sequence[Layer] = (),
     pyproject_from: Path | None = None,
     defaults: Mapping[str, Any] | None = None,
+    skip_broken_pyproject: bool = False,
 ) -> dict[str, Resolved]:
     """Just the named settings, without reading a profile, users or token file."""
-    layers = _layers(cli, front, environ, cwd, pyproject_from)
+    layers = _layers(cli, front, environ, cwd, pyproject_from, skip_broken_pyproject)
     defaults = defaults or {}
     return {name: resolve(name, layers, defaults.get(name)) for name in names}
 
@@ -136,7 +148,7 @@ def resolve_settings(
     60 s timeout).
     """
     layers = _layers(cli, front, environ, cwd, pyproject_from)
-    given = [name for layer in layers[:-2] for name in layer.values]
+    given = [name for layer in front for name in layer.values] + list(cli or ())
     wanted = [n for n in dict.fromkeys([*_RUN_SETTINGS, *names, *given]) if n in SETTINGS]
     defaults = defaults or {}
     resolved = {name: resolve(name, layers, defaults.get(name)) for name in wanted}

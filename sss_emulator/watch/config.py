@@ -6,19 +6,10 @@ twins ``SSS_DEBOUNCE_MS``/``debounce-ms`` and ``SSS_POLL``/``poll`` (see :data:`
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from sss_emulator.config import (
-    Resolved,
-    command_line_layer,
-    environment_layer,
-    load_pyproject_table,
-    resolve,
-    resolve_values,
-)
-from sss_emulator.errors import ConfigError
+from sss_emulator.config import Resolved, resolve_values
 from sss_emulator.invocation import RunInvocation
 
 __all__ = ("DEFAULT_DEBOUNCE_MS", "WatchConfig")
@@ -31,17 +22,11 @@ def _watch_settings(invocation: RunInvocation) -> dict[str, Resolved]:
     """``poll`` and ``debounce_ms`` from the one engine.
 
     A broken ``pyproject.toml`` does not stop watch mode from starting: every run reports it
-    (prepare() reads it anew), and the next save that fixes it is picked up. So the knobs are
-    then read as if the file were not there; a bad option or variable is still an error.
+    (prepare() reads it anew), and the save that fixes it is picked up. A bad option or
+    variable is still an error.
     """
-    names, options = tuple(_DEFAULTS), invocation.options
-    try:
-        load_pyproject_table(invocation.cwd)
-    except ConfigError:
-        layers = (command_line_layer(options, invocation.cwd),
-                  environment_layer(os.environ, invocation.cwd))
-        return {name: resolve(name, layers, _DEFAULTS[name]) for name in names}
-    return resolve_values(names, options, cwd=invocation.cwd, defaults=_DEFAULTS)
+    return resolve_values(tuple(_DEFAULTS), invocation.options, cwd=invocation.cwd,
+                          defaults=_DEFAULTS, skip_broken_pyproject=True)
 
 
 @dataclass(frozen=True)
