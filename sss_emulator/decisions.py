@@ -12,10 +12,13 @@ import secrets
 __all__ = (
     "ANONYMOUS_REALM",
     "ANONYMOUS_USER",
+    "CAOSROOT_PATH",
+    "CA_BUNDLE_VARIABLES",
     "DEFAULT_ADMIN_ROLE",
     "DEFAULT_REALM",
     "DEFAULT_USER",
     "ERROR_CODES",
+    "EXTROOT_PATH",
     "HOME_IS_WORKDIR",
     "KILL_GRACE_S",
     "KILL_LEFTOVER_CHILDREN",
@@ -25,6 +28,7 @@ __all__ = (
     "ONE_TIME_VALIDITY_MS",
     "PURPOSE_TOKEN_DEFAULT_USER",
     "SCRUBBED_ENV",
+    "SERVER_CERT_PATH",
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
     "TRIM_OUTPUT",
@@ -117,3 +121,16 @@ WEBUI_FORM_FILENAME = "form.json"
 #: Its file fields are sent as file parts named after the field (``csvfile``), so they land in
 #: ``.upload_files/`` without becoming arguments; form.json holds each one's file name.
 WEBUI_FILE_PARTS_NAMED_AFTER_FIELD = True
+
+# --- the server's container around a script (docs/mounts.md) ----------------------------------
+#: Where the caosdb-docker images (and the scripts written for them, e.g. the linkahead-control
+#: demo's) have the profile's extroot; newer images declare it per profile.
+EXTROOT_PATH = "/opt/caosdb/mnt/extroot"
+#: Where those images keep the server's file store ("caosroot"); caosadvancedtools' crawler
+#: reads stored files there.
+CAOSROOT_PATH = "/opt/caosdb/mnt/caosroot"
+#: Where the demo profile's scripting home ini expects the server's certificate (``cacert``).
+SERVER_CERT_PATH = "/opt/caosdb/cert/caosdb.cert.pem"
+#: Variables a script on the server does not inherit from a developer's shell: ``requests``
+#: lets them override both the ini's ``cacert`` and ``ssl_insecure``.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")

@@ -6,6 +6,7 @@ re-prepares the same invocation before every run, and both get a :class:`Prepare
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import sys
@@ -19,14 +20,15 @@ from sss_emulator.core.call import CallRequest, request_from_form
 from sss_emulator.core.scripts import call_for_path
 from sss_emulator.core.tokens import Identity
 from sss_emulator.errors import ConfigError, ScriptNotFound
-from sss_emulator.invocation.emulator import Emulator
+from sss_emulator.invocation.emulator import Emulator, world_of
 from sss_emulator.invocation.script_args import attachments, parse_script_args
 
 __all__ = ("FORMATS", "Prepared", "RunInvocation", "prepare")
 
 #: Settings of ``run`` that have no option of their own in every front end calling prepare().
 _RUN_NAMES = ("format", "keep", "user", "roles", "anonymous", "auth_token", "data", "stand_in",
-              "server_url", "username", "cacert")
+              "server_url", "username", "cacert", "server_address", "mounts", "extroot",
+              "extroot_path", "caosroot_path")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,9 @@ def _bin_dirs_for(script: str, settings: Settings, cwd: Path) -> tuple[tuple[Pat
 def prepare(invocation: RunInvocation) -> Prepared:
     """Resolve settings, the script and its arguments; read every file anew."""
     settings = resolve_settings(invocation.options, cwd=invocation.cwd, names=_RUN_NAMES)
+    world = world_of(settings)
+    if world is not None:  # its notes are shown before the run, with the settings' own
+        settings = dataclasses.replace(settings, notes=(*settings.notes, *world.notes))
     values = settings.values
     fmt = values.get("format") or "text"
     bin_dirs, call = _bin_dirs_for(invocation.script, settings, invocation.cwd)
@@ -98,7 +103,7 @@ def prepare(invocation: RunInvocation) -> Prepared:
                       "hooks": [RealServerHook(server_url, auth_token, cacert=cacert)]}
     emulator = Emulator.from_settings(
         settings, bin_dirs=bin_dirs, anonymous=anonymous, keep=bool(values.get("keep")),
-        **connection,
+        world=world, **connection,
     )
     return Prepared(emulator, request, identity, auth_token, fmt, bool(values.get("keep")),
                     settings)
