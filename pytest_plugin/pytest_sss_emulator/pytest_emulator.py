@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from sss_emulator import errors as _errors
+from sss_emulator.connect.mounts import MountingRunner
 from sss_emulator.core.call import (
     CallRequest,
     FieldValue,
@@ -29,7 +30,7 @@ from sss_emulator.core.call import (
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.runner import ProcessResult, run_process
 from sss_emulator.core.scripts import resolve_script
-from sss_emulator.errors import EmulatorError, ScriptNotFound, ScriptTimeout
+from sss_emulator.errors import ConfigError, EmulatorError, ScriptNotFound, ScriptTimeout
 from sss_emulator.invocation import Emulator
 
 from .inprocess import is_python_script, run_inprocess
@@ -205,7 +206,13 @@ class PytestEmulator(Emulator):
 
     def _run_as(self, request: CallRequest, mode: str, kwargs: dict[str, Any]) -> RunOutcome:
         saved = self.runner
+        mounting = saved if isinstance(saved, MountingRunner) else None
+        if mode == "inprocess" and mounting is not None:
+            raise ConfigError("mounts=True needs mode='subprocess': a script run inside the "
+                              "test process cannot get a mount namespace of its own.")
         self.runner = run_inprocess if mode == "inprocess" else run_real_process
+        if mounting is not None:
+            self.runner = mounting.around(self.runner)
         try:
             outcome = super().run(request, **kwargs)
         finally:

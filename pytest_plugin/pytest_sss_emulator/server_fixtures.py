@@ -96,6 +96,13 @@ def sss_server(sss_server_options: dict[str, Any], tmp_path_factory: pytest.Temp
     except (UsageError, EmulatorError) as exc:
         message = getattr(exc, "message", None) or str(exc)
         pytest.fail(f"sss_server: {message} (set it in sss_server_options)", pytrace=False)
+    listener = app.config.address_listener
+    if listener is not None:  # where scripts expect the server (server_address)
+        try:
+            listener.start()
+        except EmulatorError as exc:
+            app.close()
+            pytest.fail(f"sss_server: {exc.message}", pytrace=False)
     with running_server(app, "127.0.0.1", 0) as handle:
         url = app.base_uri() if app.public_url else handle.url
         live = LiveServer(url=url, app=app,
