@@ -147,8 +147,9 @@ def namespace_hint() -> str:
     if _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
         return ("enable them with: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 "
                 "(or an AppArmor profile for bwrap with 'userns,')")
-    return ("in a container, run it with --security-opt seccomp=unconfined --cap-add SYS_ADMIN "
-            "(or --privileged)")
+    return ("user namespaces are blocked here (a container's seccomp filter or a missing "
+            "CAP_SYS_ADMIN?): run the container with --security-opt seccomp=unconfined "
+            "--cap-add SYS_ADMIN (or --privileged)")
 
 
 @functools.cache
