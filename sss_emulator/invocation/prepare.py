@@ -79,8 +79,12 @@ def _bin_dirs_for(script: str, settings: Settings, cwd: Path) -> tuple[tuple[Pat
     return settings.bin_dirs, script
 
 
-def prepare(invocation: RunInvocation) -> Prepared:
-    """Resolve settings, the script and its arguments; read every file anew."""
+def prepare(invocation: RunInvocation, *, local_only: bool = False) -> Prepared:
+    """Resolve settings, the script and its arguments; read every file anew.
+
+    ``local_only`` ignores ``--server-url`` (and ``SSS_SERVER_URL``): ``compare`` runs the call
+    on that server itself, and the local run's callbacks stay with the stand-in.
+    """
     options = invocation.options
     cli = {name: options.get(name, MISSING) for name in _SETTING_OPTIONS}
     settings = resolve_settings(cli, cwd=invocation.cwd)
@@ -96,7 +100,7 @@ def prepare(invocation: RunInvocation) -> Prepared:
     identity = ANONYMOUS if anonymous else _identity(settings, values.get("user"),
                                                       tuple(values.get("roles") or ()))
     auth_token = values.get("auth_token") or None
-    server_url = values.get("server_url")
+    server_url = None if local_only else values.get("server_url")
     connection: dict[str, Any] = {"stand_in": values.get("stand_in") is not False,
                                   "data_files": tuple(values.get("data") or ())}
     if server_url:
