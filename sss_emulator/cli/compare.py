@@ -30,6 +30,11 @@ EXIT_UNUSABLE = 2
 PASSWORD_ENV = "SSS_PASSWORD"
 
 
+def _interactive() -> bool:
+    """Is there a person at a terminal to ask?"""
+    return sys.stdin.isatty()
+
+
 def report_width() -> int:
     """The terminal's width for side-by-side columns (100 when not a terminal)."""
     return shutil.get_terminal_size((100, 24)).columns
@@ -48,7 +53,7 @@ def read_password(password_file: str | None, username: str, url: str) -> str:
                                    f"{exc.strerror or exc}.") from None
     if os.environ.get(PASSWORD_ENV) is not None:
         return os.environ[PASSWORD_ENV]
-    if not sys.stdin.isatty():
+    if not _interactive():
         raise click.UsageError(f"No password for {username} on {url}: use --password-file, "
                                f"set {PASSWORD_ENV}, or run in a terminal to be asked.")
     return getpass.getpass(f"Password of {username} on {url}: ", stream=sys.stderr)
@@ -69,7 +74,7 @@ def _confirm(yes: bool, call: str, url: str, user: str, fmt: str) -> None:
     """compare runs the script on the server for real: say so, and ask unless --yes."""
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not _interactive():
         _fail(fmt, f"compare runs {call.split(' ', 1)[0]} on {url} for real (whatever it "
                    "writes there stays); add --yes to confirm, there is no terminal to ask.")
     click.echo(f"sss-emulate compare: this runs `{call}` on {url} as {user} for real; whatever "

@@ -212,7 +212,8 @@ class Normaliser:
             # random name is it
             text = re.sub(_PATH_START + r"(?:/" + _SEGMENT + r")*/" + re.escape(name)
                           + _PATH_END, SHARED_DIR, text)
-            text = text.replace(name, SHARED_NAME)
+            text = re.sub(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])",
+                          lambda _: SHARED_NAME, text)
         for path in sorted(_unique(facts.workdirs), key=len, reverse=True):
             text = _replace_path(text, path, WORKDIR)
         for path in sorted(_unique(facts.bin_dirs), key=len, reverse=True):

@@ -238,6 +238,10 @@ class RecordingProxy:
         tokens = tuple(t for t in (token, session_token_from_set_cookie(set_cookies)) if t)
         with tempfile.TemporaryDirectory(prefix="sss-record-") as scratch:
             fields = read_form(form_environ, Path(scratch) / "parts", FormLimits(max_body=None))
+            if not any(name == "call" and isinstance(value, str) and value
+                       for name, value in fields):
+                logger.info("not recorded: the request to /scripting has no call field")
+                return
             observed = parse_response(status, answer)
             if observed.code is not None:
                 client = ScriptingClient(self.upstream, cacert=self.cacert, token=token,
