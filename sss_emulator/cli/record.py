@@ -98,7 +98,8 @@ def record_command(server_url: str, host: str, port: int, out_dir: Path,
         click.echo("Press Ctrl+C to stop.", err=True)
         sys.stderr.flush()
 
-    code = serve(proxy, host, port, quiet=quiet, on_ready=ready)
+    code = serve(proxy, host, port, quiet=quiet, on_ready=ready,
+                 stopping="calls in flight are cut off.", prog="sss-emulate record")
     count = len(proxy.recorded)
     click.echo(f"sss-emulate record: {count} call{'s' if count != 1 else ''} recorded in "
                f"{writer.out_dir}.", err=True)

@@ -233,7 +233,7 @@ class CallFileWriter:
             expect["call"] = norm(observed.call)
         expect["stdout_exact"] = norm(observed.stdout or "")
         expect["stderr_exact"] = norm(observed.stderr or "")
-        if observed.shared:
+        if observed.shared is not None:  # {}: the answer linked to no file
             expect["shared_files"] = self._shared(observed.shared, norm)
         return expect
 

@@ -188,9 +188,14 @@ def _visible(line: str) -> str:
 
 
 def _wrap(line: str, width: int) -> list[str]:
-    if width <= 0:
+    """``line`` in pieces of ``width``; each continuation starts with ``↪``."""
+    if len(line) <= width:
         return [line]
-    return [line[i:i + width] for i in range(0, len(line), width)] or [""]
+    pieces, rest = [line[:width]], line[width:]
+    while rest:
+        pieces.append("↪" + rest[:width - 1])
+        rest = rest[width - 1:]
+    return pieces
 
 
 def side_by_side(left: str | None, right: str | None, labels: tuple[str, str],
