@@ -84,7 +84,8 @@ def local_observation(outcome: RunOutcome | None, error: EmulatorError | None,
     if outcome is None:
         assert error is not None
         body = render_error_xml(error.http_status, error.message, meta)
-        return parse_response(error.http_status, body), meta.srid
+        refused = parse_response(error.http_status, body)
+        return replace(refused, shared={}, shared_complete=True), meta.srid
     status = 500 if outcome.timed_out or outcome.code is None else 200
     observed = parse_response(status, outcome.to_xml(meta))
     shared: dict[str, bytes | None] = {name: path.read_bytes()

@@ -124,8 +124,8 @@ class RecordingProxy:
                 name = key.replace("_", "-").title()
             else:
                 continue
-            if name.lower() in _HOP_BY_HOP or name.lower() == "host":
-                continue
+            if name.lower() in _HOP_BY_HOP or name.lower() in ("host", "expect"):
+                continue  # the body is already on its way: no 100-continue to wait for
             headers[name] = value
         headers["Host"] = self.netloc
         for name in ("Origin", "Referer"):

@@ -33,6 +33,11 @@ cat "$2"
 cat .upload_files/table.csv
 """
 
+#: Prints the size of its uploaded file: a big upload without a big answer.
+SIZE_SH = """#!/bin/bash
+wc -c < "$2"
+"""
+
 USERS_YAML = f"""
 users:
   admin: {{password: {PASSWORD}, roles: [administration]}}
@@ -67,7 +72,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp_path = tmp_path_factory.mktemp("site")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name, body in (("greet.sh", GREET_SH), ("form.sh", FORM_SH)):
+    for name, body in (("greet.sh", GREET_SH), ("form.sh", FORM_SH), ("size.sh", SIZE_SH)):
         (bin_dir / name).write_text(body)
         (bin_dir / name).chmod(0o755)
     for name in ("server", "local"):

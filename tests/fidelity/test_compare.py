@@ -101,6 +101,7 @@ def test_runs_locally_as_the_server_ran_it(compare, server, site: Path) -> None:
                       home="server")
     assert refused.exit_code == 0, refused.output
     assert "HTTP status     same      403" in refused.stdout
+    assert "shared files    same      (none)" in refused.stdout
     allowed = compare(server, "greet.sh", "-p0", "y", *users, user="alice",
                       password=ALICE_PASSWORD, home="server")
     assert allowed.exit_code == 0, allowed.output

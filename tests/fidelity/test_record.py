@@ -7,6 +7,8 @@ import hashlib
 import http.client
 import json
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -152,8 +154,6 @@ def test_nothing_secret_is_stored(recorder: tuple[ServerHandle, RecordingProxy],
 def test_the_command_prints_where_to_point_clients(site: Path, server: Server, tmp_path: Path
                                                    ) -> None:
     """`record --port 0` starts, names the proxy's URL and the out folder, and stops cleanly."""
-    import subprocess
-    import sys
 
     process = subprocess.Popen(
         [sys.executable, "-m", "sss_emulator", "record", "--server-url", server.url, "--port",
@@ -172,6 +172,26 @@ def test_the_command_prints_where_to_point_clients(site: Path, server: Server, t
         _, err = process.communicate(timeout=20)
     assert "1 call recorded" in err
     assert [p.name for p in (tmp_path / "out").glob("*.yaml")] == ["sss_0001_greet.sh.yaml"]
+
+
+def test_a_big_curl_upload_is_forwarded_and_kept(
+        recorder: tuple[ServerHandle, RecordingProxy], tmp_path: Path) -> None:
+    """curl -F with a 3 MiB file (curl sends Expect: 100-continue) reaches the server whole,
+    and the recorded upload is the same file."""
+    handle, proxy = recorder
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * (3 * 4096))
+    jar = tmp_path / "jar"
+    subprocess.run(["curl", "-s", "-S", "-c", str(jar), "-d", "username=admin", "-d",
+                    f"password={PASSWORD}", handle.url + "/login"], check=True,
+                   capture_output=True)
+    answer = subprocess.run(["curl", "-s", "-S", "-b", str(jar), "-F", "call=size.sh", "-F",
+                             f"-p0=@{big}", handle.url + "/scripting"], check=True,
+                            capture_output=True, text=True).stdout
+    assert f"<stdout>{big.stat().st_size}\n</stdout>" in answer
+    case = load_call_file(proxy.recorded[0])[0]
+    assert case.uploads[0][1].read_bytes() == big.read_bytes()
+    assert case.expect["stdout_exact"] == f"{big.stat().st_size}\n"
 
 
 # --- the proxy is transparent --------------------------------------------------------------------
