@@ -4,6 +4,6 @@ and ``replay``.
 The pure parts (normalisation rules, what one side of a comparison observed, the report of two
 observations) import nothing heavy; the HTTP client (``client``), the comparison of a server run
 with a local one (``compare``), the recording proxy (``record``) and the replay of call files
-(``replay``) do their I/O at the edges. Nothing here imports click: ``cli/fidelity.py`` maps the
-command lines onto these modules.
+(``replay``) do their I/O at the edges. Nothing here imports click: ``cli/compare.py``,
+``cli/record.py`` and ``cli/replay.py`` map the command lines onto these modules.
 """

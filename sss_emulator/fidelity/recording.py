@@ -10,6 +10,7 @@ every text that is written.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 import shutil
 import threading
@@ -25,7 +26,7 @@ from sss_emulator.core.call import FieldValue, Upload
 from sss_emulator.fidelity.normalise import TOKEN, Normaliser, Rule, SideFacts
 from sss_emulator.fidelity.observed import Observed
 
-__all__ = ("CallFileWriter", "RecordedCall", "error_name_for")
+__all__ = ("MAX_INLINE_SHARED", "CallFileWriter", "RecordedCall", "error_name_for")
 
 _NUMBERED = re.compile(r"sss_(\d+)_")
 _POSITIONAL = re.compile(r"-p(\d+)\Z")
@@ -145,8 +146,6 @@ class CallFileWriter:
         try:
             return target.relative_to(self.out_dir.absolute()).as_posix()
         except ValueError:
-            import os
-
             return Path(os.path.relpath(target, self.out_dir.absolute())).as_posix()
 
     def _case(self, stem: str, call: str, recorded: RecordedCall

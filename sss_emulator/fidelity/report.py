@@ -19,7 +19,7 @@ from typing import Any
 from sss_emulator.fidelity.normalise import Normaliser, linked_shared_files
 from sss_emulator.fidelity.observed import Observed
 
-__all__ = ("ASPECTS", "REPORT_SCHEMA", "Aspect", "Report", "compare_observed")
+__all__ = ("ASPECTS", "REPORT_SCHEMA", "Aspect", "Report", "compare_observed", "side_by_side")
 
 #: The ``schema`` of a report's JSON; bump the suffix on breaking changes.
 REPORT_SCHEMA = "sss-emulator/compare/v1"
