@@ -297,3 +297,34 @@ def test_a_call_that_cannot_be_recorded_is_still_answered(
     assert caught.value.code == 400
     assert b"no 'call' field" in caught.value.read()
     assert proxy.recorded == []  # without a call there is nothing to replay
+
+
+def test_a_tls_server_is_reached_with_its_certificate(tmp_path: Path, site: Path,
+                                                      fidelity_env: dict[str, str]) -> None:
+    """record forwards to an https server it trusts through --cacert, and compare logs in
+    and compares there too."""
+    from sss_emulator.config import load_users
+    from sss_emulator.httpd import make_self_signed_cert
+    from sss_emulator.invocation import Emulator
+    from sss_emulator.serve.app import ServerConfig, make_app
+
+    tls = make_self_signed_cert(tmp_path / "tls")
+    users = load_users(site / "users.yaml")
+    app = make_app(ServerConfig(Emulator(bin_dirs=[site / "bin"], home=site / "home-server",
+                                         users=users, work_root=tmp_path / "w",
+                                         shared_root=tmp_path / "s", stand_in=False),
+                                users=users, cacert=tls.cert))
+    with running_server(app, tls=tls) as upstream:
+        assert upstream.url.startswith("https://")
+        proxy = RecordingProxy(upstream.url, CallFileWriter(tmp_path / "rec"),
+                               cacert=str(tls.cert), timeout=60)
+        with running_server(proxy) as front:
+            _pylib(front.url)
+            assert run_server_side_script("greet.sh", "tls").code == 0
+        assert [p.name for p in proxy.recorded] == ["sss_0001_greet.sh.yaml"]
+        result = CliRunner().invoke(main, [
+            "compare", "--server-url", upstream.url, "--cacert", str(tls.cert), "--user",
+            "admin", "--yes", "--bin-dir", str(site / "bin"), "--home",
+            str(site / "home-server"), "greet.sh", "-p0", "tls"],
+            env={**fidelity_env, "SSS_PASSWORD": PASSWORD}, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
