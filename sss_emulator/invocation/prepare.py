@@ -100,6 +100,10 @@ def prepare(invocation: RunInvocation, *, local_only: bool = False) -> Prepared:
     server_url = None if local_only else values.get("server_url")
     connection: dict[str, Any] = {"stand_in": values.get("stand_in") is not False,
                                   "data_files": tuple(values.get("data") or ())}
+    if world is not None and world.address is not None and (
+            server_url or not connection["stand_in"]):
+        raise ConfigError("--server-address puts the stand-in at the server's address; it does "
+                          "not go with --server-url or --no-stand-in (drop one of them).")
     if server_url:
         auth_token = _log_in(server_url, values.get("username"), values.get("cacert"))
         cacert = str(values["cacert"]) if values.get("cacert") else None

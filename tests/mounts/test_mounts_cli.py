@@ -197,3 +197,14 @@ def test_a_bad_address_is_refused_before_anything_runs(tmp_path: Path, value: st
     done = run_cli("hello.sh", "--server-address", value, cwd=tmp_path)
     assert done.returncode == 2
     assert problem in done.stderr and "hi" not in done.stdout
+
+
+def test_an_address_needs_the_stand_in(tmp_path: Path) -> None:
+    (tmp_path / "hello.sh").write_text("#!/bin/sh\necho hi\n")
+    (tmp_path / "hello.sh").chmod(0o755)
+    done = run_cli("hello.sh", "--no-stand-in", "--server-address", "https://127.0.0.1:10443",
+                   cwd=tmp_path)
+    assert done.returncode == 2
+    assert errors(done) == [
+        "sss-emulate: error: --server-address puts the stand-in at the server's address; it "
+        "does not go with --server-url or --no-stand-in (drop one of them)."]
