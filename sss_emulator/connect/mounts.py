@@ -13,6 +13,9 @@ into the tmpfs. ``--dev-bind`` keeps device nodes usable; no ``--new-session`` (
 the script by its process group) and no ``--die-with-parent`` (``bwrap`` dies at once on SIGTERM
 without forwarding it, which would SIGKILL the script before its own cleanup). Where the machine
 does not allow the namespace, the run is refused with one line that says what to enable.
+
+Without bubblewrap the same mounts are made by :mod:`.nsexec`, a standard-library program that
+makes the namespace itself (``unshare``) and then ``exec``s the script.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +46,8 @@ from sss_emulator.core.runner import StreamSink
 __all__ = (
     "DEFAULT_CAOSROOT_PATH",
     "DEFAULT_EXTROOT_PATH",
+    "NSEXEC",
+    "Mechanism",
     "Mount",
     "MountingRunner",
     "bwrap_argv",
@@ -153,34 +159,57 @@ def namespace_hint() -> str:
 
 
 @functools.cache
-def _probe(bwrap: str) -> str | None:
-    """None when ``bwrap`` can make a mount namespace here, else its complaint (cached per
-    process: the machine does not change its mind between runs)."""
+def _probe(command: tuple[str, ...]) -> str | None:
+    """None when ``command`` (a namespace made and left at once) works here, else its
+    complaint; cached per process: the machine does not change its mind between runs."""
     try:
-        done = subprocess.run([bwrap, "--dev-bind", "/", "/", "--", "true"],
-                              capture_output=True, timeout=30, check=False)
+        done = subprocess.run(list(command), capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     if done.returncode == 0:
         return None
     text = done.stderr.decode(errors="replace").strip().splitlines()
-    return text[0] if text else f"bwrap exited with {done.returncode}"
+    return text[0] if text else f"{command[0]} exited with {done.returncode}"
 
 
-def check_namespaces(bwrap: str | None = None) -> str:
-    """The ``bwrap`` program to use; :class:`SetupError` with one line saying what to install or
-    enable when there is none or the machine forbids the namespace."""
+#: The fallback without bubblewrap: a standard-library program run as ``python -I -S``.
+NSEXEC = Path(__file__).with_name("nsexec.py")
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """How the namespace is made: ``bwrap`` (its path) or ``nsexec`` (the Python to run it)."""
+
+    kind: str
+    program: str
+
+    def argv(self, mounts: Sequence[Mount]) -> list[str]:
+        if self.kind == "bwrap":
+            return bwrap_argv(mounts, self.program)
+        words = [self.program, "-I", "-S", str(NSEXEC)]
+        for mount in mounts:
+            words += ["--ro-bind" if mount.read_only else "--bind", str(mount.source),
+                      mount.target]
+        return [*words, "--"]
+
+
+def check_namespaces(bwrap: str | None = None) -> Mechanism:
+    """bwrap where it is installed, else the ``nsexec`` fallback; :class:`SetupError` with one
+    line saying what to install or enable when the machine allows neither."""
     program = bwrap or shutil.which("bwrap")
-    if program is None:
-        raise SetupError("--mounts needs bubblewrap to give the script the server's paths: "
-                         "install it (apt-get install bubblewrap, dnf install bubblewrap), or "
-                         "run without --mounts.")
-    problem = _probe(program)
-    if problem is not None:
+    if program is not None:
+        problem = _probe((program, "--dev-bind", "/", "/", "--", "true"))
+        if problem is None:
+            return Mechanism("bwrap", program)
         raise SetupError(f"--mounts: this machine does not let bwrap make a mount namespace "
                          f"({problem.removeprefix('bwrap: ')}); {namespace_hint()}; or run "
                          "without --mounts.")
-    return program
+    problem = _probe((sys.executable, "-I", "-S", str(NSEXEC), "--probe"))
+    if problem is None:
+        return Mechanism("nsexec", sys.executable)
+    raise SetupError(f"--mounts needs bubblewrap (apt-get install bubblewrap) or user "
+                     f"namespaces, which this machine does not allow ({problem}); "
+                     f"{namespace_hint()}; or run without --mounts.")
 
 
 def _check_sources(mounts: Iterable[Mount]) -> None:
@@ -191,7 +220,11 @@ def _check_sources(mounts: Iterable[Mount]) -> None:
                               f"or fix the path that should appear at {mount.target}.")
 
 
-_EXEC_FAILED = b"bwrap: execvp "
+def _start_failed(result: ProcessResult) -> bool:
+    """Whether bwrap or nsexec could not execute the script (what they leave then)."""
+    return ((result.returncode == 1 and result.stderr.startswith(b"bwrap: execvp "))
+            or (result.returncode == 127
+                and result.stderr.startswith(b"nsexec: cannot execute ")))
 
 
 class MountingRunner:
@@ -207,16 +240,20 @@ class MountingRunner:
         self.mounts = tuple(mounts)
         self.inner: ProcessRunner = inner or run_process
         self._bwrap = bwrap
+        self._mechanism: Mechanism | None = None
 
     def around(self, inner: ProcessRunner) -> MountingRunner:
         """The same mounts around another runner (the pytest plugin swaps runners per run)."""
-        return MountingRunner(self.mounts, inner, self._bwrap)
+        runner = MountingRunner(self.mounts, inner, self._bwrap)
+        runner._mechanism = self._mechanism
+        return runner
 
     def prefix(self) -> list[str]:
         """The ``bwrap ... --`` words put before the script's argv."""
-        self._bwrap = check_namespaces(self._bwrap)
+        if self._mechanism is None:
+            self._mechanism = check_namespaces(self._bwrap)
         _check_sources(self.mounts)
-        return bwrap_argv(self.mounts, self._bwrap)
+        return self._mechanism.argv(self.mounts)
 
     def __call__(
         self,
@@ -234,7 +271,7 @@ class MountingRunner:
         _check_startable(argv[0])
         result = self.inner([*self.prefix(), *argv], cwd=cwd, env=env, timeout=timeout,
                             on_stdout=on_stdout, on_stderr=on_stderr, cancel=cancel)
-        if result.returncode == 1 and result.stderr.startswith(_EXEC_FAILED):
+        if _start_failed(result):
             detail = result.stderr.decode(errors="replace").strip().rpartition(": ")[2]
             raise OSError(errno.ENOENT, detail or "cannot execute", argv[0])
         return result

@@ -155,15 +155,43 @@ def test_a_taken_port_is_one_line_naming_it_and_its_holder(tmp_path: Path) -> No
     assert done.stdout == ""
 
 
-def test_a_missing_bubblewrap_is_one_line_saying_what_to_install(tmp_path: Path) -> None:
-    (tmp_path / "hello.sh").write_text("#!/bin/sh\necho hi\n")
-    (tmp_path / "hello.sh").chmod(0o755)
-    done = run_cli("hello.sh", "--mounts", cwd=tmp_path, path=PYTHON_BIN)
-    assert done.returncode == 125
-    assert errors(done) == [
-        "sss-emulate: error: --mounts needs bubblewrap to give the script the server's paths: "
-        "install it (apt-get install bubblewrap, dnf install bubblewrap), or run without "
-        "--mounts."]
+def test_without_bubblewrap_the_fallback_makes_the_same_mounts(tmp_path: Path,
+                                                                 profile: Path) -> None:
+    """No bwrap on PATH: nsexec (standard library, unshare + exec) gives the script the same
+    paths; the exit code passes through."""
+    done = run_cli("change_bikes.py", "--profile", str(profile), "--mounts", cwd=tmp_path,
+                   path=PYTHON_BIN)
+    assert done.returncode == 0, done.stderr
+    assert "failed bikes: B-18" in done.stdout
+    crawl = run_cli("crawl.py", "--profile", str(profile), "--mounts", cwd=tmp_path,
+                    path=PYTHON_BIN)
+    assert crawl.returncode == 0, crawl.stderr
+    assert "crawled: sample: S-1; result: 42" in crawl.stdout
+    (tmp_path / "three.py").write_text(
+        "#!/usr/bin/env python3\nimport sys\ntry:\n    open('/opt/caosdb/mnt/extroot/x', 'w')\n"
+        "except OSError as exc:\n    sys.exit(f'{exc.strerror}: 3')\n")
+    (tmp_path / "three.py").chmod(0o755)
+    done = run_cli("three.py", "--mounts", "--extroot", str(tmp_path), cwd=tmp_path,
+                   path=PYTHON_BIN)
+    assert done.returncode == 1, done.stderr  # the extroot is read-only
+    assert "Read-only file system: 3" in done.stderr
+
+
+def test_neither_bubblewrap_nor_namespaces_is_one_line_saying_what_to_do(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sss_emulator.connect import mounts
+    from sss_emulator.errors import SetupError
+
+    monkeypatch.setattr(mounts.shutil, "which", lambda name: None)
+    monkeypatch.setattr(mounts, "_probe", lambda command: "Operation not permitted")
+    monkeypatch.setattr(mounts, "_read", lambda path: (
+        "0" if path.endswith("unprivileged_userns_clone") else None))
+    with pytest.raises(SetupError) as caught:
+        mounts.check_namespaces()
+    assert caught.value.message == (
+        "--mounts needs bubblewrap (apt-get install bubblewrap) or user namespaces, which this "
+        "machine does not allow (Operation not permitted); enable them with: sudo sysctl -w "
+        "kernel.unprivileged_userns_clone=1; or run without --mounts.")
 
 
 def test_a_machine_without_namespaces_is_one_line_saying_what_to_enable(tmp_path: Path) -> None:
