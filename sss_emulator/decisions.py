@@ -16,14 +16,20 @@ __all__ = (
     "DEFAULT_REALM",
     "DEFAULT_USER",
     "ERROR_CODES",
+    "FILE_NEEDS_CONTENTS",
     "HOME_IS_WORKDIR",
+    "INSERT_IS_NO_UPDATE",
     "KILL_GRACE_S",
     "KILL_LEFTOVER_CHILDREN",
+    "NAIVE_DATETIME_IS_LOCAL",
+    "OBLIGATORY_CHECKED_ROLES",
     "ONE_TIME_MAX_REPLAYS",
     "ONE_TIME_REALM",
     "ONE_TIME_REPLAY_TIMEOUT_MS",
     "ONE_TIME_VALIDITY_MS",
+    "PARENT_ROLES",
     "PURPOSE_TOKEN_DEFAULT_USER",
+    "REFERENCE_TO_DATATYPE_ITSELF",
     "SCRUBBED_ENV",
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
@@ -117,3 +123,29 @@ WEBUI_FORM_FILENAME = "form.json"
 #: Its file fields are sent as file parts named after the field (``csvfile``), so they land in
 #: ``.upload_files/`` without becoming arguments; form.json holds each one's file name.
 WEBUI_FILE_PARTS_NAMED_AFTER_FIELD = True
+
+# --- the LinkAhead stand-in scripts call back (``backend/``) -----------------------------------
+#: A DATETIME value without a zone (``2024-05-01T10:00``) is in the server's zone, which the
+#: stand-in takes to be the machine's local zone (the one its ``Info`` reports).
+NAIVE_DATETIME_IS_LOCAL = True
+#: Which roles may be a parent of which ("affiliation"): a RecordType as the parent of a Record
+#: or File, a RecordType of a RecordType, a Property or RecordType of a Property, and a Record of a
+#: Record or File. Anything else (a Record as a RecordType's parent …) is refused.
+PARENT_ROLES: dict[str, tuple[str, ...]] = {
+    "Record": ("RecordType", "Record"),
+    "File": ("RecordType", "Record"),
+    "RecordType": ("RecordType",),
+    "Property": ("Property", "RecordType"),
+}
+#: The roles whose parents' OBLIGATORY properties must be present (only the direct parents'
+#: properties count; a RecordType's sub-types are not checked).
+OBLIGATORY_CHECKED_ROLES = ("Record", "File")
+#: A reference property typed with RecordType ``X`` accepts Records/Files that have ``X`` among
+#: their (transitive) parents, and RecordTypes that inherit from ``X``; ``X`` itself is refused.
+REFERENCE_TO_DATATYPE_ITSELF = False
+#: A new File needs its contents: an upload, a blob the store already has at its path, or a
+#: file under the stand-in's ``file_root`` (the stand-in's stand-in for the server's file system).
+FILE_NEEDS_CONTENTS = True
+#: ``UPDATED`` in a transaction filter (``WHICH WAS UPDATED BY ME``) means a later version than
+#: the first; the insert itself is no update.
+INSERT_IS_NO_UPDATE = True

@@ -274,15 +274,35 @@ class _Backend:
         for draft in drafts:
             if draft.upload_ref is not None:
                 draft.upload = uploads.get(draft.upload_ref)
-        unique = request.args.get("uniquename", "").lower() == "true"
+        flags = {k.lower(): v for k, v in request.args.items()}
+        unique = flags.get("uniquename", "").lower() == "true"
         if insert:
-            answers, _ok = self.store.insert(drafts, unique_names=unique)
+            answers, ok = self.store.insert(
+                drafts, unique_names=unique, flags=flags, file_exists=self._file_exists
+            )
         else:
-            answers, _ok = self.store.update(drafts, unique_names=unique)
+            answers, ok = self.store.update(
+                drafts, unique_names=unique, flags=flags, file_exists=self._file_exists
+            )
         root = response_element(principal)
+        if not ok:
+            root.append(render_message(messages.not_qualified()))
         for entity in answers:
             root.append(render_entity(entity, self.store))
         return _Answer(_xml(root), _first_error(answers))
+
+    def _file_exists(self, path: str) -> bool:
+        """A path the stand-in's "file system" (``file_root``) already has a file at."""
+        return self._local_file(path) is not None
+
+    def _local_file(self, path: str) -> Path | None:
+        if self.file_root is None:
+            return None
+        base = self.file_root.resolve()
+        candidate = (base / path.lstrip("/")).resolve()
+        if candidate.is_relative_to(base) and candidate.is_file():
+            return candidate
+        return None
 
     def delete(self, principal: Principal, rest: str) -> _Answer:
         answers, _ok = self.store.delete([r for r in rest.split("&") if r])
@@ -293,11 +313,8 @@ class _Backend:
 
     def download(self, rest: str) -> _Answer:
         data = self.store.read_blob(rest)
-        if data is None and self.file_root is not None:
-            base = self.file_root.resolve()
-            candidate = (base / rest.lstrip("/")).resolve()
-            if candidate.is_relative_to(base) and candidate.is_file():
-                data = candidate.read_bytes()
+        if data is None and (local := self._local_file(rest)) is not None:
+            data = local.read_bytes()
         if data is None:
             return _error(404, Message("Error", 404, f"File does not exist: /{rest.lstrip('/')}"))
         return _Answer(Response(data, mimetype="application/octet-stream"))

@@ -72,11 +72,17 @@ def parse_entity(elem: etree._Element) -> Entity:
     if tag not in ROLES:
         draft.messages.append(messages.unknown_role(tag))
     draft.upload_ref = elem.get("upload")
+    draft.flags = parse_flags(elem.get("flag"))
     for child in elem:
         ctag = child.tag
         if ctag == "Parent":
+            inheritance = (parse_flags(child.get("flag")) or {}).get("inheritance")
             draft.parents.append(
-                ParentRef(id=_int_or_none(child.get("id")), name=child.get("name"))
+                ParentRef(
+                    id=_int_or_none(child.get("id")),
+                    name=child.get("name"),
+                    inheritance=inheritance or None,
+                )
             )
         elif ctag == "Property":
             draft.properties.append(
@@ -93,6 +99,18 @@ def parse_entity(elem: etree._Element) -> Entity:
     if role == "Property":
         draft.value = _parse_value(elem)
     return draft
+
+
+def parse_flags(raw: str | None) -> dict[str, str] | None:
+    """pylib's ``flag`` attribute: ``key:value,key,`` (a key without value maps to "")."""
+    if not raw:
+        return None
+    flags: dict[str, str] = {}
+    for item in raw.split(","):
+        key, _sep, value = item.partition(":")
+        if key.strip():
+            flags[key.strip().lower()] = value.strip()
+    return flags or None
 
 
 def render_entity(

@@ -85,6 +85,8 @@ class ParentRef:
     id: int | None
     name: str | None = None
     messages: list[Message] = field(default_factory=list)
+    inheritance: str | None = None
+    """The request's ``inheritance`` flag (which parent properties to copy); not stored."""
 
 
 @dataclass
@@ -122,6 +124,8 @@ class Entity:
     upload: bytes | None = field(default=None, repr=False)
     upload_ref: str | None = field(default=None, repr=False)
     """The multipart file part an Insert/Update names in its ``upload`` attribute."""
+    flags: dict[str, str] | None = field(default=None, repr=False)
+    """Per-entity request flags (``flag="force-missing-obligatory:ignore,"``); not stored."""
 
     def clone(self) -> Entity:
         """A copy whose lists can be changed freely (far cheaper than ``copy.deepcopy``)."""
@@ -143,8 +147,11 @@ class Entity:
         data.pop("cuid")
         data.pop("upload")
         data.pop("upload_ref")
+        data.pop("flags")
         for part in (*data["parents"], *data["properties"]):
             part.pop("messages")
+        for parent in data["parents"]:
+            parent.pop("inheritance")
         return data
 
     @classmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -194,18 +194,21 @@ class EntityStore:
         unique_names: bool = True,
         keep_ids: bool = False,
         record_changes: bool = True,
+        flags: Mapping[str, str] | None = None,
+        file_exists: Callable[[str], bool] | None = None,
     ) -> tuple[list[Entity], bool]:
         """Insert entities all-or-nothing; return the answer entities and whether it succeeded.
 
-        ``keep_ids`` keeps positive ids from the drafts (data files carry the server's ids).
+        ``keep_ids`` keeps positive ids from the drafts (data files carry the server's ids);
+        ``flags`` are the request's query parameters (``force-missing-obligatory``, ``strict``);
+        ``file_exists`` enables the check that a new File has contents (see :class:`Transaction`).
         """
         with self.lock:
-            tx = Transaction(self, drafts)
+            tx = Transaction(self, drafts, flags=flags, file_exists=file_exists)
             given_ids, next_id = [d.id for d in drafts], self._next_id
             for draft in drafts:
                 self._assign_id(tx, draft, keep_ids)
-            for draft in drafts:
-                tx.resolve(draft, updating=None, unique_names=unique_names)
+            tx.resolve_all([(d, None) for d in drafts], unique_names=unique_names)
             if any(_has_errors(d) for d in drafts):
                 # nothing was stored: answer with the ids the request used, reuse the new ones
                 for draft, given in zip(drafts, given_ids, strict=True):
@@ -218,11 +221,17 @@ class EntityStore:
             return [self._answer(d) for d in drafts], True
 
     def update(
-        self, drafts: list[Entity], *, unique_names: bool = True
+        self,
+        drafts: list[Entity],
+        *,
+        unique_names: bool = True,
+        flags: Mapping[str, str] | None = None,
+        file_exists: Callable[[str], bool] | None = None,
     ) -> tuple[list[Entity], bool]:
         """Replace stored entities by the drafts (matched by id), all-or-nothing."""
         with self.lock:
-            tx = Transaction(self, drafts)
+            tx = Transaction(self, drafts, flags=flags, file_exists=file_exists)
+            pairs: list[tuple[Entity, Entity | None]] = []
             for draft in drafts:
                 current = self._entities.get(draft.id) if draft.id is not None else None
                 if current is None:
@@ -231,10 +240,8 @@ class EntityStore:
                 tx.batch_by_id[current.id] = draft  # type: ignore[index]
                 if draft.name:
                     tx.batch_by_name.setdefault(draft.name.lower(), []).append(draft)
-            for draft in drafts:
-                current = self._entities.get(draft.id) if draft.id is not None else None
-                if current is not None:
-                    tx.resolve(draft, updating=current, unique_names=unique_names)
+                pairs.append((draft, current))
+            tx.resolve_all(pairs, unique_names=unique_names)
             if any(_has_errors(d) for d in drafts):
                 return drafts, False
             for draft in drafts:
@@ -342,8 +349,10 @@ class EntityStore:
         del self._entities[entity.id]
 
     def _answer(self, draft: Entity) -> Entity:
+        """The stored entity as the answer: the request's cuid and warnings go back with it."""
         answer = self._entities[draft.id].clone()  # type: ignore[index]
         answer.cuid = draft.cuid
+        answer.messages = [m for m in draft.messages if m.type != "Error"]
         return answer
 
     def _after_write(self) -> None:
