@@ -15,8 +15,11 @@ __all__ = (
     "DEFAULT_ADMIN_ROLE",
     "DEFAULT_REALM",
     "DEFAULT_USER",
+    "ENTITY_ACL_OWNER_PERMISSIONS",
+    "ENTITY_PERMISSIONS",
     "ERROR_CODES",
     "FILE_NEEDS_CONTENTS",
+    "GLOBAL_ENTITY_ACL",
     "HOME_IS_WORKDIR",
     "INSERT_IS_NO_UPDATE",
     "KILL_GRACE_S",
@@ -34,6 +37,7 @@ __all__ = (
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
     "TRIM_OUTPUT",
+    "USER_RETRIEVE_OTHERS_ROLE",
     "XML_REPLACEMENT_CHAR",
     "exit_code_for_signal",
     "shared_dir_name",
@@ -149,3 +153,28 @@ FILE_NEEDS_CONTENTS = True
 #: ``UPDATED`` in a transaction filter (``WHICH WAS UPDATED BY ME``) means a later version than
 #: the first; the insert itself is no update.
 INSERT_IS_NO_UPDATE = True
+#: The ACL of an entity: one grant of these permissions to the user who inserted it.
+ENTITY_ACL_OWNER_PERMISSIONS: tuple[str, ...] = ("*",)
+#: The server-wide default ACL (``GET EntityPermissions``): (kind, priority, role, permissions).
+GLOBAL_ENTITY_ACL: tuple[tuple[str, bool, str, tuple[str, ...]], ...] = (
+    ("Grant", False, "?OWNER?", ("*",)),
+    ("Grant", False, "?OTHER?", ("RETRIEVE:*", "USE:*")),
+    ("Grant", False, "anonymous", ("RETRIEVE:*",)),
+    ("Deny", False, "?OTHER?", ("UPDATE:*", "DELETE")),
+    ("Deny", True, "?OTHER?", ("EDIT:ACL",)),
+)
+#: The entity permissions the server knows, with a description each.
+ENTITY_PERMISSIONS: tuple[tuple[str, str], ...] = tuple(
+    (name, f"Permission to {name.lower().replace(':', ' ').replace('_', ' ')}.")
+    for name in (
+        "RETRIEVE:ENTITY", "RETRIEVE:ACL", "RETRIEVE:HISTORY", "RETRIEVE:OWNER", "RETRIEVE:FILE",
+        "DELETE", "EDIT:ACL", "UPDATE:DESCRIPTION", "UPDATE:VALUE", "UPDATE:ROLE",
+        "UPDATE:PARENT:REMOVE", "UPDATE:PARENT:ADD", "UPDATE:PROPERTY:REMOVE",
+        "UPDATE:PROPERTY:ADD", "UPDATE:NAME", "UPDATE:DATA_TYPE", "UPDATE:FILE:REMOVE",
+        "UPDATE:FILE:ADD", "UPDATE:FILE:MOVE", "USE:AS_REFERENCE", "USE:AS_PROPERTY",
+        "USE:AS_PARENT", "USE:AS_DATA_TYPE",
+    )
+)  # fmt: skip
+#: Retrieving another user (``GET User/<realm>/<name>``) needs the role ``administration``
+#: (the server's ``ACM:USER:RETRIEVE:INFO`` permission); everybody may retrieve themselves.
+USER_RETRIEVE_OTHERS_ROLE = "administration"

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from lxml import etree
 
 from sss_emulator.backend import messages
+from sss_emulator.backend.acl import entity_acl, parse_acl, render_acl
 from sss_emulator.backend.model import (
     ROLES,
     Entity,
@@ -96,6 +97,8 @@ def parse_entity(elem: etree._Element) -> Entity:
                     description=child.get("description"),
                 )
             )
+        elif ctag == "EntityACL":
+            draft.acl = parse_acl(child)
     if role == "Property":
         draft.value = _parse_value(elem)
     return draft
@@ -114,9 +117,18 @@ def parse_flags(raw: str | None) -> dict[str, str] | None:
 
 
 def render_entity(
-    entity: Entity, store: EntityLookup, *, only: Iterable[str] | None = None
+    entity: Entity,
+    store: EntityLookup,
+    *,
+    only: Iterable[str] | None = None,
+    history: bool = False,
+    acl: bool = False,
 ) -> etree._Element:
-    """An entity element as the server sends it; ``only`` limits properties (SELECT)."""
+    """An entity element as the server sends it.
+
+    ``only`` limits properties (SELECT); ``history`` adds the whole version history (the ``H``
+    flag), ``acl`` the ``<EntityACL>`` (the ``ACL`` flag).
+    """
     elem = etree.Element(entity.role)
     _set(elem, "id", entity.id)
     _set(elem, "cuid", entity.cuid)
@@ -129,6 +141,12 @@ def render_entity(
     _set(elem, "size", entity.size)
     for message in entity.messages:
         elem.append(render_message(message))
+    chain = store.versions_of(entity.id) if entity.id is not None else []
+    if entity.version is not None and chain:
+        elem.append(_render_version(entity, chain, history))
+    if acl and chain and chain[0].version is not None:
+        first = chain[0].version
+        elem.append(render_acl(entity_acl((first.username, first.realm))))
     for parent in entity.parents:
         pel = etree.SubElement(elem, "Parent")
         parent_entity = store.get(parent.id) if parent.id is not None else None
@@ -154,6 +172,39 @@ def render_entity(
     if entity.role == "Property":
         _render_value(elem, entity.value)
     return elem
+
+
+def _render_version(entity: Entity, chain: list[Entity], complete: bool) -> etree._Element:
+    """``<Version id date username realm head>`` with the neighbouring versions (all of them,
+    nested, for the ``H`` flag) as ``<Predecessor>``/``<Successor>``, as pylib's ``Version``
+    reads them."""
+    assert entity.version is not None
+    seqs = [e.version.seq if e.version else 0 for e in chain]
+    index = seqs.index(entity.version.seq) if entity.version.seq in seqs else len(chain) - 1
+    elem = _version_element("Version", chain[index])
+    elem.set("head", "true" if index == len(chain) - 1 else "false")
+    if complete:
+        elem.set("completeHistory", "true")
+    outer = elem
+    for older in reversed(chain[:index] if complete else chain[max(0, index - 1) : index]):
+        outer = etree.SubElement(outer, "Predecessor", attrib=_version_element("x", older).attrib)
+    outer = elem
+    newer = chain[index + 1 :] if complete else chain[index + 1 : index + 2]
+    for later in newer:
+        outer = etree.SubElement(outer, "Successor", attrib=_version_element("x", later).attrib)
+    return elem
+
+
+def _version_element(tag: str, entity: Entity) -> etree._Element:
+    version = entity.version
+    assert version is not None
+    return etree.Element(
+        tag,
+        id=version.version_id(entity.id),
+        date=version.date,
+        username=version.username,
+        realm=version.realm,
+    )
 
 
 def render_message(message: Message) -> etree._Element:

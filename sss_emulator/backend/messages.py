@@ -14,6 +14,7 @@ from typing import Literal
 from sss_emulator.backend.model import Message
 
 __all__ = [
+    "acl_change_not_emulated",
     "affiliation_not_allowed",
     "cannot_change_role",
     "circular_inheritance",
@@ -26,6 +27,7 @@ __all__ = [
     "list_not_allowed",
     "name_not_unique",
     "not_authenticated",
+    "not_emulated",
     "not_qualified",
     "obligatory_missing",
     "path_in_use",
@@ -37,6 +39,8 @@ __all__ = [
     "unknown_role",
     "unqualified_parents",
     "unqualified_properties",
+    "user_does_not_exist",
+    "user_forbidden",
 ]
 
 
@@ -184,6 +188,37 @@ def unknown_role(tag: str) -> Message:
 def query_error(description: str) -> Message:
     """A query the stand-in cannot parse or does not support (code unconfirmed)."""
     return Message("Error", 2, description)
+
+
+def not_emulated(what: str) -> Message:
+    """User, role and permission administration (answered with HTTP 501)."""
+    return Message(
+        "Error",
+        501,
+        f"{what}: user, role and permission administration is not emulated by the "
+        "sss-emulator stand-in; only retrieving users (GET User/<realm>/<name>), their roles "
+        "and entity ACLs is.",
+    )
+
+
+def user_forbidden(user: str) -> Message:
+    """403 for another user's record without the administration role."""
+    return Message("Error", 403, f"You are not permitted to retrieve the user {user}.")
+
+
+def user_does_not_exist(user: str) -> Message:
+    """404 for a user neither the token nor the users file knows."""
+    return Message("Error", 404, f"User does not exist: {user}.")
+
+
+def acl_change_not_emulated() -> Message:
+    """An Insert/Update carrying an ``<EntityACL>`` other than the stored one."""
+    return Message(
+        "Error",
+        0,
+        "Changing an entity's ACL is not emulated by the sss-emulator stand-in (ACLs are "
+        "read-only there); nothing was stored. Test ACL changes against a real server.",
+    )
 
 
 def not_authenticated() -> Message:

@@ -11,22 +11,30 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from sss_emulator import decisions
 from sss_emulator.backend import messages
 from sss_emulator.backend.model import (
     Entity,
     Message,
     Role,
     Value,
+    Version,
     is_reference_datatype,
 )
 from sss_emulator.backend.sqlite_file import SqliteMirror
 from sss_emulator.backend.transaction import Transaction, norm_path
 
-__all__ = ["EntityStore", "value_key"]
+__all__ = ["Author", "EntityStore", "value_key"]
+
+Author = tuple[str, str]
+"""``(username, realm)`` of whoever writes; versions and ``INSERTED BY`` queries record it."""
+
+_SEED_AUTHOR: Author = (decisions.DEFAULT_USER, decisions.DEFAULT_REALM)
 
 _log = logging.getLogger("sss_emulator.backend.store")
 
@@ -68,6 +76,8 @@ class EntityStore:
     def __init__(self, *, sqlite_path: str | Path | None = None) -> None:
         self.lock = threading.RLock()
         self._entities: dict[int, Entity] = {}
+        self._history: dict[int, list[Entity]] = {}
+        """Older versions of updated entities, oldest first (the head is in ``_entities``)."""
         self._blobs: dict[str, bytes] = {}
         self._next_id = _FIRST_ID
         self.revision = 0
@@ -88,6 +98,17 @@ class EntityStore:
     def get(self, entity_id: int) -> Entity | None:
         """The stored entity with this id (do not mutate it)."""
         return self._entities.get(entity_id)
+
+    def versions_of(self, entity_id: int) -> list[Entity]:
+        """Every version of an entity, oldest first; the last one is the head (empty: none)."""
+        head = self._entities.get(entity_id)
+        if head is None:
+            return []
+        return [*self._history.get(entity_id, ()), head]
+
+    def updated_ids(self) -> set[int]:
+        """Entities with more than one version (for ``ANY VERSION OF``)."""
+        return set(self._history)
 
     def find_by_name(self, name: str) -> list[Entity]:
         """Entities with this name, compared case-insensitively like the server's collation (U)."""
@@ -196,12 +217,14 @@ class EntityStore:
         record_changes: bool = True,
         flags: Mapping[str, str] | None = None,
         file_exists: Callable[[str], bool] | None = None,
+        author: Author | None = None,
     ) -> tuple[list[Entity], bool]:
         """Insert entities all-or-nothing; return the answer entities and whether it succeeded.
 
         ``keep_ids`` keeps positive ids from the drafts (data files carry the server's ids);
         ``flags`` are the request's query parameters (``force-missing-obligatory``, ``strict``);
-        ``file_exists`` enables the check that a new File has contents (see :class:`Transaction`).
+        ``file_exists`` enables the check that a new File has contents (see :class:`Transaction`);
+        ``author`` is who writes (default: the emulator's default user, as for seeded data).
         """
         with self.lock:
             tx = Transaction(self, drafts, flags=flags, file_exists=file_exists)
@@ -215,7 +238,9 @@ class EntityStore:
                     draft.id = given
                 self._next_id = next_id
                 return drafts, False
+            version = Version(1, _now_ns(), *(author or _SEED_AUTHOR))
             for draft in drafts:
+                draft.version = version
                 self._store(draft, record_changes and "inserted")
             self._after_write()
             return [self._answer(d) for d in drafts], True
@@ -227,8 +252,13 @@ class EntityStore:
         unique_names: bool = True,
         flags: Mapping[str, str] | None = None,
         file_exists: Callable[[str], bool] | None = None,
+        author: Author | None = None,
     ) -> tuple[list[Entity], bool]:
-        """Replace stored entities by the drafts (matched by id), all-or-nothing."""
+        """Replace stored entities by the drafts (matched by id), all-or-nothing.
+
+        Each updated entity gets a new version; the replaced one stays retrievable as
+        ``<id>@<version id>``.
+        """
         with self.lock:
             tx = Transaction(self, drafts, flags=flags, file_exists=file_exists)
             pairs: list[tuple[Entity, Entity | None]] = []
@@ -244,8 +274,14 @@ class EntityStore:
             tx.resolve_all(pairs, unique_names=unique_names)
             if any(_has_errors(d) for d in drafts):
                 return drafts, False
+            now, who = _now_ns(), author or _SEED_AUTHOR
+            versions: dict[int, Version] = {}  # one object per sequence number, shared
             for draft in drafts:
                 old = self._entities[draft.id]  # type: ignore[index]
+                seq = (old.version.seq if old.version is not None else 1) + 1
+                draft.version = versions.setdefault(seq, Version(seq, now, *who))
+                self._history.setdefault(old.id, []).append(old)  # type: ignore[arg-type]
+                self._persist_history(old)
                 if draft.path is None and old.path is not None and draft.upload is None:
                     draft.path, draft.checksum, draft.size = old.path, old.checksum, old.size
                 elif draft.upload is None and old.path and draft.path and old.path != draft.path:
@@ -278,6 +314,7 @@ class EntityStore:
                 return answers, False
             for entity in targets.values():
                 self._unstore(entity)
+                self._history.pop(entity.id, None)  # type: ignore[arg-type]
                 self.changes["deleted"].append(entity.summary(self._parent_names(entity)))
                 self._persist_delete(entity.id)  # type: ignore[arg-type]
             for answer in answers:
@@ -364,11 +401,24 @@ class EntityStore:
             self._db.commit(self._next_id)
 
     def _lookup_ref(self, ref: str) -> list[Entity]:
-        ref = ref.split("@", 1)[0]  # "123@version": versions are not emulated
+        ref, _at, version = ref.partition("@")
         if ref.lstrip("-").isdigit():
             entity = self._entities.get(int(ref))
+            if entity is not None and version and version.upper() != "HEAD":
+                entity = self._find_version(entity.id, version)  # type: ignore[arg-type]
             return [entity.clone()] if entity else []
         return [e.clone() for e in self.find_by_name(ref)]
+
+    def _find_version(self, entity_id: int, version_id: str) -> Entity | None:
+        """``<id>@<version id>``, or ``<id>@HEAD~n`` (n versions before the head)."""
+        chain = self.versions_of(entity_id)
+        if version_id.upper().startswith("HEAD~") and version_id[5:].isdigit():
+            back = int(version_id[5:])
+            return chain[-1 - back] if back < len(chain) else None
+        return next(
+            (e for e in chain if e.version and e.version.version_id(entity_id) == version_id),
+            None,
+        )
 
     def _users_of(self, entity_id: int) -> set[int]:
         users = set(self._children.get(entity_id, ()))
@@ -432,12 +482,19 @@ class EntityStore:
         for entity in entities:
             self._entities[entity.id] = entity  # type: ignore[index]
             self._index(entity)
+        for entity in self._db.read_history():
+            if entity.id in self._entities:
+                self._history.setdefault(entity.id, []).append(entity)
         self._next_id = max([_FIRST_ID, saved_next_id, *(i + 1 for i in self._entities)])
         _log.debug("loaded %d entities from %s", len(self._entities), path)
 
     def _persist(self, entity: Entity) -> None:
         if self._db is not None:
             self._db.put_entity(entity)
+
+    def _persist_history(self, entity: Entity) -> None:
+        if self._db is not None:
+            self._db.put_history(entity)
 
     def _persist_delete(self, entity_id: int) -> None:
         if self._db is not None:
@@ -452,6 +509,10 @@ class EntityStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _now_ns() -> int:
+    return time.time_ns()
 
 
 def _has_errors(entity: Entity) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
+from sss_emulator.core.permissions import UsersConfig
 from sss_emulator.core.tokens import TokenAuthority, TokenInfo
 from sss_emulator.errors import ConfigError
 
@@ -88,8 +89,10 @@ class StandInHook:
         data_files: Sequence[str | os.PathLike[str]] = (),
         context_root: str = "",
         sqlite_path: Path | None = None,
+        users: UsersConfig | None = None,
     ) -> None:
         self.authority = authority
+        self.users = users
         self.data_files = tuple(Path(p) for p in data_files)
         self.context_root = context_root
         self.sqlite_path = sqlite_path
@@ -104,12 +107,14 @@ class StandInHook:
         """The running stand-in (started on first use)."""
         with self._lock:
             if self._stand_in is None:
-                from sss_emulator.backend import DataFileError, EntityStore, StandIn
+                from sss_emulator.backend import DataFileError, EntityStore, StandIn, UserRecord
 
                 try:
                     store = EntityStore(sqlite_path=self.sqlite_path) if self.sqlite_path else None
+                    known = [UserRecord(u.name, u.realm, u.email, u.roles)
+                             for u in (self.users.users.values() if self.users else ())]
                     stand_in = StandIn(authenticate=self._authenticate, data_files=self.data_files,
-                                       store=store, context_root=self.context_root)
+                                       store=store, context_root=self.context_root, users=known)
                 except DataFileError as exc:
                     raise ConfigError(str(exc)) from exc
                 self._stand_in = stand_in.start()
