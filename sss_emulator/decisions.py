@@ -25,6 +25,7 @@ __all__ = (
     "KILL_GRACE_S",
     "KILL_LEFTOVER_CHILDREN",
     "NAIVE_DATETIME_IS_LOCAL",
+    "NULL_NEEDS_PROPERTY",
     "OBLIGATORY_CHECKED_ROLES",
     "ONE_TIME_MAX_REPLAYS",
     "ONE_TIME_REALM",
@@ -33,6 +34,7 @@ __all__ = (
     "PARENT_ROLES",
     "PURPOSE_TOKEN_DEFAULT_USER",
     "REFERENCE_TO_DATATYPE_ITSELF",
+    "REGEX_CASE_INSENSITIVE",
     "SCRUBBED_ENV",
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
@@ -178,3 +180,8 @@ ENTITY_PERMISSIONS: tuple[tuple[str, str], ...] = tuple(
 #: Retrieving another user (``GET User/<realm>/<name>``) needs the role ``administration``
 #: (the server's ``ACM:USER:RETRIEVE:INFO`` permission); everybody may retrieve themselves.
 USER_RETRIEVE_OTHERS_ROLE = "administration"
+#: ``WITH p IS NULL`` matches entities that have the property ``p`` without a value (caoscrawler's
+#: identifiable queries for a ``None`` property); entities without ``p`` at all do not match.
+NULL_NEEDS_PROPERTY = True
+#: ``<<regex>>`` in names is searched (not anchored) and case-insensitive, like MariaDB's REGEXP.
+REGEX_CASE_INSENSITIVE = True

@@ -30,11 +30,12 @@ from sss_emulator.backend.entity_xml import (
     render_entity,
     render_message,
     response_element,
+    selection,
     to_bytes,
     user_info,
 )
 from sss_emulator.backend.model import Entity, Message, Principal, UserRecord
-from sss_emulator.backend.query.evaluate import evaluate
+from sss_emulator.backend.query.evaluate import evaluate, evaluate_versions
 from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
 from sss_emulator.backend.store import EntityStore
 from sss_emulator.wire import below_context_root, context_root_prefix, token_from_cookie_header
@@ -240,14 +241,22 @@ class _Backend:
         root = response_element(principal)
         if text is None:
             return _Answer(_xml(root))
+        me = (principal.name, principal.realm)
         try:
             parsed = parse_query(text)
+            with self.store.lock:
+                if parsed.any_version:
+                    entities = evaluate_versions(parsed, self.store, me=me)
+                else:
+                    found = (self.store.get(i) for i in evaluate(parsed, self.store, me=me))
+                    entities = [e for e in found if e is not None]
         except QuerySyntaxError as err:
-            return self._query_error(principal, text, str(err))
+            return self._query_error(principal, text, str(err), err.status)
+        except RecursionError:  # the parser's depth guard should make this unreachable
+            return self._query_error(principal, text, "The query is nested too deeply.", 400)
         with self.store.lock:
-            ids = evaluate(parsed, self.store)
             query_elem = etree.SubElement(
-                root, "Query", string=text, results=str(len(ids)), cached="false"
+                root, "Query", string=text, results=str(len(entities)), cached="false"
             )
             query_elem.set("etag", str(self.store.revision))
             if parsed.verb == "COUNT":
@@ -255,20 +264,24 @@ class _Backend:
             page = _PAGE.match(request.args.get("P", ""))
             if page:
                 start, length = int(page.group(1)), int(page.group(2))
-                ids = ids[start : start + length]
-            only = parsed.selectors if parsed.verb == "SELECT" else None
-            for entity_id in ids:
-                entity = self.store.get(entity_id)
-                if entity is not None:
-                    root.append(render_entity(entity, self.store, only=only))
+                entities = entities[start : start + length]
+            only = selection(parsed.selectors) if parsed.verb == "SELECT" else None
+            acl = "ACL" in request.args
+            for entity in entities:
+                root.append(render_entity(entity, self.store, only=only, acl=acl))
         return _Answer(_xml(root))
 
-    def _query_error(self, principal: Principal, text: str, description: str) -> _Answer:
+    def _query_error(
+        self, principal: Principal, text: str, description: str, status: int | None = None
+    ) -> _Answer:
         """FIND/SELECT: an ``<Error>`` pylib raises as TransactionError. COUNT: pylib returns the
         count before looking at errors, so the answer is 501 and pylib raises HTTPServerError
-        with this description instead of returning a silently wrong 0 (U)."""
+        with this description instead of returning a silently wrong 0 (U). A query nested too
+        deeply is a 400 (``status``) whatever its verb: pylib raises HTTPClientError."""
         root = response_element(principal)
         root.append(render_message(messages.query_error(description)))
+        if status is not None:
+            return _Answer(_xml(root, status=status), description)
         words = text.split()
         if words and words[0].upper() == "COUNT":
             return _Answer(_xml(root, status=501), description)

@@ -6,7 +6,8 @@ Rendering fills in what pylib needs to convert values: each property carries its
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from lxml import etree
 
@@ -21,15 +22,18 @@ from sss_emulator.backend.model import (
     Principal,
     PropertyValue,
     Value,
+    is_reference_datatype,
 )
 from sss_emulator.wire import user_info_element
 
 __all__ = [
     "EntityXmlError",
+    "Selection",
     "parse_entities",
     "render_entity",
     "render_message",
     "response_element",
+    "selection",
     "to_bytes",
     "user_info",
 ]
@@ -116,18 +120,33 @@ def parse_flags(raw: str | None) -> dict[str, str] | None:
     return flags or None
 
 
+Selection = Mapping[str, "Selection"]
+"""SELECT's paths as a tree of lower-cased property names (``*``: every property)."""
+
+
+def selection(paths: Iterable[Sequence[str]]) -> Selection:
+    """``[("a", "b"), ("c",)]`` -> ``{"a": {"b": {}}, "c": {}}``."""
+    tree: dict[str, Any] = {}
+    for path in paths:
+        level = tree
+        for name in path:
+            level = level.setdefault(name.lower(), {})
+    return tree
+
+
 def render_entity(
     entity: Entity,
     store: EntityLookup,
     *,
-    only: Iterable[str] | None = None,
+    only: Selection | None = None,
     history: bool = False,
     acl: bool = False,
 ) -> etree._Element:
     """An entity element as the server sends it.
 
-    ``only`` limits properties (SELECT); ``history`` adds the whole version history (the ``H``
-    flag), ``acl`` the ``<EntityACL>`` (the ``ACL`` flag).
+    ``only`` limits properties (SELECT); a path ``a.b`` renders the entity ``a`` references
+    inside the property, itself limited to ``b``. ``history`` adds the whole version history
+    (the ``H`` flag), ``acl`` the ``<EntityACL>`` (the ``ACL`` flag).
     """
     elem = etree.Element(entity.role)
     _set(elem, "id", entity.id)
@@ -155,10 +174,14 @@ def render_entity(
         _set(pel, "description", parent_entity.description if parent_entity else None)
         for message in parent.messages:
             pel.append(render_message(message))
-    wanted = None if only is None else {n.lower() for n in only}
+    everything = only is None or "*" in only
     for prop in entity.properties:
-        if wanted is not None and (prop.name or "").lower() not in wanted:
-            continue
+        deeper: Selection = {}
+        if only is not None:
+            key = (prop.name or "").lower()
+            if key not in only and not everything:
+                continue
+            deeper = only.get(key, {})
         pel = etree.SubElement(elem, "Property")
         _set(pel, "id", prop.id)
         _set(pel, "name", prop.name)
@@ -168,7 +191,10 @@ def render_entity(
         pel.set("importance", prop.importance or "FIX")
         for message in prop.messages:
             pel.append(render_message(message))
-        _render_value(pel, prop.value)
+        if deeper and is_reference_datatype(prop.datatype):
+            _render_referenced(pel, prop.value, store, deeper)
+        else:
+            _render_value(pel, prop.value)
     if entity.role == "Property":
         _render_value(elem, entity.value)
     return elem
@@ -232,6 +258,26 @@ def user_info(principal: Principal) -> etree._Element:
 def to_bytes(root: etree._Element) -> bytes:
     """Serialise with the XML declaration the server sends."""
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _render_referenced(
+    elem: etree._Element, value: Value, store: EntityLookup, only: Selection
+) -> None:
+    """SELECT ``a.b``: the entities ``a`` references, nested in its element (pylib reads an
+    entity child as the value), limited to ``b``."""
+
+    def one(parent: etree._Element, item: str | None) -> None:
+        target = store.get(int(item)) if item is not None and item.isdigit() else None
+        if target is None:
+            _render_value(parent, item)
+        else:
+            parent.append(render_entity(target, store, only=only))
+
+    if isinstance(value, list):
+        for item in value:
+            one(etree.SubElement(elem, "Value"), item)
+    elif value is not None:
+        one(elem, value)
 
 
 def _render_value(elem: etree._Element, value: Value) -> None:

@@ -9,10 +9,10 @@ errors, which is what makes pylib raise a ``TransactionError``.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,9 @@ from sss_emulator.backend.model import (
 )
 from sss_emulator.backend.sqlite_file import SqliteMirror
 from sss_emulator.backend.transaction import Transaction, norm_path
+from sss_emulator.backend.values import Key, typed_key, value_key
 
-__all__ = ["Author", "EntityStore", "value_key"]
+__all__ = ["Author", "EntityStore", "postings", "value_key"]
 
 Author = tuple[str, str]
 """``(username, realm)`` of whoever writes; versions and ``INSERTED BY`` queries record it."""
@@ -40,19 +41,6 @@ _log = logging.getLogger("sss_emulator.backend.store")
 
 _FIRST_ID = 100
 """Ids below this belong to the server's built-in entities; user entities start here (U)."""
-
-
-def value_key(value: str) -> tuple[str, Any]:
-    """Normalise one value for equality: numbers compare as numbers, everything else as text."""
-    if value.lower() in ("true", "false"):
-        return ("b", value.lower())
-    try:
-        number = float(value)
-    except ValueError:
-        return ("s", value)
-    if math.isnan(number):
-        return ("s", value)
-    return ("n", number)
 
 
 def _values(value: Value) -> list[str]:
@@ -112,7 +100,7 @@ class EntityStore:
 
     def find_by_name(self, name: str) -> list[Entity]:
         """Entities with this name, compared case-insensitively like the server's collation (U)."""
-        return [self._entities[i] for i in sorted(self._by_name.get(name.lower(), ()))]
+        return [self._entities[i] for i in sorted(_get(self._by_name, name.lower()))]
 
     def __iter__(self) -> Iterator[Entity]:
         return iter([self._entities[i] for i in sorted(self._entities)])
@@ -120,29 +108,44 @@ class EntityStore:
     def __len__(self) -> int:
         return len(self._entities)
 
-    def ids_with_role(self, role: Role) -> set[int]:
+    def ids_with_role(self, role: Role) -> AbstractSet[int]:
         """Ids of all entities of one role."""
-        return self._by_role.get(role, set())
+        return _get(self._by_role, role)
 
     def all_ids(self) -> set[int]:
         """Ids of all entities."""
         return set(self._entities)
 
-    def names_index(self) -> dict[str, set[int]]:
-        """Lower-cased name -> ids; the query evaluator scans it for wildcard names."""
-        return self._by_name
+    def match_names(self, matches: Callable[[str], bool]) -> set[int]:
+        """Entities whose lower-cased name satisfies ``matches`` (wildcards, regexes)."""
+        found: set[int] = set()
+        for name, ids in self._by_name.items():
+            if matches(name):
+                found |= _get(self._by_name, name) if isinstance(ids, int) else ids
+        return found
 
-    def ids_with_property(self, name: str) -> set[int]:
+    def ids_with_property(self, name: str) -> AbstractSet[int]:
         """Entities that have a property of this name (case-insensitive)."""
-        return self._has_prop.get(name.lower(), set())
+        return _get(self._has_prop, name.lower())
 
-    def ids_with_property_value(self, name: str, value: str) -> set[int]:
-        """Entities with property ``name`` equal to ``value`` (numbers compared as numbers)."""
-        return self._prop_values.get((name.lower(), value_key(value)), set())
+    def ids_with_property_value(self, name: str, keys: Iterable[Key]) -> set[int]:
+        """Entities with property ``name`` having a value with one of these keys
+        (see :mod:`sss_emulator.backend.values`)."""
+        index = self._values.get(name.lower())
+        found: set[int] = set()
+        if index:
+            for key in keys:
+                found |= _get(index, key)
+        return found
 
-    def raw_values_of(self, name: str) -> dict[str, set[int]]:
-        """Distinct stored values of property ``name`` -> entity ids, for range filters."""
-        return self._raw_values.get(name.lower(), {})
+    def values_of(self, name: str) -> Mapping[Key, AbstractSet[int] | int]:
+        """Distinct stored values (keys) of property ``name`` -> entity ids (an int for one),
+        for range filters; read with :func:`postings`."""
+        return self._values.get(name.lower(), {})
+
+    def children_of(self, entity_id: int) -> AbstractSet[int]:
+        """Entities with this one as a direct parent."""
+        return _get(self._children, entity_id)
 
     def name_of(self, entity_id: int | None) -> str | None:
         """Current name of an entity, for rendering parents and references."""
@@ -155,16 +158,15 @@ class EntityStore:
 
     def descendants(self, entity_id: int) -> frozenset[int]:
         """The entity and everything that inherits from it, directly or not."""
-        return _closure(entity_id, lambda current: self._children.get(current, ()),
-                        self._descendant_cache)
+        return _closure(entity_id, self.children_of, self._descendant_cache)
 
     def _parent_ids(self, entity_id: int) -> list[int]:
         entity = self._entities.get(entity_id)
         return [] if entity is None else [p.id for p in entity.parents if p.id is not None]
 
-    def referenced_by(self, entity_id: int) -> set[int]:
+    def referenced_by(self, entity_id: int) -> AbstractSet[int]:
         """Entities with a reference property whose value is this id."""
-        return self._referrers.get(entity_id, set())
+        return _get(self._referrers, entity_id)
 
     def path_owner(self, path: str) -> Entity | None:
         """The File entity stored at this server path, if any."""
@@ -421,9 +423,9 @@ class EntityStore:
         )
 
     def _users_of(self, entity_id: int) -> set[int]:
-        users = set(self._children.get(entity_id, ()))
-        users |= self._referrers.get(entity_id, set())
-        users |= self._prop_users.get(entity_id, set())
+        users = set(_get(self._children, entity_id))
+        users |= _get(self._referrers, entity_id)
+        users |= _get(self._prop_users, entity_id)
         users.discard(entity_id)
         return users
 
@@ -432,18 +434,19 @@ class EntityStore:
 
     # ----------------------------------------------------------------- indexes
     def _reset_indexes(self) -> None:
-        self._by_role: dict[str, set[int]] = {}
-        self._by_name: dict[str, set[int]] = {}
-        self._children: dict[int, set[int]] = {}
-        self._has_prop: dict[str, set[int]] = {}
-        self._prop_values: dict[tuple[str, tuple[str, Any]], set[int]] = {}
-        self._raw_values: dict[str, dict[str, set[int]]] = {}
-        self._referrers: dict[int, set[int]] = {}
-        self._prop_users: dict[int, set[int]] = {}
+        # Every index maps a key to its entity ids: one id as a plain int, more as a set. Most
+        # property values and names belong to one entity, and an int costs a fraction of a set.
+        self._by_role: dict[str, _Postings] = {}
+        self._by_name: dict[str, _Postings] = {}
+        self._children: dict[int, _Postings] = {}
+        self._has_prop: dict[str, _Postings] = {}
+        self._values: dict[str, dict[Key, _Postings]] = {}
+        self._referrers: dict[int, _Postings] = {}
+        self._prop_users: dict[int, _Postings] = {}
         self._ancestor_cache: dict[int, frozenset[int]] = {}
         self._descendant_cache: dict[int, frozenset[int]] = {}
 
-    def _index_keys(self, entity: Entity) -> Iterable[tuple[dict[Any, set[int]], Any]]:
+    def _index_keys(self, entity: Entity) -> Iterable[tuple[dict[Any, _Postings], Any]]:
         yield self._by_role, entity.role
         if entity.name:
             yield self._by_name, entity.name.lower()
@@ -456,24 +459,52 @@ class EntityStore:
             if prop.id is not None:
                 yield self._prop_users, prop.id
             reference = is_reference_datatype(prop.datatype)
-            raw = self._raw_values.setdefault(pname, {})
-            for value in _values(prop.value):
-                yield self._prop_values, (pname, value_key(value))
-                yield raw, value
+            values = _values(prop.value)
+            if not values:
+                continue
+            index = self._values.setdefault(pname, {})
+            for value in values:
+                yield index, typed_key(value, prop.datatype)
                 if reference and value.isdigit():
                     yield self._referrers, int(value)
 
     def _index(self, entity: Entity) -> None:
+        entity_id = entity.id
+        assert entity_id is not None
         for index, key in self._index_keys(entity):
-            index.setdefault(key, set()).add(entity.id)  # type: ignore[arg-type]
+            current = index.get(key)
+            if current is None:
+                index[key] = entity_id
+            elif isinstance(current, int):
+                if current != entity_id:
+                    index[key] = {current, entity_id}
+            else:
+                current.add(entity_id)
 
     def _unindex(self, entity: Entity) -> None:
         for index, key in self._index_keys(entity):
-            bucket = index.get(key)
-            if bucket is not None:
-                bucket.discard(entity.id)
-                if not bucket:
+            current = index.get(key)
+            if current is None:
+                continue
+            if isinstance(current, int):
+                if current == entity.id:
                     del index[key]
+                continue
+            current.discard(entity.id)
+            if len(current) == 1:
+                index[key] = next(iter(current))
+            elif not current:
+                del index[key]
+
+    @classmethod
+    def of_versions(cls, entities: Iterable[Entity]) -> EntityStore:
+        """A store holding exactly these entity objects (older versions, for ``ANY VERSION
+        OF``), indexed like any store; nothing is copied or checked."""
+        store = cls()
+        for entity in entities:
+            store._entities[entity.id] = entity  # type: ignore[index]
+            store._index(entity)
+        return store
 
     # ----------------------------------------------------------------- SQLite
     def _open_sqlite(self, path: Path) -> None:
@@ -509,6 +540,22 @@ class EntityStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+_Postings = int | set[int]
+
+
+def _get(index: Mapping[Any, _Postings], key: Any) -> AbstractSet[int]:
+    return postings(index.get(key))
+
+
+def postings(found: _Postings | AbstractSet[int] | None) -> AbstractSet[int]:
+    """The ids of one index entry (stored as an int when there is one)."""
+    if found is None:
+        return frozenset()
+    if isinstance(found, int):
+        return frozenset((found,))
+    return found
 
 
 def _now_ns() -> int:
