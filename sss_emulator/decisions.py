@@ -12,9 +12,12 @@ import secrets
 __all__ = (
     "ANONYMOUS_REALM",
     "ANONYMOUS_USER",
+    "CA_BUNDLE_ENV",
     "DEFAULT_ADMIN_ROLE",
     "DEFAULT_REALM",
     "DEFAULT_USER",
+    "EMAIL_INI_SECTION_SINCE",
+    "EMAIL_SECTION_WHEN_CLIENT_UNKNOWN",
     "ENTITY_ACL_OWNER_PERMISSIONS",
     "ENTITY_PERMISSIONS",
     "ERROR_CODES",
@@ -185,3 +188,14 @@ USER_RETRIEVE_OTHERS_ROLE = "administration"
 NULL_NEEDS_PROPERTY = True
 #: ``<<regex>>`` in names is searched (not anchored) and case-insensitive, like MariaDB's REGEXP.
 REGEX_CASE_INSENSITIVE = True
+#: The first ``linkahead`` release whose ini schema accepts ``[Email]`` (older ones, and the
+#: ``caosdb`` package, refuse the whole ini when it has one); verified against the releases.
+EMAIL_INI_SECTION_SINCE = (0, 21)
+#: When the script's client cannot be found out (no Python on the run's PATH, a probe that
+#: fails), ``[Email]`` is left out: an old client would refuse the whole ini, while a new one
+#: only fails to mail (``[Misc] sendmail`` still captures).
+EMAIL_SECTION_WHEN_CLIENT_UNKNOWN = False
+#: Variables a script does not get when its ini is pointed at the stand-in or a real server:
+#: requests lets them override the ini's ``cacert`` and ``ssl_insecure``, and a server's process
+#: would not carry the caller's.
+CA_BUNDLE_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")

@@ -111,12 +111,13 @@ class StandIn(Service):
         return self._sink.host, self._sink.port
 
     def ini_text(self, existing_text: str | None, *, url: str | None = None,
-                 cacert: str | None = None) -> str:
+                 cacert: str | None = None, email: bool = True) -> str:
         """The user's ini (or none) pointed at this stand-in (or ``url``, where the caller mounts
-        ``app``) and its mail capture."""
+        ``app``) and its mail capture; ``email=False`` leaves out ``[Email]`` (for clients whose
+        ini schema refuses it), so only ``[Misc] sendmail`` captures mail."""
         return patch_pylinkahead_ini(
             existing_text, url or self.url, cacert=cacert, sendmail=str(self.sendmail),
-            smtp=self.smtp,
+            smtp=self.smtp if email else None,
         )
 
     def results(self) -> dict[str, Any]:
