@@ -124,7 +124,7 @@ class AclEntry:
     permissions: tuple[str, ...]
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     """An ``<Error>``/``<Warning>``/``<Info>`` element attached to an entity or a response."""
 
@@ -133,7 +133,7 @@ class Message:
     description: str
 
 
-@dataclass
+@dataclass(slots=True)
 class ParentRef:
     """A parent link, stored by id; the name is filled in when rendering."""
 
@@ -144,7 +144,7 @@ class ParentRef:
     """The request's ``inheritance`` flag (which parent properties to copy); not stored."""
 
 
-@dataclass
+@dataclass(slots=True)
 class PropertyValue:
     """A property of an entity: the id of its defining Property/RecordType plus this use's data."""
 
@@ -158,7 +158,7 @@ class PropertyValue:
     messages: list[Message] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Entity:
     """One stored entity (Record, RecordType, Property or File)."""
 
