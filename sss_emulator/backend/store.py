@@ -298,6 +298,8 @@ class EntityStore:
                     draft.checksum, draft.size = old.checksum, old.size
                 self._unstore(old)
                 answers.append(self._store(draft, "updated"))
+                if old.role == "RecordType" and old.name and draft.name != old.name:
+                    self._rename_datatype(old.name, draft.name or "")
             self._after_write()
             return answers, True
 
@@ -386,6 +388,22 @@ class EntityStore:
             self.changes[change].append(entity.summary(self._parent_names(entity)))
         self._persist(entity)
         return answer
+
+    def _rename_datatype(self, old: str, new: str) -> None:
+        """A renamed RecordType renames every datatype naming it, as the server answers them
+        with the RecordType's current name."""
+        spellings = {old: new, f"LIST<{old}>": f"LIST<{new}>"}
+        for entity in self._entities.values():
+            changed = False
+            if entity.datatype in spellings:
+                entity.datatype = spellings[entity.datatype]
+                changed = True
+            for prop in entity.properties:
+                if prop.datatype in spellings:
+                    prop.datatype = spellings[prop.datatype]
+                    changed = True
+            if changed:
+                self._persist(entity)
 
     def _move_blob(self, old: str, new: str) -> None:
         """A File whose path changed keeps its contents under the new path."""

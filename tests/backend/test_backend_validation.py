@@ -194,6 +194,15 @@ class TestValues:
         atomic = linkahead.Property(name="note", datatype="text").insert()
         assert atomic.datatype == linkahead.TEXT
 
+    def test_renaming_the_record_type_renames_the_datatype(self, backend_run: BackendRun) -> None:
+        maker = linkahead.execute_query("FIND RECORDTYPE Manufacturer", unique=True)
+        prop = linkahead.Property(name="builders", datatype=linkahead.LIST(maker)).insert()
+        maker.name = "Maker"
+        maker.update()
+        assert linkahead.Property(id=prop.id).retrieve().datatype == "LIST<Maker>"
+        fender = linkahead.execute_query("FIND Maker WITH name=Fender", unique=True)
+        assert fender.get_parents()[0].name == "Maker"
+
 
 class TestStructure:
     def test_record_as_parent_of_a_record_type(self, backend_run: BackendRun) -> None:
