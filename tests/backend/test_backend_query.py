@@ -26,6 +26,7 @@ from sss_emulator.backend.query.parser import (
     References,
     StoredAt,
     Target,
+    TransactionFilter,
     parse_query,
 )
 
@@ -117,6 +118,33 @@ class TestParser:
     def test_supported_forms(self, text: str, target: Target, condition: object) -> None:
         parsed = parse_query(text)
         assert (parsed.target, parsed.filter) == (target, condition)
+
+    @pytest.mark.parametrize(
+        ("text", "condition"),
+        [
+            ("FIND X WITH a=1", PropertyCondition("a", "=", "1")),
+            ("FIND X WITH A a", PropertyCondition("a")),
+            ("FIND X WITH updated > 3", PropertyCondition("updated", ">", "3")),
+            ("FIND X WITH b=1 AND stored=2",
+             And((PropertyCondition("b", "=", "1"), PropertyCondition("stored", "=", "2")))),
+            ("FIND X WHICH WAS UPDATED BY ME", TransactionFilter("UPDATED", "ME", True)),
+            ("FIND X INSERTED SINCE 2024", TransactionFilter("INSERTED", when=("SINCE", "2024"))),
+            ("FIND X WITH p IS NOT NULL", PropertyCondition("p", "IS NOT NULL")),
+            ("FIND X WITH d NOT IN 2019", PropertyCondition("d", "NOT IN", "2019")),
+            ("FIND X WITH p > 2 kg", PropertyCondition("p", ">", "2", unit="kg")),
+            ("FIND X WITH t > 240°C", PropertyCondition("t", ">", "240", unit="°C")),
+            ("FIND X WITH name='a\\*b'", PropertyCondition("name", "=", "a\\*b")),
+            ("FIND X WITH a.b = 1", PropertyCondition("a", sub=PropertyCondition("b", "=", "1"))),
+        ],
+    )  # fmt: skip
+    def test_words_that_are_also_names(self, text: str, condition: object) -> None:
+        """A property may be called ``a``, ``updated`` or ``stored``; keywords only where they
+        are unambiguous."""
+        assert parse_query(text).filter == condition
+
+    def test_escapes_keep_literal_stars(self) -> None:
+        (token,) = tokenize("'a\\*b*'")
+        assert (token.text, token.glob) == ("a*b*", "a\\*b*")
 
     def test_select_lists_properties(self) -> None:
         parsed = parse_query("SELECT price, 'strings' FROM Guitar WITH electric=TRUE")

@@ -77,6 +77,12 @@ _ROLE_WORDS: dict[str, RoleName] = {
     "FILE": "FILE", "FILES": "FILE",
     "ENTITY": "ENTITY", "ENTITIES": "ENTITY",
 }  # fmt: skip
+_STRUCTURE_WORDS = frozenset(
+    {"WITH", "WHERE", "WHICH", "HAS", "HASN'T", "DOES", "DOESN'T", "AND", "OR", "NOT",
+     "REFERENCES", "IS"}
+)  # fmt: skip
+"""Words that end a name or start a filter; anything else may name an entity or property
+(a property called ``updated`` works in ``WITH updated > 2020``)."""
 _FILTER_WORDS = frozenset(
     {"WITH", "WHERE", "WHICH", "HAS", "HASN'T", "DOES", "DOESN'T", "AND", "OR", "NOT",
      "REFERENCES", "REFERENCE", "IS", "WAS", "STORED", "INSERTED", "CREATED", "UPDATED"}
@@ -286,6 +292,18 @@ class _Parser:
             return True
         return False
 
+    def article(self, *words: str) -> bool:
+        """Skip ``A``/``AN``/``PROPERTY`` before a name, but not a property called ``a``
+        (``WITH a=1``): only when a name follows."""
+        following = self.peek(1)
+        if self.peek_word(*words) and following is not None and (
+            following.kind in ("STRING", "REGEX", "LPAREN")
+            or (following.kind == "WORD" and following.upper not in _STRUCTURE_WORDS)
+        ):
+            self.i += 1
+            return True
+        return False
+
     def accept_sequence(self, *words: str) -> bool:
         if all(self.peek_word(w, offset=k) for k, w in enumerate(words)):
             self.i += len(words)
@@ -377,7 +395,7 @@ class _Parser:
         if token.kind == "REGEX":
             self.i += 1
             return Target(role, self.regex(token)), None
-        if token.kind != "WORD" or token.upper in _FILTER_WORDS:
+        if token.kind != "WORD" or token.upper in _STRUCTURE_WORDS or self.starts_bare_filter():
             return Target(role, None), None
         self.i += 1
         if token.text == ".":
@@ -419,30 +437,30 @@ class _Parser:
         if self.accept("WITH", "WHERE"):
             if self.accept_sequence("THE"):
                 return self.extreme()
-            self.accept("A", "AN")
-            self.accept("PROPERTY")
+            self.article("A", "AN")
+            self.article("PROPERTY")
             return self.predicate()
         which = self.accept("WHICH")
         if self.accept("HAS"):
             if self.accept_sequence("BEEN"):
                 return self.transaction()
             negate = self.accept("NOT")
-            self.accept("A", "AN")
-            self.accept("PROPERTY")
+            self.article("A", "AN")
+            self.article("PROPERTY")
             condition = self.predicate()
             return Not(condition) if negate else condition
         if self.accept("HASN'T") or self.accept_sequence("DOESN'T", "HAVE") or (
             self.accept_sequence("DOES", "NOT", "HAVE")
         ):
-            self.accept("A", "AN")
-            self.accept("PROPERTY")
+            self.article("A", "AN")
+            self.article("PROPERTY")
             return Not(self.predicate())
         if self.accept_sequence("DOESN'T") or self.accept_sequence("DOES", "NOT"):
             self.expect("REFERENCE", "REFERENCES")
-            self.accept("A", "AN")
+            self.article("A", "AN")
             return Not(References(self.ref_name(), self.nested()))
         if self.accept("REFERENCES", "REFERENCE"):
-            self.accept("A", "AN")
+            self.article("A", "AN")
             return References(self.ref_name(), self.nested())
         if self.accept("WAS"):
             return self.transaction()
@@ -450,11 +468,11 @@ class _Parser:
             negate = self.accept("NOT")
             if self.accept("REFERENCED"):
                 self.expect("BY")
-                self.accept("A", "AN")
+                self.article("A", "AN")
                 by = self.ref_name()
                 via = None
                 if self.accept("AS"):
-                    self.accept("A", "AN")
+                    self.article("A", "AN")
                     via = self.value_token().text
                 referenced = ReferencedBy(by, self.nested(), via)
                 return Not(referenced) if negate else referenced
@@ -464,11 +482,11 @@ class _Parser:
             if not negate and self.peek_word("INSERTED", "CREATED", "UPDATED"):
                 return self.transaction()
             raise self.unexpected("expected REFERENCED BY or STORED AT after IS")
-        if self.peek_word("INSERTED", "CREATED", "UPDATED"):
+        if self.starts_bare_filter():
+            if self.accept("STORED"):
+                self.expect("AT")
+                return StoredAt(self.value_token().glob)
             return self.transaction()
-        if self.accept("STORED"):
-            self.expect("AT")
-            return StoredAt(self.value_token().glob)
         if which:
             raise self.unexpected("expected HAS, REFERENCES, IS or WAS after WHICH")
         return self.predicate()
@@ -483,6 +501,15 @@ class _Parser:
             raise self.unexpected("expected a property name")
         self.i += 1
         return PropertyCondition(token.text, word.upper)
+
+    def starts_bare_filter(self) -> bool:
+        """``STORED AT …`` or ``INSERTED BY …`` without ``WHICH``; only then, so that
+        ``AND updated > 3`` still compares a property called ``updated``."""
+        if self.peek_word("STORED"):
+            return self.peek_word("AT", offset=1)
+        return self.peek_word("INSERTED", "CREATED", "UPDATED") and self.peek_word(
+            "BY", *_TIME_WORDS, offset=1
+        )
 
     def group(self) -> Condition:
         self.advance()
@@ -503,7 +530,7 @@ class _Parser:
             if (
                 token is None
                 or token.kind not in ("WORD", "STRING")
-                or (token.kind == "WORD" and token.upper in _FILTER_WORDS)
+                or (token.kind == "WORD" and token.upper in _STRUCTURE_WORDS)
             ):
                 raise self.unexpected("expected a property name")
             self.i += 1
@@ -566,7 +593,7 @@ class _Parser:
         if (
             token is None
             or token.kind not in ("WORD", "STRING", "REGEX")
-            or (token.kind == "WORD" and token.upper in _FILTER_WORDS)
+            or (token.kind == "WORD" and token.upper in _STRUCTURE_WORDS)
         ):
             raise self.unexpected("expected the name or id of the referenced entity")
         self.i += 1
