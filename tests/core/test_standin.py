@@ -218,3 +218,29 @@ def test_ca_bundle_variables_do_not_reach_the_script(
                          "${CURL_CA_BUNDLE:-none} ${SSL_CERT_DIR:-none}\"\n")
     with Emulator([script.parent], **roots) as em:
         assert em.run_server_side_script("env.sh").stdout_text == "none none /kept\n"
+
+
+def test_script_finds_the_callers_email_from_the_users_file(
+        make_script, roots: dict[str, Path]) -> None:
+    """Scripts mail the caller at the address the server knows: GET User/<realm>/<name>."""
+    import sys
+
+    from sss_emulator.core.permissions import UserEntry, UsersConfig
+    from sss_emulator.core.tokens import Identity
+
+    script = make_script("whoami_mail.py", f"#!{sys.executable}\n" + (
+        "import sys, linkahead\n"
+        "from lxml import etree\n"
+        "from linkahead.common import administration as admin\n"
+        "linkahead.configure_connection(auth_token=sys.argv[1].split('=', 1)[1])\n"
+        "me = linkahead.Info().user_info\n"
+        "user = etree.fromstring(admin._retrieve_user(realm=me.realm, name=me.name))\n"
+        "print(user.find('User').get('email'))\n"))
+    users = UsersConfig(users={"alice": UserEntry("alice", None, ("team",), "PAM",
+                                                  "alice@example.com")},
+                        role_permissions={"team": ("SCRIPTING:EXECUTE:*",)})
+    with Emulator([script.parent], users=users, **roots) as em:
+        em.identity = Identity("alice", "PAM", ("team",))
+        res = em.run_server_side_script("whoami_mail.py")
+    assert res.code == 0, res.report()
+    assert res.stdout_text == "alice@example.com\n"
