@@ -565,10 +565,15 @@ class _Parser:
             return PropertyCondition(prop, "->", None, References(self.ref_name(), self.nested()))
         if self.accept("LIKE"):
             return PropertyCondition(prop, "LIKE", self.value_token().glob)
-        if self.accept("IN"):
-            return PropertyCondition(prop, "IN", self.value_token().glob)
-        if self.accept_sequence("NOT", "IN"):
-            return PropertyCondition(prop, "NOT IN", self.value_token().glob)
+        for words, op in ((("IN",), "IN"), (("NOT", "IN"), "NOT IN")):
+            if self.accept_sequence(*words):
+                if self.peek_kind("LPAREN"):
+                    raise self.error(
+                        f"{op} with a list ('{op} (…)') is not supported; compare dates with "
+                        f"{op} (date IN 2019) and combine values with OR",
+                        self.peek(),
+                    )
+                return PropertyCondition(prop, op, self.value_token().glob)
         if self.accept_sequence("IS", "NULL"):
             return PropertyCondition(prop, "IS NULL")
         if self.accept_sequence("IS", "NOT", "NULL"):
