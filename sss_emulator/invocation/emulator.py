@@ -39,7 +39,7 @@ class Emulator(CoreEmulator):
         super().__init__(*args, **kwargs)
         if stand_in:
             self.hooks.append(StandInHook(self.authority, data_files=data_files,
-                                          context_root=self.context_root))
+                                          context_root=self.context_root, users=self.users))
 
     @property
     def stand_in(self) -> StandIn | None:

@@ -385,7 +385,7 @@ class ServerApp:
         return self._backend
 
     def _make_backend(self) -> WsgiApp | None:
-        from sss_emulator.backend import DataFileError, EntityStore, StandIn
+        from sss_emulator.backend import DataFileError, EntityStore, StandIn, UserRecord
 
         try:
             stand_in = StandIn(
@@ -394,6 +394,8 @@ class ServerApp:
                 store=EntityStore(sqlite_path=self.config.sqlite_path),
                 context_root=self.context_root,
                 listen=False,  # mounted here, on the server's own port
+                users=[UserRecord(u.name, u.realm, u.email, u.roles)
+                       for u in self.users.users.values()],
             )
         except DataFileError as exc:
             raise ConfigError(str(exc)) from exc
