@@ -13,25 +13,39 @@ __all__ = (
     "ANONYMOUS_REALM",
     "ANONYMOUS_USER",
     "CAOSROOT_PATH",
-    "CA_BUNDLE_VARIABLES",
+    "CA_BUNDLE_ENV",
     "DEFAULT_ADMIN_ROLE",
     "DEFAULT_REALM",
     "DEFAULT_USER",
+    "EMAIL_INI_SECTION_SINCE",
+    "EMAIL_SECTION_WHEN_CLIENT_UNKNOWN",
+    "ENTITY_ACL_OWNER_PERMISSIONS",
+    "ENTITY_PERMISSIONS",
     "ERROR_CODES",
     "EXTROOT_PATH",
+    "FILE_NEEDS_CONTENTS",
+    "GLOBAL_ENTITY_ACL",
     "HOME_IS_WORKDIR",
+    "INSERT_IS_NO_UPDATE",
     "KILL_GRACE_S",
     "KILL_LEFTOVER_CHILDREN",
+    "NAIVE_DATETIME_IS_LOCAL",
+    "NULL_NEEDS_PROPERTY",
+    "OBLIGATORY_CHECKED_ROLES",
     "ONE_TIME_MAX_REPLAYS",
     "ONE_TIME_REALM",
     "ONE_TIME_REPLAY_TIMEOUT_MS",
     "ONE_TIME_VALIDITY_MS",
+    "PARENT_ROLES",
     "PURPOSE_TOKEN_DEFAULT_USER",
+    "REFERENCE_TO_DATATYPE_ITSELF",
+    "REGEX_CASE_INSENSITIVE",
     "SCRUBBED_ENV",
     "SERVER_CERT_PATH",
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
     "TRIM_OUTPUT",
+    "USER_RETRIEVE_OTHERS_ROLE",
     "XML_REPLACEMENT_CHAR",
     "exit_code_for_signal",
     "shared_dir_name",
@@ -122,6 +136,73 @@ WEBUI_FORM_FILENAME = "form.json"
 #: ``.upload_files/`` without becoming arguments; form.json holds each one's file name.
 WEBUI_FILE_PARTS_NAMED_AFTER_FIELD = True
 
+# --- the LinkAhead stand-in scripts call back (``backend/``) -----------------------------------
+#: A DATETIME value without a zone (``2024-05-01T10:00``) is in the server's zone, which the
+#: stand-in takes to be the machine's local zone (the one its ``Info`` reports).
+NAIVE_DATETIME_IS_LOCAL = True
+#: Which roles may be a parent of which ("affiliation"): a RecordType as the parent of a Record
+#: or File, a RecordType of a RecordType, a Property or RecordType of a Property, and a Record of a
+#: Record or File. Anything else (a Record as a RecordType's parent …) is refused.
+PARENT_ROLES: dict[str, tuple[str, ...]] = {
+    "Record": ("RecordType", "Record"),
+    "File": ("RecordType", "Record"),
+    "RecordType": ("RecordType",),
+    "Property": ("Property", "RecordType"),
+}
+#: The roles whose parents' OBLIGATORY properties must be present (only the direct parents'
+#: properties count; a RecordType's sub-types are not checked).
+OBLIGATORY_CHECKED_ROLES = ("Record", "File")
+#: A reference property typed with RecordType ``X`` accepts Records/Files that have ``X`` among
+#: their (transitive) parents, and RecordTypes that inherit from ``X``; ``X`` itself is refused.
+REFERENCE_TO_DATATYPE_ITSELF = False
+#: A new File needs its contents: an upload, a blob the store already has at its path, or a
+#: file under the stand-in's ``file_root`` (the stand-in's stand-in for the server's file system).
+FILE_NEEDS_CONTENTS = True
+#: ``UPDATED`` in a transaction filter (``WHICH WAS UPDATED BY ME``) means a later version than
+#: the first; the insert itself is no update.
+INSERT_IS_NO_UPDATE = True
+#: The ACL of an entity: one grant of these permissions to the user who inserted it.
+ENTITY_ACL_OWNER_PERMISSIONS: tuple[str, ...] = ("*",)
+#: The server-wide default ACL (``GET EntityPermissions``): (kind, priority, role, permissions).
+GLOBAL_ENTITY_ACL: tuple[tuple[str, bool, str, tuple[str, ...]], ...] = (
+    ("Grant", False, "?OWNER?", ("*",)),
+    ("Grant", False, "?OTHER?", ("RETRIEVE:*", "USE:*")),
+    ("Grant", False, "anonymous", ("RETRIEVE:*",)),
+    ("Deny", False, "?OTHER?", ("UPDATE:*", "DELETE")),
+    ("Deny", True, "?OTHER?", ("EDIT:ACL",)),
+)
+#: The entity permissions the server knows, with a description each.
+ENTITY_PERMISSIONS: tuple[tuple[str, str], ...] = tuple(
+    (name, f"Permission to {name.lower().replace(':', ' ').replace('_', ' ')}.")
+    for name in (
+        "RETRIEVE:ENTITY", "RETRIEVE:ACL", "RETRIEVE:HISTORY", "RETRIEVE:OWNER", "RETRIEVE:FILE",
+        "DELETE", "EDIT:ACL", "UPDATE:DESCRIPTION", "UPDATE:VALUE", "UPDATE:ROLE",
+        "UPDATE:PARENT:REMOVE", "UPDATE:PARENT:ADD", "UPDATE:PROPERTY:REMOVE",
+        "UPDATE:PROPERTY:ADD", "UPDATE:NAME", "UPDATE:DATA_TYPE", "UPDATE:FILE:REMOVE",
+        "UPDATE:FILE:ADD", "UPDATE:FILE:MOVE", "USE:AS_REFERENCE", "USE:AS_PROPERTY",
+        "USE:AS_PARENT", "USE:AS_DATA_TYPE",
+    )
+)  # fmt: skip
+#: Retrieving another user (``GET User/<realm>/<name>``) needs the role ``administration``
+#: (the server's ``ACM:USER:RETRIEVE:INFO`` permission); everybody may retrieve themselves.
+USER_RETRIEVE_OTHERS_ROLE = "administration"
+#: ``WITH p IS NULL`` matches entities that have the property ``p`` without a value (caoscrawler's
+#: identifiable queries for a ``None`` property); entities without ``p`` at all do not match.
+NULL_NEEDS_PROPERTY = True
+#: ``<<regex>>`` in names is searched (not anchored) and case-insensitive, like MariaDB's REGEXP.
+REGEX_CASE_INSENSITIVE = True
+#: The first ``linkahead`` release whose ini schema accepts ``[Email]`` (older ones, and the
+#: ``caosdb`` package, refuse the whole ini when it has one); verified against the releases.
+EMAIL_INI_SECTION_SINCE = (0, 21)
+#: When the script's client cannot be found out (no Python on the run's PATH, a probe that
+#: fails), ``[Email]`` is left out: an old client would refuse the whole ini, while a new one
+#: only fails to mail (``[Misc] sendmail`` still captures).
+EMAIL_SECTION_WHEN_CLIENT_UNKNOWN = False
+#: Variables a script does not get when its ini is pointed at the stand-in or a real server:
+#: requests lets them override the ini's ``cacert`` and ``ssl_insecure``, and a server's process
+#: would not carry the caller's.
+CA_BUNDLE_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
 # --- the server's container around a script (docs/mounts.md) ----------------------------------
 #: Where the caosdb-docker images (and the scripts written for them, e.g. the linkahead-control
 #: demo's) have the profile's extroot; newer images declare it per profile.
@@ -131,6 +212,3 @@ EXTROOT_PATH = "/opt/caosdb/mnt/extroot"
 CAOSROOT_PATH = "/opt/caosdb/mnt/caosroot"
 #: Where the demo profile's scripting home ini expects the server's certificate (``cacert``).
 SERVER_CERT_PATH = "/opt/caosdb/cert/caosdb.cert.pem"
-#: Variables a script on the server does not inherit from a developer's shell: ``requests``
-#: lets them override both the ini's ``cacert`` and ``ssl_insecure``.
-CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")

@@ -13,7 +13,7 @@ from sss_emulator.backend.app import Authenticate, CallRecorder, make_backend_ap
 from sss_emulator.backend.data_files import DataFileError, load_data_file
 from sss_emulator.backend.ini import patch_pylinkahead_ini
 from sss_emulator.backend.mail import Mail, MailCollector, SmtpSink, write_sendmail_program
-from sss_emulator.backend.model import Entity, Principal
+from sss_emulator.backend.model import Entity, Principal, UserRecord
 from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
 from sss_emulator.backend.service import BackendServer
 from sss_emulator.backend.standin import StandIn
@@ -32,6 +32,7 @@ __all__ = [
     "QuerySyntaxError",
     "SmtpSink",
     "StandIn",
+    "UserRecord",
     "load_data_file",
     "make_backend_app",
     "parse_query",

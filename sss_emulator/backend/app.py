@@ -21,18 +21,21 @@ from lxml import etree
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
 
+from sss_emulator import decisions
 from sss_emulator.backend import messages
+from sss_emulator.backend.acl import entity_acl, render_entity_permissions, same_acl
 from sss_emulator.backend.entity_xml import (
     EntityXmlError,
     parse_entities,
     render_entity,
     render_message,
     response_element,
+    selection,
     to_bytes,
     user_info,
 )
-from sss_emulator.backend.model import Entity, Message, Principal
-from sss_emulator.backend.query.evaluate import evaluate
+from sss_emulator.backend.model import Entity, Message, Principal, UserRecord
+from sss_emulator.backend.query.evaluate import evaluate, evaluate_versions
 from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
 from sss_emulator.backend.store import EntityStore
 from sss_emulator.wire import below_context_root, context_root_prefix, token_from_cookie_header
@@ -45,6 +48,10 @@ Authenticate = Callable[[str], Principal | None]
 """Gets the url-unquoted ``SessionToken`` cookie value; None means 401."""
 
 _XML = "text/xml; charset=utf-8"
+_ADMIN_RESOURCES = frozenset(
+    {"User", "UserRoles", "Role", "PermissionRules", "EntityPermissions", "EntityACL"}
+)
+"""User and permission administration: read where the stand-in can answer, else refused."""
 _PAGE = re.compile(r"^(\d+)L(\d+)$")
 
 
@@ -95,6 +102,7 @@ def make_backend_app(
     recorder: CallRecorder | None = None,
     file_root: Path | None = None,
     context_root: str = "",
+    users: Iterable[UserRecord] = (),
 ) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
     """Build the stand-in as a WSGI callable.
 
@@ -105,12 +113,14 @@ def make_backend_app(
         file_root: a directory ``GET FileSystem/<path>`` also serves from, for File entities
             seeded without uploaded contents.
         context_root: a path prefix such as ``/linkahead`` the app is mounted below.
+        users: the users ``GET User/<realm>/<name>`` knows (e-mail, roles); the caller is always
+            known, with the name, realm and roles of their token.
 
     Example::
 
         app = make_backend_app(EntityStore(), authenticate=lambda token: None)
     """
-    backend = _Backend(store, authenticate, recorder, file_root, context_root)
+    backend = _Backend(store, authenticate, recorder, file_root, context_root, users)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = _Request(environ)
@@ -130,7 +140,9 @@ class _Backend:
         recorder: CallRecorder | None,
         file_root: Path | None,
         context_root: str,
+        users: Iterable[UserRecord] = (),
     ) -> None:
+        self.users = {(u.realm, u.name): u for u in users}
         self.store = store
         self.authenticate = authenticate
         self.recorder = recorder
@@ -170,7 +182,7 @@ class _Backend:
             if head == "Entity":
                 if method == "GET":
                     if rest:
-                        return self.retrieve(principal, rest)
+                        return self.retrieve(principal, request, rest)
                     return self.query(principal, request)
                 if method == "POST":
                     return self.write(principal, request, insert=True)
@@ -180,6 +192,16 @@ class _Backend:
                     return self.delete(principal, rest)
             if head == "FileSystem" and method == "GET":
                 return self.download(rest)
+            if head in ("User", "UserRoles") and method == "GET" and rest:
+                return self.user(principal, rest, roles_only=head == "UserRoles")
+            if head == "EntityPermissions" and method == "GET":
+                root = response_element(principal)
+                root.append(render_entity_permissions())
+                return _Answer(_xml(root))
+            if head in _ADMIN_RESOURCES:
+                return _error(
+                    501, messages.not_emulated(f"{method} {head}"), principal
+                )
             if head == "logout":
                 return _Answer(_xml(response_element(principal)))
         except EntityXmlError as err:
@@ -219,14 +241,22 @@ class _Backend:
         root = response_element(principal)
         if text is None:
             return _Answer(_xml(root))
+        me = (principal.name, principal.realm)
         try:
             parsed = parse_query(text)
+            with self.store.lock:
+                if parsed.any_version:
+                    entities = evaluate_versions(parsed, self.store, me=me)
+                else:
+                    found = (self.store.get(i) for i in evaluate(parsed, self.store, me=me))
+                    entities = [e for e in found if e is not None]
         except QuerySyntaxError as err:
-            return self._query_error(principal, text, str(err))
+            return self._query_error(principal, text, str(err), err.status)
+        except RecursionError:  # the parser's depth guard should make this unreachable
+            return self._query_error(principal, text, "The query is nested too deeply.", 400)
         with self.store.lock:
-            ids = evaluate(parsed, self.store)
             query_elem = etree.SubElement(
-                root, "Query", string=text, results=str(len(ids)), cached="false"
+                root, "Query", string=text, results=str(len(entities)), cached="false"
             )
             query_elem.set("etag", str(self.store.revision))
             if parsed.verb == "COUNT":
@@ -234,33 +264,76 @@ class _Backend:
             page = _PAGE.match(request.args.get("P", ""))
             if page:
                 start, length = int(page.group(1)), int(page.group(2))
-                ids = ids[start : start + length]
-            only = parsed.selectors if parsed.verb == "SELECT" else None
-            for entity_id in ids:
-                entity = self.store.get(entity_id)
-                if entity is not None:
-                    root.append(render_entity(entity, self.store, only=only))
+                entities = entities[start : start + length]
+            only = selection(parsed.selectors) if parsed.verb == "SELECT" else None
+            acl = "ACL" in request.args
+            for entity in entities:
+                root.append(render_entity(entity, self.store, only=only, acl=acl))
         return _Answer(_xml(root))
 
-    def _query_error(self, principal: Principal, text: str, description: str) -> _Answer:
+    def _query_error(
+        self, principal: Principal, text: str, description: str, status: int | None = None
+    ) -> _Answer:
         """FIND/SELECT: an ``<Error>`` pylib raises as TransactionError. COUNT: pylib returns the
         count before looking at errors, so the answer is 501 and pylib raises HTTPServerError
-        with this description instead of returning a silently wrong 0 (U)."""
+        with this description instead of returning a silently wrong 0 (U). A query nested too
+        deeply is a 400 (``status``) whatever its verb: pylib raises HTTPClientError."""
         root = response_element(principal)
         root.append(render_message(messages.query_error(description)))
+        if status is not None:
+            return _Answer(_xml(root, status=status), description)
         words = text.split()
         if words and words[0].upper() == "COUNT":
             return _Answer(_xml(root, status=501), description)
         etree.SubElement(root, "Query", string=text, results="0")
         return _Answer(_xml(root), description)
 
-    def retrieve(self, principal: Principal, rest: str) -> _Answer:
+    def retrieve(self, principal: Principal, request: Request, rest: str) -> _Answer:
         refs = [r for r in rest.split("&") if r]
         root = response_element(principal)
-        entities = self.store.retrieve(refs)
-        for entity in entities:
-            root.append(render_entity(entity, self.store))
+        with self.store.lock:
+            entities = self.store.retrieve(refs)
+            for entity in entities:
+                root.append(
+                    render_entity(
+                        entity, self.store, history="H" in request.args, acl="ACL" in request.args
+                    )
+                )
         return _Answer(_xml(root), _first_error(entities))
+
+    def user(self, principal: Principal, rest: str, *, roles_only: bool) -> _Answer:
+        """``GET User/[<realm>/]<name>`` (pylib's ``admin._retrieve_user``) and ``UserRoles``."""
+        realm, _sep, name = rest.rpartition("/")
+        is_self = name == principal.name and realm in ("", principal.realm)
+        if is_self:
+            record = self.users.get((principal.realm, principal.name)) or UserRecord(
+                principal.name, principal.realm
+            )
+            record = UserRecord(
+                record.name, record.realm, record.email, tuple(principal.roles), record.status
+            )
+        else:
+            if decisions.USER_RETRIEVE_OTHERS_ROLE not in principal.roles:
+                return _error(
+                    403, messages.user_forbidden(rest), principal
+                )
+            found = [
+                u for (r, n), u in self.users.items() if n == name and realm in ("", r)
+            ]
+            if not found:
+                return _error(404, messages.user_does_not_exist(rest), principal)
+            record = found[0]
+        root = response_element(principal)
+        if roles_only:
+            roles = etree.SubElement(root, "Roles")
+            for role in record.roles:
+                etree.SubElement(roles, "Role", name=role)
+        else:
+            elem = etree.SubElement(root, "User", name=record.name, realm=record.realm)
+            if record.email:
+                elem.set("email", record.email)
+            elem.set("status", record.status)
+        return _Answer(_xml(root))
 
     def write(self, principal: Principal, request: Request, *, insert: bool) -> _Answer:
         expect = ("Insert",) if insert else ("Update",)
@@ -274,15 +347,59 @@ class _Backend:
         for draft in drafts:
             if draft.upload_ref is not None:
                 draft.upload = uploads.get(draft.upload_ref)
-        unique = request.args.get("uniquename", "").lower() == "true"
-        if insert:
-            answers, _ok = self.store.insert(drafts, unique_names=unique)
+        flags = {k.lower(): v for k, v in request.args.items()}
+        unique = flags.get("uniquename", "").lower() == "true"
+        author = (principal.name, principal.realm)
+        if self._refuse_acl_changes(drafts, author, insert=insert):
+            answers, ok = drafts, False
+        elif insert:
+            answers, ok = self.store.insert(
+                drafts, unique_names=unique, flags=flags, file_exists=self._file_exists,
+                author=author,
+            )
         else:
-            answers, _ok = self.store.update(drafts, unique_names=unique)
+            answers, ok = self.store.update(
+                drafts, unique_names=unique, flags=flags, file_exists=self._file_exists,
+                author=author,
+            )
         root = response_element(principal)
+        if not ok:
+            root.append(render_message(messages.not_qualified()))
         for entity in answers:
             root.append(render_entity(entity, self.store))
         return _Answer(_xml(root), _first_error(answers))
+
+    def _refuse_acl_changes(
+        self, drafts: list[Entity], author: tuple[str, str], *, insert: bool
+    ) -> bool:
+        """Mark drafts whose ``<EntityACL>`` differs from the stored one; True if any does."""
+        refused = False
+        with self.store.lock:
+            for draft in drafts:
+                if draft.acl is None:
+                    continue
+                owner: tuple[str, str] | None = author
+                if not insert:
+                    chain = self.store.versions_of(draft.id) if draft.id is not None else []
+                    first = chain[0].version if chain else None
+                    owner = (first.username, first.realm) if first is not None else None
+                if not same_acl(draft.acl, entity_acl(owner)):
+                    draft.messages.append(messages.acl_change_not_emulated())
+                    refused = True
+        return refused
+
+    def _file_exists(self, path: str) -> bool:
+        """A path the stand-in's "file system" (``file_root``) already has a file at."""
+        return self._local_file(path) is not None
+
+    def _local_file(self, path: str) -> Path | None:
+        if self.file_root is None:
+            return None
+        base = self.file_root.resolve()
+        candidate = (base / path.lstrip("/")).resolve()
+        if candidate.is_relative_to(base) and candidate.is_file():
+            return candidate
+        return None
 
     def delete(self, principal: Principal, rest: str) -> _Answer:
         answers, _ok = self.store.delete([r for r in rest.split("&") if r])
@@ -293,11 +410,8 @@ class _Backend:
 
     def download(self, rest: str) -> _Answer:
         data = self.store.read_blob(rest)
-        if data is None and self.file_root is not None:
-            base = self.file_root.resolve()
-            candidate = (base / rest.lstrip("/")).resolve()
-            if candidate.is_relative_to(base) and candidate.is_file():
-                data = candidate.read_bytes()
+        if data is None and (local := self._local_file(rest)) is not None:
+            data = local.read_bytes()
         if data is None:
             return _error(404, Message("Error", 404, f"File does not exist: /{rest.lstrip('/')}"))
         return _Answer(Response(data, mimetype="application/octet-stream"))

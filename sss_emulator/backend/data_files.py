@@ -280,7 +280,10 @@ class _ModelReader:
                 continue
             if not isinstance(parents, list):
                 raise DataFileError(self.path, line, f"{key} of {name!r} must be a list of names")
-            draft.parents.extend(ParentRef(id=None, name=str(p)) for p in parents)
+            level = key.rsplit("_", 1)[1].upper()  # caosadvancedtools sends inheritance=<level>
+            draft.parents.extend(
+                ParentRef(id=None, name=str(p), inheritance=level) for p in parents
+            )
 
 
 class _RecordsReader:

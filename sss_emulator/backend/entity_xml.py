@@ -6,11 +6,13 @@ Rendering fills in what pylib needs to convert values: each property carries its
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from lxml import etree
 
 from sss_emulator.backend import messages
+from sss_emulator.backend.acl import entity_acl, parse_acl, render_acl
 from sss_emulator.backend.model import (
     ROLES,
     Entity,
@@ -20,15 +22,18 @@ from sss_emulator.backend.model import (
     Principal,
     PropertyValue,
     Value,
+    is_reference_datatype,
 )
 from sss_emulator.wire import user_info_element
 
 __all__ = [
     "EntityXmlError",
+    "Selection",
     "parse_entities",
     "render_entity",
     "render_message",
     "response_element",
+    "selection",
     "to_bytes",
     "user_info",
 ]
@@ -72,11 +77,17 @@ def parse_entity(elem: etree._Element) -> Entity:
     if tag not in ROLES:
         draft.messages.append(messages.unknown_role(tag))
     draft.upload_ref = elem.get("upload")
+    draft.flags = parse_flags(elem.get("flag"))
     for child in elem:
         ctag = child.tag
         if ctag == "Parent":
+            inheritance = (parse_flags(child.get("flag")) or {}).get("inheritance")
             draft.parents.append(
-                ParentRef(id=_int_or_none(child.get("id")), name=child.get("name"))
+                ParentRef(
+                    id=_int_or_none(child.get("id")),
+                    name=child.get("name"),
+                    inheritance=inheritance or None,
+                )
             )
         elif ctag == "Property":
             draft.properties.append(
@@ -90,15 +101,53 @@ def parse_entity(elem: etree._Element) -> Entity:
                     description=child.get("description"),
                 )
             )
+        elif ctag == "EntityACL":
+            draft.acl = parse_acl(child)
     if role == "Property":
         draft.value = _parse_value(elem)
     return draft
 
 
+def parse_flags(raw: str | None) -> dict[str, str] | None:
+    """pylib's ``flag`` attribute: ``key:value,key,`` (a key without value maps to "")."""
+    if not raw:
+        return None
+    flags: dict[str, str] = {}
+    for item in raw.split(","):
+        key, _sep, value = item.partition(":")
+        if key.strip():
+            flags[key.strip().lower()] = value.strip()
+    return flags or None
+
+
+Selection = Mapping[str, "Selection"]
+"""SELECT's paths as a tree of lower-cased property names (``*``: every property)."""
+
+
+def selection(paths: Iterable[Sequence[str]]) -> Selection:
+    """``[("a", "b"), ("c",)]`` -> ``{"a": {"b": {}}, "c": {}}``."""
+    tree: dict[str, Any] = {}
+    for path in paths:
+        level = tree
+        for name in path:
+            level = level.setdefault(name.lower(), {})
+    return tree
+
+
 def render_entity(
-    entity: Entity, store: EntityLookup, *, only: Iterable[str] | None = None
+    entity: Entity,
+    store: EntityLookup,
+    *,
+    only: Selection | None = None,
+    history: bool = False,
+    acl: bool = False,
 ) -> etree._Element:
-    """An entity element as the server sends it; ``only`` limits properties (SELECT)."""
+    """An entity element as the server sends it.
+
+    ``only`` limits properties (SELECT); a path ``a.b`` renders the entity ``a`` references
+    inside the property, itself limited to ``b``. ``history`` adds the whole version history
+    (the ``H`` flag), ``acl`` the ``<EntityACL>`` (the ``ACL`` flag).
+    """
     elem = etree.Element(entity.role)
     _set(elem, "id", entity.id)
     _set(elem, "cuid", entity.cuid)
@@ -111,6 +160,12 @@ def render_entity(
     _set(elem, "size", entity.size)
     for message in entity.messages:
         elem.append(render_message(message))
+    chain = store.versions_of(entity.id) if entity.id is not None else []
+    if entity.version is not None and chain:
+        elem.append(_render_version(entity, chain, history))
+    if acl and chain and chain[0].version is not None:
+        first = chain[0].version
+        elem.append(render_acl(entity_acl((first.username, first.realm))))
     for parent in entity.parents:
         pel = etree.SubElement(elem, "Parent")
         parent_entity = store.get(parent.id) if parent.id is not None else None
@@ -119,10 +174,14 @@ def render_entity(
         _set(pel, "description", parent_entity.description if parent_entity else None)
         for message in parent.messages:
             pel.append(render_message(message))
-    wanted = None if only is None else {n.lower() for n in only}
+    everything = only is None or "*" in only
     for prop in entity.properties:
-        if wanted is not None and (prop.name or "").lower() not in wanted:
-            continue
+        deeper: Selection = {}
+        if only is not None:
+            key = (prop.name or "").lower()
+            if key not in only and not everything:
+                continue
+            deeper = only.get(key, {})
         pel = etree.SubElement(elem, "Property")
         _set(pel, "id", prop.id)
         _set(pel, "name", prop.name)
@@ -132,10 +191,46 @@ def render_entity(
         pel.set("importance", prop.importance or "FIX")
         for message in prop.messages:
             pel.append(render_message(message))
-        _render_value(pel, prop.value)
+        if deeper and is_reference_datatype(prop.datatype):
+            _render_referenced(pel, prop.value, store, deeper)
+        else:
+            _render_value(pel, prop.value)
     if entity.role == "Property":
         _render_value(elem, entity.value)
     return elem
+
+
+def _render_version(entity: Entity, chain: list[Entity], complete: bool) -> etree._Element:
+    """``<Version id date username realm head>`` with the neighbouring versions (all of them,
+    nested, for the ``H`` flag) as ``<Predecessor>``/``<Successor>``, as pylib's ``Version``
+    reads them."""
+    assert entity.version is not None
+    seqs = [e.version.seq if e.version else 0 for e in chain]
+    index = seqs.index(entity.version.seq) if entity.version.seq in seqs else len(chain) - 1
+    elem = _version_element("Version", chain[index])
+    elem.set("head", "true" if index == len(chain) - 1 else "false")
+    if complete:
+        elem.set("completeHistory", "true")
+    outer = elem
+    for older in reversed(chain[:index] if complete else chain[max(0, index - 1) : index]):
+        outer = etree.SubElement(outer, "Predecessor", attrib=_version_element("x", older).attrib)
+    outer = elem
+    newer = chain[index + 1 :] if complete else chain[index + 1 : index + 2]
+    for later in newer:
+        outer = etree.SubElement(outer, "Successor", attrib=_version_element("x", later).attrib)
+    return elem
+
+
+def _version_element(tag: str, entity: Entity) -> etree._Element:
+    version = entity.version
+    assert version is not None
+    return etree.Element(
+        tag,
+        id=version.version_id(entity.id),
+        date=version.date,
+        username=version.username,
+        realm=version.realm,
+    )
 
 
 def render_message(message: Message) -> etree._Element:
@@ -163,6 +258,26 @@ def user_info(principal: Principal) -> etree._Element:
 def to_bytes(root: etree._Element) -> bytes:
     """Serialise with the XML declaration the server sends."""
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _render_referenced(
+    elem: etree._Element, value: Value, store: EntityLookup, only: Selection
+) -> None:
+    """SELECT ``a.b``: the entities ``a`` references, nested in its element (pylib reads an
+    entity child as the value), limited to ``b``."""
+
+    def one(parent: etree._Element, item: str | None) -> None:
+        target = store.get(int(item)) if item is not None and item.isdigit() else None
+        if target is None:
+            _render_value(parent, item)
+        else:
+            parent.append(render_entity(target, store, only=only))
+
+    if isinstance(value, list):
+        for item in value:
+            one(etree.SubElement(elem, "Value"), item)
+    elif value is not None:
+        one(elem, value)
 
 
 def _render_value(elem: etree._Element, value: Value) -> None:

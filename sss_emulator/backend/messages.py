@@ -9,22 +9,38 @@ shows otherwise.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sss_emulator.backend.model import Message
 
 __all__ = [
+    "acl_change_not_emulated",
+    "affiliation_not_allowed",
+    "cannot_change_role",
+    "circular_inheritance",
     "deleted",
     "does_not_exist",
+    "file_not_uploaded",
     "has_no_datatype",
+    "has_no_path",
     "invalid_value",
+    "list_not_allowed",
     "name_not_unique",
     "not_authenticated",
+    "not_emulated",
+    "not_qualified",
+    "obligatory_missing",
     "path_in_use",
     "query_error",
     "reference_does_not_exist",
+    "reference_not_qualified",
     "still_referenced",
+    "unknown_datatype",
     "unknown_role",
     "unqualified_parents",
     "unqualified_properties",
+    "user_does_not_exist",
+    "user_forbidden",
 ]
 
 
@@ -35,7 +51,7 @@ def does_not_exist() -> Message:
 
 def has_no_datatype() -> Message:
     """Code 110: pylib raises ``EntityHasNoDatatypeError``."""
-    return Message("Error", 110, "Property has no datatype.")
+    return Message("Error", 110, "Entity has no datatype.")
 
 
 def unqualified_properties() -> Message:
@@ -63,9 +79,90 @@ def reference_does_not_exist(value: str) -> Message:
     return Message("Error", 235, f"Referenced entity does not exist: {value!r}.")
 
 
+_PARSE_TEXTS = {
+    "INTEGER": "Cannot parse value to integer.",
+    "DOUBLE": "Cannot parse value to double.",
+    "BOOLEAN": "Cannot parse value to boolean (either 'true' or 'false', case insensitive).",
+    "DATETIME": "Cannot parse value to datetime format (yyyy-mm-dd'T'hh:mm:ss[.fffffffff]).",
+}
+
+
 def invalid_value(value: str, datatype: str) -> Message:
-    """A value that does not parse as its datatype (code unconfirmed)."""
-    return Message("Error", 202, f"Cannot parse value {value!r} as {datatype}.")
+    """A value that does not parse as its datatype, on the property (code unconfirmed)."""
+    text = _PARSE_TEXTS.get(datatype.upper(), f"Cannot parse value as {datatype}.")
+    return Message("Error", 202, f"{text} Value: {value!r}.")
+
+
+def not_qualified() -> Message:
+    """On the ``<Response>`` of a failed write; pylib makes it ``TransactionError.msg``."""
+    return Message(
+        "Error",
+        None,
+        "One or more entities are not qualified. None of them have been "
+        "inserted/updated/deleted.",
+    )
+
+
+def obligatory_missing(kind: Literal["Error", "Warning"] = "Error") -> Message:
+    """An OBLIGATORY property of a parent is missing (text verified; code unconfirmed).
+
+    With ``force-missing-obligatory=warn`` the same text comes as a Warning.
+    """
+    return Message(kind, 142, "An obligatory property is missing.")
+
+
+def unknown_datatype(datatype: str) -> Message:
+    """A datatype that is neither atomic nor an existing RecordType (code unconfirmed)."""
+    return Message("Error", 113, f"Unknown datatype. Datatype: {datatype!r}.")
+
+
+def list_not_allowed() -> Message:
+    """A list value for a property whose datatype is no ``LIST<…>``."""
+    return Message(
+        "Error", 203, "This data type does not accept collections of values (e.g. Lists)."
+    )
+
+
+def reference_not_qualified(datatype: str) -> Message:
+    """A reference to an entity that is not a child of the property's RecordType."""
+    return Message(
+        "Error",
+        236,
+        "Reference not qualified. The value of this Reference Property is to be a child of "
+        f"its data type ({datatype}).",
+    )
+
+
+def affiliation_not_allowed(child_role: str, parent_role: str) -> Message:
+    """On a parent that may not be this entity's parent (a Record as a RecordType's parent)."""
+    return Message(
+        "Error",
+        117,
+        "Affiliation is not defined for this child-parent constellation "
+        f"({child_role} with a {parent_role} as parent).",
+    )
+
+
+def circular_inheritance() -> Message:
+    """On a parent that already inherits from the entity (a decision: text unconfirmed)."""
+    return Message("Error", 118, "Circular inheritance is not allowed: this parent is a child.")
+
+
+def cannot_change_role(old: str, new: str) -> Message:
+    """An update that turns e.g. a Record into a RecordType (a decision: text unconfirmed)."""
+    return Message(
+        "Error", 119, f"This entity cannot change its role (stored as {old}, sent as {new})."
+    )
+
+
+def file_not_uploaded(path: str) -> Message:
+    """A new File without contents: no upload, nothing at its path."""
+    return Message("Error", 182, f"File has not been uploaded. Path: {path}")
+
+
+def has_no_path() -> Message:
+    """A new File without a path."""
+    return Message("Error", 183, "Entity has no path.")
 
 
 def still_referenced(ids: list[int]) -> Message:
@@ -91,6 +188,37 @@ def unknown_role(tag: str) -> Message:
 def query_error(description: str) -> Message:
     """A query the stand-in cannot parse or does not support (code unconfirmed)."""
     return Message("Error", 2, description)
+
+
+def not_emulated(what: str) -> Message:
+    """User, role and permission administration (answered with HTTP 501)."""
+    return Message(
+        "Error",
+        501,
+        f"{what}: user, role and permission administration is not emulated by the "
+        "sss-emulator stand-in; only retrieving users (GET User/<realm>/<name>), their roles "
+        "and entity ACLs is.",
+    )
+
+
+def user_forbidden(user: str) -> Message:
+    """403 for another user's record without the administration role."""
+    return Message("Error", 403, f"You are not permitted to retrieve the user {user}.")
+
+
+def user_does_not_exist(user: str) -> Message:
+    """404 for a user neither the token nor the users file knows."""
+    return Message("Error", 404, f"User does not exist: {user}.")
+
+
+def acl_change_not_emulated() -> Message:
+    """An Insert/Update carrying an ``<EntityACL>`` other than the stored one."""
+    return Message(
+        "Error",
+        0,
+        "Changing an entity's ACL is not emulated by the sss-emulator stand-in (ACLs are "
+        "read-only there); nothing was stored. Test ACL changes against a real server.",
+    )
 
 
 def not_authenticated() -> Message:

@@ -18,6 +18,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entities(id INTEGER PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS blobs(path TEXT PRIMARY KEY, data BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS history(id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " doc TEXT NOT NULL, PRIMARY KEY(id, seq));"
 )
 
 
@@ -39,6 +41,21 @@ class SqliteMirror:
         row = self._db.execute("SELECT value FROM meta WHERE key='next_id'").fetchone()
         return entities, blobs, int(row[0]) if row else 0
 
+    def read_history(self) -> list[Entity]:
+        """Older versions of updated entities, by id and then oldest first."""
+        return [
+            Entity.from_json(json.loads(doc))
+            for (doc,) in self._db.execute("SELECT doc FROM history ORDER BY id, seq")
+        ]
+
+    def put_history(self, entity: Entity) -> None:
+        """Keep a version an update replaced."""
+        seq = entity.version.seq if entity.version is not None else 1
+        self._db.execute(
+            "INSERT OR REPLACE INTO history(id, seq, doc) VALUES (?, ?, ?)",
+            (entity.id, seq, json.dumps(entity.to_json())),
+        )
+
     def put_entity(self, entity: Entity) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO entities(id, doc) VALUES (?, ?)",
@@ -47,6 +64,7 @@ class SqliteMirror:
 
     def delete_entity(self, entity_id: int) -> None:
         self._db.execute("DELETE FROM entities WHERE id=?", (entity_id,))
+        self._db.execute("DELETE FROM history WHERE id=?", (entity_id,))
 
     def put_blob(self, path: str, data: bytes) -> None:
         self._db.execute("INSERT OR REPLACE INTO blobs(path, data) VALUES (?, ?)", (path, data))

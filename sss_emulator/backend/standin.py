@@ -19,6 +19,7 @@ from sss_emulator.backend.app import Authenticate, CallRecorder, make_backend_ap
 from sss_emulator.backend.ini import patch_pylinkahead_ini
 from sss_emulator.backend.lifecycle import Service
 from sss_emulator.backend.mail import MailCollector, SmtpSink, write_sendmail_program
+from sss_emulator.backend.model import UserRecord
 from sss_emulator.backend.service import BackendServer
 from sss_emulator.backend.store import EntityStore
 from sss_emulator.wire import context_root_prefix
@@ -42,6 +43,7 @@ class StandIn(Service):
         context_root: path prefix for the app (the URL in the ini includes it).
         listen: serve the app on a port of its own; False when the caller mounts ``app`` in its
             own server (``sss-emulate serve``) and only wants the store and the mail capture.
+        users: users ``GET User/<realm>/<name>`` knows besides the caller (e-mail, roles).
 
     Example::
 
@@ -61,6 +63,7 @@ class StandIn(Service):
         file_root: Path | None = None,
         context_root: str = "",
         listen: bool = True,
+        users: Sequence[UserRecord] = (),
     ) -> None:
         self.listen = listen
         self.store = store if store is not None else EntityStore()
@@ -91,6 +94,7 @@ class StandIn(Service):
             recorder=self.recorder,
             file_root=file_root,
             context_root=self.context_root,
+            users=users,
         )
         self.sendmail = write_sendmail_program(self.bin_dir, self.collector.spool_dir)
         self._server = BackendServer(self.app)
@@ -107,12 +111,13 @@ class StandIn(Service):
         return self._sink.host, self._sink.port
 
     def ini_text(self, existing_text: str | None, *, url: str | None = None,
-                 cacert: str | None = None) -> str:
+                 cacert: str | None = None, email: bool = True) -> str:
         """The user's ini (or none) pointed at this stand-in (or ``url``, where the caller mounts
-        ``app``) and its mail capture."""
+        ``app``) and its mail capture; ``email=False`` leaves out ``[Email]`` (for clients whose
+        ini schema refuses it), so only ``[Misc] sendmail`` captures mail."""
         return patch_pylinkahead_ini(
             existing_text, url or self.url, cacert=cacert, sendmail=str(self.sendmail),
-            smtp=self.smtp,
+            smtp=self.smtp if email else None,
         )
 
     def results(self) -> dict[str, Any]:

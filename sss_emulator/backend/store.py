@@ -8,43 +8,40 @@ errors, which is what makes pylib raise a ``TransactionError``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import math
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
+from sss_emulator import decisions
 from sss_emulator.backend import messages
 from sss_emulator.backend.model import (
     Entity,
     Message,
     Role,
     Value,
+    Version,
     is_reference_datatype,
 )
 from sss_emulator.backend.sqlite_file import SqliteMirror
 from sss_emulator.backend.transaction import Transaction, norm_path
+from sss_emulator.backend.values import Key, typed_key, value_key
 
-__all__ = ["EntityStore", "value_key"]
+__all__ = ["Author", "EntityStore", "postings", "value_key"]
+
+Author = tuple[str, str]
+"""``(username, realm)`` of whoever writes; versions and ``INSERTED BY`` queries record it."""
+
+_SEED_AUTHOR: Author = (decisions.DEFAULT_USER, decisions.DEFAULT_REALM)
 
 _log = logging.getLogger("sss_emulator.backend.store")
 
 _FIRST_ID = 100
 """Ids below this belong to the server's built-in entities; user entities start here (U)."""
-
-
-def value_key(value: str) -> tuple[str, Any]:
-    """Normalise one value for equality: numbers compare as numbers, everything else as text."""
-    if value.lower() in ("true", "false"):
-        return ("b", value.lower())
-    try:
-        number = float(value)
-    except ValueError:
-        return ("s", value)
-    if math.isnan(number):
-        return ("s", value)
-    return ("n", number)
 
 
 def _values(value: Value) -> list[str]:
@@ -68,6 +65,8 @@ class EntityStore:
     def __init__(self, *, sqlite_path: str | Path | None = None) -> None:
         self.lock = threading.RLock()
         self._entities: dict[int, Entity] = {}
+        self._history: dict[int, list[Entity]] = {}
+        """Older versions of updated entities, oldest first (the head is in ``_entities``)."""
         self._blobs: dict[str, bytes] = {}
         self._next_id = _FIRST_ID
         self.revision = 0
@@ -91,9 +90,20 @@ class EntityStore:
         """The stored entity with this id (do not mutate it)."""
         return self._entities.get(entity_id)
 
+    def versions_of(self, entity_id: int) -> list[Entity]:
+        """Every version of an entity, oldest first; the last one is the head (empty: none)."""
+        head = self._entities.get(entity_id)
+        if head is None:
+            return []
+        return [*self._history.get(entity_id, ()), head]
+
+    def updated_ids(self) -> set[int]:
+        """Entities with more than one version (for ``ANY VERSION OF``)."""
+        return set(self._history)
+
     def find_by_name(self, name: str) -> list[Entity]:
         """Entities with this name, compared case-insensitively like the server's collation (U)."""
-        return [self._entities[i] for i in sorted(self._by_name.get(name.lower(), ()))]
+        return [self._entities[i] for i in sorted(_get(self._by_name, name.lower()))]
 
     def __iter__(self) -> Iterator[Entity]:
         return iter([self._entities[i] for i in sorted(self._entities)])
@@ -101,29 +111,44 @@ class EntityStore:
     def __len__(self) -> int:
         return len(self._entities)
 
-    def ids_with_role(self, role: Role) -> set[int]:
+    def ids_with_role(self, role: Role) -> AbstractSet[int]:
         """Ids of all entities of one role."""
-        return self._by_role.get(role, set())
+        return _get(self._by_role, role)
 
     def all_ids(self) -> set[int]:
         """Ids of all entities."""
         return set(self._entities)
 
-    def names_index(self) -> dict[str, set[int]]:
-        """Lower-cased name -> ids; the query evaluator scans it for wildcard names."""
-        return self._by_name
+    def match_names(self, matches: Callable[[str], bool]) -> set[int]:
+        """Entities whose lower-cased name satisfies ``matches`` (wildcards, regexes)."""
+        found: set[int] = set()
+        for name, ids in self._by_name.items():
+            if matches(name):
+                found |= _get(self._by_name, name) if isinstance(ids, int) else ids
+        return found
 
-    def ids_with_property(self, name: str) -> set[int]:
+    def ids_with_property(self, name: str) -> AbstractSet[int]:
         """Entities that have a property of this name (case-insensitive)."""
-        return self._has_prop.get(name.lower(), set())
+        return _get(self._has_prop, name.lower())
 
-    def ids_with_property_value(self, name: str, value: str) -> set[int]:
-        """Entities with property ``name`` equal to ``value`` (numbers compared as numbers)."""
-        return self._prop_values.get((name.lower(), value_key(value)), set())
+    def ids_with_property_value(self, name: str, keys: Iterable[Key]) -> set[int]:
+        """Entities with property ``name`` having a value with one of these keys
+        (see :mod:`sss_emulator.backend.values`)."""
+        index = self._values.get(name.lower())
+        found: set[int] = set()
+        if index:
+            for key in keys:
+                found |= _get(index, key)
+        return found
 
-    def raw_values_of(self, name: str) -> dict[str, set[int]]:
-        """Distinct stored values of property ``name`` -> entity ids, for range filters."""
-        return self._raw_values.get(name.lower(), {})
+    def values_of(self, name: str) -> Mapping[Key, AbstractSet[int] | int]:
+        """Distinct stored values (keys) of property ``name`` -> entity ids (an int for one),
+        for range filters; read with :func:`postings`."""
+        return self._values.get(name.lower(), {})
+
+    def children_of(self, entity_id: int) -> AbstractSet[int]:
+        """Entities with this one as a direct parent."""
+        return _get(self._children, entity_id)
 
     def name_of(self, entity_id: int | None) -> str | None:
         """Current name of an entity, for rendering parents and references."""
@@ -136,16 +161,15 @@ class EntityStore:
 
     def descendants(self, entity_id: int) -> frozenset[int]:
         """The entity and everything that inherits from it, directly or not."""
-        return _closure(entity_id, lambda current: self._children.get(current, ()),
-                        self._descendant_cache)
+        return _closure(entity_id, self.children_of, self._descendant_cache)
 
     def _parent_ids(self, entity_id: int) -> list[int]:
         entity = self._entities.get(entity_id)
         return [] if entity is None else [p.id for p in entity.parents if p.id is not None]
 
-    def referenced_by(self, entity_id: int) -> set[int]:
+    def referenced_by(self, entity_id: int) -> AbstractSet[int]:
         """Entities with a reference property whose value is this id."""
-        return self._referrers.get(entity_id, set())
+        return _get(self._referrers, entity_id)
 
     def path_owner(self, path: str) -> Entity | None:
         """The File entity stored at this server path, if any."""
@@ -196,35 +220,58 @@ class EntityStore:
         unique_names: bool = True,
         keep_ids: bool = False,
         record_changes: bool = True,
+        flags: Mapping[str, str] | None = None,
+        file_exists: Callable[[str], bool] | None = None,
+        author: Author | None = None,
     ) -> tuple[list[Entity], bool]:
         """Insert entities all-or-nothing; return the answer entities and whether it succeeded.
 
-        ``keep_ids`` keeps positive ids from the drafts (data files carry the server's ids).
+        On success the drafts *become* the stored entities (nothing is copied, which keeps large
+        inserts cheap): do not change them afterwards, and treat the answers as read-only views
+        (``clone()`` one to change it).
+
+        ``keep_ids`` keeps positive ids from the drafts (data files carry the server's ids);
+        ``flags`` are the request's query parameters (``force-missing-obligatory``, ``strict``);
+        ``file_exists`` enables the check that a new File has contents (see :class:`Transaction`);
+        ``author`` is who writes (default: the emulator's default user, as for seeded data).
         """
         with self.lock:
-            tx = Transaction(self, drafts)
+            tx = Transaction(self, drafts, flags=flags, file_exists=file_exists)
             given_ids, next_id = [d.id for d in drafts], self._next_id
             for draft in drafts:
                 self._assign_id(tx, draft, keep_ids)
-            for draft in drafts:
-                tx.resolve(draft, updating=None, unique_names=unique_names)
+            tx.resolve_all([(d, None) for d in drafts], unique_names=unique_names)
             if any(_has_errors(d) for d in drafts):
                 # nothing was stored: answer with the ids the request used, reuse the new ones
                 for draft, given in zip(drafts, given_ids, strict=True):
                     draft.id = given
                 self._next_id = next_id
                 return drafts, False
+            version = Version(1, _now_ns(), *(author or _SEED_AUTHOR))
+            answers = []
             for draft in drafts:
-                self._store(draft, record_changes and "inserted")
+                draft.version = version
+                answers.append(self._store(draft, record_changes and "inserted"))
             self._after_write()
-            return [self._answer(d) for d in drafts], True
+            return answers, True
 
     def update(
-        self, drafts: list[Entity], *, unique_names: bool = True
+        self,
+        drafts: list[Entity],
+        *,
+        unique_names: bool = True,
+        flags: Mapping[str, str] | None = None,
+        file_exists: Callable[[str], bool] | None = None,
+        author: Author | None = None,
     ) -> tuple[list[Entity], bool]:
-        """Replace stored entities by the drafts (matched by id), all-or-nothing."""
+        """Replace stored entities by the drafts (matched by id), all-or-nothing.
+
+        Each updated entity gets a new version; the replaced one stays retrievable as
+        ``<id>@<version id>``.
+        """
         with self.lock:
-            tx = Transaction(self, drafts)
+            tx = Transaction(self, drafts, flags=flags, file_exists=file_exists)
+            pairs: list[tuple[Entity, Entity | None]] = []
             for draft in drafts:
                 current = self._entities.get(draft.id) if draft.id is not None else None
                 if current is None:
@@ -233,23 +280,30 @@ class EntityStore:
                 tx.batch_by_id[current.id] = draft  # type: ignore[index]
                 if draft.name:
                     tx.batch_by_name.setdefault(draft.name.lower(), []).append(draft)
-            for draft in drafts:
-                current = self._entities.get(draft.id) if draft.id is not None else None
-                if current is not None:
-                    tx.resolve(draft, updating=current, unique_names=unique_names)
+                pairs.append((draft, current))
+            tx.resolve_all(pairs, unique_names=unique_names)
             if any(_has_errors(d) for d in drafts):
                 return drafts, False
+            now, who = _now_ns(), author or _SEED_AUTHOR
+            versions: dict[int, Version] = {}  # one object per sequence number, shared
+            answers: list[Entity] = []
             for draft in drafts:
                 old = self._entities[draft.id]  # type: ignore[index]
+                seq = (old.version.seq if old.version is not None else 1) + 1
+                draft.version = versions.setdefault(seq, Version(seq, now, *who))
+                self._history.setdefault(old.id, []).append(old)  # type: ignore[arg-type]
+                self._persist_history(old)
                 if draft.path is None and old.path is not None and draft.upload is None:
                     draft.path, draft.checksum, draft.size = old.path, old.checksum, old.size
                 elif draft.upload is None and old.path and draft.path and old.path != draft.path:
                     self._move_blob(old.path, draft.path)
                     draft.checksum, draft.size = old.checksum, old.size
                 self._unstore(old)
-                self._store(draft, "updated")
+                answers.append(self._store(draft, "updated"))
+                if old.role == "RecordType" and old.name and draft.name != old.name:
+                    self._rename_datatype(old.name, draft.name or "")
             self._after_write()
-            return [self._answer(d) for d in drafts], True
+            return answers, True
 
     def delete(self, refs: list[str]) -> tuple[list[Entity], bool]:
         """Delete by id (or name, as pylib sends for id-less entities), all-or-nothing."""
@@ -273,6 +327,7 @@ class EntityStore:
                 return answers, False
             for entity in targets.values():
                 self._unstore(entity)
+                self._history.pop(entity.id, None)  # type: ignore[arg-type]
                 self.changes["deleted"].append(entity.summary(self._parent_names(entity)))
                 self._persist_delete(entity.id)  # type: ignore[arg-type]
             for answer in answers:
@@ -310,23 +365,47 @@ class EntityStore:
             tx.batch_by_name.setdefault(draft.name.lower(), []).append(draft)
 
     # ----------------------------------------------------------------- storing
-    def _store(self, draft: Entity, change: str | bool) -> None:
-        entity = draft.clone()
-        entity.cuid, entity.messages = None, []
+    def _store(self, draft: Entity, change: str | bool) -> Entity:
+        """Store the draft object itself (no copy: a 10,000-record insert stays cheap) and
+        return the answer: a shallow copy carrying the request's cuid and warnings."""
+        entity = draft
+        answer = dataclasses.replace(
+            entity, messages=[m for m in entity.messages if m.type != "Error"]
+        )
+        entity.cuid, entity.messages, entity.flags, entity.acl = None, [], None, None
         if entity.upload is not None and entity.path is not None:
             self._blobs[entity.path] = entity.upload
             self._persist_blob(entity.path)
         entity.upload, entity.upload_ref = None, None
+        answer.upload = None
         for parent in entity.parents:
-            parent.name, parent.messages = None, []
+            parent.name, parent.inheritance = None, None
+            parent.messages.clear()
         for prop in entity.properties:
-            prop.messages = []
+            prop.messages.clear()
         assert entity.id is not None
         self._entities[entity.id] = entity
         self._index(entity)
         if isinstance(change, str):
             self.changes[change].append(entity.summary(self._parent_names(entity)))
         self._persist(entity)
+        return answer
+
+    def _rename_datatype(self, old: str, new: str) -> None:
+        """A renamed RecordType renames every datatype naming it, as the server answers them
+        with the RecordType's current name."""
+        spellings = {old: new, f"LIST<{old}>": f"LIST<{new}>"}
+        for entity in self._entities.values():
+            changed = False
+            if entity.datatype in spellings:
+                entity.datatype = spellings[entity.datatype]
+                changed = True
+            for prop in entity.properties:
+                if prop.datatype in spellings:
+                    prop.datatype = spellings[prop.datatype]
+                    changed = True
+            if changed:
+                self._persist(entity)
 
     def _move_blob(self, old: str, new: str) -> None:
         """A File whose path changed keeps its contents under the new path."""
@@ -344,11 +423,6 @@ class EntityStore:
         self._unindex(entity)
         del self._entities[entity.id]
 
-    def _answer(self, draft: Entity) -> Entity:
-        answer = self._entities[draft.id].clone()  # type: ignore[index]
-        answer.cuid = draft.cuid
-        return answer
-
     def _after_write(self) -> None:
         self.revision += 1
         self.query_cache.clear()
@@ -358,16 +432,29 @@ class EntityStore:
             self._db.commit(self._next_id)
 
     def _lookup_ref(self, ref: str) -> list[Entity]:
-        ref = ref.split("@", 1)[0]  # "123@version": versions are not emulated
+        ref, _at, version = ref.partition("@")
         if ref.lstrip("-").isdigit():
             entity = self._entities.get(int(ref))
+            if entity is not None and version and version.upper() != "HEAD":
+                entity = self._find_version(entity.id, version)  # type: ignore[arg-type]
             return [entity.clone()] if entity else []
         return [e.clone() for e in self.find_by_name(ref)]
 
+    def _find_version(self, entity_id: int, version_id: str) -> Entity | None:
+        """``<id>@<version id>``, or ``<id>@HEAD~n`` (n versions before the head)."""
+        chain = self.versions_of(entity_id)
+        if version_id.upper().startswith("HEAD~") and version_id[5:].isdigit():
+            back = int(version_id[5:])
+            return chain[-1 - back] if back < len(chain) else None
+        return next(
+            (e for e in chain if e.version and e.version.version_id(entity_id) == version_id),
+            None,
+        )
+
     def _users_of(self, entity_id: int) -> set[int]:
-        users = set(self._children.get(entity_id, ()))
-        users |= self._referrers.get(entity_id, set())
-        users |= self._prop_users.get(entity_id, set())
+        users = set(_get(self._children, entity_id))
+        users |= _get(self._referrers, entity_id)
+        users |= _get(self._prop_users, entity_id)
         users.discard(entity_id)
         return users
 
@@ -376,18 +463,19 @@ class EntityStore:
 
     # ----------------------------------------------------------------- indexes
     def _reset_indexes(self) -> None:
-        self._by_role: dict[str, set[int]] = {}
-        self._by_name: dict[str, set[int]] = {}
-        self._children: dict[int, set[int]] = {}
-        self._has_prop: dict[str, set[int]] = {}
-        self._prop_values: dict[tuple[str, tuple[str, Any]], set[int]] = {}
-        self._raw_values: dict[str, dict[str, set[int]]] = {}
-        self._referrers: dict[int, set[int]] = {}
-        self._prop_users: dict[int, set[int]] = {}
+        # Every index maps a key to its entity ids: one id as a plain int, more as a set. Most
+        # property values and names belong to one entity, and an int costs a fraction of a set.
+        self._by_role: dict[str, _Postings] = {}
+        self._by_name: dict[str, _Postings] = {}
+        self._children: dict[int, _Postings] = {}
+        self._has_prop: dict[str, _Postings] = {}
+        self._values: dict[str, dict[Key, _Postings]] = {}
+        self._referrers: dict[int, _Postings] = {}
+        self._prop_users: dict[int, _Postings] = {}
         self._ancestor_cache: dict[int, frozenset[int]] = {}
         self._descendant_cache: dict[int, frozenset[int]] = {}
 
-    def _index_keys(self, entity: Entity) -> Iterable[tuple[dict[Any, set[int]], Any]]:
+    def _index_keys(self, entity: Entity) -> Iterable[tuple[dict[Any, _Postings], Any]]:
         yield self._by_role, entity.role
         if entity.name:
             yield self._by_name, entity.name.lower()
@@ -400,24 +488,52 @@ class EntityStore:
             if prop.id is not None:
                 yield self._prop_users, prop.id
             reference = is_reference_datatype(prop.datatype)
-            raw = self._raw_values.setdefault(pname, {})
-            for value in _values(prop.value):
-                yield self._prop_values, (pname, value_key(value))
-                yield raw, value
+            values = _values(prop.value)
+            if not values:
+                continue
+            index = self._values.setdefault(pname, {})
+            for value in values:
+                yield index, typed_key(value, prop.datatype)
                 if reference and value.isdigit():
                     yield self._referrers, int(value)
 
     def _index(self, entity: Entity) -> None:
+        entity_id = entity.id
+        assert entity_id is not None
         for index, key in self._index_keys(entity):
-            index.setdefault(key, set()).add(entity.id)  # type: ignore[arg-type]
+            current = index.get(key)
+            if current is None:
+                index[key] = entity_id
+            elif isinstance(current, int):
+                if current != entity_id:
+                    index[key] = {current, entity_id}
+            else:
+                current.add(entity_id)
 
     def _unindex(self, entity: Entity) -> None:
         for index, key in self._index_keys(entity):
-            bucket = index.get(key)
-            if bucket is not None:
-                bucket.discard(entity.id)
-                if not bucket:
+            current = index.get(key)
+            if current is None:
+                continue
+            if isinstance(current, int):
+                if current == entity.id:
                     del index[key]
+                continue
+            current.discard(entity.id)
+            if len(current) == 1:
+                index[key] = next(iter(current))
+            elif not current:
+                del index[key]
+
+    @classmethod
+    def of_versions(cls, entities: Iterable[Entity]) -> EntityStore:
+        """A store holding exactly these entity objects (older versions, for ``ANY VERSION
+        OF``), indexed like any store; nothing is copied or checked."""
+        store = cls()
+        for entity in entities:
+            store._entities[entity.id] = entity  # type: ignore[index]
+            store._index(entity)
+        return store
 
     # ----------------------------------------------------------------- SQLite
     def _open_sqlite(self, path: Path) -> None:
@@ -426,12 +542,19 @@ class EntityStore:
         for entity in entities:
             self._entities[entity.id] = entity  # type: ignore[index]
             self._index(entity)
+        for entity in self._db.read_history():
+            if entity.id in self._entities:
+                self._history.setdefault(entity.id, []).append(entity)
         self._next_id = max([_FIRST_ID, saved_next_id, *(i + 1 for i in self._entities)])
         _log.debug("loaded %d entities from %s", len(self._entities), path)
 
     def _persist(self, entity: Entity) -> None:
         if self._db is not None:
             self._db.put_entity(entity)
+
+    def _persist_history(self, entity: Entity) -> None:
+        if self._db is not None:
+            self._db.put_history(entity)
 
     def _persist_delete(self, entity_id: int) -> None:
         if self._db is not None:
@@ -471,6 +594,26 @@ class EntityStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+_Postings = int | set[int]
+
+
+def _get(index: Mapping[Any, _Postings], key: Any) -> AbstractSet[int]:
+    return postings(index.get(key))
+
+
+def postings(found: _Postings | AbstractSet[int] | None) -> AbstractSet[int]:
+    """The ids of one index entry (stored as an int when there is one)."""
+    if found is None:
+        return frozenset()
+    if isinstance(found, int):
+        return frozenset((found,))
+    return found
+
+
+def _now_ns() -> int:
+    return time.time_ns()
 
 
 def _has_errors(entity: Entity) -> bool:

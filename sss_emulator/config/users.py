@@ -24,7 +24,7 @@ def load_users(path: Path) -> UsersConfig:
     """Read a users file::
 
         users:
-          alice: {password: secret, roles: [team]}
+          alice: {password: secret, roles: [team], email: alice@example.com}
         roles:
           team: [SCRIPTING:EXECUTE:handle_csv.py]
     """
@@ -35,12 +35,15 @@ def load_users(path: Path) -> UsersConfig:
     for name, entry in (data.get("users") or {}).items():
         entry = entry or {}
         if not isinstance(entry, dict):
-            raise ConfigError(f"{path}: user {name!r} must be a mapping (password, roles, realm)")
+            raise ConfigError(
+                f"{path}: user {name!r} must be a mapping (password, roles, realm, email)"
+            )
         users[str(name)] = UserEntry(
             name=str(name),
             password=None if entry.get("password") is None else str(entry["password"]),
             roles=_strings(entry.get("roles"), f"{path}: roles of user {name!r}"),
             realm=str(entry.get("realm", "PAM")),
+            email=None if entry.get("email") is None else str(entry["email"]),
         )
     roles: dict[str, tuple[str, ...]] = {}
     for role, grants in (data.get("roles") or {}).items():

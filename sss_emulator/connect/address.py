@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sss_emulator import decisions
 from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.errors import ConfigError, SetupError
@@ -40,7 +39,6 @@ __all__ = (
     "ServerAddress",
     "ServerAddressHook",
     "address_from_ini",
-    "drop_ca_overrides",
     "parse_address",
     "port_holder",
     "resolve_address",
@@ -215,12 +213,6 @@ class AddressListener:
                 shutil.rmtree(self._cleanup, ignore_errors=True)
 
 
-def drop_ca_overrides(env: dict[str, str]) -> None:
-    """Remove what would override the ini's ``cacert``/``ssl_insecure`` in ``requests``."""
-    for name in decisions.CA_BUNDLE_VARIABLES:
-        env.pop(name, None)
-
-
 class ServerAddressHook:
     """After the stand-in hook: the stand-in also listens at ``address``, and each run's ini
     names that address (and the certificate) instead of the stand-in's own port."""
@@ -231,18 +223,14 @@ class ServerAddressHook:
         self.listener = AddressListener(address, lambda: self.standin_hook.stand_in.app)
 
     def before_run(self, context: RunContext) -> None:
-        from sss_emulator.connect.standin import read_ini
+        from sss_emulator.connect.standin import point_run_at
 
         self.listener.start()
-        stand_in = self.standin_hook.stand_in
-        path, text = read_ini(context)
         cacert = str(self.listener.cert) if self.listener.cert else None
-        try:
-            path.write_text(stand_in.ini_text(text, url=self.url, cacert=cacert),
-                            encoding="utf-8")
-        except ValueError as exc:
-            logger.warning("%s left unchanged: %s", path.name, exc)
-        drop_ca_overrides(context.env)
+        path_before = context.env.get("PATH")  # the stand-in hook has put sendmail there
+        point_run_at(context, self.standin_hook.stand_in, url=self.url, cacert=cacert)
+        if path_before is not None:
+            context.env["PATH"] = path_before
 
     @property
     def url(self) -> str:

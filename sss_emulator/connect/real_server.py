@@ -7,7 +7,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from sss_emulator.connect.standin import INI_NAME, read_ini
+from sss_emulator.connect.standin import INI_NAME, drop_tls_overrides, read_ini
 from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.errors import ConfigError
@@ -57,6 +57,7 @@ class RealServerHook:
         path, existing = read_ini(context)
         path.write_text(patch_pylinkahead_ini(existing, self.url, cacert=self.cacert),
                         encoding="utf-8")
+        drop_tls_overrides(context.env)
 
     def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:
         note = (f"the run's {INI_NAME} (a copy; the skeleton is unchanged) pointed "

@@ -18,8 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sss_emulator import decisions
+from sss_emulator.connect.clients import ClientInfo, detect_client, script_python
 from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
+from sss_emulator.core.permissions import UsersConfig
 from sss_emulator.core.tokens import TokenAuthority, TokenInfo
 from sss_emulator.errors import ConfigError
 
@@ -29,6 +32,8 @@ logger = logging.getLogger("sss_emulator.connect.standin")
 
 #: The file pylib reads in HOME (the working dir is HOME, so ``./.pylinkahead.ini`` wins first).
 INI_NAME = ".pylinkahead.ini"
+#: The file the old ``caosdb`` package reads in HOME.
+PYCAOSDB_INI_NAME = ".pycaosdb.ini"
 
 _PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
                     "ALL_PROXY")
@@ -40,36 +45,62 @@ def read_ini(context: RunContext) -> tuple[Path, str | None]:
 
 
 def point_run_at(context: RunContext, stand_in: Any, url: str | None = None,
-                 cacert: str | None = None) -> None:
+                 cacert: str | None = None) -> bool:
     """Make the run's ini name ``url`` (default: the stand-in's own) and its mail capture.
 
-    A skeleton ini that does not parse is left as it is: pylib fails on it as it would on the
-    server, and the script's error says why.
+    ``[Email]`` is written only when the script's client accepts it (see
+    :mod:`sss_emulator.connect.clients`); mail is captured through ``[Misc] sendmail`` either
+    way. A script of the old ``caosdb`` package gets the same in ``.pycaosdb.ini``. A skeleton
+    ini that does not parse is left as it is: pylib fails on it as it would on the server, and
+    the script's error says why. Returns whether ``[Email]`` was written.
     """
+    client = _client_of(context)
+    email = (client.accepts_email_section if client is not None
+             else decisions.EMAIL_SECTION_WHEN_CLIENT_UNKNOWN)
     path, existing = read_ini(context)
     try:
-        path.write_text(_ini_text(stand_in, existing, url, cacert), encoding="utf-8")
+        path.write_text(_ini_text(stand_in, existing, url, cacert, email), encoding="utf-8")
+        if client is not None and client.reads_pycaosdb_ini:
+            old = context.workspace.home / PYCAOSDB_INI_NAME
+            base = old.read_text(encoding="utf-8") if old.is_file() else existing
+            old.write_text(_ini_text(stand_in, base, url, cacert, False), encoding="utf-8")
     except ValueError as exc:
         logger.warning("%s left unchanged: %s", path.name, exc)
+    drop_tls_overrides(context.env)
     # pylib sends even 127.0.0.1 requests through a configured proxy, which cannot reach
     # the stand-in; the script's own proxy settings serve no purpose against it.
     for name in _PROXY_VARIABLES:
         context.env.pop(name, None)
     path_var = context.env.get("PATH", "")
     context.env["PATH"] = f"{stand_in.bin_dir}:{path_var}" if path_var else str(stand_in.bin_dir)
+    return email
+
+
+def drop_tls_overrides(env: dict[str, str]) -> None:
+    """requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override the ini's ``cacert`` and
+    even ``ssl_insecure``; a server's process would not carry the caller's, so scripts do not
+    get them (``decisions.CA_BUNDLE_ENV``)."""
+    for name in decisions.CA_BUNDLE_ENV:
+        env.pop(name, None)
+
+
+def _client_of(context: RunContext) -> ClientInfo | None:
+    python = script_python(context.script.path, context.env)
+    return detect_client(python, context.env) if python is not None else None
 
 
 #: Patched ini texts per stand-in: every run of one skeleton gets the same text. Weak keys, so a
 #: closed emulator's stand-in (and its store) is not kept alive by the cache.
-_INI_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[str | None, str | None, str | None], str]] = (
-    weakref.WeakKeyDictionary())
+_INI_CACHE: weakref.WeakKeyDictionary[
+    Any, dict[tuple[str | None, str | None, str | None, bool], str]] = weakref.WeakKeyDictionary()
 
 
-def _ini_text(stand_in: Any, existing: str | None, url: str | None, cacert: str | None) -> str:
+def _ini_text(stand_in: Any, existing: str | None, url: str | None, cacert: str | None,
+              email: bool) -> str:
     texts = _INI_CACHE.setdefault(stand_in, {})
-    key = (existing, url, cacert)
+    key = (existing, url, cacert, email)
     if key not in texts:
-        texts[key] = stand_in.ini_text(existing, url=url, cacert=cacert)
+        texts[key] = stand_in.ini_text(existing, url=url, cacert=cacert, email=email)
     return texts[key]
 
 
@@ -88,9 +119,11 @@ class StandInHook:
         data_files: Sequence[str | os.PathLike[str]] = (),
         context_root: str = "",
         sqlite_path: Path | None = None,
+        users: UsersConfig | None = None,
         file_root: Path | None = None,
     ) -> None:
         self.authority = authority
+        self.users = users
         #: Where the stand-in keeps stored files on disk (the run's caosroot, with --mounts).
         self.file_root = file_root
         self.data_files = tuple(Path(p) for p in data_files)
@@ -98,6 +131,7 @@ class StandInHook:
         self.sqlite_path = sqlite_path
         self._lock = threading.Lock()
         self._stand_in: Any = None
+        self._email: dict[int, bool] = {}
 
     def _authenticate(self, token: str) -> TokenInfo | None:
         return self.authority.verify(token)
@@ -107,12 +141,14 @@ class StandInHook:
         """The running stand-in (started on first use)."""
         with self._lock:
             if self._stand_in is None:
-                from sss_emulator.backend import DataFileError, EntityStore, StandIn
+                from sss_emulator.backend import DataFileError, EntityStore, StandIn, UserRecord
 
                 try:
                     store = EntityStore(sqlite_path=self.sqlite_path) if self.sqlite_path else None
+                    known = [UserRecord(u.name, u.realm, u.email, u.roles)
+                             for u in (self.users.users.values() if self.users else ())]
                     stand_in = StandIn(authenticate=self._authenticate, data_files=self.data_files,
-                                       store=store, context_root=self.context_root,
+                                       store=store, context_root=self.context_root, users=known,
                                        file_root=self.file_root)
                 except DataFileError as exc:
                     raise ConfigError(str(exc)) from exc
@@ -125,17 +161,21 @@ class StandInHook:
     def before_run(self, context: RunContext) -> None:
         stand_in = self.stand_in
         stand_in.reset()
-        point_run_at(context, stand_in)
+        email = point_run_at(context, stand_in)
+        with self._lock:
+            self._email[id(context)] = email
 
     def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:
         stand_in = self.stand_in
         results = stand_in.results()
+        with self._lock:
+            email = self._email.pop(id(context), True)
         return dataclasses.replace(
             outcome,
             server_calls=tuple(results["server_calls"]),
             changes=results["changes"],
             mails=tuple(results["mails"]),
-            notes=(*outcome.notes, _changed_note(stand_in.url)),
+            notes=(*outcome.notes, _changed_note(stand_in.url, email)),
         )
 
     def close(self) -> None:
@@ -145,6 +185,9 @@ class StandInHook:
                 self._stand_in = None
 
 
-def _changed_note(url: str) -> str:
+def _changed_note(url: str, email: bool) -> str:
+    mail = ("[Email] at a local SMTP capture and [Misc] sendmail at a capturing program" if email
+            else "[Misc] sendmail at a capturing program (no [Email]: the script's linkahead "
+            "client is older than 0.21 or unknown, and its ini schema would refuse one)")
     return (f"the run's {INI_NAME} (a copy; the skeleton is unchanged) pointed [Connection] url at "
-            f"{url}, [Email] at a local SMTP capture and [Misc] sendmail at a capturing program")
+            f"{url}, {mail}")

@@ -75,6 +75,8 @@ class UserEntry:
     password: str | None
     roles: tuple[str, ...]
     realm: str = "PAM"
+    email: str | None = None
+    """What ``GET User/<realm>/<name>`` answers (scripts look it up to mail the caller)."""
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ class Emulator(CoreEmulator):
         hook = None
         if stand_in:
             hook = StandInHook(self.authority, data_files=data_files,
-                               context_root=self.context_root)
+                               context_root=self.context_root, users=self.users)
             self.hooks.append(hook)
         #: The server's address and mounts (``--server-address``, ``--mounts``), if asked for.
         self.world = world

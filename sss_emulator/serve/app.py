@@ -36,7 +36,7 @@ from werkzeug.wrappers import Request, Response
 
 from sss_emulator import decisions
 from sss_emulator.config import UsersConfig
-from sss_emulator.connect.address import AddressListener, drop_ca_overrides
+from sss_emulator.connect.address import AddressListener
 from sss_emulator.connect.standin import point_run_at
 from sss_emulator.core.call import request_from_form
 from sss_emulator.core.hooks import RunContext
@@ -127,7 +127,6 @@ class _ServerHook:
         listener = self._app.config.address_listener
         if listener is not None:
             cacert = str(listener.cert) if listener.cert else None
-            drop_ca_overrides(context.env)
         point_run_at(context, stand_in, url=url, cacert=cacert)
         self._app._local.mails_before = len(stand_in.collector.mails)
 
@@ -397,7 +396,7 @@ class ServerApp:
         return self._backend
 
     def _make_backend(self) -> WsgiApp | None:
-        from sss_emulator.backend import DataFileError, EntityStore, StandIn
+        from sss_emulator.backend import DataFileError, EntityStore, StandIn, UserRecord
 
         try:
             stand_in = StandIn(
@@ -406,6 +405,8 @@ class ServerApp:
                 store=EntityStore(sqlite_path=self.config.sqlite_path),
                 context_root=self.context_root,
                 listen=False,  # mounted here, on the server's own port
+                users=[UserRecord(u.name, u.realm, u.email, u.roles)
+                       for u in self.users.users.values()],
                 file_root=self.config.file_root,
             )
         except DataFileError as exc:

@@ -176,14 +176,17 @@ class TestRefusals:
 
     def test_bad_value_for_datatype(self, backend_run: BackendRun) -> None:
         rec = linkahead.Record().add_parent("Guitar").add_property(name="strings", value="six")
-        with pytest.raises(TransactionError, match="Cannot parse value 'six' as INTEGER"):
+        with pytest.raises(TransactionError, match=r"Cannot parse value to integer\. Value: 'six'"):
             rec.insert()
 
     def test_duplicate_name_refused_with_uniquename(self, backend_run: BackendRun) -> None:
         with pytest.raises(TransactionError) as info:
             linkahead.RecordType(name="Guitar").insert()
         assert info.value.has_error(UniqueNamesError)
-        twin = linkahead.Record(name="Guitar").add_parent("Guitar").insert(unique=False)
+        guitar_rt = linkahead.execute_query("FIND RECORDTYPE Guitar", unique=True)
+        # by id: pylib would otherwise wrap the parent named "Guitar" as the record itself
+        twin = linkahead.Record(name="Guitar").add_parent(id=guitar_rt.id)
+        twin.add_property(name="price", value=100).insert(unique=False)
         twin.description = "shares its name with the RecordType"
         twin.update()  # keeping a shared name is no clash, even with uniquename
         twin.name = "Classic"

@@ -7,7 +7,7 @@ import sss_emulator.backend as backend
 EXPECTED = {
     "Authenticate", "BackendServer", "CallRecorder", "DataFileError", "Entity", "EntityStore",
     "Mail", "MailCollector", "Principal", "QuerySyntaxError", "SmtpSink", "StandIn",
-    "load_data_file", "make_backend_app", "parse_query", "patch_pylinkahead_ini",
+    "UserRecord", "load_data_file", "make_backend_app", "parse_query", "patch_pylinkahead_ini",
     "write_sendmail_program",
 }  # fmt: skip
 

@@ -159,6 +159,10 @@ def test_users_file(tmp_path: Path, examples: Path) -> None:
     users = load_users(examples / "users.yaml")
     assert users.users["alice"].roles == ("team",)
     assert "SCRIPTING:EXECUTE:handle_csv.py" in users.role_permissions["team"]
+    assert users.users["alice"].email is None
+    mailed = tmp_path / "mailed.yaml"
+    mailed.write_text("users:\n  bob: {roles: [team], email: bob@example.com}\n")
+    assert load_users(mailed).users["bob"].email == "bob@example.com"
     broken = tmp_path / "users.yaml"
     broken.write_text("users:\n  alice: {roles: [team\n")
     with pytest.raises(ConfigError, match=r"users.yaml:\d+"):

@@ -128,13 +128,15 @@ def test_cli_server_url_hands_the_script_that_token_and_url(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """--server-url: the script gets the real server's token and URL."""
     script = make_script("real.sh", "#!/bin/sh\necho \"$1\"\n"
-                         "sed -n 's/^url = //p' \"$HOME/.pylinkahead.ini\"\n")
+                         "sed -n 's/^url = //p' \"$HOME/.pylinkahead.ini\"\n"
+                         "echo \"${REQUESTS_CA_BUNDLE:-no bundle}\"\n")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/elsewhere/ca.pem")
     monkeypatch.setenv("SSS_PASSWORD", "pw")
     monkeypatch.setenv("SSS_WORK_ROOT", str(roots["work_root"]))
     result = CliRunner().invoke(main, [str(script), "--server-url", fake_server,
                                        "--username", "me"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == ['--auth-token=["S","real"]', fake_server]
+    assert result.stdout.splitlines() == ['--auth-token=["S","real"]', fake_server, "no bundle"]
     monkeypatch.setenv("SSS_PASSWORD", "wrong")
     refused = CliRunner().invoke(main, [str(script), "--server-url", fake_server,
                                         "--username", "me"])
@@ -151,3 +153,94 @@ def test_outcome_says_what_the_run_ini_was_changed_to(em: Emulator) -> None:
     assert f"url = {url}" in (res.workdir / ".pylinkahead.ini").read_text()
     assert any(url in note and "skeleton is unchanged" in note for note in res.notes)
     assert any(url in note for note in json.loads(res.to_json())["notes"])
+
+
+def _fake_python(tmp_path: Path, answer: str) -> Path:
+    """A ``python3`` that answers the client probe with ``answer`` (JSON, or '' to fail)."""
+    fake_bin = tmp_path / "fake-python"
+    fake_bin.mkdir()
+    fake = fake_bin / "python3"
+    body = f"echo '{answer}'" if answer else "exit 1"
+    fake.write_text(f"#!/bin/sh\n{body}\n")
+    fake.chmod(0o755)
+    return fake_bin
+
+
+def _ini_for_client(tmp_path: Path, make_script, roots: dict[str, Path],
+                    monkeypatch: pytest.MonkeyPatch, answer: str) -> tuple[str, Path, str]:
+    fake_bin = _fake_python(tmp_path, answer)
+    monkeypatch.setenv("PATH", f"{fake_bin}:/usr/bin:/bin")
+    home = tmp_path / "home"
+    home.mkdir()
+    script = make_script("ini.sh", "#!/bin/sh\ncat \"$HOME/.pylinkahead.ini\"\n"
+                         "echo ---\ncat \"$HOME/.pycaosdb.ini\" 2>/dev/null\n")
+    with Emulator([script.parent], home, **roots) as em:
+        res = em.run_server_side_script("ini.sh")
+    pylinkahead, _sep, pycaosdb = res.stdout_text.partition("---\n")
+    return pylinkahead, home, pycaosdb + "\n" + "\n".join(res.notes)
+
+
+@pytest.mark.parametrize(("answer", "email"), [
+    ('{"linkahead": "0.21.0", "caosdb": null}', True),
+    ('{"linkahead": "1.2.0rc1", "caosdb": null}', True),
+    ('{"linkahead": "0.20.0", "caosdb": null}', False),
+    ('{"linkahead": "0.13.0", "caosdb": "0.99.99"}', False),
+    ("", False),  # no answer: an old client would refuse [Email], so leave it out
+])
+def test_email_section_only_for_clients_whose_schema_has_it(
+        tmp_path: Path, make_script, roots: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+        answer: str, email: bool) -> None:
+    """linkahead < 0.21 and caosdb refuse an ini with [Email]; mail still goes to sendmail."""
+    ini, _home, rest = _ini_for_client(tmp_path, make_script, roots, monkeypatch, answer)
+    assert ("[Email]" in ini) is email
+    assert "[Misc]\nsendmail = " in ini
+    assert ("[Email] at a local SMTP capture" in rest) is email
+
+
+def test_old_caosdb_client_gets_its_own_ini(
+        tmp_path: Path, make_script, roots: dict[str, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caosdb package (no linkahead) reads ~/.pycaosdb.ini: it points at the stand-in too."""
+    _ini, _home, pycaosdb = _ini_for_client(
+        tmp_path, make_script, roots, monkeypatch, '{"linkahead": null, "caosdb": "0.11.2"}')
+    assert "url = http://127.0.0.1:" in pycaosdb
+    assert "[Email]" not in pycaosdb.split("the run's")[0]
+
+
+def test_ca_bundle_variables_do_not_reach_the_script(
+        tmp_path: Path, make_script, roots: dict[str, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests would let them override the ini's cacert and ssl_insecure."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/elsewhere/ca.pem")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/elsewhere/curl.pem")
+    monkeypatch.setenv("SSL_CERT_DIR", "/kept")
+    script = make_script("env.sh", "#!/bin/sh\necho \"${REQUESTS_CA_BUNDLE:-none} "
+                         "${CURL_CA_BUNDLE:-none} ${SSL_CERT_DIR:-none}\"\n")
+    with Emulator([script.parent], **roots) as em:
+        assert em.run_server_side_script("env.sh").stdout_text == "none none /kept\n"
+
+
+def test_script_finds_the_callers_email_from_the_users_file(
+        make_script, roots: dict[str, Path]) -> None:
+    """Scripts mail the caller at the address the server knows: GET User/<realm>/<name>."""
+    import sys
+
+    from sss_emulator.core.permissions import UserEntry, UsersConfig
+    from sss_emulator.core.tokens import Identity
+
+    script = make_script("whoami_mail.py", f"#!{sys.executable}\n" + (
+        "import sys, linkahead\n"
+        "from lxml import etree\n"
+        "from linkahead.common import administration as admin\n"
+        "linkahead.configure_connection(auth_token=sys.argv[1].split('=', 1)[1])\n"
+        "me = linkahead.Info().user_info\n"
+        "user = etree.fromstring(admin._retrieve_user(realm=me.realm, name=me.name))\n"
+        "print(user.find('User').get('email'))\n"))
+    users = UsersConfig(users={"alice": UserEntry("alice", None, ("team",), "PAM",
+                                                  "alice@example.com")},
+                        role_permissions={"team": ("SCRIPTING:EXECUTE:*",)})
+    with Emulator([script.parent], users=users, **roots) as em:
+        em.identity = Identity("alice", "PAM", ("team",))
+        res = em.run_server_side_script("whoami_mail.py")
+    assert res.code == 0, res.report()
+    assert res.stdout_text == "alice@example.com\n"

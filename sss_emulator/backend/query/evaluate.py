@@ -2,19 +2,26 @@
 
 Each condition narrows a candidate set. Equality on a property and the target's name use the
 store's indexes, so a selective query over many records costs about as much as a trivial request;
-only ``!=``, ``<``/``>``, ``LIKE`` and nested filters scan the remaining candidates.
+ranges scan the distinct stored values, and ``LIKE``, units, ``IS NULL``, transaction filters
+and nested filters scan the remaining candidates (``AND`` runs the cheap, selective parts first).
+
+Values compare as :mod:`sss_emulator.backend.values` describes: numbers as numbers (converted
+between SI prefixes of one unit), DATETIME values as intervals. ``ANY VERSION OF`` evaluates the
+query once more for each generation of older versions (see :func:`evaluate_versions`).
 """
 
 from __future__ import annotations
 
-import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
-from typing import Any
+from typing import Protocol
 
-from sss_emulator.backend.model import Entity, is_reference_datatype
+from sss_emulator import decisions
+from sss_emulator.backend import datetimes
+from sss_emulator.backend.model import Entity, Role, is_reference_datatype
+from sss_emulator.backend.query.lexer import unescape_glob
 from sss_emulator.backend.query.parser import (
     And,
     Condition,
@@ -23,16 +30,26 @@ from sss_emulator.backend.query.parser import (
     Or,
     PropertyCondition,
     Query,
+    QuerySyntaxError,
     ReferencedBy,
     References,
     StoredAt,
     Target,
+    TransactionFilter,
 )
-from sss_emulator.backend.store import EntityStore, value_key
+from sss_emulator.backend.store import EntityStore, postings
+from sss_emulator.backend.values import (
+    Key,
+    Wanted,
+    compare_key,
+    typed_key,
+    unit_factor,
+    wanted,
+)
 
-__all__ = ["evaluate", "matches_name"]
+__all__ = ["QueryStore", "UnsupportedQuery", "evaluate", "evaluate_versions", "matches_name"]
 
-_ROLES_OF = {
+_ROLES_OF: dict[str | None, tuple[Role, ...]] = {
     # A File is a Record with a file, so FIND RECORD includes files (U).
     None: ("Record", "File"),
     "RECORD": ("Record", "File"),
@@ -41,102 +58,126 @@ _ROLES_OF = {
     "FILE": ("File",),
     "ENTITY": ("Record", "RecordType", "Property", "File"),
 }
+_SELF = frozenset({"name", "id", "description"})
 
 
-def evaluate(query: Query, store: EntityStore) -> list[int]:
-    """Ids of the entities a FIND/COUNT/SELECT query returns, ascending."""
+class UnsupportedQuery(QuerySyntaxError):
+    """A query that parses but asks for something the stand-in cannot answer faithfully."""
+
+
+class QueryStore(Protocol):
+    """What the evaluator reads of a store (:class:`EntityStore`, or a view of old versions)."""
+
+    query_cache: dict[object, frozenset[int]]
+
+    def get(self, entity_id: int) -> Entity | None: ...
+
+    def ids_with_role(self, role: Role) -> AbstractSet[int]: ...
+
+    def match_names(self, matches: Callable[[str], bool]) -> set[int]: ...
+
+    def find_by_name(self, name: str) -> list[Entity]: ...
+
+    def descendants(self, entity_id: int) -> frozenset[int]: ...
+
+    def ids_with_property(self, name: str) -> AbstractSet[int]: ...
+
+    def ids_with_property_value(self, name: str, keys: Iterable[Key]) -> set[int]: ...
+
+    def values_of(self, name: str) -> Mapping[Key, AbstractSet[int] | int]: ...
+
+    def referenced_by(self, entity_id: int) -> AbstractSet[int]: ...
+
+    def name_of(self, entity_id: int | None) -> str | None: ...
+
+    def versions_of(self, entity_id: int) -> list[Entity]: ...
+
+
+Me = tuple[str, str] | None
+"""``(username, realm)`` of the caller, for ``… BY ME``."""
+
+
+def evaluate(query: Query, store: QueryStore, *, me: Me = None) -> list[int]:
+    """Ids of the (current) entities a FIND/COUNT/SELECT query returns, ascending."""
+    return sorted(_Evaluator(query, store, me).run())
+
+
+def evaluate_versions(query: Query, store: EntityStore, *, me: Me = None) -> list[Entity]:
+    """``FIND ANY VERSION OF …``: every version (current or older) that matches, by id and then
+    oldest first. Older versions are evaluated as if they were current, one generation at a
+    time (every entity's first older version, then the second …), against the others' heads."""
     with store.lock:
-        candidates = _target_ids(query.target, store)
-        if query.filter is not None:
-            candidates = _eval(query.filter, candidates, store)
-        return sorted(candidates)
+        matched: list[tuple[int, int, Entity]] = []
+        for entity_id in evaluate(query, store, me=me):
+            head = store.get(entity_id)
+            if head is not None:
+                matched.append((entity_id, _seq(head), head))
+        histories = {i: store.versions_of(i)[:-1] for i in store.updated_ids()}
+        generation = 0
+        while True:
+            overlay = {i: h[generation] for i, h in histories.items() if len(h) > generation}
+            if not overlay:
+                break
+            view = _VersionView(store, overlay)
+            for entity_id in _Evaluator(query, view, me).run():
+                if entity_id in overlay:
+                    matched.append((entity_id, _seq(overlay[entity_id]), overlay[entity_id]))
+            generation += 1
+        return [entity for _i, _s, entity in sorted(matched, key=lambda m: (m[0], m[1]))]
+
+
+def _seq(entity: Entity) -> int:
+    return entity.version.seq if entity.version is not None else 0
+
+
+# ----------------------------------------------------------------------------- patterns
+@lru_cache(maxsize=512)
+def _glob_regex(glob: str, *, path: bool = False) -> re.Pattern[str]:
+    """A pattern form as a regex: ``*`` any text (for paths: within one ``/`` segment), ``**``
+    anything (paths only), ``\\*`` a literal star; case-insensitive (U), whole string."""
+    out: list[str] = []
+    i = 0
+    while i < len(glob):
+        char = glob[i]
+        if char == "\\" and i + 1 < len(glob):
+            out.append(re.escape(glob[i + 1]))
+            i += 2
+            continue
+        if char == "*":
+            if path and glob.startswith("**", i):
+                out.append(".*")
+                i += 2
+                continue
+            out.append("[^/]*" if path else ".*")
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
 
 
 @lru_cache(maxsize=256)
-def _pattern(text: str) -> re.Pattern[str]:
-    """``*`` wildcards, case-insensitive, whole string (the server's LIKE and name matching, U)."""
-    return re.compile(
-        ".*".join(re.escape(part) for part in text.split("*")), re.IGNORECASE | re.DOTALL
-    )
+def _regex(pattern: str) -> re.Pattern[str]:
+    """``<<…>>``: searched in names, case-insensitively (the parser checked it compiles)."""
+    return re.compile(pattern, re.IGNORECASE if decisions.REGEX_CASE_INSENSITIVE else 0)
 
 
-def matches_name(pattern: NamePattern, store: EntityStore) -> set[int]:
+def matches_name(pattern: NamePattern, store: QueryStore) -> set[int]:
     """Entities whose own name (or id, for a number) matches the pattern."""
+    if pattern.regex:
+        regex = _regex(pattern.text)
+        return store.match_names(lambda name: regex.search(name) is not None)
     if pattern.has_wildcard:
-        regex = _pattern(pattern.text)
-        found = {
-            i for name, ids in store.names_index().items() if regex.fullmatch(name) for i in ids
-        }
-    else:
-        found = {e.id for e in store.find_by_name(pattern.text) if e.id is not None}
-    if pattern.text.isdigit() and store.get(int(pattern.text)) is not None:
-        found.add(int(pattern.text))
+        glob = _glob_regex(pattern.text)
+        return store.match_names(lambda name: glob.fullmatch(name) is not None)
+    literal = pattern.literal
+    found = {e.id for e in store.find_by_name(literal) if e.id is not None}
+    if literal.isdigit() and store.get(int(literal)) is not None:
+        found.add(int(literal))
     return found
 
 
-def _target_ids(target: Target, store: EntityStore) -> AbstractSet[int]:
-    name = target.name.text if target.name else None
-    key = ("target", target.role, name)
-    cached = store.query_cache.get(key)
-    if cached is not None:
-        return cached
-    roles = _ROLES_OF[target.role]
-    if target.name is None:
-        result: set[int] = set()
-        for role in roles:
-            result |= store.ids_with_role(role)  # type: ignore[arg-type]
-    else:
-        related: set[int] = set()
-        for entity_id in matches_name(target.name, store):
-            related |= store.descendants(entity_id)
-        result = {i for i in related if (e := store.get(i)) is not None and e.role in roles}
-    if len(store.query_cache) > 512:
-        store.query_cache.clear()
-    frozen = frozenset(result)
-    store.query_cache[key] = frozen
-    return frozen
-
-
-def _eval(condition: Condition, candidates: AbstractSet[int], store: EntityStore) -> set[int]:
-    """The subset of ``candidates`` (never mutated: it may be a cached set) that matches."""
-    if not candidates:
-        return set()
-    if isinstance(condition, And):
-        current: AbstractSet[int] = candidates
-        for item in sorted(condition.items, key=_cost):
-            current = _eval(item, current, store)
-        return set(current)
-    if isinstance(condition, Or):
-        result: set[int] = set()
-        for item in condition.items:
-            result |= _eval(item, candidates, store)
-        return result
-    if isinstance(condition, Not):
-        return set(candidates) - _eval(condition.item, candidates, store)
-    if isinstance(condition, PropertyCondition):
-        return _eval_property(condition, candidates, store)
-    if isinstance(condition, References):
-        targets = _referenced_targets(condition.target, condition.sub, store)
-        found: set[int] = set()
-        for target_id in targets:
-            found |= store.referenced_by(target_id)
-        return _intersect(found, candidates)
-    if isinstance(condition, ReferencedBy):
-        referrers = _referenced_targets(condition.target, condition.sub, store)
-        pointed = {int(v) for r in referrers for v in _reference_values(store.get(r))}
-        return _intersect(pointed, candidates)
-    if isinstance(condition, StoredAt):
-        wanted = "/" + condition.path.lstrip("/")
-        regex = _pattern(wanted)
-        return {
-            i
-            for i in candidates
-            if (e := store.get(i)) is not None and e.path is not None and regex.fullmatch(e.path)
-        }
-    raise TypeError(f"unknown condition {condition!r}")
-
-
-_RANGE_OPS = frozenset({"<", "<=", ">", ">=", "!="})
+# ----------------------------------------------------------------------------- evaluation
+_RANGE_OPS = frozenset({"<", "<=", ">", ">=", "!=", "IN", "NOT IN"})
 """Operators whose answer depends only on the stored value, so distinct values can be scanned."""
 
 
@@ -149,84 +190,330 @@ def _intersect(small: AbstractSet[int], large: AbstractSet[int]) -> set[int]:
 
 def _cost(condition: Condition) -> int:
     """Cheap, selective conditions first, so later ones scan fewer candidates."""
-    if (
-        isinstance(condition, PropertyCondition)
-        and condition.op == "="
-        and "*" not in (condition.value or "")
-    ):
-        return 0
-    if isinstance(condition, PropertyCondition) and condition.op is None and condition.sub is None:
-        return 1
+    if isinstance(condition, PropertyCondition):
+        if condition.op == "=" and condition.unit is None and "*" not in (condition.value or ""):
+            return 0
+        if condition.op is None and condition.sub is None:
+            return 1
+    if isinstance(condition, StoredAt | TransactionFilter):
+        return 3
     return 2
 
 
-def _referenced_targets(
-    pattern: NamePattern, sub: Condition | None, store: EntityStore
-) -> set[int]:
-    related: set[int] = set()
-    for entity_id in matches_name(pattern, store):
-        related |= store.descendants(entity_id)
-    return _eval(sub, related, store) if sub is not None else related
+class _Evaluator:
+    def __init__(self, query: Query, store: QueryStore, me: Me) -> None:
+        self.query = query
+        self.store = store
+        self.me = me
 
+    def fail(self, detail: str) -> UnsupportedQuery:
+        return UnsupportedQuery(self.query.text, detail)
 
-def _eval_property(
-    cond: PropertyCondition, candidates: AbstractSet[int], store: EntityStore
-) -> set[int]:
-    prop = cond.prop.lower()
-    if prop in ("name", "id", "description") and cond.sub is None and cond.op is not None:
-        return _eval_self(prop, cond, candidates, store)
-    if cond.op == "=" and cond.value is not None and "*" not in cond.value:
-        found = _intersect(store.ids_with_property_value(cond.prop, cond.value), candidates)
-        for target in _names_as_ids(cond.value, store):
-            found |= _intersect(store.ids_with_property_value(cond.prop, str(target)), candidates)
-        return found
-    if cond.op in _RANGE_OPS and cond.value is not None:
-        raw = store.raw_values_of(cond.prop)
-        if len(raw) <= len(candidates):  # no more distinct values than candidates: use them
-            matches = _comparator(cond.op, cond.value)
-            found = set()
-            for value, ids in raw.items():
-                if matches(value):
-                    found |= ids
+    def run(self) -> set[int]:
+        candidates = self.target_ids(self.query.target)
+        if self.query.filter is None:
+            return set(candidates)
+        return self.eval(self.query.filter, candidates)
+
+    def target_ids(self, target: Target) -> AbstractSet[int]:
+        name = target.name
+        key = ("target", target.role, name)
+        cached = self.store.query_cache.get(key)
+        if cached is not None:
+            return cached
+        roles = _ROLES_OF[target.role]
+        result: set[int] = set()
+        if name is None:
+            for role in roles:
+                result |= self.store.ids_with_role(role)
+        else:
+            related: set[int] = set()
+            for entity_id in matches_name(name, self.store):
+                related |= self.store.descendants(entity_id)
+            result = {
+                i for i in related if (e := self.store.get(i)) is not None and e.role in roles
+            }
+        if len(self.store.query_cache) > 512:
+            self.store.query_cache.clear()
+        frozen = frozenset(result)
+        self.store.query_cache[key] = frozen
+        return frozen
+
+    def eval(self, condition: Condition, candidates: AbstractSet[int]) -> set[int]:
+        """The subset of ``candidates`` (never mutated: it may be cached) that matches."""
+        if not candidates:
+            return set()
+        if isinstance(condition, And):
+            current: AbstractSet[int] = candidates
+            for item in sorted(condition.items, key=_cost):
+                current = self.eval(item, current)
+            return set(current)
+        if isinstance(condition, Or):
+            result: set[int] = set()
+            for item in condition.items:
+                result |= self.eval(item, candidates)
+            return result
+        if isinstance(condition, Not):
+            return set(candidates) - self.eval(condition.item, candidates)
+        if isinstance(condition, PropertyCondition):
+            return self.eval_property(condition, candidates)
+        if isinstance(condition, References):
+            found: set[int] = set()
+            for target_id in self.referenced_targets(condition.target, condition.sub):
+                found |= self.store.referenced_by(target_id)
             return _intersect(found, candidates)
-    having = _intersect(store.ids_with_property(cond.prop), candidates)
-    if cond.sub is not None:
-        return _eval_nested(cond, having, store)
-    if cond.op is None:
-        return having
-    assert cond.value is not None
-    return {i for i in having if _any_value_matches(store.get(i), prop, cond, store)}
+        if isinstance(condition, ReferencedBy):
+            referrers = self.referenced_targets(condition.target, condition.sub)
+            via = condition.prop.lower() if condition.prop else None
+            pointed = {
+                int(v) for r in referrers for v in _reference_values(self.store.get(r), via)
+            }
+            return _intersect(pointed, candidates)
+        if isinstance(condition, StoredAt):
+            regex = _glob_regex("/" + condition.path.lstrip("/"), path=True)
+            return {
+                i
+                for i in candidates
+                if (e := self.store.get(i)) is not None
+                and e.path is not None
+                and regex.fullmatch(e.path)
+            }
+        if isinstance(condition, TransactionFilter):
+            return self.eval_transaction(condition, candidates)
+        raise TypeError(f"unknown condition {condition!r}")
+
+    def referenced_targets(self, pattern: NamePattern, sub: Condition | None) -> set[int]:
+        related: set[int] = set()
+        for entity_id in matches_name(pattern, self.store):
+            related |= self.store.descendants(entity_id)
+        return self.eval(sub, related) if sub is not None else related
+
+    # -- properties
+    def eval_property(self, cond: PropertyCondition, candidates: AbstractSet[int]) -> set[int]:
+        prop = cond.prop.lower()
+        if prop in _SELF and cond.sub is None and cond.op not in (None, "->"):
+            return self.eval_self(prop, cond, candidates)
+        in_op = cond.op in ("IN", "NOT IN") and cond.value is not None
+        if in_op and wanted(_literal(cond.value or "")).interval is None:
+            raise self.fail(
+                f"{cond.op} compares dates ('date IN 2019'); '{cond.value}' is no date"
+            )
+        having = _intersect(self.store.ids_with_property(cond.prop), candidates)
+        if cond.op is None:
+            if cond.sub is None:
+                return having
+            return self.eval_nested(cond, having)
+        if cond.op == "->":
+            assert isinstance(cond.sub, References)
+            targets = self.referenced_targets(cond.sub.target, cond.sub.sub)
+            return {
+                i
+                for i in having
+                if any(int(v) in targets for v in _reference_values(self.store.get(i), prop))
+            }
+        if cond.op in ("GREATEST", "SMALLEST"):
+            return self.eval_extreme(cond, having)
+        if cond.op in ("IS NULL", "IS NOT NULL"):
+            with_value = {i for i in having if _has_value(self.store.get(i), prop)}
+            if cond.op == "IS NOT NULL":
+                return with_value
+            if decisions.NULL_NEEDS_PROPERTY:
+                return having - with_value
+            return set(candidates) - with_value
+        assert cond.value is not None
+        literal = _literal(cond.value)
+        if cond.unit is None and cond.op == "=" and not _has_wildcard(cond.value):
+            want = wanted(literal)
+            found = _intersect(self.store.ids_with_property_value(cond.prop, want.keys()), having)
+            for target in _names_as_ids(literal, self.store):
+                found |= _intersect(
+                    self.store.ids_with_property_value(cond.prop, [("n", float(target))]), having
+                )
+            return found
+        if cond.unit is None and cond.op in _RANGE_OPS:
+            values = self.store.values_of(cond.prop)
+            if len(values) <= len(having):  # no more distinct values than candidates: use them
+                want = wanted(literal)
+                found = set()
+                for key, ids in values.items():
+                    if compare_key(key, cond.op, want):
+                        found |= postings(ids)
+                return _intersect(found, having)
+        return {i for i in having if self.any_value_matches(self.store.get(i), prop, cond)}
+
+    def eval_extreme(self, cond: PropertyCondition, having: set[int]) -> set[int]:
+        """``WITH THE GREATEST p``: the candidates holding the largest (smallest) value."""
+        best: dict[int, Key] = {}
+        kinds: set[str] = set()
+        prop = cond.prop.lower()
+        for entity_id in having:
+            entity = self.store.get(entity_id)
+            for p in entity.properties if entity is not None else ():
+                if (p.name or "").lower() != prop:
+                    continue
+                for value in p.value if isinstance(p.value, list) else [p.value]:
+                    if value is None:
+                        continue
+                    key = typed_key(value, p.datatype)
+                    kinds.add(key[0])
+                    current = best.get(entity_id)
+                    better = current is None or (
+                        key > current if cond.op == "GREATEST" else key < current
+                    )
+                    if better:
+                        best[entity_id] = key
+        if len(kinds) > 1:
+            raise self.fail(f"THE {cond.op} {cond.prop}: the values are of mixed kinds")
+        if not best:
+            return set()
+        top = max(best.values()) if cond.op == "GREATEST" else min(best.values())
+        return {i for i, key in best.items() if key == top}
+
+    def eval_self(
+        self, prop: str, cond: PropertyCondition, candidates: AbstractSet[int]
+    ) -> set[int]:
+        assert cond.op is not None
+        if cond.op in ("IS NULL", "IS NOT NULL"):
+            null = cond.op == "IS NULL"
+            return {i for i in candidates if (_self_value(self.store.get(i), prop) is None) == null}
+        assert cond.value is not None
+        if prop == "name" and cond.op == "=" and not _has_wildcard(cond.value):
+            return _intersect(matches_name(NamePattern(cond.value), self.store), candidates)
+        op = "LIKE" if cond.op == "=" and _has_wildcard(cond.value) else cond.op
+        found: set[int] = set()
+        for i in candidates:
+            text = _self_value(self.store.get(i), prop)
+            if text is not None and _compare(text, None, op, cond.value):
+                found.add(i)
+        return found
+
+    def eval_nested(self, cond: PropertyCondition, having: set[int]) -> set[int]:
+        assert cond.sub is not None
+        pointed: dict[int, set[int]] = {}
+        for entity_id in having:
+            for value in _reference_values(self.store.get(entity_id), cond.prop.lower()):
+                pointed.setdefault(int(value), set()).add(entity_id)
+        passing = self.eval(cond.sub, set(pointed))
+        return {e for target in passing for e in pointed[target]}
+
+    def any_value_matches(self, entity: Entity | None, prop: str, cond: PropertyCondition) -> bool:
+        if entity is None:
+            return False
+        assert cond.op is not None and cond.value is not None
+        for p in entity.properties:
+            if (p.name or "").lower() != prop:
+                continue
+            factor = 1.0
+            if cond.unit is not None and p.unit is not None:
+                converted = unit_factor(p.unit, cond.unit)
+                if converted is None:
+                    raise self.fail(
+                        f"comparing a value in '{cond.unit}' with '{p.name}' stored in "
+                        f"'{p.unit}' needs a unit conversion the stand-in does not emulate "
+                        "(only SI prefixes of one unit are converted)"
+                    )
+                factor = converted
+            values = p.value if isinstance(p.value, list) else [p.value]
+            reference = is_reference_datatype(p.datatype)
+            for value in values:
+                if value is None:
+                    continue
+                if _compare(value, p.datatype, cond.op, cond.value, factor):
+                    return True
+                if reference and value.isdigit() and cond.op in ("=", "LIKE"):
+                    name = self.store.name_of(int(value))
+                    if name is not None and _compare(name, None, "LIKE", cond.value):
+                        return True
+        return False
+
+    # -- transactions
+    def eval_transaction(
+        self, cond: TransactionFilter, candidates: AbstractSet[int]
+    ) -> set[int]:
+        if cond.who in ("ME", "SOMEONE ELSE BUT ME", "SOMEONE ELSE") and self.me is None:
+            raise self.fail("'BY ME' needs an authenticated caller")
+        when = None
+        if cond.when is not None:
+            op, text = cond.when
+            interval = (
+                datetimes.today_interval() if op == "TODAY" else datetimes.parse_datetime(text)
+            )
+            if interval is None:
+                raise self.fail(f"'{text}' after {op} is no date")
+            when = (op, interval)
+        found: set[int] = set()
+        for entity_id in candidates:
+            chain = self.store.versions_of(entity_id)
+            head = self.store.get(entity_id)
+            if head is not None and chain and head is not chain[-1]:  # an older version's view
+                chain = [e for e in chain if _seq(e) <= _seq(head)]
+            if cond.kind == "INSERTED":
+                versions = chain[:1]
+            else:
+                versions = chain[1:] if decisions.INSERT_IS_NO_UPDATE else chain
+            if any(self.version_matches(e, cond, when) for e in versions):
+                found.add(entity_id)
+        return found
+
+    def version_matches(
+        self,
+        entity: Entity,
+        cond: TransactionFilter,
+        when: tuple[str, datetimes.Interval] | None,
+    ) -> bool:
+        version = entity.version
+        if version is None:
+            return False
+        author = (version.username, version.realm)
+        if cond.who == "ME" and author != self.me:
+            return False
+        if cond.who in ("SOMEONE ELSE", "SOMEONE ELSE BUT ME") and author == self.me:
+            return False
+        named = cond.who is not None and not cond.who_is_keyword
+        if named and not _glob_regex(cond.who or "").fullmatch(version.username):
+            return False
+        if when is None:
+            return True
+        op, interval = when
+        instant = datetimes.Interval(version.date_ns, version.date_ns + 1)
+        if op in ("ON", "IN", "AT", "TODAY"):
+            return datetimes.compare(instant, "IN", interval)
+        if op == "SINCE":
+            return instant.lo >= interval.lo
+        if op == "BEFORE":
+            return instant.hi <= interval.lo
+        return instant.lo >= interval.hi  # AFTER
 
 
-def _eval_self(
-    prop: str, cond: PropertyCondition, candidates: AbstractSet[int], store: EntityStore
-) -> set[int]:
-    assert cond.value is not None and cond.op is not None
+# ----------------------------------------------------------------------------- helpers
+def _literal(glob: str) -> str:
+    return unescape_glob(glob)
+
+
+def _has_wildcard(glob: str) -> bool:
+    return NamePattern(glob).has_wildcard
+
+
+def _self_value(entity: Entity | None, prop: str) -> str | None:
+    if entity is None:
+        return None
     if prop == "id":
-        return {i for i in candidates if _compare(str(i), cond.op, cond.value)}
-    if prop == "name" and cond.op == "=" and "*" not in cond.value:
-        return _intersect(matches_name(NamePattern(cond.value), store), candidates)
-    op = "LIKE" if cond.op == "=" and prop == "name" else cond.op
-    found: set[int] = set()
-    for i in candidates:
-        entity = store.get(i)
-        text = None if entity is None else (entity.name if prop == "name" else entity.description)
-        if text is not None and _compare(text, op, cond.value):
-            found.add(i)
-    return found
+        return str(entity.id)
+    return entity.name if prop == "name" else entity.description
 
 
-def _eval_nested(cond: PropertyCondition, having: set[int], store: EntityStore) -> set[int]:
-    assert cond.sub is not None
-    pointed: dict[int, set[int]] = {}
-    for entity_id in having:
-        for value in _reference_values(store.get(entity_id), cond.prop.lower()):
-            pointed.setdefault(int(value), set()).add(entity_id)
-    passing = _eval(cond.sub, set(pointed), store)
-    return {e for target in passing for e in pointed[target]}
+def _has_value(entity: Entity | None, prop: str) -> bool:
+    if entity is None:
+        return False
+    for p in entity.properties:
+        if (p.name or "").lower() == prop:
+            values = p.value if isinstance(p.value, list) else [p.value]
+            if any(v is not None for v in values):
+                return True
+    return False
 
 
-def _names_as_ids(value: str, store: EntityStore) -> Iterable[int]:
+def _names_as_ids(value: str, store: QueryStore) -> Iterable[int]:
     """``WITH p=B`` also matches a reference to the entity named B."""
     if value.lstrip("-").isdigit():
         return ()
@@ -244,64 +531,97 @@ def _reference_values(entity: Entity | None, prop: str | None = None) -> list[st
     return out
 
 
-def _any_value_matches(
-    entity: Entity | None, prop: str, cond: PropertyCondition, store: EntityStore
+def _compare(
+    stored: str, datatype: str | None, op: str, glob: str, factor: float = 1.0
 ) -> bool:
-    if entity is None:
-        return False
-    assert cond.op is not None and cond.value is not None
-    for p in entity.properties:
-        if (p.name or "").lower() != prop:
-            continue
-        values = p.value if isinstance(p.value, list) else [p.value]
-        reference = is_reference_datatype(p.datatype)
-        for value in values:
-            if value is None:
-                continue
-            if _compare(value, cond.op, cond.value):
-                return True
-            if reference and value.isdigit():
-                name = store.name_of(int(value))
-                if (
-                    name is not None
-                    and cond.op in ("=", "LIKE")
-                    and _compare(name, "LIKE", cond.value)
-                ):
-                    return True
-    return False
+    """One stored value against a query value (pattern form) with one operator."""
+    if op == "LIKE" or (op == "=" and _has_wildcard(glob)):
+        return _glob_regex(glob).fullmatch(stored) is not None
+    want: Wanted = wanted(_literal(glob)).scaled(factor)
+    return compare_key(typed_key(stored, datatype), op, want)
 
 
-_ORDER: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
+# ----------------------------------------------------------------------------- old versions
+class _Patched(AbstractSet[int]):
+    """``base`` without ``removed``, plus ``added`` (ids whose older version is looked at)."""
+
+    def __init__(
+        self, base: AbstractSet[int], removed: AbstractSet[int], added: AbstractSet[int]
+    ) -> None:
+        self.base, self.removed, self.added = base, removed, added
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.added or (item in self.base and item not in self.removed)
+
+    def __iter__(self) -> Iterator[int]:
+        yield from (i for i in self.base if i not in self.removed)
+        yield from self.added
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
-@lru_cache(maxsize=1024)
-def _comparator(op: str, wanted: str) -> Callable[[str], bool]:
-    """``stored -> bool`` for one operator and wanted value; numbers compare as numbers,
-    everything else as text (ISO dates sort as text)."""
-    if op == "LIKE" or (op == "=" and "*" in wanted):
-        pattern = _pattern(wanted)
-        return lambda stored: pattern.fullmatch(stored) is not None
-    if op not in _ORDER:
-        raise ValueError(f"unknown operator {op!r}")
-    compare = _ORDER[op]
-    kind, key = value_key(wanted)
+class _VersionView:
+    """The store as it would look if some entities were at an older version (``overlay``)."""
 
-    def matches(stored: str) -> bool:
-        stored_kind, stored_key = value_key(stored)
-        if stored_kind != kind:
-            return bool(compare(stored, wanted))
-        return bool(compare(stored_key, key))
+    def __init__(self, store: EntityStore, overlay: dict[int, Entity]) -> None:
+        self.base = store
+        self.overlay = overlay
+        self.ids = frozenset(overlay)
+        self.mini = EntityStore.of_versions(overlay.values())
+        self.query_cache: dict[object, frozenset[int]] = {}
 
-    return matches
+    def _patch(self, base: AbstractSet[int], mini: AbstractSet[int]) -> AbstractSet[int]:
+        return _Patched(base, self.ids, mini)
 
+    def get(self, entity_id: int) -> Entity | None:
+        return self.overlay.get(entity_id) or self.base.get(entity_id)
 
-def _compare(stored: str, op: str, wanted: str) -> bool:
-    """One comparison (see :func:`_comparator`)."""
-    return _comparator(op, wanted)(stored)
+    def ids_with_role(self, role: Role) -> AbstractSet[int]:
+        return self._patch(self.base.ids_with_role(role), self.mini.ids_with_role(role))
+
+    def match_names(self, matches: Callable[[str], bool]) -> set[int]:
+        return (self.base.match_names(matches) - self.ids) | self.mini.match_names(matches)
+
+    def find_by_name(self, name: str) -> list[Entity]:
+        return [e for e in self.base.find_by_name(name) if e.id not in self.ids] + (
+            self.mini.find_by_name(name)
+        )
+
+    def descendants(self, entity_id: int) -> frozenset[int]:
+        seen: set[int] = set()
+        todo = [entity_id]
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend(
+                    self._patch(self.base.children_of(current), self.mini.children_of(current))
+                )
+        return frozenset(seen)
+
+    def ids_with_property(self, name: str) -> AbstractSet[int]:
+        return self._patch(self.base.ids_with_property(name), self.mini.ids_with_property(name))
+
+    def ids_with_property_value(self, name: str, keys: Iterable[Key]) -> set[int]:
+        keys = list(keys)
+        return (self.base.ids_with_property_value(name, keys) - self.ids) | (
+            self.mini.ids_with_property_value(name, keys)
+        )
+
+    def values_of(self, name: str) -> Mapping[Key, AbstractSet[int] | int]:
+        base, mini = self.base.values_of(name), self.mini.values_of(name)
+        merged: dict[Key, AbstractSet[int] | int] = {}
+        for key in {*base, *mini}:
+            merged[key] = self._patch(postings(base.get(key)), postings(mini.get(key)))
+        return merged
+
+    def referenced_by(self, entity_id: int) -> AbstractSet[int]:
+        return self._patch(self.base.referenced_by(entity_id), self.mini.referenced_by(entity_id))
+
+    def name_of(self, entity_id: int | None) -> str | None:
+        entity = self.get(entity_id) if entity_id is not None else None
+        return entity.name if entity is not None else None
+
+    def versions_of(self, entity_id: int) -> list[Entity]:
+        return self.base.versions_of(entity_id)
