@@ -236,3 +236,21 @@ def test_an_address_needs_the_stand_in(tmp_path: Path) -> None:
     assert errors(done) == [
         "sss-emulate: error: --server-address puts the stand-in at the server's address; it "
         "does not go with --server-url or --no-stand-in (drop one of them)."]
+
+
+def test_caosroot_follows_moves(tmp_path: Path, needs_bwrap: None) -> None:
+    """A File whose path an update changes moves in caosroot too."""
+    script = tmp_path / "move.py"
+    script.write_text(
+        "#!/usr/bin/env python3\nimport argparse, os, tempfile\nimport linkahead as db\n"
+        "p = argparse.ArgumentParser(); p.add_argument('--auth-token'); a = p.parse_args()\n"
+        "db.configure_connection(auth_token=a.auth_token, password_method='auth_token')\n"
+        "src = os.path.join(tempfile.mkdtemp(), 'x.txt'); open(src, 'w').write('moved')\n"
+        "f = db.File(path='/old/x.txt', file=src).insert()\n"
+        "f.path = '/new/x.txt'; f.update()\n"
+        "root = '/opt/caosdb/mnt/caosroot'\n"
+        "print(os.path.exists(root + '/old/x.txt'), open(root + '/new/x.txt').read())\n")
+    script.chmod(0o755)
+    done = run_cli("move.py", "--mounts", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False moved"
