@@ -122,3 +122,27 @@ def test_serve_itself_at_the_address(tmp_path: Path, profile: Path, port_10443: 
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_sss_server_fixture_takes_the_address_and_mounts(
+        pytester: pytest.Pytester, profile: Path, port_10443: int, needs_bwrap: None) -> None:
+    pytester.makeconftest(f'''
+        import pytest
+
+        @pytest.fixture
+        def sss_server_options():
+            return {{"profile": {str(profile)!r}, "mounts": True,
+                     "server_address": "https://127.0.0.1:{port_10443}"}}
+    ''')
+    pytester.makepyfile(test_live='''
+        from linkahead.utils.server_side_scripting import run_server_side_script
+
+        def test_demo_scripts(sss_server):
+            sss_server.configure_pylib()
+            assert "records: 0" in run_server_side_script("showcase.py").stdout
+            assert "failed bikes: B-18" in run_server_side_script("change_bikes.py").stdout
+            crawled = run_server_side_script("crawl.py")
+            assert "crawled: sample: S-1; result: 42" in crawled.stdout, crawled.stderr
+    ''')
+    result = pytester.runpytest_subprocess("-p", "no:hypothesispytest", "-q")
+    result.assert_outcomes(passed=1)
