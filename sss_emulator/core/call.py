@@ -204,9 +204,7 @@ def ignored_field_note(name: str) -> str:
         guess = f"-O{name[2:]}"
     elif name.startswith("-") and len(name) > 1:
         guess = f"-O{name[1:]}"
-    elif re.fullmatch(r"p\d+", name):
-        guess = f"-{name}"
-    elif name.startswith("O") and len(name) > 1:
+    elif re.fullmatch(r"p\d+|O.+", name):
         guess = f"-{name}"
     hint = f" (did you mean {guess}?)" if guess else ""
     return (f"form field {name!r} was ignored: the server passes only call, -p<N> and "
