@@ -21,6 +21,12 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_scripts"
 EXAMPLES = REPO / "examples"
 
+# Every front end reads SSS_* variables (the pytest plugin too, below its ini options): a
+# developer's own SSS_TIMEOUT or SSS_BIN_DIRS must not change what this suite checks, so each
+# test sets the ones it is about itself.
+for _name in [name for name in os.environ if name.startswith("SSS_")]:
+    del os.environ[_name]
+
 # Scripts start with ``#!/usr/bin/env python3``: they must find the interpreter running the
 # tests (with linkahead installed) even when its venv is not activated.
 _BIN = os.path.dirname(sys.executable)

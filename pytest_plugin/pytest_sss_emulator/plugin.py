@@ -28,6 +28,7 @@ from .settings import (
     MODES,
     PluginConfigError,
     check_command_line,
+    sss_variables,
 )
 from .state import STATE, PluginState
 
@@ -38,6 +39,7 @@ __all__ = (
     "pytest_addoption",
     "pytest_collect_file",
     "pytest_configure",
+    "pytest_report_header",
     "pytest_runtest_makereport",
     "pytest_runtest_setup",
     "sss",
@@ -76,13 +78,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sss-users", dest="sss_users", metavar="FILE",
                     help="users file (users, roles, role permissions)")
     group.addoption("--sss-timeout", dest="sss_timeout", metavar="SECONDS",
-                    help="seconds a script may run before its test fails (default 60; 0: none)")
+                    help="seconds a script may run before its test fails (default 60; 0, none "
+                    "or off: no limit)")
     group.addoption("--sss-mode", dest="sss_mode", choices=MODES,
                     help="run scripts as subprocesses (default), in the test process, or both "
                     "and compare")
     group.addoption("--sss-keep", action="store_true", dest="sss_keep", default=False,
                     help="keep the working directories of failed tests and show where")
-    parser.addini("sss_bin_dirs", type="paths", default=[],
+    # "args", not "paths": the settings engine places them (relative to the ini file, ~ expanded)
+    parser.addini("sss_bin_dirs", type="args", default=[],
                   help="folders of server-side scripts (relative to the ini file)")
     parser.addini("sss_home", default="", help="home skeleton folder (sss-emulator)")
     parser.addini("sss_profile", default="", help="LinkAhead profile (sss-emulator)")
@@ -98,6 +102,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except PluginConfigError as exc:
         raise pytest.UsageError(exc.message) from None
     config.stash[STATE] = PluginState(config)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say which ``SSS_*`` variables are set: they are settings of this run too."""
+    names = sss_variables()
+    if not names:
+        return None
+    return (f"sss-emulator: {', '.join(names)} set in the environment (below --sss-* and the "
+            "ini file, above [tool.sss-emulator])")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CallFile | None:

@@ -1,290 +1,190 @@
-"""Where the plugin's settings come from: marker > command line > ini > ``[tool.sss-emulator]``.
+"""The plugin's settings: its own three layers on top of the one engine of
+:mod:`sss_emulator.config`.
 
-The session-wide layers (command line, ini file, pyproject table, profile) are resolved once per
-session into :class:`BaseSettings`; a test's ``@pytest.mark.sss(...)`` (or a call file's case)
-is laid over them by :func:`emulator_kwargs`. ``SSS_*`` environment variables are deliberately
-not read: a developer's shell must not change what a test suite checks.
+Precedence, highest first: a test's ``@pytest.mark.sss(...)`` (or a call file's case) >
+``--sss-*`` on the command line > the ``sss_*`` ini options > ``SSS_*`` variables >
+``[tool.sss-emulator]`` of the nearest ``pyproject.toml`` > a LinkAhead profile > the default.
+Below the ini file this is exactly the ``sss-emulate`` command's order, and every value is read
+by the same parser, so ``sss_timeout = off`` means what ``--timeout off`` and ``SSS_TIMEOUT=off``
+mean. The ini file counts as an explicit option of the test suite, so a developer's ``SSS_*``
+variables cannot change what the suite pins there (``docs/configuration.md`` has the rule).
 
-Every error here is a :class:`PluginConfigError` whose message names the option or file and how
-to fix it; the hooks turn it into a usage error or a one-line test failure.
+The session's layers are resolved once (:func:`resolve_base`); a marker is laid over them per
+test (:func:`emulator_kwargs`). Every error is a :class:`PluginConfigError` whose message names
+the option, ini file or marker and how to fix it; the hooks turn it into a usage error or a
+one-line test failure.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sss_emulator.config import MISSING, UsersConfig, load_users, resolve_settings
-from sss_emulator.core.tokens import PurposeEntry
+from sss_emulator.config import (
+    MODES,
+    SETTINGS,
+    Layer,
+    Settings,
+    check_layer,
+    identity_for,
+    parse_setting,
+    resolve_settings,
+    with_layer,
+)
 from sss_emulator.errors import ConfigError
 
 __all__ = (
     "DEFAULT_TIMEOUT_S",
     "MARKER_KEYS",
     "MODES",
-    "BaseSettings",
     "PluginConfigError",
+    "check_command_line",
     "emulator_kwargs",
     "parse_mode",
-    "parse_timeout",
     "resolve_base",
+    "sss_variables",
 )
 
-logger = logging.getLogger("pytest_sss_emulator.settings")
-
-#: How scripts are started: the server's way, inside the test process, or both and compared.
-MODES = ("subprocess", "inprocess", "both")
 #: A script still running after this many seconds fails its test instead of hanging the suite.
 DEFAULT_TIMEOUT_S = 60.0
-#: What ``@pytest.mark.sss(...)`` (and ``sss_factory(...)``) accept.
+#: What ``@pytest.mark.sss(...)`` (and ``sss_factory(...)``, and a call file's case) accept:
+#: each is the setting of the same name in :data:`sss_emulator.config.SETTINGS`.
 MARKER_KEYS = ("user", "roles", "timeout", "mode", "bin_dirs", "anonymous", "env", "home",
                "users")
 
-_NO_TIMEOUT = ("none", "0", "off", "")
+#: The plugin's settings with their ``--sss-*`` option (its ``dest``) and ini option.
+_OPTIONS: dict[str, tuple[str, str | None]] = {
+    "bin_dirs": ("sss_bin_dirs", "sss_bin_dirs"),
+    "home": ("sss_home", "sss_home"),
+    "profile": ("sss_profile", "sss_profile"),
+    "users": ("sss_users", "sss_users"),
+    "timeout": ("sss_timeout", "sss_timeout"),
+    "mode": ("sss_mode", "sss_mode"),
+    "keep": ("sss_keep", None),
+}
+_FLAGS = {"bin_dirs": "--sss-bin-dir"}
+#: Settings the plugin uses that no option of its own names (read from SSS_* and pyproject).
+_ALSO = ("user", "roles", "anonymous", "env", "authtoken_config", "keep", "mode")
+_DEFAULTS: dict[str, Any] = {"timeout": DEFAULT_TIMEOUT_S, "mode": "subprocess", "keep": False}
 
 
 class PluginConfigError(ConfigError):
     """A setting of the plugin is wrong; the message names where it was set."""
 
 
-def parse_timeout(value: Any, where: str) -> float | None:
-    """Seconds as a positive number; ``0``/``none``/``off`` mean no limit."""
-    if value is None or (isinstance(value, str) and value.strip().lower() in _NO_TIMEOUT):
-        return None
-    if isinstance(value, bool):
-        raise PluginConfigError(f"{where}: timeout {value!r} is not a number of seconds")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise PluginConfigError(
-            f"{where}: timeout {value!r} is not a number of seconds (use e.g. 30, or 0 for none)"
-        ) from None
-    if number < 0:
-        raise PluginConfigError(f"{where}: timeout {value!r} must not be negative")
-    return number or None
-
-
 def parse_mode(value: Any, where: str) -> str:
-    """One of :data:`MODES`."""
-    if value not in MODES:
-        raise PluginConfigError(
-            f"{where}: mode {value!r} is not one of {', '.join(MODES)}"
-        )
-    return str(value)
-
-
-@dataclass(frozen=True)
-class BaseSettings:
-    """The session-wide settings every emulator of the session starts from."""
-
-    bin_dirs: tuple[Path, ...] = ()
-    home: Path | None = None
-    timeout: float | None = DEFAULT_TIMEOUT_S
-    mode: str = "subprocess"
-    keep: bool = False
-    env: tuple[tuple[str, str], ...] = ()
-    users: UsersConfig = field(default_factory=UsersConfig)
-    purposes: tuple[PurposeEntry, ...] = ()
-    context_root: str = ""
-    identity: Mapping[str, Any] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-
-
-def _existing_dir(path: Path, where: str, what: str) -> Path:
-    if not path.is_dir():
-        raise PluginConfigError(f"{where}: {what} {path} does not exist; create it or fix {where}.")
-    return path
-
-
-def _ini_dir(config: pytest.Config) -> Path:
-    return config.inipath.parent if config.inipath else config.rootpath
-
-
-def _first_layer(config: pytest.Config) -> dict[str, tuple[Any, str]]:
-    """The settings given on the command line, else in the ini file: name → (value, where)."""
-    base = _ini_dir(config)
-    inifile = str(config.inipath or "the ini file")
-    chosen: dict[str, tuple[Any, str]] = {}
-    opt = config.option
-    if opt.sss_bin_dirs:
-        chosen["bin_dirs"] = (tuple(_from_cwd(config, p) for p in opt.sss_bin_dirs),
-                              "--sss-bin-dir")
-    elif config.getini("sss_bin_dirs"):
-        chosen["bin_dirs"] = (tuple(Path(p).absolute() for p in config.getini("sss_bin_dirs")),
-                              f"sss_bin_dirs in {inifile}")
-    for name in ("home", "profile", "users"):
-        cli_value = getattr(opt, f"sss_{name}", None)
-        ini_value = str(config.getini(f"sss_{name}") or "").strip()
-        if cli_value:
-            chosen[name] = (_from_cwd(config, cli_value), f"--sss-{name}")
-        elif ini_value:
-            chosen[name] = ((base / os.path.expanduser(ini_value)).absolute(),
-                            f"sss_{name} in {inifile}")
-    if opt.sss_timeout is not None:
-        chosen["timeout"] = (parse_timeout(opt.sss_timeout, "--sss-timeout"), "--sss-timeout")
-    elif str(config.getini("sss_timeout") or "").strip():
-        where = f"sss_timeout in {inifile}"
-        chosen["timeout"] = (parse_timeout(config.getini("sss_timeout"), where), where)
-    if opt.sss_mode:
-        chosen["mode"] = (parse_mode(opt.sss_mode, "--sss-mode"), "--sss-mode")
-    elif str(config.getini("sss_mode") or "").strip():
-        where = f"sss_mode in {inifile}"
-        chosen["mode"] = (parse_mode(str(config.getini("sss_mode")).strip(), where), where)
-    return chosen
-
-
-def _from_cwd(config: pytest.Config, value: str) -> Path:
-    return (config.invocation_params.dir / os.path.expanduser(value)).absolute()
-
-
-def check_command_line(config: pytest.Config) -> None:
-    """Refuse bad ``--sss-*`` values before any test runs (a usage error, exit 4)."""
-    opt = config.option
-    for folder in opt.sss_bin_dirs or ():
-        _existing_dir(_from_cwd(config, folder), "--sss-bin-dir", "bin dir")
-    if opt.sss_home:
-        _existing_dir(_from_cwd(config, opt.sss_home), "--sss-home", "home skeleton")
-    if opt.sss_timeout is not None:
-        parse_timeout(opt.sss_timeout, "--sss-timeout")
-    for name in ("profile", "users"):
-        value = getattr(opt, f"sss_{name}")
-        if value and not _from_cwd(config, value).exists():
-            raise PluginConfigError(f"--sss-{name}: {_from_cwd(config, value)} does not exist")
-
-
-def resolve_base(config: pytest.Config) -> BaseSettings:
-    """Command line > ini > ``[tool.sss-emulator]`` of the nearest pyproject.toml > profile."""
-    chosen = _first_layer(config)
-    for name, what in (("bin_dirs", "bin dir"), ("home", "home skeleton")):
-        if name in chosen:
-            value, where = chosen[name]
-            for folder in value if isinstance(value, tuple) else (value,):
-                _existing_dir(folder, where, what)
-    for name in ("profile", "users"):
-        if name in chosen and not chosen[name][0].exists():
-            raise PluginConfigError(f"{chosen[name][1]}: {chosen[name][0]} does not exist")
-    cli: dict[str, Any] = {name: chosen[name][0] if name in chosen else MISSING
-                           for name in ("bin_dirs", "home", "profile", "users")}
-    cli.update(user=MISSING, roles=MISSING, anonymous=MISSING, keep=MISSING)
+    """One of :data:`MODES`, read by the engine's parser."""
     try:
-        settings = resolve_settings(cli, environ={}, cwd=config.rootpath)
+        return str(parse_setting("mode", value, Path.cwd(), where))
     except ConfigError as exc:
         raise PluginConfigError(exc.message) from None
-    if "timeout" in chosen:
-        timeout = chosen["timeout"][0]
-    elif settings.sources.get("timeout", "default") != "default":
-        timeout = settings.timeout
-    else:
-        timeout = DEFAULT_TIMEOUT_S
-    identity = {k: settings.values[k] for k in ("user", "roles", "anonymous")
-                if settings.values.get(k) is not None}
-    return BaseSettings(
-        bin_dirs=settings.bin_dirs,
-        home=settings.home,
-        timeout=timeout,
-        mode=chosen["mode"][0] if "mode" in chosen else "subprocess",
-        keep=bool(config.option.sss_keep),
-        env=settings.env,
-        users=settings.users,
-        purposes=settings.purposes,
-        context_root=settings.context_root,
-        identity=identity,
-        notes=settings.notes,
-    )
 
 
-def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
-        raise PluginConfigError(f"{where}: {key}= must be a string or a list of strings, "
-                                f"not {value!r}")
-    return tuple(value)
+def _flag(name: str) -> str:
+    return _FLAGS.get(name, f"--sss-{name.replace('_', '-')}")
 
 
-def _paths(value: Any, where: str, key: str, base: Path) -> tuple[Path, ...]:
-    if isinstance(value, str | os.PathLike):
-        value = [value]
-    if not isinstance(value, Sequence) or not all(isinstance(v, str | os.PathLike)
-                                                  for v in value):
-        raise PluginConfigError(f"{where}: {key}= must be a path or a list of paths, "
-                                f"not {value!r}")
-    return tuple((base / os.path.expanduser(os.fspath(v))).absolute() for v in value)
+def command_line_layer(config: pytest.Config) -> Layer:
+    """``--sss-*`` as given; relative paths start at the folder pytest was started in."""
+    values: dict[str, Any] = {}
+    for name, (dest, _ini) in _OPTIONS.items():
+        value = getattr(config.option, dest, None)
+        if value not in (None, [], False):  # --sss-keep is a flag: absent means "not given"
+            values[name] = tuple(value) if isinstance(value, list) else value
+    return Layer(values, config.invocation_params.dir, _flag)
 
 
-def _one_path(value: Any, where: str, key: str, base: Path) -> Path:
-    if not isinstance(value, str | os.PathLike):
-        raise PluginConfigError(f"{where}: {key}= must be a path, not {value!r}")
-    return (base / os.path.expanduser(os.fspath(value))).absolute()
+def ini_layer(config: pytest.Config) -> Layer:
+    """The ``sss_*`` ini options; relative paths start at the ini file's folder."""
+    values: dict[str, Any] = {}
+    for name, (_dest, ini) in _OPTIONS.items():
+        if ini is None:
+            continue
+        value = config.getini(ini)
+        if isinstance(value, list):
+            if value:
+                values[name] = tuple(str(v) for v in value)
+        elif str(value or "").strip():
+            values[name] = str(value).strip()
+    inifile = str(config.inipath or "the ini file")
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return Layer(values, base, lambda name: f"{_OPTIONS[name][1]} in {inifile}")
 
 
-def _env(value: Any, where: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, Mapping):
-        raise PluginConfigError(f"{where}: env= must be a mapping of names to values, "
-                                f"not {value!r}")
-    return tuple((str(k), str(v)) for k, v in value.items())
-
-
-def emulator_kwargs(
-    base: BaseSettings, overrides: Mapping[str, Any], where: str, relative_to: Path
-) -> tuple[dict[str, Any], str]:
-    """Emulator keyword arguments and the mode, with ``overrides`` (a marker) on top of ``base``.
-
-    ``where`` names the marker or file in messages; relative paths are taken from
-    ``relative_to`` (the test file's folder).
-    """
+def marker_layer(overrides: Mapping[str, Any], where: str, relative_to: Path) -> Layer:
+    """A marker's (or call-file case's) keywords; relative paths start at ``relative_to``."""
     unknown = sorted(set(overrides) - set(MARKER_KEYS))
     if unknown:
         raise PluginConfigError(
             f"{where}: unknown argument(s) {', '.join(unknown)}; known: {', '.join(MARKER_KEYS)}"
         )
+    return Layer(dict(overrides), relative_to, lambda name: f"{where} {name}=")
+
+
+def check_command_line(config: pytest.Config) -> None:
+    """Refuse bad ``--sss-*`` values before any test runs (a usage error, exit 4)."""
+    try:
+        check_layer(command_line_layer(config))
+    except ConfigError as exc:
+        raise PluginConfigError(exc.message) from None
+
+
+def resolve_base(config: pytest.Config) -> Settings:
+    """The session's settings: ``--sss-*`` > ini > SSS_* > pyproject > profile > default."""
+    try:
+        return resolve_settings(
+            front=(command_line_layer(config), ini_layer(config)),
+            cwd=config.invocation_params.dir,
+            pyproject_from=config.rootpath,
+            names=(*_OPTIONS, *_ALSO),
+            defaults=_DEFAULTS,
+        )
+    except ConfigError as exc:
+        raise PluginConfigError(exc.message) from None
+
+
+def sss_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The ``SSS_*`` variables of the settings engine that are set (for the report header)."""
+    environ = os.environ if environ is None else environ
+    return sorted(spec.env for spec in SETTINGS.values()
+                  if spec.env is not None and environ.get(spec.env, "") != "")
+
+
+def emulator_kwargs(
+    base: Settings, overrides: Mapping[str, Any], where: str, relative_to: Path
+) -> tuple[dict[str, Any], str]:
+    """Emulator keyword arguments and the mode, with ``overrides`` (a marker) on top of ``base``.
+
+    ``where`` names the marker or file in messages; relative paths are taken from
+    ``relative_to`` (the test file's folder). Who the test calls as is decided by
+    :func:`sss_emulator.config.identity_for`, as for ``sss-emulate --user``.
+    """
+    layer = marker_layer(overrides, where, relative_to)
+    try:
+        settings = with_layer(base, layer) if overrides else base
+    except ConfigError as exc:
+        raise PluginConfigError(exc.message) from None
+    values = settings.values
+    anonymous = bool(values.get("anonymous"))
+    identity = identity_for(settings.users, values.get("user"), values.get("roles") or (),
+                            anonymous=anonymous)
     kwargs: dict[str, Any] = {
-        "bin_dirs": base.bin_dirs,
-        "home": base.home,
-        "timeout": base.timeout,
-        "env": dict(base.env),
-        "users": base.users,
-        "purposes": base.purposes,
-        "context_root": base.context_root,
-        "keep": base.keep,
-        "notes": base.notes,
+        "bin_dirs": settings.bin_dirs,
+        "home": settings.home,
+        "timeout": settings.timeout,
+        "env": dict(settings.env),
+        "users": settings.users,
+        "purposes": settings.purposes,
+        "context_root": settings.context_root,
+        "keep": bool(values.get("keep")),
+        "notes": settings.notes,
+        "anonymous": anonymous,
+        "user": identity.name,
+        "realm": identity.realm,
+        "roles": identity.roles,
     }
-    kwargs.update(base.identity)
-    mode = base.mode
-    for key, value in overrides.items():
-        if key == "mode":
-            mode = parse_mode(value, where)
-        elif key == "timeout":
-            kwargs["timeout"] = parse_timeout(value, where)
-        elif key == "bin_dirs":
-            kwargs["bin_dirs"] = tuple(_existing_dir(p, f"{where} bin_dirs=", "bin dir")
-                                       for p in _paths(value, where, key, relative_to))
-        elif key == "home":
-            home = _one_path(value, where, key, relative_to)
-            kwargs["home"] = _existing_dir(home, f"{where} home=", "home skeleton")
-        elif key == "users":
-            try:
-                kwargs["users"] = load_users(_one_path(value, where, key, relative_to))
-            except ConfigError as exc:
-                raise PluginConfigError(f"{where} users=: {exc.message}") from None
-        elif key == "user":
-            if not isinstance(value, str) or not value:
-                raise PluginConfigError(f"{where}: user= must be a non-empty string, "
-                                        f"not {value!r}")
-            kwargs["user"] = value
-        elif key == "roles":
-            kwargs["roles"] = _strings(value, where, key)
-        elif key == "anonymous":
-            if not isinstance(value, bool):
-                raise PluginConfigError(f"{where}: anonymous= must be True or False, "
-                                        f"not {value!r}")
-            kwargs["anonymous"] = value
-        elif key == "env":
-            kwargs["env"] = {**kwargs["env"], **dict(_env(value, where))}
-    return kwargs, mode
+    return kwargs, str(values.get("mode") or "subprocess")

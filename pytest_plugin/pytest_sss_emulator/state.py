@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from sss_emulator.config import Settings
+
 from .pytest_emulator import PytestEmulator, RunLog
-from .settings import BaseSettings, PluginConfigError, emulator_kwargs, resolve_base
+from .settings import PluginConfigError, emulator_kwargs, resolve_base
 
 __all__ = ("STATE", "PluginState")
 
@@ -19,10 +21,10 @@ class PluginState:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.log = RunLog()
-        self._base: BaseSettings | None = None
+        self._base: Settings | None = None
         self._error: PluginConfigError | None = None
 
-    def base(self) -> BaseSettings:
+    def base(self) -> Settings:
         """The session settings, resolved on first use (and their error, every time after)."""
         if self._error is not None:
             raise self._error

@@ -9,7 +9,6 @@ that the run could not be set up, 130 an interrupt.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ from sss_emulator.cli.options import (
     watch_options,
 )
 from sss_emulator.cli.usage import check_no_unknown_options
-from sss_emulator.config import resolve_settings
+from sss_emulator.config import FORMATS, resolve_settings, resolve_values
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.render import render_json
 from sss_emulator.core.tokens import Identity
@@ -60,7 +59,7 @@ def execute(
     """
     out = stdout or sys.stdout.buffer
     err = stderr or sys.stderr
-    fmt = str(invocation.options.get("format") or os.environ.get("SSS_FORMAT") or "text")
+    fmt: str | None = None
     identity: Identity | None = None
     try:
         prepared = prepare(invocation)
@@ -77,7 +76,8 @@ def execute(
                 on_stderr=on_stderr,
             )
     except EmulatorError as error:
-        write_refusal(error, fmt, identity, out, err)
+        write_refusal(error, fmt or _refusal_format(invocation.options.get("format"),
+                                                    invocation.cwd), identity, out, err)
         return error.exit_code
     except KeyboardInterrupt:
         say(err, "interrupted; the script was stopped and its directory removed.")
@@ -133,10 +133,27 @@ class _DefaultRunGroup(click.Group):
 
 
 def _json_requested(argv: Sequence[str]) -> bool:
+    typed = None
     for index, arg in enumerate(argv):
-        if arg == "--format=json" or (arg == "--format" and argv[index + 1:index + 2] == ["json"]):
-            return True
-    return os.environ.get("SSS_FORMAT") == "json"
+        if arg.startswith("--format="):
+            typed = arg.partition("=")[2]
+        elif arg == "--format" and index + 1 < len(argv):
+            typed = argv[index + 1]
+    return _refusal_format(typed, Path.cwd()) == "json"
+
+
+def _refusal_format(typed: str | None, cwd: Path) -> str:
+    """The format to refuse in when the settings could not be read as a whole.
+
+    The one engine decides (``--format`` > ``SSS_FORMAT`` > pyproject), as for a run; if even
+    that fails (the format or pyproject.toml is what is broken), the typed format if valid, else
+    text. Only called on the error path, so a run reads its settings once.
+    """
+    try:
+        return str(resolve_values(("format",), {"format": typed}, cwd=cwd)["format"].value
+                   or "text")
+    except EmulatorError:
+        return typed if typed in FORMATS else "text"
 
 
 @click.group(cls=_DefaultRunGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,6 +1,8 @@
 """The options of the commands that run scripts, declared once for ``run``, ``watch`` and ``serve``.
 
-Each option only collects what was typed; :mod:`sss_emulator.config` decides what wins.
+Each option only collects what was typed; :mod:`sss_emulator.config` decides what wins and
+parses every value (an option's type only checks it early, with that same parser, so that click
+can point at the option).
 """
 
 from __future__ import annotations
@@ -8,12 +10,43 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-__all__ = ("RUN_CONTEXT", "WATCH_OPTIONS", "collect_options", "configure_logging", "run_options",
-           "setting_options", "watch_options")
+from sss_emulator.config import SETTINGS
+
+__all__ = ("RUN_CONTEXT", "WATCH_OPTIONS", "SettingValue", "collect_options", "configure_logging",
+           "run_options", "setting_options", "watch_options")
+
+
+if TYPE_CHECKING:  # generic only since click 8.2; the project supports 8.1
+    _ParamType = click.ParamType[Any, Any]
+else:
+    _ParamType = click.ParamType
+
+
+class SettingValue(_ParamType):
+    """An option value checked by the settings engine's parser and passed on as typed.
+
+    The value is not converted here: ``--timeout off`` must reach the engine as given (converted
+    it would be ``None``, "not given"), where the same parser reads it again beside ``SSS_*``
+    and ``[tool.sss-emulator]``. ``item=True`` for a repeatable option: each value is one entry
+    of the setting's list (``--env 'A=x y'`` is one variable, not shell words).
+    """
+
+    def __init__(self, setting: str, *, item: bool = False) -> None:
+        self.setting = setting
+        self.item = item
+        self.name = setting
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        try:
+            SETTINGS[self.setting].parse([value] if self.item else value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
 
 
 def setting_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -31,9 +64,11 @@ def setting_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Where SHARED_DIR folders are created and kept. [SSS_SHARED_ROOT]"),
         click.option("--work-root", type=click.Path(path_type=str),
                      help="Where per-run working directories are created. [SSS_WORK_ROOT]"),
-        click.option("--timeout", type=float, default=None,
-                     help="Seconds before the script's process group is killed. [SSS_TIMEOUT]"),
+        click.option("--timeout", type=SettingValue("timeout"), default=None, metavar="SECONDS",
+                     help="Seconds before the script's process group is killed (0, none or off: "
+                          "no limit). [SSS_TIMEOUT]"),
         click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
+                     type=SettingValue("env", item=True),
                      help="Add a variable to the script's environment (repeatable). [SSS_ENV]"),
         click.option("--users", type=click.Path(path_type=str),
                      help="YAML file of users, passwords, roles and role permissions. "
@@ -48,19 +83,9 @@ def setting_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def collect_options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    options = {k: v for k, v in kwargs.items() if v not in (None, (), False)}
-    if "roles" in options:
-        options["roles"] = tuple(options["roles"])
-    if "env" in options:
-        options["env"] = tuple(_split_env(e) for e in options["env"])
-    return options
-
-
-def _split_env(entry: str) -> tuple[str, str]:
-    key, sep, value = entry.partition("=")
-    if not sep or not key:
-        raise click.BadParameter(f"{entry!r} is not KEY=VALUE", param_hint="--env")
-    return key, value
+    """The options that were typed, as typed (``--no-stand-in`` is ``False``, and kept)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()
+            if v is not None and v != ()}
 
 
 def configure_logging(debug: bool) -> None:
@@ -126,7 +151,8 @@ def watch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     decorators = [
         click.option("--postpone", is_flag=True, default=None,
                      help="Watch mode: wait for the first change instead of running at once."),
-        click.option("--debounce-ms", type=click.IntRange(min=1), default=None,
+        click.option("--debounce-ms", type=SettingValue("debounce_ms"), default=None,
+                     metavar="MS",
                      help="Watch mode: quiet time after a change before rerunning (default "
                           "200). [SSS_DEBOUNCE_MS]"),
         click.option("--clear", is_flag=True, default=None,

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sss_emulator.cli.options import collect_options, configure_logging, setting_options
+from sss_emulator.cli.options import (
+    SettingValue,
+    collect_options,
+    configure_logging,
+    setting_options,
+)
 from sss_emulator.config import Settings
 from sss_emulator.core.workspace import default_root
 from sss_emulator.errors import EmulatorError
@@ -24,6 +29,9 @@ if TYPE_CHECKING:
 __all__ = ("serve_command",)
 
 logger = logging.getLogger("sss_emulator.cli.serve")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 10443
 
 def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) -> list[str]:
     from sss_emulator.serve.logins import ADMIN_PASSWORD_ENV
@@ -54,11 +62,11 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
 
 @click.command("serve")
 @setting_options
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="SSS_HOST",
-              help="Address to listen on. [SSS_HOST]")
-@click.option("--port", type=click.IntRange(0, 65535), default=10443, show_default=True,
-              envvar="SSS_PORT", help="Port to listen on; 0 picks a free one. [SSS_PORT]")
-@click.option("--context-root", default=None, envvar="SSS_CONTEXT_ROOT",
+@click.option("--host", default=None, type=SettingValue("host"), metavar="ADDRESS",
+              help=f"Address to listen on. [SSS_HOST; default: {DEFAULT_HOST}]")
+@click.option("--port", default=None, type=SettingValue("port"), metavar="PORT",
+              help=f"Port to listen on; 0 picks a free one. [SSS_PORT; default: {DEFAULT_PORT}]")
+@click.option("--context-root", default=None, type=SettingValue("context_root"), metavar="PATH",
               help="Path prefix of every resource, as the server's CONTEXT_ROOT (default: the "
                    "profile's). [SSS_CONTEXT_ROOT]")
 @click.option("--tls", is_flag=True,
@@ -71,12 +79,11 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=str),
               help="A data model or records file the stand-in starts with (repeatable). "
                    "[SSS_DATA]")
-@click.option("--db", type=click.Path(path_type=str), default=None, envvar="SSS_DB",
+@click.option("--db", type=click.Path(path_type=str), default=None,
               help="Keep the stand-in's entities in this SQLite file across restarts. [SSS_DB]")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
 @click.option("--debug", is_flag=True, help="Log what the emulator does, with tracebacks.")
-def serve_command(host: str, port: int, tls: bool, quiet: bool, debug: bool,
-                  **kwargs: Any) -> None:
+def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:
     """Serve the scripting API (POST /scripting, /login, /Shared/…) on HOST:PORT.
 
     \b
@@ -88,14 +95,17 @@ def serve_command(host: str, port: int, tls: bool, quiet: bool, debug: bool,
     """
     # The HTTP server and werkzeug are imported only when serving.
     from sss_emulator.httpd import make_self_signed_cert, serve
-    from sss_emulator.serve.build import build_app
+    from sss_emulator.serve.build import build_app, serve_settings
 
     configure_logging(debug)
     if not quiet:
         logging.getLogger("werkzeug").setLevel(logging.INFO)
-    tls_files = make_self_signed_cert(default_root("tls"), host) if tls else None
+    options = collect_options(kwargs)
     try:
-        app, settings = build_app(collect_options(kwargs), tls=tls_files)
+        settings = serve_settings(options, defaults={"host": DEFAULT_HOST, "port": DEFAULT_PORT})
+        host, port = settings.values["host"], settings.values["port"]
+        tls_files = make_self_signed_cert(default_root("tls"), host) if tls else None
+        app, settings = build_app(options, tls=tls_files, settings=settings)
     except EmulatorError as error:
         if error.exit_code == click.UsageError.exit_code:
             raise click.UsageError(error.message) from error

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sss_emulator.errors import ConfigError
 
 __all__ = ("load_yaml",)
 
 
 def load_yaml(path: Path, what: str) -> Any:
+    """``path`` as YAML; PyYAML is imported here, so a run without such a file never pays."""
+    import yaml
+
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

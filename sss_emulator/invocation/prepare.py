@@ -13,24 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sss_emulator.config import MISSING, Settings, resolve_settings
+from sss_emulator.config import FORMATS, Settings, identity_for, resolve_settings
 from sss_emulator.connect.real_server import RealServerHook, login_to_server
 from sss_emulator.core.call import CallRequest, request_from_form
 from sss_emulator.core.scripts import call_for_path
-from sss_emulator.core.tokens import ANONYMOUS, Identity
-from sss_emulator.decisions import DEFAULT_ADMIN_ROLE, DEFAULT_REALM, DEFAULT_USER
+from sss_emulator.core.tokens import Identity
 from sss_emulator.errors import ConfigError, ScriptNotFound
 from sss_emulator.invocation.emulator import Emulator
 from sss_emulator.invocation.script_args import attachments, parse_script_args
 
 __all__ = ("FORMATS", "Prepared", "RunInvocation", "prepare")
 
-FORMATS = ("text", "json", "xml")
-
-#: Options of ``run`` that are settings (resolved CLI > SSS_* > pyproject > default).
-_SETTING_OPTIONS = ("profile", "bin_dirs", "home", "shared_root", "work_root", "timeout", "env",
-                    "users", "authtoken_config", "format", "keep", "user", "roles", "anonymous",
-                    "auth_token", "data", "stand_in", "server_url", "username", "cacert")
+#: Settings of ``run`` that have no option of their own in every front end calling prepare().
+_RUN_NAMES = ("format", "keep", "user", "roles", "anonymous", "auth_token", "data", "stand_in",
+              "server_url", "username", "cacert")
 
 
 @dataclass(frozen=True)
@@ -81,20 +77,16 @@ def _bin_dirs_for(script: str, settings: Settings, cwd: Path) -> tuple[tuple[Pat
 
 def prepare(invocation: RunInvocation) -> Prepared:
     """Resolve settings, the script and its arguments; read every file anew."""
-    options = invocation.options
-    cli = {name: options.get(name, MISSING) for name in _SETTING_OPTIONS}
-    settings = resolve_settings(cli, cwd=invocation.cwd)
+    settings = resolve_settings(invocation.options, cwd=invocation.cwd, names=_RUN_NAMES)
     values = settings.values
     fmt = values.get("format") or "text"
-    if fmt not in FORMATS:
-        raise ConfigError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
     bin_dirs, call = _bin_dirs_for(invocation.script, settings, invocation.cwd)
     fields = [("call", call), *parse_script_args(invocation.script_args, invocation.cwd),
               *attachments(invocation.options.get("attach", ()), invocation.cwd)]
     request = request_from_form(fields)
     anonymous = bool(values.get("anonymous"))
-    identity = ANONYMOUS if anonymous else _identity(settings, values.get("user"),
-                                                      tuple(values.get("roles") or ()))
+    identity = identity_for(settings.users, values.get("user"), values.get("roles") or (),
+                            anonymous=anonymous)
     auth_token = values.get("auth_token") or None
     server_url = values.get("server_url")
     connection: dict[str, Any] = {"stand_in": values.get("stand_in") is not False,
@@ -124,11 +116,3 @@ def _log_in(url: str, username: str | None, cacert: Any) -> str:
         password = getpass.getpass(f"Password of {username} on {url}: ", stream=sys.stderr)
     return login_to_server(url, username, password, cacert=str(cacert) if cacert else None)
 
-
-def _identity(settings: Settings, user: str | None, roles: tuple[str, ...]) -> Identity:
-    """``--user``/``--role``: roles default to the users file's, or administration for admin."""
-    if not user:
-        return Identity(DEFAULT_USER, DEFAULT_REALM, roles or (DEFAULT_ADMIN_ROLE,))
-    entry = settings.users.users.get(user)
-    return Identity(user, entry.realm if entry else DEFAULT_REALM,
-                    roles or (entry.roles if entry else ()))

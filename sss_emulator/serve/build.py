@@ -6,37 +6,44 @@ settings with the one engine of :mod:`sss_emulator.config`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sss_emulator import decisions
-from sss_emulator.config import MISSING, Settings, load_profile, resolve_settings
+from sss_emulator.config import Settings, resolve_settings
 from sss_emulator.errors import BadRequestForm, ConfigError, EmulatorError
 from sss_emulator.httpd import TlsFiles
 from sss_emulator.invocation import Emulator
 from sss_emulator.serve.app import ServerApp, ServerConfig, make_app
 from sss_emulator.serve.form import FormLimits
 
-__all__ = ("build_app",)
+__all__ = ("build_app", "serve_settings")
 
-_SETTINGS = ("profile", "bin_dirs", "home", "shared_root", "work_root", "timeout", "env",
-             "users", "authtoken_config", "anonymous", "data")
+#: Settings of ``serve`` beyond those of every run (each with its SSS_* twin and pyproject key).
+_SERVE_NAMES = ("anonymous", "data", "host", "port", "context_root", "db")
 _STATIC_PARTS = ("caosdb-webui", "src", "ext", "html")
 
 
-def build_app(options: dict[str, Any], *, cwd: Path | None = None,
-              tls: TlsFiles | None = None) -> tuple[ServerApp, Settings]:
-    """Resolve the settings of ``serve`` and build the app (no socket yet)."""
-    cli = {name: options.get(name, MISSING) for name in _SETTINGS}
-    settings = resolve_settings(cli, cwd=cwd)
+def serve_settings(options: Mapping[str, Any], *, cwd: Path | None = None,
+                   defaults: Mapping[str, Any] | None = None) -> Settings:
+    """The settings of ``serve``: ``options`` > SSS_* > pyproject > profile > ``defaults``."""
+    return resolve_settings(options, cwd=cwd, names=_SERVE_NAMES, defaults=defaults)
+
+
+def build_app(options: Mapping[str, Any], *, cwd: Path | None = None,
+              tls: TlsFiles | None = None,
+              settings: Settings | None = None) -> tuple[ServerApp, Settings]:
+    """Build the app of ``serve`` (no socket yet) from ``settings``, resolved if not given."""
+    if settings is None:
+        settings = serve_settings(options, cwd=cwd)
     if not settings.bin_dirs:
         raise BadRequestForm("No bin dir configured; pass --bin-dir DIR or --profile PATH.")
-    profile_path = settings.values.get("profile")
     static_dir: Path | None = None
-    if profile_path:
-        folder = load_profile(Path(profile_path)).server_dir.joinpath(*_STATIC_PARTS)
+    if settings.profile is not None:
+        folder = settings.profile.server_dir.joinpath(*_STATIC_PARTS)
         static_dir = folder if folder.is_dir() else None
-    context_root = options.get("context_root")
+    context_root = settings.values.get("context_root")
     # stand_in=False: this server *is* the LinkAhead server scripts call back (it mounts the
     # stand-in itself), so runs need no private one of their own.
     emulator = Emulator.from_settings(
@@ -49,7 +56,7 @@ def build_app(options: dict[str, Any], *, cwd: Path | None = None,
     limits = FormLimits(max_body=int(max_body * 1024 * 1024) if max_body is not None
                         else decisions.MAX_REQUEST_BODY_BYTES)
     data = tuple(Path(p) for p in settings.values.get("data") or ())
-    db = Path(options["db"]).absolute() if options.get("db") else None
+    db = settings.values.get("db")
     app = make_app(ServerConfig(emulator, users=settings.users, static_dir=static_dir,
                                 limits=limits, cacert=tls.cert if tls else None,
                                 data_files=data, sqlite_path=db))

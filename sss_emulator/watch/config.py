@@ -6,30 +6,27 @@ twins ``SSS_DEBOUNCE_MS``/``debounce-ms`` and ``SSS_POLL``/``poll`` (see :data:`
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from sss_emulator.config import settings as config
-from sss_emulator.errors import ConfigError, EmulatorError
+from sss_emulator.config import Resolved, resolve_values
 from sss_emulator.invocation import RunInvocation
 
 __all__ = ("DEFAULT_DEBOUNCE_MS", "WatchConfig")
 
 DEFAULT_DEBOUNCE_MS = 200
+_DEFAULTS: dict[str, Any] = {"debounce_ms": DEFAULT_DEBOUNCE_MS, "poll": False}
 
 
-def _setting(name: str, invocation: RunInvocation, default: Any) -> Any:
-    """One watch setting, with the same precedence as every other: CLI > SSS_* > pyproject."""
-    try:
-        table, path = config.load_pyproject_table(invocation.cwd)
-    except EmulatorError:  # prepare() reports a broken pyproject.toml on every run
-        table, path = {}, None
-    return config.resolve(
-        name, invocation.options.get(name, config.MISSING), os.environ, table,
-        f"{path} [tool.sss-emulator]" if path else "", path.parent if path else invocation.cwd,
-        invocation.cwd, default,
-    ).value
+def _watch_settings(invocation: RunInvocation) -> dict[str, Resolved]:
+    """``poll`` and ``debounce_ms`` from the one engine.
+
+    A broken ``pyproject.toml`` does not stop watch mode from starting: every run reports it
+    (prepare() reads it anew), and the save that fixes it is picked up. A bad option or
+    variable is still an error.
+    """
+    return resolve_values(tuple(_DEFAULTS), invocation.options, cwd=invocation.cwd,
+                          defaults=_DEFAULTS, skip_broken_pyproject=True)
 
 
 @dataclass(frozen=True)
@@ -44,12 +41,10 @@ class WatchConfig:
     @classmethod
     def from_invocation(cls, invocation: RunInvocation) -> WatchConfig:
         """Read the options; ``poll`` and ``debounce_ms`` also from SSS_* and pyproject."""
-        debounce_ms = _setting("debounce_ms", invocation, DEFAULT_DEBOUNCE_MS)
-        if debounce_ms < 0:
-            raise ConfigError(f"debounce {debounce_ms} ms must not be negative")
+        resolved = _watch_settings(invocation)
         return cls(
             postpone=bool(invocation.options.get("postpone")),
-            debounce_s=debounce_ms / 1000,
+            debounce_s=resolved["debounce_ms"].value / 1000,
             clear=bool(invocation.options.get("clear")),
-            poll=bool(_setting("poll", invocation, False)),
+            poll=bool(resolved["poll"].value),
         )

@@ -99,7 +99,7 @@ def test_profile_and_call_relative_to_bin_dir(cli, examples: Path) -> None:
         (["nope.sh"], "not found"),
         (["../minimal.bash"], "not found"),
         (["/etc/passwd"], "outside the configured bin dirs"),
-        (["minimal.bash", "--format", "yaml"], "Unknown format"),
+        (["minimal.bash", "--format", "yaml"], "format 'yaml' is not one of text, json, xml"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, samples: Path, args: list[str],
@@ -326,3 +326,36 @@ def test_keep_prints_each_note_once(cli, samples: Path, monkeypatch: pytest.Monk
     result = cli(str(samples / "minimal.bash"), "--keep", "--timeout", "20")
     assert result.stderr.count("SSS_TIMEOUT ignored") == 1
     assert "note: the run's .pylinkahead.ini" in result.stderr
+
+
+def test_no_stand_in_is_honoured(cli, make_script) -> None:
+    """--no-stand-in (a False flag) reaches the settings: HOME gets no patched ini."""
+    script = make_script("ini.sh", "#!/bin/sh\ntest -e \"$HOME/.pylinkahead.ini\" && echo ini "
+                                   "|| echo none\n")
+    assert cli(str(script), "--no-stand-in").stdout == "none\n"
+    assert cli(str(script)).stdout == "ini\n"
+
+
+@pytest.mark.parametrize("written", ["off", "none", "0"])
+def test_timeout_words_for_no_limit_are_accepted(cli, samples: Path, written: str) -> None:
+    result = cli(str(samples / "minimal.bash"), "--timeout", written, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["code"] == 0
+
+
+def test_user_admin_is_the_default_admin(cli, tmp_path: Path, samples: Path) -> None:
+    """--user admin, when the users file has no admin, is the default admin (administration)."""
+    (tmp_path / "users.yaml").write_text("users:\n  alice: {roles: [team]}\n")
+    for user, code in (("admin", 0), ("alice", 2)):
+        result = cli("--bin-dir", str(samples), "--users", "users.yaml", "--user", user,
+                     "minimal.bash", "--format", "json")
+        assert result.exit_code == code, result.output
+
+
+def test_a_refusal_uses_the_format_of_pyproject(cli, tmp_path: Path, samples: Path) -> None:
+    """The format of an error comes from the same engine as a run's: here pyproject.toml."""
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.sss-emulator]\nbin-dirs = ["{samples}"]\nformat = "json"\n')
+    result = cli("nope.sh")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["type"] == "ScriptNotFound"

@@ -172,3 +172,134 @@ def test_profile_and_explicit_bin_dir_note(tmp_path: Path, examples: Path) -> No
     assert settings.bin_dirs == (tmp_path.absolute(),)
     assert any("bin dirs of the profile ignored" in n for n in settings.notes)
     assert os.path.isabs(settings.bin_dirs[0])
+
+
+# --- the one settings engine: every layer parses a value the same way -------------------------
+
+
+@pytest.mark.parametrize("written", ["off", "OFF", "none", "0", "0.0", " off "])
+def test_no_limit_words_mean_no_timeout_in_every_layer(tmp_path: Path, written: str) -> None:
+    """--timeout, SSS_TIMEOUT and pyproject's timeout read 0/none/off alike: no limit."""
+    (tmp_path / "pyproject.toml").write_text(f'[tool.sss-emulator]\ntimeout = "{written}"\n')
+    from_file = resolve_settings({}, {}, tmp_path)
+    assert (from_file.timeout, from_file.sources["timeout"]) == (None, f"timeout in "
+                                                                 f"{tmp_path / 'pyproject.toml'} "
+                                                                 "[tool.sss-emulator]")
+    assert resolve_settings({}, {"SSS_TIMEOUT": written}, tmp_path).timeout is None
+    assert resolve_settings({"timeout": written}, {}, tmp_path).timeout is None
+
+
+def test_an_explicit_empty_timeout_is_no_limit_and_an_empty_variable_is_unset(
+        tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.sss-emulator]\ntimeout = 5\n')
+    assert resolve_settings({"timeout": ""}, {}, tmp_path).timeout is None
+    assert resolve_settings({}, {"SSS_TIMEOUT": ""}, tmp_path).timeout == 5
+    (tmp_path / "pyproject.toml").write_text('[tool.sss-emulator]\ntimeout = 0\n')
+    assert resolve_settings({}, {}, tmp_path).timeout is None
+
+
+@pytest.mark.parametrize(
+    ("cli", "env", "message"),
+    [
+        ({"timeout": "-1"}, {}, "--timeout: timeout '-1' must not be negative"),
+        ({}, {"SSS_TIMEOUT": "soon"}, "SSS_TIMEOUT: timeout 'soon' is not a number of seconds"),
+        ({}, {"SSS_KEEP": "maybe"}, "SSS_KEEP: 'maybe' is not a boolean"),
+        ({"env": ("NOEQUALS",)}, {}, "--env: environment entry 'NOEQUALS' is not KEY=VALUE"),
+        ({"format": "yaml"}, {}, "--format: format 'yaml' is not one of text, json, xml"),
+        ({"bin_dirs": ("missing",)}, {}, "--bin-dir: bin dir .*missing does not exist"),
+    ],
+)
+def test_a_bad_value_names_where_it_was_written(tmp_path: Path, cli: dict[str, object],
+                                                env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve_settings(cli, env, tmp_path, names=("keep",))
+
+
+def test_booleans_read_alike_from_variables_and_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.sss-emulator]\nkeep = "yes"\n')
+    assert resolve_settings({}, {}, tmp_path, names=("keep",)).values["keep"] is True
+    assert resolve_settings({}, {"SSS_KEEP": "off"}, tmp_path, names=("keep",)).values["keep"] \
+        is False
+
+
+def test_paths_expand_the_tilde_and_start_where_they_are_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """~ everywhere; relative paths from the cwd (options, SSS_*) or the file's folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    for folder in ("me/skel", "repo/skel", "cwd/skel"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "repo" / "pyproject.toml").write_text('[tool.sss-emulator]\nhome = "skel"\n')
+    cwd = tmp_path / "repo" / "cwd"
+    cwd.mkdir()
+    (cwd / "skel").mkdir()
+    assert resolve_settings({}, {}, cwd).home == tmp_path / "repo" / "skel"
+    assert resolve_settings({}, {"SSS_HOME": "skel"}, cwd).home == cwd / "skel"
+    assert resolve_settings({}, {"SSS_HOME": "~/skel"}, cwd).home == tmp_path / "me" / "skel"
+    assert resolve_settings({"home": "~/skel"}, {}, cwd).home == tmp_path / "me" / "skel"
+    (tmp_path / "repo" / "pyproject.toml").write_text('[tool.sss-emulator]\nhome = "~/skel"\n')
+    assert resolve_settings({}, {}, cwd).home == tmp_path / "me" / "skel"
+
+
+def test_env_adds_up_across_layers_and_reports_what_it_overrode(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.sss-emulator]\nenv = {A = "0", B = "2"}\n')
+    settings = resolve_settings({"env": ("A=1",)}, {"SSS_ENV": "C=3"}, tmp_path)
+    assert dict(settings.env) == {"A": "1", "B": "2", "C": "3"}
+    assert settings.sources["env"] == "--env"
+    assert [n for n in settings.notes if n.startswith("A of ")] == [
+        f"A of env in {tmp_path / 'pyproject.toml'} [tool.sss-emulator] ignored: --env takes "
+        "precedence"]
+
+
+def test_front_end_layers_sit_above_sss_variables(tmp_path: Path) -> None:
+    """A front end's own layers (the plugin's --sss-*, ini) win over SSS_* and pyproject."""
+    from sss_emulator.config import Layer
+
+    (tmp_path / "pyproject.toml").write_text('[tool.sss-emulator]\ntimeout = 7\nuser = "p"\n')
+    ini = Layer({"timeout": "8"}, tmp_path, lambda name: f"sss_{name} in tox.ini")
+    settings = resolve_settings(front=(ini,), environ={"SSS_TIMEOUT": "off", "SSS_USER": "e"},
+                                cwd=tmp_path, names=("user",), defaults={"timeout": 60.0})
+    assert (settings.timeout, settings.sources["timeout"]) == (8.0, "sss_timeout in tox.ini")
+    assert "SSS_TIMEOUT ignored: sss_timeout in tox.ini takes precedence" in settings.notes
+    assert (settings.values["user"], settings.sources["user"]) == ("e", "SSS_USER")
+    (tmp_path / "pyproject.toml").write_text("")
+    assert resolve_settings(front=(), environ={}, cwd=tmp_path,
+                            defaults={"timeout": 60.0}).timeout == 60.0
+
+
+def test_with_layer_lays_a_marker_over_the_session(tmp_path: Path, examples: Path) -> None:
+    """A per-test layer overrides, parses paths from its own folder, reuses unchanged files."""
+    from sss_emulator.config import Layer, with_layer
+
+    (tmp_path / "tests" / "skel").mkdir(parents=True)
+    session = resolve_settings({"users": str(examples / "users.yaml"), "timeout": "9"}, {},
+                               tmp_path)
+    marker = Layer({"timeout": "off", "home": "skel", "env": {"X": 1}}, tmp_path / "tests",
+                   lambda name: f"marker {name}=")
+    test = with_layer(session, marker)
+    assert (test.timeout, test.home, dict(test.env)) == (None, tmp_path / "tests" / "skel",
+                                                        {"X": "1"})
+    assert test.users is session.users
+    assert "--timeout ignored: marker timeout= takes precedence" in test.notes
+    assert session.timeout == 9.0
+
+
+@pytest.mark.parametrize(
+    ("user", "roles", "anonymous", "expected"),
+    [
+        (None, (), False, ("admin", "PAM", ("administration",))),
+        ("admin", (), False, ("admin", "PAM", ("administration",))),
+        (None, ("r",), False, ("admin", "PAM", ("r",))),
+        ("alice", (), False, ("alice", "PAM", ("team",))),
+        ("alice", ("x",), False, ("alice", "PAM", ("x",))),
+        ("stranger", (), False, ("stranger", "PAM", ())),
+        ("alice", (), True, ("anonymous", "anonymous", ("anonymous",))),
+    ],
+)
+def test_identity_for_decides_who_calls(examples: Path, user: str | None,
+                                        roles: tuple[str, ...], anonymous: bool,
+                                        expected: tuple[str, str, tuple[str, ...]]) -> None:
+    """One function for --user/--role/--anonymous and the plugin's user=/roles=/anonymous=."""
+    from sss_emulator.config import identity_for
+
+    who = identity_for(load_users(examples / "users.yaml"), user, roles, anonymous=anonymous)
+    assert (who.name, who.realm, who.roles) == expected

@@ -144,5 +144,6 @@ def test_bad_settings_in_a_case_fail_that_case_only(pytester: pytest.Pytester,
     """)
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(["*sss_cases.yaml case 'bad mode': mode 'fork' is not one of*"])
+    result.stdout.fnmatch_lines(
+        ["*sss_cases.yaml case 'bad mode' mode=: mode 'fork' is not one of*"])
     result.stdout.fnmatch_lines(["*the call was refused (expected it to run): ScriptNotFound*"])

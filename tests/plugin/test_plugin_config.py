@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,11 +106,25 @@ def test_timeout_zero_means_no_limit(pytester: pytest.Pytester) -> None:
     assert _settings(pytester.runpytest("-s", "--sss-timeout=0"))["TIMEOUT"] == "None"
 
 
-def test_ssS_environment_variables_are_not_read(pytester: pytest.Pytester,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sss_variables_are_read_below_the_ini_file_and_above_pyproject(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one SSS_* rule: a front end's explicit options (the ini file) > SSS_* > pyproject."""
     monkeypatch.setenv("SSS_TIMEOUT", "5")
+    monkeypatch.setenv("SSS_USER", "vera")
+    pytester.makepyprojecttoml('[tool.sss-emulator]\ntimeout = 7\nuser = "paula"\n')
     pytester.makepyfile(SHOW_SETTINGS)
-    assert _settings(pytester.runpytest("-s"))["TIMEOUT"] == "60.0"
+    from_env = pytester.runpytest("-s")
+    assert _settings(from_env)["TIMEOUT"] == "5.0"
+    assert _settings(from_env)["USER"] == "vera []"
+    from_env.stdout.fnmatch_lines(["sss-emulator: SSS_TIMEOUT, SSS_USER set in the environment*"])
+    pytester.makeini("[pytest]\nsss_timeout = 8\n")
+    assert _settings(pytester.runpytest("-s"))["TIMEOUT"] == "8.0"
+    assert _settings(pytester.runpytest("-s", "--sss-timeout", "9"))["TIMEOUT"] == "9.0"
+
+
+def test_no_header_line_without_sss_variables(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(): pass\n")
+    pytester.runpytest().stdout.no_fnmatch_line("*sss-emulator: SSS_*")
 
 
 @pytest.mark.parametrize(
@@ -159,12 +176,13 @@ def test_malformed_pyproject_table_names_the_file(pytester: pytest.Pytester) -> 
 BAD_MARKERS = [
     ('"alice"', "*@pytest.mark.sss on *test_0: takes keyword arguments only*"),
     ("usr='alice'", "*test_1: unknown argument(s) usr; known: user, roles,*"),
-    ("roles=[1]", "*test_2: roles= must be a string or a list of strings, not ?1?"),
-    ("timeout='x'", "*test_3: timeout 'x' is not a number of seconds*"),
-    ("mode='fork'", "*test_4: mode 'fork' is not one of subprocess, inprocess, both*"),
+    ("roles=[1]", "*test_2 roles=: ?1? must be a string or a list of strings"),
+    ("timeout='x'", "*test_3 timeout=: timeout 'x' is not a number of seconds*"),
+    ("mode='fork'", "*test_4 mode=: mode 'fork' is not one of subprocess, inprocess, both*"),
     ("bin_dirs=['gone']", "*test_5 bin_dirs=: bin dir */gone does not exist*"),
-    ("anonymous='yes'", "*test_6: anonymous= must be True or False, not 'yes'*"),
-    ("env=['A=1']", "*test_7: env= must be a mapping of names to values*"),
+    ("anonymous='maybe'", "*test_6 anonymous=: 'maybe' is not a boolean (use true or false)*"),
+    ("env=['A']", "*test_7 env=: environment entry 'A' is not KEY=VALUE*"),
+    ("user=''", "*test_8 user=: '' must be a non-empty name*"),
 ]
 
 
@@ -221,3 +239,157 @@ def test_profile_gives_bin_dirs(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(sss):\n"
                         "    assert sss.run_server_side_script('hello.sh').stdout == 'hello\\n'\n")
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+# --- the plugin and the command line read every value alike (one settings engine) ---------------
+
+
+def _cli(argv: list[str], cwd: Path) -> Any:
+    """What ``sss-emulate run ARGV`` would run with: parsed by click, prepared as the CLI does."""
+    from sss_emulator.cli.commands import run_command
+    from sss_emulator.cli.options import collect_options
+    from sss_emulator.invocation import RunInvocation, prepare
+
+    params = dict(run_command.make_context("run", ["--no-stand-in", *argv]).params)
+    script, args = params.pop("script"), params.pop("script_args")
+    for flag in ("watch", "debug"):
+        params.pop(flag)
+    return prepare(RunInvocation(script, tuple(args), collect_options(params), cwd))
+
+
+SHOW_TWO = """
+import pytest
+
+def test_plain(sss):
+    print()
+    print("PLAIN", {show})
+
+@pytest.mark.sss({marker})
+def test_marked(sss):
+    print()
+    print("MARKED", {show})
+"""
+
+
+def _shown(result: pytest.RunResult) -> dict[str, str]:
+    result.assert_outcomes(passed=2)
+    return {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in result.outlines
+            if line.startswith(("PLAIN ", "MARKED "))}
+
+
+@pytest.mark.parametrize(("text", "seconds"),
+                         [("off", None), ("0", None), ("none", None), ("OFF", None),
+                          ("2.5", 2.5)])
+def test_a_timeout_means_the_same_in_the_cli_and_the_plugin(
+        pytester: pytest.Pytester, standard_bin: Path, monkeypatch: pytest.MonkeyPatch,
+        text: str, seconds: float | None) -> None:
+    """--timeout, SSS_TIMEOUT, --sss-timeout, sss_timeout and timeout= read one way."""
+    assert _cli(["--timeout", text, "bin/minimal.bash"], pytester.path).emulator.timeout \
+        == seconds
+    pytester.makepyfile(SHOW_TWO.format(show="sss.timeout", marker=f"timeout={text!r}"))
+    monkeypatch.setenv("SSS_TIMEOUT", text)
+    assert _cli(["bin/minimal.bash"], pytester.path).emulator.timeout == seconds
+    assert _shown(pytester.runpytest("-s")) == {"PLAIN": str(seconds), "MARKED": str(seconds)}
+    monkeypatch.delenv("SSS_TIMEOUT")
+    assert _shown(pytester.runpytest("-s", "--sss-timeout", text))["PLAIN"] == str(seconds)
+    pytester.makeini(f"[pytest]\nsss_timeout = {text}\n")
+    assert _shown(pytester.runpytest("-s"))["PLAIN"] == str(seconds)
+
+
+def test_env_pairs_add_up_alike_in_the_cli_and_the_plugin(
+        pytester: pytest.Pytester, standard_bin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--env over SSS_ENV over pyproject's env, name by name; a marker's env= the same way."""
+    pytester.makepyprojecttoml('[tool.sss-emulator]\nenv = {A = "0", D = "4"}\n')
+    monkeypatch.setenv("SSS_ENV", "C=3 'E=from env'")
+    expected = {"A": "1", "B": "x y", "C": "3", "D": "4", "E": "from env"}
+    cli = _cli(["--env", "A=1", "--env", "B=x y", "bin/minimal.bash"], pytester.path)
+    assert cli.emulator.env == expected
+    assert any(note.startswith("A of env in ") and note.endswith("--env takes precedence")
+               for note in cli.settings.notes)
+    pytester.makepyfile(SHOW_TWO.format(show="sorted(sss.env.items())",
+                                        marker='env={"A": 1, "B": "x y"}'))
+    shown = {key: dict(ast.literal_eval(pairs))
+             for key, pairs in _shown(pytester.runpytest("-s")).items()}
+    assert shown == {"MARKED": expected, "PLAIN": {"A": "0", "C": "3", "D": "4", "E": "from env"}}
+
+
+def test_a_path_with_a_tilde_means_the_same_in_the_cli_and_the_plugin(
+        pytester: pytest.Pytester, standard_bin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """~ is expanded wherever a path is written; relative paths start where they are written."""
+    home = Path(os.path.expanduser("~"))
+    (home / "tilde_bin").mkdir()
+    (home / "tilde_bin" / "minimal.bash").write_text((standard_bin / "minimal.bash").read_text())
+    (home / "tilde_bin" / "minimal.bash").chmod(0o755)
+    wanted = (home / "tilde_bin").absolute()
+    assert _cli(["--bin-dir", "~/tilde_bin", "minimal.bash"], pytester.path).emulator.bin_dirs \
+        == (wanted,)
+    monkeypatch.setenv("SSS_BIN_DIRS", "~/tilde_bin")
+    assert _cli(["minimal.bash"], pytester.path).emulator.bin_dirs == (wanted,)
+    monkeypatch.delenv("SSS_BIN_DIRS")
+    pytester.makepyprojecttoml('[tool.sss-emulator]\nbin-dirs = ["~/tilde_bin"]\n')
+    assert _cli(["minimal.bash"], pytester.path).emulator.bin_dirs == (wanted,)
+    pytester.makepyfile(SHOW_TWO.format(show="[str(p) for p in sss.bin_dirs]",
+                                        marker='bin_dirs="~/tilde_bin"'))
+    assert _shown(pytester.runpytest("-s")) == {"PLAIN": str([str(wanted)]),
+                                                "MARKED": str([str(wanted)])}
+    pytester.makeini("[pytest]\nsss_bin_dirs = ~/tilde_bin\n")
+    assert _shown(pytester.runpytest("-s"))["PLAIN"] == str([str(wanted)])
+    assert _shown(pytester.runpytest("-s", "--sss-bin-dir", "~/tilde_bin"))["PLAIN"] \
+        == str([str(wanted)])
+
+
+USERS = """
+users:
+  alice: {roles: [team]}
+  lars: {roles: [team, audit], realm: LDAP}
+roles:
+  team: [SCRIPTING:EXECUTE:echo.py]
+"""
+
+
+@pytest.mark.parametrize(
+    ("marker", "argv", "identity"),
+    [
+        ("", [], "admin PAM ['administration']"),
+        ("user='alice'", ["--user", "alice"], "alice PAM ['team']"),
+        ("user='lars'", ["--user", "lars"], "lars LDAP ['team', 'audit']"),
+        ("user='alice', roles=['x']", ["--user", "alice", "--role", "x"], "alice PAM ['x']"),
+        ("user='nobody'", ["--user", "nobody"], "nobody PAM []"),
+        ("user='admin'", ["--user", "admin"], "admin PAM ['administration']"),
+        ("roles='r1 r2'", ["--role", "r1", "--role", "r2"], "admin PAM ['r1', 'r2']"),
+    ],
+)
+def test_marker_user_means_what_cli_user_means(pytester: pytest.Pytester, standard_bin: Path,
+                                                marker: str, argv: list[str],
+                                                identity: str) -> None:
+    """Roles come from the users file's entry for the user, in both front ends."""
+    (pytester.path / "users.yaml").write_text(USERS)
+    prepared = _cli(["--users", "users.yaml", *argv, "bin/minimal.bash"], pytester.path)
+    who = prepared.identity
+    assert f"{who.name} {who.realm} {list(who.roles)}" == identity
+    pytester.makeini("[pytest]\nsss_users = users.yaml\n")
+    show = 'f"{sss.identity.name} {sss.identity.realm} {list(sss.identity.roles)}"'
+    pytester.makepyfile(SHOW_TWO.format(show=show, marker=marker))
+    assert _shown(pytester.runpytest("-s"))["MARKED"] == identity
+
+
+def test_marker_user_gets_the_users_file_roles_and_permissions(pytester: pytest.Pytester,
+                                                               standard_bin: Path) -> None:
+    """user="alice" alone may run what her role in the users file grants, and nothing else."""
+    (pytester.path / "users.yaml").write_text(USERS)
+    pytester.makeini("[pytest]\nsss_bin_dirs = bin\nsss_users = users.yaml\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.sss(user="alice")
+
+        def test_granted(sss):
+            assert sss.run_server_side_script("echo.py").code == 0
+
+        def test_not_granted(sss):
+            with pytest.raises(sss.errors.PermissionDenied, match="User 'alice' [(]team[)]"):
+                sss.run_server_side_script("minimal.bash")
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)

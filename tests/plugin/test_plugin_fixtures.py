@@ -12,7 +12,7 @@ def test_plugin_is_registered_by_entry_point(pytester: pytest.Pytester) -> None:
                         "    assert request.config.pluginmanager.has_plugin('sss_emulator')\n")
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*sss-emulator*", "*--sss-bin-dir=DIR*", "*--sss-mode=*",
-                                 "*sss_bin_dirs (paths)*"])
+                                 "*sss_bin_dirs (args)*"])
     pytester.runpytest().assert_outcomes(passed=1)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from sss_emulator.errors import ConfigError
+
 SERVE = [sys.executable, "-m", "sss_emulator", "serve"]
 
 
@@ -128,6 +130,8 @@ def test_sss_server_fixture_from_pytest_plugins(pytester: pytest.Pytester,
     pytester.makeconftest(header + f"""
 import pytest
 
+from sss_emulator.errors import ConfigError
+
 @pytest.fixture
 def sss_server_options():
     return {{"bin_dirs": ({str(samples)!r},)}}
@@ -144,3 +148,51 @@ def test_runs(sss_server):
 """)
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
+
+
+def test_serve_settings_come_from_the_one_engine(tmp_path: Path, samples: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """host, port, context root and db: option > SSS_* > [tool.sss-emulator], like all settings."""
+    from sss_emulator.serve.build import serve_settings
+
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.sss-emulator]\nbin-dirs = ["{samples}"]\nport = 0\ncontext-root = "/toml"\n'
+        'db = "state.db"\n')
+    defaults = {"host": "127.0.0.1", "port": 10443}
+    values = serve_settings({}, cwd=tmp_path, defaults=defaults).values
+    assert (values["host"], values["port"], values["context_root"], values["db"]) == \
+        ("127.0.0.1", 0, "/toml", tmp_path / "state.db")
+    monkeypatch.setenv("SSS_PORT", "8080")
+    monkeypatch.setenv("SSS_HOST", "0.0.0.0")
+    monkeypatch.setenv("SSS_DB", "~/other.db")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    settings = serve_settings({"port": "9090"}, cwd=tmp_path, defaults=defaults)
+    assert (settings.values["host"], settings.values["port"], settings.values["db"]) == \
+        ("0.0.0.0", 9090, tmp_path / "home" / "other.db")
+    assert "SSS_PORT ignored: --port takes precedence" in settings.notes
+    monkeypatch.setenv("SSS_PORT", "http")
+    with pytest.raises(ConfigError, match="SSS_PORT: 'http' is not a whole number"):
+        serve_settings({}, cwd=tmp_path, defaults=defaults)
+
+
+def test_port_from_pyproject_and_a_bad_port_option(tmp_path: Path, samples: Path) -> None:
+    """``port = 0`` in pyproject.toml serves on a free port; ``--port 70000`` is a usage error."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.sss-emulator]\nbin-dirs = ["{samples}"]\nport = 0\nwork-root = "work"\n'
+        'shared-root = "shared"\n')
+    bad = subprocess.run([*SERVE, "--port", "70000"], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=60, env=env)
+    assert bad.returncode == 2
+    assert "Invalid value for '--port': 70000 is out of range" in bad.stderr
+    proc = subprocess.Popen([*SERVE, "--quiet"], stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=tmp_path)
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        match = re.search(r"on (http://127\.0\.0\.1:(\d+))", banner)
+        assert match and int(match.group(2)) > 0, banner
+        _wait_ready(match.group(1), proc)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
