@@ -184,6 +184,43 @@ def test_option_like_values_of_script_arguments_are_the_scripts(cli, samples: Pa
     assert "no such option -x; script arguments are -p0 VALUE or -Oname=VALUE" in other.stderr
 
 
+def test_unknown_user_and_unknown_users_file_keys_are_named(cli, tmp_path: Path,
+                                                            samples: Path,
+                                                            examples: Path) -> None:
+    """--user alce: "unknown user" with the known ones, not a permission error; a typo in a
+    users file (role: for roles:) is refused rather than leaving the user without roles."""
+    users = str(examples / "users.yaml")
+    result = cli("--bin-dir", str(samples), "--users", users, "--user", "alce", "minimal.bash")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "sss-emulate: error: unknown user 'alce' (did you mean 'alice'?): the users file lists "
+        "admin, alice, bob; use one of them, or give --role to run as a user it does not list"]
+    chosen = cli("--bin-dir", str(samples), "--users", users, "--user", "zed", "--role", "team",
+                 "minimal.bash")
+    assert chosen.exit_code == 0, chosen.output
+    (tmp_path / "typo.yaml").write_text("users:\n  alice: {password: x, role: [team]}\n")
+    typo = cli("--bin-dir", str(samples), "--users", "typo.yaml", "--user", "alice",
+               "minimal.bash")
+    assert typo.exit_code == 2
+    assert typo.stderr.strip().splitlines() == [
+        f"sss-emulate: error: {tmp_path / 'typo.yaml'}: user 'alice': unknown key 'role' "
+        "(did you mean 'roles'?); the keys are password, roles, realm"]
+
+
+def test_settings_messages_name_where_the_value_came_from(cli, samples: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """--bin-dir (not --bin-dirs) and SSS_FORMAT are named as the user spelled them."""
+    missing = cli("--bin-dir", "nodir", "minimal.bash")
+    assert missing.exit_code == 2
+    assert "--bin-dir: bin dir" in missing.stderr and "--bin-dirs" not in missing.stderr
+    monkeypatch.setenv("SSS_FORMAT", "jsn")
+    wrong = cli("--bin-dir", str(samples), "minimal.bash")
+    assert wrong.exit_code == 2
+    assert wrong.stderr.strip().splitlines() == [
+        "sss-emulate: error: SSS_FORMAT: format 'jsn' is not one of text, json, xml"]
+
+
 def test_list_without_a_bin_dir_is_a_usage_error(cli) -> None:
     """Exit 2 and one 'sss-emulate: error:' line, like every other bad command line."""
     result = cli("list")
