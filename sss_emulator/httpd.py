@@ -250,20 +250,23 @@ def serve(
     quiet: bool = False,
     on_ready: Callable[[str], None] | None = None,
     err: TextIO | None = None,
+    stopping: str = "running scripts are stopped and their directories removed.",
+    prog: str = "sss-emulate serve",
 ) -> int:
     """Serve ``app`` in the foreground until Ctrl+C or SIGTERM; return an exit status.
 
     ``on_ready(url)`` is called once the socket listens (port 0 → the port chosen). A port in
-    use is one line on ``err`` and status 1.
+    use is one line on ``err`` and status 1. ``stopping`` says what stopping means for ``app``;
+    ``prog`` names the command in messages.
     """
     err = err or sys.stderr
     try:
         server = _build(app, host, port, tls, quiet)
     except AddressInUse as exc:
-        print(f"sss-emulate serve: error: {exc.strerror}", file=err)
+        print(f"{prog}: error: {exc.strerror}", file=err)
         return 1
     except OSError as exc:
-        print(f"sss-emulate serve: error: cannot listen on {host}:{port}: "
+        print(f"{prog}: error: cannot listen on {host}:{port}: "
               f"{exc.strerror or exc}", file=err)
         return 1
     url = _url(server, host, tls)
@@ -277,8 +280,7 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
-        print("sss-emulate serve: stopping; running scripts are stopped and their directories "
-              "removed.", file=err, flush=True)
+        print(f"{prog}: stopping; {stopping}", file=err, flush=True)
         signal.signal(signal.SIGTERM, previous)
         server.server_close()
         close = getattr(app, "close", None)

@@ -10,10 +10,16 @@ from typing import Any
 
 import pytest
 
-from sss_emulator.core.call import request_from_pylib
+from sss_emulator.callfile import (
+    CallCase,
+    CallFileError,
+    Normalisers,
+    check_outcome,
+    load_call_file,
+)
+from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.errors import EmulatorError, ScriptTimeout
 
-from .callfile import CallCase, CallFileError, check_outcome, load_call_file
 from .parity import ParityError
 from .pytest_emulator import PytestEmulator
 from .settings import PluginConfigError
@@ -77,8 +83,7 @@ class CallItem(pytest.Item):
 
     def _check(self, emulator: PytestEmulator) -> None:
         case = self.case
-        request = request_from_pylib(case.call, case.positionals, dict(case.uploads),
-                                     dict(case.options))
+        request = case.request()
         expected_error = case.expect.get("error")
         try:
             outcome = emulator.run(request)
@@ -95,10 +100,31 @@ class CallItem(pytest.Item):
         if expected_error:
             raise CallCaseFailure([f"expected the call to be refused with {expected_error}, "
                                    f"but it ran (code {outcome.code})"])
-        problems = check_outcome(case.expect, outcome.code, outcome.timed_out,
-                                 outcome.stdout_text, outcome.stderr_text, outcome.shared_files)
+        normalisers = self._normalisers(emulator, outcome) if case.expect.get("normalise") \
+            else None
+        stdout, stderr = outcome.stdout_text, outcome.stderr_text
+        if normalisers is not None:  # a recorded answer: the texts as the XML carried them
+            stdout, stderr = outcome.stdout or "", outcome.stderr or ""
+        problems = check_outcome(case.expect, outcome.code, outcome.timed_out, stdout, stderr,
+                                 outcome.shared_files, call=outcome.call,
+                                 normalisers=normalisers)
         if problems:
             raise CallCaseFailure(problems)
+
+    def _normalisers(self, emulator: PytestEmulator, outcome: RunOutcome) -> Normalisers:
+        """``expect.normalise``: rewrite what differs between any two runs (tokens, SHARED_DIR
+        names, bin dir paths, …) on both sides, as ``sss-emulate compare`` does."""
+        from sss_emulator.fidelity.normalise import (
+            Normaliser,
+            SideFacts,
+            load_rules,
+            outcome_normaliser,
+        )
+
+        rules_file = self.case.rules_file
+        rules = load_rules(rules_file) if rules_file is not None else ()
+        expected = Normaliser(SideFacts(script_call=self.case.call), rules)
+        return expected, outcome_normaliser(outcome, emulator.bin_dirs, rules)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:

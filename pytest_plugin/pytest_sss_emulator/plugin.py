@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from sss_emulator.callfile import is_call_file
+
 from .backend_fixtures import sss_backend
-from .callfile import is_call_file
 from .items import CALL_FAILED, CallFile
 from .pytest_emulator import PytestEmulator
 from .server_fixtures import sss_server, sss_server_options

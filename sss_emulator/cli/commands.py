@@ -12,10 +12,11 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, TextIO
+from typing import Any, NoReturn
 
 import click
 
+from sss_emulator.cli.execute import EXIT_INTERRUPTED, execute, refusal_format
 from sss_emulator.cli.options import (
     RUN_CONTEXT,
     WATCH_OPTIONS,
@@ -26,72 +27,13 @@ from sss_emulator.cli.options import (
     watch_options,
 )
 from sss_emulator.cli.usage import check_no_unknown_options
-from sss_emulator.config import FORMATS, resolve_settings, resolve_values
-from sss_emulator.core.outcome import RunOutcome
+from sss_emulator.config import resolve_settings
 from sss_emulator.core.render import render_json
-from sss_emulator.core.tokens import Identity
-from sss_emulator.errors import BadRequestForm, EmulatorError, SetupError
-from sss_emulator.invocation import RunInvocation, prepare
-from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
+from sss_emulator.errors import BadRequestForm, EmulatorError
+from sss_emulator.invocation import RunInvocation
+from sss_emulator.terminal import say
 
 __all__ = ("EXIT_INTERRUPTED", "execute", "main", "run_cli")
-
-EXIT_INTERRUPTED = 130
-
-
-def _exit_code(outcome: RunOutcome) -> int:
-    if outcome.timed_out or outcome.code is None:
-        return 124
-    return outcome.code
-
-
-def execute(
-    invocation: RunInvocation,
-    *,
-    stdout: BinaryIO | None = None,
-    stderr: TextIO | None = None,
-    debug: bool = False,
-) -> int:
-    """Prepare and run one invocation, print its outcome, return the exit status.
-
-    A failure of the emulator itself (a bug, not a refused call) is one line and exit 125, or
-    its traceback with ``debug``.
-    """
-    out = stdout or sys.stdout.buffer
-    err = stderr or sys.stderr
-    fmt: str | None = None
-    identity: Identity | None = None
-    try:
-        prepared = prepare(invocation)
-        fmt, identity = prepared.fmt, prepared.identity
-        for note in prepared.settings.notes:
-            say(err, f"note: {note}")
-        on_stdout, on_stderr = live_sinks(fmt, out, err)
-        with prepared.emulator:
-            outcome = prepared.emulator.run(
-                prepared.request,
-                identity=prepared.identity,
-                auth_token=prepared.auth_token,
-                on_stdout=on_stdout,
-                on_stderr=on_stderr,
-            )
-    except EmulatorError as error:
-        write_refusal(error, fmt or _refusal_format(invocation.options.get("format"),
-                                                    invocation.cwd), identity, out, err)
-        return error.exit_code
-    except KeyboardInterrupt:
-        say(err, "interrupted; the script was stopped and its directory removed.")
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        if debug:
-            raise
-        say(err, f"internal error: {type(exc).__name__}: {exc}; rerun with --debug for the "
-                 "traceback and report it.")
-        return SetupError.exit_code
-    write_outcome(outcome, fmt, out, err, shown_notes=prepared.settings.notes)
-    if fmt == "text":
-        say(err, outcome_summary(outcome))
-    return _exit_code(outcome)
 
 
 # --- click front end ----------------------------------------------------------------------------
@@ -139,21 +81,7 @@ def _json_requested(argv: Sequence[str]) -> bool:
             typed = arg.partition("=")[2]
         elif arg == "--format" and index + 1 < len(argv):
             typed = argv[index + 1]
-    return _refusal_format(typed, Path.cwd()) == "json"
-
-
-def _refusal_format(typed: str | None, cwd: Path) -> str:
-    """The format to refuse in when the settings could not be read as a whole.
-
-    The one engine decides (``--format`` > ``SSS_FORMAT`` > pyproject), as for a run; if even
-    that fails (the format or pyproject.toml is what is broken), the typed format if valid, else
-    text. Only called on the error path, so a run reads its settings once.
-    """
-    try:
-        return str(resolve_values(("format",), {"format": typed}, cwd=cwd)["format"].value
-                   or "text")
-    except EmulatorError:
-        return typed if typed in FORMATS else "text"
+    return refusal_format(typed, Path.cwd()) == "json"
 
 
 @click.group(cls=_DefaultRunGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,6 +95,9 @@ def main() -> None:
     sss-emulate serve                                    the /scripting HTTP API and a page
     sss-emulate list                                     scripts in the bin dirs
     sss-emulate doctor SCRIPT                            is it deployable?
+    sss-emulate compare --server-url URL SCRIPT ...      local run vs your server's
+    sss-emulate record --server-url URL                  turn real calls into call files
+    sss-emulate replay FILE | --call "CALL"              rerun a recorded call locally
 
     A VALUE of @path uploads that file (it arrives as .upload_files/<name>).
     """
@@ -265,12 +196,19 @@ def doctor_command(script: str, no_run: bool, **kwargs: Any) -> None:
 
 
 def _add_commands() -> None:
-    """``serve`` and ``watch`` are declared in their own modules; their features load lazily."""
+    """``serve``, ``watch``, ``compare``, ``record`` and ``replay`` are declared in their own
+    modules; their features load lazily."""
+    from sss_emulator.cli.compare import compare_command
+    from sss_emulator.cli.record import record_command
+    from sss_emulator.cli.replay import replay_command
     from sss_emulator.cli.serve import serve_command
     from sss_emulator.cli.watch import watch_command
 
     main.add_command(serve_command)
     main.add_command(watch_command)
+    main.add_command(compare_command)
+    main.add_command(record_command)
+    main.add_command(replay_command)
 
 
 _add_commands()

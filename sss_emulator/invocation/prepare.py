@@ -75,8 +75,12 @@ def _bin_dirs_for(script: str, settings: Settings, cwd: Path) -> tuple[tuple[Pat
     return settings.bin_dirs, script
 
 
-def prepare(invocation: RunInvocation) -> Prepared:
-    """Resolve settings, the script and its arguments; read every file anew."""
+def prepare(invocation: RunInvocation, *, local_only: bool = False) -> Prepared:
+    """Resolve settings, the script and its arguments; read every file anew.
+
+    ``local_only`` ignores ``--server-url`` (and ``SSS_SERVER_URL``): ``compare`` runs the call
+    on that server itself, and the local run's callbacks stay with the stand-in.
+    """
     settings = resolve_settings(invocation.options, cwd=invocation.cwd, names=_RUN_NAMES)
     values = settings.values
     fmt = values.get("format") or "text"
@@ -88,7 +92,7 @@ def prepare(invocation: RunInvocation) -> Prepared:
     identity = identity_for(settings.users, values.get("user"), values.get("roles") or (),
                             anonymous=anonymous)
     auth_token = values.get("auth_token") or None
-    server_url = values.get("server_url")
+    server_url = None if local_only else values.get("server_url")
     connection: dict[str, Any] = {"stand_in": values.get("stand_in") is not False,
                                   "data_files": tuple(values.get("data") or ())}
     if server_url:

@@ -129,6 +129,9 @@ FORBIDDEN = {
     "sss_emulator.serve": ("sss_emulator.cli", "sss_emulator.watch", "click"),
     "sss_emulator.connect": ("sss_emulator.cli", "sss_emulator.watch", "sss_emulator.serve",
                              "sss_emulator.invocation", "click"),
+    "sss_emulator.fidelity": ("sss_emulator.cli", "sss_emulator.watch", "click"),
+    "sss_emulator.callfile": ("sss_emulator.cli", "sss_emulator.serve", "sss_emulator.invocation",
+                              "click", "pytest"),
 }
 
 

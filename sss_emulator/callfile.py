@@ -14,6 +14,13 @@ A file holds one case, or a list of them under ``tests`` with file-wide defaults
 
 Each case becomes a test item. A malformed file is one collection error naming the file, the
 case and the key; a case whose run does not match reports what differs, with diffs.
+
+``sss-emulate record`` writes these files from calls to a real server. Its expectations use
+``expect.call`` (the response's ``<call>``) and ``expect.normalise: true`` (or a rule file's
+path): ``*_exact``, ``call`` and shared file contents are then compared after both sides are
+normalised as ``sss-emulate compare`` does (tokens, SHARED_DIR names, bin dir paths, …). A
+``null`` in ``positionals`` leaves that index to an upload (``uploads: {-p0: form.json}``).
+The pytest plugin and ``sss-emulate replay`` both read them through this module.
 """
 
 from __future__ import annotations
@@ -21,15 +28,17 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ("CASE_KEYS", "EXPECT_KEYS", "CallCase", "CallFileError", "check_outcome",
-           "is_call_file", "load_call_file")
+from sss_emulator.core.call import CallRequest, FieldValue, Upload, request_from_form
+
+__all__ = ("CASE_KEYS", "EXPECT_KEYS", "CallCase", "CallFileError", "Normalisers",
+           "check_outcome", "is_call_file", "load_call_file")
 
 _CALL_FILE = re.compile(r"sss_.*\.(ya?ml|toml)\Z")
 
@@ -39,8 +48,11 @@ CASE_KEYS = ("name", "call", "positionals", "options", "uploads", "expect", "use
              "anonymous", "timeout", "mode", "bin_dirs", "env", "home", "users")
 _DEFAULT_KEYS = ("user", "roles", "anonymous", "timeout", "mode", "bin_dirs", "env", "home",
                  "users")
-EXPECT_KEYS = ("code", "stdout", "stderr", "stdout_exact", "stderr_exact", "shared_files",
-               "error", "timed_out")
+EXPECT_KEYS = ("code", "call", "stdout", "stderr", "stdout_exact", "stderr_exact",
+               "shared_files", "error", "timed_out", "normalise")
+
+#: A pair of normalisers: the expected side's and the actual run's (see ``expect.normalise``).
+Normalisers = tuple[Callable[[str], str], Callable[[str], str]]
 
 
 class CallFileError(Exception):
@@ -57,11 +69,26 @@ class CallCase:
 
     name: str
     call: str
-    positionals: tuple[str, ...]
+    positionals: tuple[str | None, ...]
     options: tuple[tuple[str, str], ...]
     uploads: tuple[tuple[str, Path], ...]
     expect: Mapping[str, Any]
     settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def request(self) -> CallRequest:
+        """The request pylib would send: options, positionals (``None``: an upload's index),
+        then the file parts with their base names."""
+        fields: list[tuple[str, FieldValue]] = [("call", self.call)]
+        fields += [(f"-O{name}", value) for name, value in self.options]
+        fields += [(f"-p{i}", v) for i, v in enumerate(self.positionals) if v is not None]
+        files = [(name, Upload(filename=path.name, source=path)) for name, path in self.uploads]
+        return request_from_form(fields, files)
+
+    @property
+    def rules_file(self) -> Path | None:
+        """The rule file ``expect.normalise`` names (absolute), if it names one."""
+        value = self.expect.get("normalise")
+        return Path(value) if isinstance(value, str) else None
 
 
 def _read(path: Path) -> Any:
@@ -99,8 +126,9 @@ def _check_case(raw: Any, where: str, base: Path, defaults: Mapping[str, Any]) -
         raise CallFileError(f"{where}: 'call' must name the script to run, e.g. call: minimal.bash")
     positionals = raw.get("positionals", [])
     if isinstance(positionals, str) or not isinstance(positionals, Sequence) or not all(
-            _scalar(v) for v in positionals):
-        raise CallFileError(f"{where}: 'positionals' must be a list of texts or numbers")
+            _scalar(v) or v is None for v in positionals):
+        raise CallFileError(f"{where}: 'positionals' must be a list of texts or numbers (null "
+                            "where an upload fills that index)")
     options = raw.get("options", {})
     if not isinstance(options, Mapping) or not all(_scalar(v) for v in options.values()):
         raise CallFileError(f"{where}: 'options' must map option names to texts or numbers")
@@ -117,12 +145,15 @@ def _check_case(raw: Any, where: str, base: Path, defaults: Mapping[str, Any]) -
     expect = raw.get("expect", {}) or {}
     if not isinstance(expect, Mapping):
         raise CallFileError(f"{where}: 'expect' must be a mapping ({', '.join(EXPECT_KEYS)})")
+    expect = dict(expect)
     _check_expect(expect, where)
+    if isinstance(expect.get("normalise"), str):
+        expect["normalise"] = str(_rules_path(expect["normalise"], base, where))
     settings = {**defaults, **{k: raw[k] for k in _DEFAULT_KEYS if k in raw}}
     return CallCase(
         name=str(raw.get("name") or call),
         call=call,
-        positionals=tuple(str(v) for v in positionals),
+        positionals=tuple(None if v is None else str(v) for v in positionals),
         options=tuple((str(k), str(v)) for k, v in options.items()),
         uploads=tuple(upload_paths),
         expect=dict(expect),
@@ -168,6 +199,14 @@ def _check_expect(expect: Mapping[str, Any], where: str) -> None:
             isinstance(v, str | bool) for v in shared.values()):
         raise CallFileError(f"{where}: expect.shared_files must list file names, or map them to "
                             "their exact content (or true)")
+    call = expect.get("call")
+    if call is not None and not isinstance(call, str):
+        raise CallFileError(f"{where}: expect.call must be the response's call text, e.g. "
+                            "'minimal.bash --option2=x Positional0'")
+    normalise = expect.get("normalise", False)
+    if not isinstance(normalise, bool | str):
+        raise CallFileError(f"{where}: expect.normalise must be true, false or the path of a "
+                            "rule file (REGEX => REPLACEMENT lines)")
     error = expect.get("error")
     if error is not None:
         from sss_emulator import errors
@@ -175,6 +214,19 @@ def _check_expect(expect: Mapping[str, Any], where: str) -> None:
         if not isinstance(getattr(errors, str(error), None), type):
             raise CallFileError(f"{where}: expect.error {error!r} is not one of "
                                 f"{', '.join(errors.__all__)}")
+
+
+def _rules_path(value: str, base: Path, where: str) -> Path:
+    """A rule file of ``expect.normalise``, relative to the call file, checked now."""
+    from sss_emulator.errors import ConfigError
+    from sss_emulator.fidelity.normalise import load_rules
+
+    path = (base / value).absolute()
+    try:
+        load_rules(path)
+    except ConfigError as exc:
+        raise CallFileError(f"{where}: expect.normalise: {exc.message}") from None
+    return path
 
 
 def load_call_file(path: Path) -> list[CallCase]:
@@ -209,7 +261,16 @@ def load_call_file(path: Path) -> list[CallCase]:
 # --- checking a run against a case --------------------------------------------------------------
 
 
-def _stream_problems(name: str, text: str, expect: Mapping[str, Any]) -> list[str]:
+def _same(norms: Normalisers | None) -> Normalisers:
+    return norms if norms is not None else (_identity, _identity)
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def _stream_problems(name: str, text: str, expect: Mapping[str, Any],
+                     norms: Normalisers | None = None) -> list[str]:
     problems = []
     for pattern in _patterns(expect.get(name, [])) or []:
         if pattern.startswith("re:"):
@@ -218,8 +279,11 @@ def _stream_problems(name: str, text: str, expect: Mapping[str, Any]) -> list[st
         elif pattern not in text:
             problems.append(f"{name}: does not contain {pattern!r}")
     exact = expect.get(f"{name}_exact")
-    if exact is not None and exact != text:
-        problems.append(f"{name}: differs from {name}_exact:")
+    wanted_norm, actual_norm = _same(norms)
+    if exact is not None and wanted_norm(exact) != actual_norm(text):
+        exact, text = wanted_norm(exact), actual_norm(text)
+        shown = " (both normalised)" if norms is not None else ""
+        problems.append(f"{name}: differs from {name}_exact{shown}:")
         problems += [line.rstrip("\n") for line in difflib.unified_diff(
             exact.splitlines(keepends=True), text.splitlines(keepends=True),
             fromfile=f"expected {name}", tofile=f"actual {name}")]
@@ -227,9 +291,15 @@ def _stream_problems(name: str, text: str, expect: Mapping[str, Any]) -> list[st
 
 
 def check_outcome(expect: Mapping[str, Any], code: int | None, timed_out: bool,
-                  stdout: str, stderr: str, shared: Mapping[str, Path]) -> list[str]:
-    """What in a finished run differs from ``expect`` (empty when it matches)."""
+                  stdout: str, stderr: str, shared: Mapping[str, Path], *,
+                  call: str | None = None, normalisers: Normalisers | None = None) -> list[str]:
+    """What in a finished run differs from ``expect`` (empty when it matches).
+
+    ``call`` is the run's ``<call>`` (checked against ``expect.call``); ``normalisers`` rewrite
+    the expected and the actual texts before exact comparisons (``expect.normalise``).
+    """
     problems = []
+    wanted_norm, actual_norm = _same(normalisers)
     if expect.get("timed_out"):
         if not timed_out:
             problems.append(f"expected the run to time out, but it ended with code {code}")
@@ -237,8 +307,12 @@ def check_outcome(expect: Mapping[str, Any], code: int | None, timed_out: bool,
         problems.append("the run timed out")
     elif code != expect.get("code", 0):
         problems.append(f"code: expected {expect.get('code', 0)}, got {code}")
-    problems += _stream_problems("stdout", stdout, expect)
-    problems += _stream_problems("stderr", stderr, expect)
+    wanted_call = expect.get("call")
+    if wanted_call is not None and call is not None and \
+            wanted_norm(wanted_call) != actual_norm(call):
+        problems.append(f"call: expected {wanted_norm(wanted_call)!r}, got {actual_norm(call)!r}")
+    problems += _stream_problems("stdout", stdout, expect, normalisers)
+    problems += _stream_problems("stderr", stderr, expect, normalisers)
     wanted = expect.get("shared_files", {})
     if isinstance(wanted, list):
         wanted = dict.fromkeys(wanted, True)
@@ -250,7 +324,8 @@ def check_outcome(expect: Mapping[str, Any], code: int | None, timed_out: bool,
             problems.append(f"shared file {name!r} missing; SHARED_DIR has: "
                             f"{', '.join(sorted(shared)) or 'nothing'}")
         elif isinstance(content, str):
-            actual = shared[name].read_text(encoding="utf-8", errors="replace")
+            actual = actual_norm(shared[name].read_text(encoding="utf-8", errors="replace"))
+            content = wanted_norm(content)
             if actual != content:
                 problems.append(f"shared file {name!r} differs:")
                 problems += [line.rstrip("\n") for line in difflib.unified_diff(
