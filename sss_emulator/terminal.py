@@ -7,8 +7,11 @@ the one document asked for.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import weakref
 from collections.abc import Callable, Sequence
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.render import ResponseMeta, render_error_xml, render_json
@@ -19,9 +22,52 @@ from sss_emulator.errors import EmulatorError
 __all__ = ("live_sinks", "outcome_summary", "say", "write_outcome", "write_refusal")
 
 
+#: Watch mode writes from two threads (the loop and the run): our lines and the script's live
+#: output go out under one lock, so that no line of ours lands inside another line.
+_LOCK = threading.RLock()
+
+
+class _Terminal:
+    """Stands for "a terminal": stdout and stderr that are both ttys show on one screen."""
+
+
+_TERMINAL = _Terminal()
+#: Streams whose last write did not end a line (the script's output may stop mid-line).
+_mid_line: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _line_key(stream: Any) -> Any:
+    try:
+        return _TERMINAL if stream.isatty() else stream
+    except (AttributeError, ValueError):  # closed, or no isatty
+        return stream
+
+
+def _set_mid_line(stream: Any, value: bool) -> None:
+    # a stream that cannot be weakly referenced: nothing to remember
+    with contextlib.suppress(TypeError):
+        _mid_line[_line_key(stream)] = value
+
+
+def _is_mid_line(stream: Any) -> bool:
+    try:
+        return _mid_line.get(_line_key(stream), False)
+    except TypeError:
+        return False
+
+
 def say(stream: TextIO, message: str) -> None:
-    """One line of our own on stderr, flushed (watch mode writes from two threads)."""
-    print(f"sss-emulate: {message}", file=stream, flush=True)
+    """One line of our own on stderr, whole and flushed, starting on a line of its own.
+
+    ``print`` writes the text and the newline separately, so two threads printing at once could
+    share a line; here the line is one write under :data:`_LOCK`, after a newline if the
+    script's output stopped mid-line.
+    """
+    with _LOCK:
+        start = "\n" if _is_mid_line(stream) else ""
+        stream.write(f"{start}sss-emulate: {message}\n")
+        stream.flush()
+        _set_mid_line(stream, False)
 
 
 class _TextSink:
@@ -37,10 +83,15 @@ class _TextSink:
         self._stream.flush()
 
 
-def _copy_to(stream: BinaryIO | _TextSink) -> Callable[[bytes], None]:
+def _copy_to(stream: BinaryIO | _TextSink, shown_on: Any) -> Callable[[bytes], None]:
+    """A sink copying chunks to ``stream``, remembering whether ``shown_on`` is mid-line."""
+
     def sink(chunk: bytes) -> None:
-        stream.write(chunk)
-        stream.flush()
+        with _LOCK:
+            stream.write(chunk)
+            stream.flush()
+            if chunk:
+                _set_mid_line(shown_on, not chunk.endswith(b"\n"))
 
     return sink
 
@@ -51,7 +102,7 @@ def live_sinks(fmt: str, out: BinaryIO, err: TextIO
     if fmt != "text":
         return None, None
     err_bytes: BinaryIO | _TextSink = getattr(err, "buffer", None) or _TextSink(err)
-    return _copy_to(out), _copy_to(err_bytes)
+    return _copy_to(out, out), _copy_to(err_bytes, err)
 
 
 def outcome_summary(outcome: RunOutcome) -> str:

@@ -175,8 +175,11 @@ def emulator_kwargs(
         raise PluginConfigError(exc.message) from None
     values = settings.values
     anonymous = bool(values.get("anonymous"))
-    identity = identity_for(settings.users, values.get("user"), values.get("roles") or (),
-                            anonymous=anonymous)
+    try:
+        identity = identity_for(settings.users, values.get("user"), values.get("roles") or (),
+                                anonymous=anonymous, roles_option="roles=")
+    except ConfigError as exc:  # an unknown user
+        raise PluginConfigError(f"{where}: {exc.message}") from None
     kwargs: dict[str, Any] = {
         "bin_dirs": settings.bin_dirs,
         "home": settings.home,

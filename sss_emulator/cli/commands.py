@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -26,10 +26,12 @@ from sss_emulator.cli.options import (
     setting_options,
     watch_options,
 )
+from sss_emulator.cli.usage import check_no_unknown_options
 from sss_emulator.config import resolve_settings
 from sss_emulator.core.render import render_json
 from sss_emulator.errors import BadRequestForm, EmulatorError
 from sss_emulator.invocation import RunInvocation
+from sss_emulator.terminal import say
 
 __all__ = ("EXIT_INTERRUPTED", "execute", "main", "run_cli")
 
@@ -118,6 +120,7 @@ def run_command(script: str, script_args: tuple[str, ...], watch: bool, debug: b
       sss-emulate --profile my-profile administration/diagnostics.py --format json
     """
     configure_logging(debug)
+    check_no_unknown_options(click.get_current_context(), script, script_args)
     invocation = RunInvocation(script=script, script_args=tuple(script_args),
                                options=collect_options(kwargs))
     given = [name for name in WATCH_OPTIONS if name in invocation.options]
@@ -131,6 +134,13 @@ def run_command(script: str, script_args: tuple[str, ...], watch: bool, debug: b
     sys.exit(execute(invocation, debug=debug))
 
 
+def _fail(error: EmulatorError) -> NoReturn:
+    """End a command as ``run`` ends a refused call: one ``sss-emulate: error:`` line and the
+    error's exit status (2 for a bad command line or setting)."""
+    say(sys.stderr, f"error: {error.message}")
+    sys.exit(error.exit_code)
+
+
 @main.command("list")
 @setting_options
 @click.option("--format", "format", type=click.Choice(["text", "json"]), default="text")
@@ -142,9 +152,10 @@ def list_command(format: str, **kwargs: Any) -> None:
     try:
         settings = resolve_settings(collect_options(kwargs))
     except EmulatorError as error:
-        raise click.ClickException(error.message) from error
+        _fail(error)
     if not settings.bin_dirs:
-        raise click.ClickException("No bin dir configured; pass --bin-dir or --profile.")
+        _fail(BadRequestForm("No bin dir configured; pass --bin-dir or --profile (or set "
+                             "SSS_BIN_DIRS)."))
     rows = []
     for item in iter_scripts(settings.bin_dirs):
         if isinstance(item, ResolvedScript):
@@ -175,7 +186,7 @@ def doctor_command(script: str, no_run: bool, **kwargs: Any) -> None:
         settings = resolve_settings(collect_options(kwargs))
         checks = diagnose(script, settings, Path.cwd(), run=not no_run)
     except EmulatorError as error:
-        raise click.ClickException(error.message) from error
+        _fail(error)
     failed = False
     for check in checks:
         mark = "ok  " if check.ok else ("warn" if check.warning else "FAIL")

@@ -14,6 +14,7 @@ from sss_emulator.cli.options import (
     run_options,
     watch_options,
 )
+from sss_emulator.cli.usage import check_no_unknown_options
 from sss_emulator.invocation import RunInvocation
 
 __all__ = ("watch_command",)
@@ -40,6 +41,7 @@ def watch_command(script: str, script_args: tuple[str, ...], debug: bool, **kwar
       sss-emulate watch sample_scripts/print_file.bash -p0 @examples/data/data.json
     """
     configure_logging(debug)
+    check_no_unknown_options(click.get_current_context(), script, script_args)
     invocation = RunInvocation(script=script, script_args=tuple(script_args),
                                options=collect_options(kwargs))
     from sss_emulator.watch.loop import watch_invocation  # watchdog only when watching

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,24 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+#: The keys each level of a users file may have; anything else is refused (a typo such as
+#: ``role:`` would otherwise silently leave a user without roles).
+FILE_KEYS = ("users", "roles")
+USER_KEYS = ("password", "roles", "realm", "email")
+ROLE_KEYS = ("permissions",)
+
+
+def _check_keys(found: Iterable[Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = [str(key) for key in found if key not in allowed]
+    if not unknown:
+        return
+    key = unknown[0]
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(f"{where}: unknown key {key!r}{hint}; the keys are "
+                      f"{', '.join(allowed)}")
+
+
 def load_users(path: Path) -> UsersConfig:
     """Read a users file::
 
@@ -29,8 +49,13 @@ def load_users(path: Path) -> UsersConfig:
           team: [SCRIPTING:EXECUTE:handle_csv.py]
     """
     data = load_yaml(path, "users file") or {}
-    if not isinstance(data, dict) or set(data) - {"users", "roles"}:
+    if not isinstance(data, dict):
         raise ConfigError(f"{path}: a users file is a mapping with the keys 'users' and 'roles'")
+    _check_keys(data, FILE_KEYS, str(path))
+    for section in FILE_KEYS:
+        if not isinstance(data.get(section) or {}, dict):
+            raise ConfigError(f"{path}: {section!r} must be a mapping of names, e.g. "
+                              f"{'alice: {roles: [team]}' if section == 'users' else 'team: []'}")
     users: dict[str, UserEntry] = {}
     for name, entry in (data.get("users") or {}).items():
         entry = entry or {}
@@ -38,6 +63,7 @@ def load_users(path: Path) -> UsersConfig:
             raise ConfigError(
                 f"{path}: user {name!r} must be a mapping (password, roles, realm, email)"
             )
+        _check_keys(entry, USER_KEYS, f"{path}: user {name!r}")
         users[str(name)] = UserEntry(
             name=str(name),
             password=None if entry.get("password") is None else str(entry["password"]),
@@ -48,6 +74,7 @@ def load_users(path: Path) -> UsersConfig:
     roles: dict[str, tuple[str, ...]] = {}
     for role, grants in (data.get("roles") or {}).items():
         if isinstance(grants, dict):
+            _check_keys(grants, ROLE_KEYS, f"{path}: role {role!r}")
             grants = grants.get("permissions")
         roles[str(role)] = _strings(grants, f"{path}: permissions of role {role!r}")
     return UsersConfig(users=users, role_permissions=roles)

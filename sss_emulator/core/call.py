@@ -23,6 +23,7 @@ __all__ = (
     "build_argv",
     "call_string",
     "check_upload_name",
+    "ignored_field_note",
     "request_from_form",
     "request_from_pylib",
 )
@@ -59,6 +60,10 @@ class CallRequest:
     #: File parts in fields that are no argument: stored, but not passed (see decisions).
     extra_uploads: tuple[Upload, ...] = ()
     extra_fields: tuple[str, ...] = field(default=(), compare=False)
+    #: The subset of ``extra_fields`` whose value reaches the script in no way: text fields
+    #: (and file parts when those are not stored). The server drops them without a word; the
+    #: emulator says so in the run's notes.
+    ignored_fields: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def uploads(self) -> tuple[Upload, ...]:
@@ -128,6 +133,7 @@ def request_from_form(
     options: list[tuple[str, FieldValue]] = []
     positionals: dict[int, FieldValue] = {}
     extra: list[str] = []
+    ignored: list[str] = []
     extra_uploads: list[Upload] = []
 
     seen_files: set[str] = set()
@@ -167,6 +173,8 @@ def request_from_form(
             extra.append(name)
             if isinstance(value, Upload) and decisions.STORE_FILE_PARTS_WITHOUT_ARGUMENT:
                 extra_uploads.append(value)
+            else:
+                ignored.append(name)
 
     for name, value in fields:
         place(name, value)
@@ -181,7 +189,26 @@ def request_from_form(
         positionals=_ordered_positionals(positionals),
         extra_uploads=tuple(extra_uploads),
         extra_fields=tuple(extra),
+        ignored_fields=tuple(ignored),
     )
+
+
+def ignored_field_note(name: str) -> str:
+    """One line saying that form field ``name`` was dropped, with the likely intended name.
+
+    The server passes only ``call``, ``-p<N>`` and ``-O<name>`` on; a field such as
+    ``--option2`` (the CLI's spelling) silently reaches nothing, which is hard to spot.
+    """
+    guess = None
+    if name.startswith("--") and len(name) > 2:
+        guess = f"-O{name[2:]}"
+    elif name.startswith("-") and len(name) > 1:
+        guess = f"-O{name[1:]}"
+    elif re.fullmatch(r"p\d+|O.+", name):
+        guess = f"-{name}"
+    hint = f" (did you mean {guess}?)" if guess else ""
+    return (f"form field {name!r} was ignored: the server passes only call, -p<N> and "
+            f"-O<name> to the script{hint}")
 
 
 def _ordered_positionals(positionals: Mapping[int, FieldValue]) -> tuple[FieldValue, ...]:

@@ -20,6 +20,7 @@ from sss_emulator.core.call import (
     Upload,
     build_argv,
     call_string,
+    ignored_field_note,
     request_from_form,
 )
 from sss_emulator.core.call import request_from_pylib as _request_from_pylib
@@ -220,8 +221,9 @@ class Emulator:
                 error=error,
                 context_root=self.context_root,
                 token=token,
-                notes=self.notes,
+                notes=(*self.notes, *map(ignored_field_note, request.ignored_fields)),
                 script_call=request.call,
+                ignored_fields=request.ignored_fields,
             )
             for hook in self.hooks:
                 outcome = hook.after_run(context, outcome)

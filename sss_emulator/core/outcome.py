@@ -59,6 +59,9 @@ class RunOutcome:
     notes: tuple[str, ...] = ()
     #: The ``call`` field of the request alone: the script's path below its bin dir.
     script_call: str = ""
+    #: Form fields the server dropped (neither ``call``, ``-p<N>`` nor ``-O<name>``); each also
+    #: has a line in ``notes``.
+    ignored_fields: tuple[str, ...] = ()
 
     @property
     def stdout_text(self) -> str:
@@ -114,6 +117,7 @@ class RunOutcome:
             "mails": [m if isinstance(m, dict) else getattr(m, "as_dict", lambda m=m: m)()
                       for m in self.mails],
             "notes": list(self.notes),
+            "ignored_fields": list(self.ignored_fields),
         }
 
     def to_json(self) -> str:

@@ -38,6 +38,8 @@ class RunRecord:
     """The call path alone (``call`` continues with the arguments)."""
     mails: tuple[dict[str, Any], ...] = ()
     """Mails the script sent while it ran (captured, never delivered)."""
+    ignored_fields: tuple[str, ...] = ()
+    """Form fields the server dropped (neither call, -pN nor -O<name>)."""
 
     @classmethod
     def from_outcome(cls, srid: str, outcome: RunOutcome) -> RunRecord:
@@ -56,6 +58,7 @@ class RunRecord:
             timestamp=time.time(),
             script=outcome.script_call,
             mails=tuple(dict(m) for m in outcome.mails),
+            ignored_fields=outcome.ignored_fields,
         )
 
 

@@ -215,8 +215,8 @@ class _WatchLoop:
         return str(self.invocation.options.get("format") or os.environ.get("SSS_FORMAT")
                    or "text")
 
-    def start_run(self, reason: str) -> None:
-        """Stop the current run, if any, and start the next one."""
+    def start_run(self, reason: str, prepared: Prepared | EmulatorError | None = None) -> None:
+        """Stop the current run, if any, and start the next one (``prepared`` already, or now)."""
         if self.current is not None:
             self.current.stop()
             self.current = None
@@ -224,7 +224,8 @@ class _WatchLoop:
             self.err.write("\033[2J\033[H")
         self.number += 1
         say(self.err, f"[{datetime.now():%H:%M:%S}] run {self.number}: {reason}")
-        prepared = self._prepare()
+        if prepared is None:
+            prepared = self._prepare()
         self.current = WatchedRun(self.number, prepared, self._fmt(prepared), self.out, self.err)
 
     def _debounce(self) -> None:
@@ -255,14 +256,14 @@ class _WatchLoop:
         self.observer.start()
         if keys is not None:
             threading.Thread(target=_read_keys, args=(keys, self.inbox), daemon=True).start()
-        if self.cfg.postpone:
-            self._prepare()
-        else:
-            self.start_run("start")
+        # What is watched is said before the first run starts: its output must come after.
+        prepared = self._prepare()
         hint = "Enter reruns, q quits" if keys is not None else "Ctrl+C quits"
         say(self.err, f"watching {self.handler.targets.describe()} "
                        f"({'polling' if self.cfg.poll else 'events'}, debounce "
                        f"{self.cfg.debounce_s * 1000:.0f} ms); {hint}")
+        if not self.cfg.postpone:
+            self.start_run("start", prepared)
         while True:
             self.inbox.wake.wait(_SIGNAL_POLL_S)
             self.inbox.wake.clear()

@@ -12,6 +12,7 @@ from sss_emulator.core.call import (
     build_argv,
     call_string,
     check_upload_name,
+    ignored_field_note,
     request_from_form,
     request_from_pylib,
 )
@@ -81,6 +82,28 @@ def test_unknown_fields_are_ignored_but_remembered() -> None:
     request = request_from_form([("call", "a"), ("submit", "Go")])
     assert request.user_arguments() == []
     assert request.extra_fields == ("submit",)
+    assert request.ignored_fields == ("submit",)
+
+
+def test_file_parts_without_argument_are_stored_not_ignored(tmp_path: Path) -> None:
+    """A file part named after a form field lands in .upload_files: extra, but not ignored."""
+    upload = Upload("table.csv", tmp_path / "table.csv")
+    request = request_from_form([("call", "a"), ("--title", "x")], [("csvfile", upload)])
+    assert request.extra_fields == ("--title", "csvfile")
+    assert request.ignored_fields == ("--title",)
+    assert request.uploads == (upload,)
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [("--option2", "-Ooption2"), ("-title", "-Otitle"), ("p0", "-p0"), ("Ofile", "-Ofile"),
+     ("submit", None), ("-", None)],
+)
+def test_ignored_field_note_names_the_field_and_the_likely_intent(name: str,
+                                                                   hint: str | None) -> None:
+    note = ignored_field_note(name)
+    assert note.startswith(f"form field {name!r} was ignored")
+    assert (f"did you mean {hint}?" in note) if hint else "did you mean" not in note
 
 
 def test_upload_fills_its_argument_with_the_relative_path(tmp_path: Path) -> None:

@@ -158,6 +158,78 @@ def test_env_and_pyproject_defaults_with_reported_override(cli, tmp_path: Path, 
     assert "SSS_TIMEOUT ignored: --timeout takes precedence" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["--tmeout", "5", "minimal.bash"], ["minimal.bash", "--tmeout", "5"],
+     ["--tmeout=5", "minimal.bash"], ["minimal.bash", "-p0", "x", "--tmeout=5"],
+     ["watch", "--tmeout", "5", "minimal.bash"]],
+)
+def test_mistyped_option_is_named_with_the_likely_one(cli, samples: Path,
+                                                      args: list[str]) -> None:
+    """A mistyped option of ours is not taken for the script or a script argument."""
+    result = cli("--bin-dir", str(samples), *args) if args[0] != "watch" else cli(
+        "watch", "--bin-dir", str(samples), *args[1:])
+    assert result.exit_code == 2, result.output
+    assert "no such option --tmeout (did you mean --timeout?)" in result.stderr
+    assert "not found" not in result.stderr
+
+
+def test_option_like_values_of_script_arguments_are_the_scripts(cli, samples: Path) -> None:
+    """After -p0 or -Oname comes a value, whatever it looks like; a lone -x is no option."""
+    result = cli("--bin-dir", str(samples), "minimal.bash", "-p0", "--tmeout", "-Oflag", "-x")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.rstrip().endswith("--flag=-x --tmeout")
+    other = cli("--bin-dir", str(samples), "-x", "minimal.bash")
+    assert other.exit_code == 2
+    assert "no such option -x; script arguments are -p0 VALUE or -Oname=VALUE" in other.stderr
+
+
+def test_unknown_user_and_unknown_users_file_keys_are_named(cli, tmp_path: Path,
+                                                            samples: Path,
+                                                            examples: Path) -> None:
+    """--user alce: "unknown user" with the known ones, not a permission error; a typo in a
+    users file (role: for roles:) is refused rather than leaving the user without roles."""
+    users = str(examples / "users.yaml")
+    result = cli("--bin-dir", str(samples), "--users", users, "--user", "alce", "minimal.bash")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "sss-emulate: error: unknown user 'alce' (did you mean 'alice'?): the users file lists "
+        "admin, alice, bob; use one of them, or give --role to run as a user it does not list"]
+    chosen = cli("--bin-dir", str(samples), "--users", users, "--user", "zed", "--role", "team",
+                 "minimal.bash")
+    assert chosen.exit_code == 0, chosen.output
+    (tmp_path / "typo.yaml").write_text("users:\n  alice: {password: x, role: [team]}\n")
+    typo = cli("--bin-dir", str(samples), "--users", "typo.yaml", "--user", "alice",
+               "minimal.bash")
+    assert typo.exit_code == 2
+    assert typo.stderr.strip().splitlines() == [
+        f"sss-emulate: error: {tmp_path / 'typo.yaml'}: user 'alice': unknown key 'role' "
+        "(did you mean 'roles'?); the keys are password, roles, realm, email"]
+
+
+def test_settings_messages_name_where_the_value_came_from(cli, samples: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """--bin-dir (not --bin-dirs) and SSS_FORMAT are named as the user spelled them."""
+    missing = cli("--bin-dir", "nodir", "minimal.bash")
+    assert missing.exit_code == 2
+    assert "--bin-dir: bin dir" in missing.stderr and "--bin-dirs" not in missing.stderr
+    monkeypatch.setenv("SSS_FORMAT", "jsn")
+    wrong = cli("--bin-dir", str(samples), "minimal.bash")
+    assert wrong.exit_code == 2
+    assert wrong.stderr.strip().splitlines() == [
+        "sss-emulate: error: SSS_FORMAT: format 'jsn' is not one of text, json, xml"]
+
+
+def test_list_without_a_bin_dir_is_a_usage_error(cli) -> None:
+    """Exit 2 and one 'sss-emulate: error:' line, like every other bad command line."""
+    result = cli("list")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "sss-emulate: error: No bin dir configured; pass --bin-dir or --profile (or set "
+        "SSS_BIN_DIRS)."]
+
+
 def test_list_shows_calls_and_permissions(cli, samples: Path) -> None:
     """list prints each call with the permission it needs."""
     result = cli("list", "--bin-dir", str(samples))

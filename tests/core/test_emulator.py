@@ -47,6 +47,20 @@ def test_minimal_gets_token_first_then_options_then_positionals(em: Emulator,
     assert res.argv[1] == "--auth-token=<redacted>"
 
 
+def test_ignored_form_fields_are_named_in_the_outcome(em: Emulator) -> None:
+    """--option2 is the CLI's spelling; over the form API it is dropped, as the server does,
+    and the outcome says so (ignored_fields, a note, the JSON document)."""
+    res = em.run_form([("call", "minimal.bash"), ("--option2", "x"), ("-p0", "a")])
+    assert res.code == 0
+    assert res.call == "minimal.bash a"
+    assert res.ignored_fields == ("--option2",)
+    assert any("'--option2' was ignored" in n and "-Ooption2" in n for n in res.notes)
+    document = json.loads(res.to_json())
+    assert document["ignored_fields"] == ["--option2"]
+    assert any("--option2" in n for n in document["notes"])
+    assert em.run_form([("call", "minimal.bash")]).ignored_fields == ()
+
+
 def test_workdir_is_home_with_skeleton_uploads_and_shared_dir(
         tmp_path: Path, em: Emulator, examples: Path, roots: dict[str, Path]) -> None:
     """cwd == HOME, hidden skeleton files copied, uploads in .upload_files, stdin /dev/null."""

@@ -295,7 +295,7 @@ def test_with_layer_lays_a_marker_over_the_session(tmp_path: Path, examples: Pat
         (None, ("r",), False, ("admin", "PAM", ("r",))),
         ("alice", (), False, ("alice", "PAM", ("team",))),
         ("alice", ("x",), False, ("alice", "PAM", ("x",))),
-        ("stranger", (), False, ("stranger", "PAM", ())),
+        ("stranger", ("guest",), False, ("stranger", "PAM", ("guest",))),
         ("alice", (), True, ("anonymous", "anonymous", ("anonymous",))),
     ],
 )
@@ -307,3 +307,43 @@ def test_identity_for_decides_who_calls(examples: Path, user: str | None,
 
     who = identity_for(load_users(examples / "users.yaml"), user, roles, anonymous=anonymous)
     assert (who.name, who.realm, who.roles) == expected
+
+
+def test_a_user_the_users_file_does_not_list_is_a_typo_unless_roles_are_given(
+        examples: Path) -> None:
+    """--user alce: "unknown user", the likely name and the users the file knows."""
+    from sss_emulator.config import identity_for
+    from sss_emulator.core.permissions import UsersConfig
+
+    users = load_users(examples / "users.yaml")
+    with pytest.raises(ConfigError) as refused:
+        identity_for(users, "alce")
+    assert refused.value.message == (
+        "unknown user 'alce' (did you mean 'alice'?): the users file lists admin, alice, bob; "
+        "use one of them, or give --role to run as a user it does not list")
+    with pytest.raises(ConfigError, match="give roles= to run"):
+        identity_for(users, "zed", roles_option="roles=")
+    assert identity_for(UsersConfig(), "zed").roles == ()  # no users file: any name goes
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("users:\n  a: {password: x, role: [team]}\n",
+         "user 'a': unknown key 'role' (did you mean 'roles'?); the keys are password, roles, "
+         "realm, email"),
+        ("users: {}\nrole:\n  team: []\n",
+         "unknown key 'role' (did you mean 'roles'?); the keys are users, roles"),
+        ("roles:\n  team: {permissions: [], extra: 1}\n",
+         "role 'team': unknown key 'extra'; the keys are permissions"),
+        ("users: [a, b]\n", "'users' must be a mapping of names, e.g. alice: {roles: [team]}"),
+    ],
+)
+def test_unknown_keys_in_a_users_file_are_refused(tmp_path: Path, text: str,
+                                                   message: str) -> None:
+    """A typo such as role: would otherwise leave a user without roles, silently."""
+    path = tmp_path / "users.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        load_users(path)
+    assert refused.value.message == f"{path}: {message}"

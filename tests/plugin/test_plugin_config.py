@@ -354,7 +354,7 @@ roles:
         ("user='alice'", ["--user", "alice"], "alice PAM ['team']"),
         ("user='lars'", ["--user", "lars"], "lars LDAP ['team', 'audit']"),
         ("user='alice', roles=['x']", ["--user", "alice", "--role", "x"], "alice PAM ['x']"),
-        ("user='nobody'", ["--user", "nobody"], "nobody PAM []"),
+        ("user='nobody', roles=['r']", ["--user", "nobody", "--role", "r"], "nobody PAM ['r']"),
         ("user='admin'", ["--user", "admin"], "admin PAM ['administration']"),
         ("roles='r1 r2'", ["--role", "r1", "--role", "r2"], "admin PAM ['r1', 'r2']"),
     ],
@@ -371,6 +371,20 @@ def test_marker_user_means_what_cli_user_means(pytester: pytest.Pytester, standa
     show = 'f"{sss.identity.name} {sss.identity.realm} {list(sss.identity.roles)}"'
     pytester.makepyfile(SHOW_TWO.format(show=show, marker=marker))
     assert _shown(pytester.runpytest("-s"))["MARKED"] == identity
+
+
+def test_marker_user_the_users_file_does_not_list_is_refused(pytester: pytest.Pytester,
+                                                              standard_bin: Path) -> None:
+    """user='alce' (a typo) fails the test's setup with one line naming the known users."""
+    (pytester.path / "users.yaml").write_text(USERS)
+    pytester.makeini("[pytest]\nsss_bin_dirs = bin\nsss_users = users.yaml\n")
+    pytester.makepyfile("import pytest\n\n@pytest.mark.sss(user='alce')\n"
+                        "def test_typo(sss): pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*test_typo*unknown user 'alce' (did you mean 'alice'?): the "
+                                 "users file lists alice, lars; *give roles= to run*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
 
 
 def test_marker_user_gets_the_users_file_roles_and_permissions(pytester: pytest.Pytester,

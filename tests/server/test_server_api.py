@@ -53,6 +53,21 @@ def test_urlencoded_call_answers_with_the_contract_document(app: ServerApp) -> N
     assert xml(response).find("UserInfo").get("username") == "admin"
 
 
+def test_misnamed_fields_are_dropped_as_the_server_does_and_recorded(app: ServerApp) -> None:
+    """--option2 instead of -Ooption2: the answer is the server's (no trace of the field), the
+    run in the history and on the page's API names it as ignored."""
+    client = login(app)
+    response = client.post("/scripting", data={"call": "minimal.bash", "--option2": "x"})
+    assert response.status_code == 200
+    assert xml(response).find("script").findtext("call") == "minimal.bash"
+    assert b"option2" not in response.get_data()
+    srid = xml(response).get("srid")
+    assert app.history[srid].ignored_fields == ("--option2",)
+    run = client.get(f"/sss/api/runs/{srid}").get_json()
+    assert run["ignored_fields"] == ["--option2"]
+    assert "-Ooption2" in run["notes"][0]
+
+
 def test_multipart_keeps_the_order_of_fields_and_files(app: ServerApp, tmp_path: Path) -> None:
     """Options keep request order even when a file part sits between two text parts."""
     body, ctype = multipart([("call", "minimal.bash", None), ("-Oa", "x", None),

@@ -30,6 +30,27 @@ def test_runs_once_at_start_and_again_after_a_change(
     assert watcher.interrupt() == 0
 
 
+def test_first_messages_come_in_order_each_on_its_own_line(
+    tmp_path: Path, start_watcher: Callable[..., Watcher]
+) -> None:
+    """What is watched, then the run's header, then its output: every line of ours starts a
+    line, even after a script whose stderr ends without a newline."""
+    script = write_script(tmp_path / "bin" / "partial.sh",
+                          "#!/bin/bash\nprintf 'working' >&2\nprintf 'no newline'\n")
+    watcher = start_watcher(str(script.relative_to(tmp_path)), "--watch")
+    watcher.wait_for(RUN_DONE.format(n=1) + "exit 0")
+    assert watcher.interrupt() == 0
+    assert watcher.err[0].startswith("sss-emulate: watching bin/ (events")
+    assert watcher.run_headers() == ["run 1: start"]
+    assert watcher.err[1].endswith("run 1: start")
+    assert watcher.err[2] == "working"
+    assert watcher.err[3].startswith("sss-emulate: run 1 done · exit 0")
+    assert all(line.count("sss-emulate:") <= 1 for line in watcher.err), watcher.transcript()
+    assert all("sss-emulate:" not in line or line.startswith("sss-emulate:")
+               for line in watcher.err), watcher.transcript()
+    assert watcher.out == ["no newline"]
+
+
 def test_postpone_waits_for_the_first_change(
     tmp_path: Path, start_watcher: Callable[..., Watcher]
 ) -> None:

@@ -1,8 +1,9 @@
 """The page in real headless Chromium, against the real server on 127.0.0.1 port 0.
 
-Each test fills and submits a form as a user would and checks what they would see. Screenshots
-go to ``test-artifacts/webpage/``. Without Chromium the tests skip, except under ``CI``, where a
-missing browser is a failure.
+Each test fills and submits a form as a user would and checks what they would see, most of them
+at a desktop (1400×900) and a phone (390×844) window. Screenshots go to
+``test-artifacts/webpage/`` (``<what>-<width>.png``). Without Chromium the tests skip, except
+under ``CI``, where a missing browser is a failure.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webpage_helpers import ADMIN_PASSWORD, TEAM_PASSWORD, build_server
+from webpage_helpers import (
+    ADMIN_PASSWORD,
+    LONG_NAME,
+    TEAM_PASSWORD,
+    build_server,
+    write_extra_scripts,
+)
 
 from sss_emulator.httpd import running_server
 
@@ -30,6 +37,8 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage")
 WAIT_S = 30
+#: The two windows every page point is checked at: a desktop and a phone.
+WINDOWS = {"1400": (1400, 900), "390": (390, 844)}
 
 
 def _find(*names: str) -> str | None:
@@ -67,7 +76,7 @@ def browser() -> Iterator[Any]:
     profile = tempfile.mkdtemp(prefix="sss-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1100,1000"):
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1400,900"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(chromedriver), options=options)
     driver.set_page_load_timeout(WAIT_S)
@@ -84,14 +93,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("site")
     extra = root / "extra_bin"
     extra.mkdir()
-    from webpage_helpers import EXTRA_SCRIPTS
-
-    for name, body in EXTRA_SCRIPTS.items():
-        (extra / name).write_text(body)
-        (extra / name).chmod(0o755)
+    write_extra_scripts(extra)
     app = build_server(root, extra)
     with running_server(app) as handle:
         yield handle.url
+
+
+@pytest.fixture(params=list(WINDOWS))
+def width(request: pytest.FixtureRequest, browser: Any) -> Iterator[str]:
+    """Run the test at each window size; the name goes into the screenshots' names."""
+    browser.set_window_size(*WINDOWS[request.param])
+    try:
+        yield request.param
+    finally:
+        browser.set_window_size(*WINDOWS["1400"])
 
 
 def _wait(driver: Any, condition: Any) -> Any:
@@ -109,13 +124,17 @@ def _by_id(driver: Any, ident: str) -> Any:
     return _wait(driver, lambda d: d.find_element(By.ID, ident))
 
 
+def _artifact(name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / f"{name}.png"
+
+
 def _shoot(driver: Any, name: str) -> Path:
     """Save the whole page (the window grows to the page's height for the shot)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+    path = _artifact(name)
     size = driver.get_window_size()
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(size["width"], min(max(height + 140, size["height"]), 3000))
+    driver.set_window_size(size["width"], min(max(height + 140, size["height"]), 6000))
     try:
         driver.save_screenshot(str(path))
     finally:
@@ -146,9 +165,38 @@ def _run_and_wait(driver: Any) -> Any:
     from selenium.webdriver.common.by import By
 
     driver.find_element(By.CSS_SELECTOR, "#run-form button[type=submit]").click()
-    _wait(driver, lambda d: (d.find_element(By.ID, "result").is_displayed()
-          and d.find_elements(By.ID, "exit-code")) or d.find_elements(By.ID, "refused"))
+    _wait(driver, lambda d: d.find_element(By.ID, "result").is_displayed()
+          and d.find_elements(By.ID, "result-headline"))
     return driver.find_element(By.ID, "result")
+
+
+def _sideways(driver: Any) -> int:
+    """How far the page scrolls sideways (0: it does not)."""
+    return int(driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"))
+
+
+def _status(driver: Any) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(driver.find_element(By.CSS_SELECTOR, "#run-form .status").text)
+
+
+def _wait_frame_sized(driver: Any) -> Any:
+    """The stdout frame, once it has reported its height and taken it."""
+    from selenium.webdriver.common.by import By
+
+    return _wait(driver, lambda d: (f := d.find_element(By.ID, "stdout-frame"))
+                 .get_attribute("data-sized") and f)
+
+
+def _wrapped_facts(driver: Any) -> list[str]:
+    """The result facts (other than the call) whose value takes more than one line."""
+    return list(driver.execute_script("""
+        return Array.from(document.querySelectorAll('.facts div:not(.call-fact) dd'))
+          .filter((dd) => dd.getBoundingClientRect().height >
+                          1.6 * parseFloat(getComputedStyle(dd).lineHeight))
+          .map((dd) => dd.textContent);"""))
 
 
 def _open_shared_file(driver: Any, name: str) -> str:
@@ -189,8 +237,10 @@ def test_generic_form_with_upload_option_and_shared_file(browser: Any, site: str
     assert json.loads(report.split("\n", 2)[2]) == json.loads((DATA / "data.json").read_text())
 
 
-def test_config_form_with_upload_renders_alerts(browser: Any, site: str) -> None:
-    """handle_csv.py's form.json form: the caosadvancedtools alert shows styled, the file loads."""
+def test_config_form_result_says_done_with_facts_on_one_line(browser: Any, site: str,
+                                                             width: str) -> None:
+    """handle_csv.py's form.json form: "Done — exit 0", the alert styled as in the web UI,
+    each fact on one line, and the shared file loads."""
     from selenium.webdriver.common.by import By
 
     _login(browser, site, "admin", ADMIN_PASSWORD)
@@ -198,13 +248,19 @@ def test_config_form_with_upload_renders_alerts(browser: Any, site: str) -> None
     _by_id(browser, "cf-0").send_keys("first try")
     browser.find_element(By.ID, "cf-1").send_keys(str(DATA / "table.csv"))
     _run_and_wait(browser)
+    headline = browser.find_element(By.ID, "result-headline")
+    assert headline.text.startswith("Done — exit 0")
+    assert "done" in headline.get_attribute("class").split()
+    assert _status(browser) == "Done."
     assert browser.find_element(By.ID, "exit-code").text == "0"
     assert browser.find_element(By.ID, "call").text == "handle_csv.py .upload_files/form.json"
     assert browser.switch_to.active_element.get_attribute("id") == "result-title"
-    frame = browser.find_element(By.ID, "stdout-frame")
+    assert _wrapped_facts(browser) == []
+    frame = _wait_frame_sized(browser)
     assert set(frame.get_attribute("sandbox").split()) == {
-        "allow-popups", "allow-popups-to-escape-sandbox"}
-    _shoot(browser, "config-form-result")
+        "allow-scripts", "allow-popups", "allow-popups-to-escape-sandbox"}
+    assert _sideways(browser) <= 0
+    _shoot(browser, f"config-form-result-{width}")
     browser.switch_to.frame(frame)
     try:
         alert = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".alert.alert-info"))
@@ -216,50 +272,179 @@ def test_config_form_with_upload_renders_alerts(browser: Any, site: str) -> None
     assert summary["parameter"] == "first try" and summary["rows"] == 3
 
 
-def test_failing_script_shows_its_stderr(browser: Any, site: str) -> None:
+def test_tall_html_output_is_shown_whole(browser: Any, site: str, width: str) -> None:
+    """60 table rows between two alerts: the frame takes the output's full height, so nothing
+    hides behind an inner scroll area, and the table and alerts look as in the web UI."""
+    from selenium.webdriver.common.by import By
+
+    _login(browser, site, "admin", ADMIN_PASSWORD)
+    browser.get(site + "/sss/scripts/tall.bash")
+    _by_id(browser, "run-form")
+    _run_and_wait(browser)
+    frame = _wait_frame_sized(browser)
+    outer = frame.size["height"]
+    assert outer > 1500  # 60 rows: far more than the old guess from the line count allowed
+    browser.switch_to.frame(frame)
+    try:
+        inner = browser.execute_script(
+            "return [document.documentElement.scrollHeight, window.innerHeight,"
+            " document.documentElement.scrollWidth - document.documentElement.clientWidth]")
+        last = browser.find_element(By.ID, "last")
+        assert last.value_of_css_property("background-color") == "rgba(255, 243, 205, 1)"
+        stripe = browser.find_element(By.CSS_SELECTOR, "table.table-striped tr:nth-of-type(3) td")
+        assert stripe.value_of_css_property("background-color") == "rgba(0, 0, 0, 0.05)"
+    finally:
+        browser.switch_to.default_content()
+    scroll_height, viewport, sideways = inner
+    assert scroll_height <= viewport, "the output scrolls inside its frame"
+    assert sideways <= 0
+    assert _sideways(browser) <= 0
+    _shoot(browser, f"tall-output-{width}")
+
+
+def test_failed_run_has_a_headline_with_stderr_in_view(browser: Any, site: str,
+                                                        width: str) -> None:
+    """fails.bash exits 3: "Failed — exit 3" tops the result, stderr right under it and on
+    screen, and the status beside the button does not say "Done."."""
     from selenium.webdriver.common.by import By
 
     _login(browser, site, "admin", ADMIN_PASSWORD)
     browser.get(site + "/sss/scripts/fails.bash")
     _by_id(browser, "p0").send_keys("input.txt")
     _run_and_wait(browser)
-    assert browser.find_element(By.ID, "exit-code").text == "3"
-    stderr = browser.find_element(By.ID, "stderr")
+    headline = browser.find_element(By.ID, "result-headline")
+    assert headline.text.startswith("Failed — exit 3")
+    assert "failed" in headline.get_attribute("class").split()
+    stderr = headline.find_element(By.ID, "stderr")
     assert stderr.text == "boom: no input file given"
     assert stderr.get_attribute("role") == "alert"
+    assert _status(browser).startswith("Failed — exit 3")
+    assert "Done" not in _status(browser)
+    assert browser.find_element(By.ID, "exit-code").text == "3"
     assert browser.find_element(By.ID, "call").text == "fails.bash input.txt"
-    _shoot(browser, "failing-script")
+    in_view = browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= window.innerHeight;", stderr)
+    assert in_view, "stderr is below the first screen of the result"
+    assert _wrapped_facts(browser) == []
+    assert _sideways(browser) <= 0
+    browser.save_screenshot(str(_artifact(f"failed-run-screen-{width}")))
+    _shoot(browser, f"failed-run-{width}")
 
 
-def test_script_output_cannot_touch_the_page(browser: Any, site: str) -> None:
-    """A <script> in stdout does not run: the frame is sandboxed without allow-scripts."""
+def test_script_output_cannot_touch_the_page(browser: Any, site: str, width: str) -> None:
+    """A <script> or an onerror= in stdout does not run, although the frame runs its own
+    pinned resize script; the frame has no same-origin access; links resolve to the server."""
     from selenium.webdriver.common.by import By
 
     _login(browser, site, "admin", ADMIN_PASSWORD)
     browser.get(site + "/sss/scripts/escape.bash")
     title = _by_id(browser, "run-form") and browser.title
     _run_and_wait(browser)
-    browser.switch_to.frame(browser.find_element(By.ID, "stdout-frame"))
+    frame = _wait_frame_sized(browser)  # the pinned script did run
+    assert "allow-same-origin" not in frame.get_attribute("sandbox")
+    browser.switch_to.frame(frame)
     try:
         danger = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".alert-danger"))
         assert danger.value_of_css_property("background-color") == "rgba(248, 215, 218, 1)"
+        link = browser.find_element(By.ID, "shared")
+        assert link.get_property("href") == site + "/Shared/x/report.txt"
+        assert link.get_attribute("target") in (None, "")
+        _wait(browser, lambda d: d.execute_script("return document.readyState") == "complete")
+        ran = browser.execute_script("return document.body.dataset.ran || null")
     finally:
         browser.switch_to.default_content()
+    assert ran is None, f"stdout ran a {ran}"
     assert browser.title == title
+    _shoot(browser, f"escape-{width}")
 
 
-def test_refused_call_says_why(browser: Any, site: str) -> None:
-    """tina may not run minimal.bash: the page shows the server's 403 and its description."""
+def test_refused_call_keeps_the_arguments(browser: Any, site: str, width: str) -> None:
+    """tina may not run minimal.bash: "Refused — 403 Forbidden", the server's description,
+    and the call with the arguments she sent."""
     from selenium.webdriver.common.by import By
 
     _login(browser, site, "tina", TEAM_PASSWORD)
     try:
         browser.get(site + "/sss/scripts/minimal.bash")
+        _by_id(browser, "p0").send_keys("Positional0")
+        browser.find_element(By.ID, "o0-name").send_keys("option2")
+        browser.find_element(By.ID, "o0-value").send_keys("v")
         _run_and_wait(browser)
+        headline = browser.find_element(By.ID, "result-headline")
+        assert headline.text.startswith("Refused — 403 Forbidden")
         refused = browser.find_element(By.ID, "refused").text
         assert "HTTP 403" in refused and "SCRIPTING:EXECUTE:minimal.bash" in refused
+        assert browser.find_element(By.ID, "call").text == "minimal.bash --option2=v Positional0"
+        assert _status(browser).startswith("Refused — 403")
+        assert not browser.find_elements(By.ID, "stdout-frame")
+        assert _sideways(browser) <= 0
+        _shoot(browser, f"refused-{width}")
     finally:
         browser.delete_all_cookies()
+
+
+def test_ignored_form_fields_are_named_on_the_run(browser: Any, site: str, width: str) -> None:
+    """A client posts --option2 (the CLI's spelling) instead of -Ooption2: the server drops
+    it, and the run's page says which field was ignored and what was meant."""
+    from selenium.webdriver.common.by import By
+
+    _login(browser, site, "admin", ADMIN_PASSWORD)
+    srid = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const data = new FormData();
+        data.append("call", "minimal.bash");
+        data.append("--option2", "x");
+        data.append("-p0", "a");
+        fetch(document.body.dataset.scripting, {method: "POST", body: data})
+          .then((r) => r.text())
+          .then((t) => done(/srid="([0-9a-f]+)"/.exec(t)[1]));""")
+    browser.get(f"{site}/sss/runs/{srid}")
+    notice = _by_id(browser, "ignored-fields")
+    assert "'--option2' was ignored" in notice.text and "did you mean -Ooption2?" in notice.text
+    assert browser.find_element(By.ID, "call").text == "minimal.bash a"
+    assert _sideways(browser) <= 0
+    _shoot(browser, f"ignored-fields-{width}")
+
+
+def test_index_fits_the_window_and_shows_form_titles(browser: Any, site: str,
+                                                      width: str) -> None:
+    """A very long script name does not push the index sideways, a form's title shows under
+    its script, and "Run as another user" and "Log out" are one group of look-alike buttons."""
+    from selenium.webdriver.common.by import By
+
+    _login(browser, site, "admin", ADMIN_PASSWORD)
+    browser.get(site + "/")
+    assert browser.execute_script("return document.documentElement.clientWidth") <= int(width)
+    assert browser.find_element(By.LINK_TEXT, LONG_NAME).is_displayed()
+    assert _sideways(browser) <= 0
+    row = browser.find_element(By.XPATH, "//tr[th/a[text()='handle_csv.py']]")
+    assert row.find_element(By.CLASS_NAME, "form-title").text == "Summarise a CSV table"
+    switch = browser.find_element(By.CSS_SELECTOR, ".account details.login summary")
+    logout = browser.find_element(By.CSS_SELECTOR, ".account form.logout button")
+    assert switch.text == "Run as another user" and logout.text == "Log out"
+    for prop in ("font-size", "color", "background-color", "border-top-color",
+                 "border-top-width", "border-top-left-radius", "padding-top"):
+        assert switch.value_of_css_property(prop) == logout.value_of_css_property(prop), prop
+    assert abs(switch.size["height"] - logout.size["height"]) <= 1
+    _shoot(browser, f"index-{width}")
+    browser.get(site + "/sss/scripts/" + LONG_NAME)
+    _by_id(browser, "run-form")
+    assert _sideways(browser) <= 0
+    _shoot(browser, f"long-name-form-{width}")
+
+
+def test_logged_out_header_does_not_claim_anonymous(browser: Any, site: str,
+                                                     width: str) -> None:
+    """Anonymous access is off on this server: logged out, the header asks to log in."""
+    browser.get(site + "/")
+    browser.delete_all_cookies()
+    browser.get(site + "/")
+    who = _by_id(browser, "who")
+    assert "anonymous" not in who.text.replace("anonymous access is off", "")
+    assert "Log in to run scripts" in who.text
+    assert _sideways(browser) <= 0
+    _shoot(browser, f"logged-out-{width}")
 
 
 def test_history_reopens_a_run_on_a_narrow_window(browser: Any, site: str) -> None:
@@ -282,25 +467,16 @@ def test_history_reopens_a_run_on_a_narrow_window(browser: Any, site: str) -> No
     browser.find_element(By.CSS_SELECTOR, "#history li a").click()
     call = _by_id(browser, "call")
     assert call.text.split() == expected.split()
-    browser.set_window_size(390, 900)
+    browser.set_window_size(*WINDOWS["390"])
     try:
-        overflow = browser.execute_script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0
+        assert _sideways(browser) <= 0
         _shoot(browser, "narrow-run-page")
-        browser.get(site + "/")
-        overflow = browser.execute_script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0
-        _shoot(browser, "narrow-index")
         browser.get(site + "/sss/scripts/minimal.bash")
         _by_id(browser, "run-form")
-        overflow = browser.execute_script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0
+        assert _sideways(browser) <= 0
         _shoot(browser, "narrow-generic-form")
     finally:
-        browser.set_window_size(1100, 1000)
+        browser.set_window_size(*WINDOWS["1400"])
 
 
 def test_keyboard_alone_runs_a_script(browser: Any, site: str) -> None:

@@ -78,11 +78,59 @@ def test_anonymous_visitor_gets_a_login_form(server_app: ServerApp) -> None:
     client = Client(server_app)
     html = client.get("/").get_data(as_text=True)
     assert '<form id="login-form" method="post" action="/login">' in html
-    assert "anonymous" in html
+    # anonymous access is off here: the header must not claim one runs scripts as anonymous
+    assert "Log in to run scripts (anonymous access is off)" in html
+    assert "as <strong>anonymous</strong>" not in html
+    scripts = client.get("/sss/api/scripts").get_json()["scripts"]
+    assert {s["allowed"] for s in scripts if s["executable"]} == {None}  # "log in", not "no"
     wrong = client.post("/login", data={"username": "admin", "password": "nope"})
     assert wrong.status_code == 401
     client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
     assert "You run scripts as <strong>admin</strong>" in client.get("/").get_data(as_text=True)
+
+
+def test_anonymous_visitor_with_anonymous_access_runs_as_anonymous(tmp_path: Path,
+                                                                  extra_bin: Path) -> None:
+    """With anonymous access on, the header says whom a logged-out visitor runs as."""
+    app = build_server(tmp_path, extra_bin)
+    app.emulator.anonymous_allowed = True
+    try:
+        html = Client(app).get("/").get_data(as_text=True)
+    finally:
+        app.close()
+    assert "you run scripts as <strong>anonymous</strong>" in html
+
+
+def test_index_shows_form_titles(client: Client) -> None:
+    """A script with a *.form.json shows the form's title under its name."""
+    html = client.get("/").get_data(as_text=True)
+    assert '<span class="form-title">Summarise a CSV table</span>' in html
+    scripts = {s["call"]: s for s in client.get("/sss/api/scripts").get_json()["scripts"]}
+    assert scripts["handle_csv.py"]["title"] == "Summarise a CSV table"
+    assert scripts["minimal.bash"]["title"] == ""
+
+
+def test_pages_pin_the_frame_script_in_their_csp(client: Client) -> None:
+    """The one script the stdout frame may run is allowed by hash, and the hash is its own."""
+    import base64
+    import hashlib
+    from html import unescape
+
+    from sss_emulator.serve.page.app import frame_script
+
+    response = client.get("/sss/scripts/minimal.bash")
+    csp = response.headers["Content-Security-Policy"]
+    text, source = frame_script()
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    assert source == f"'sha256-{digest}'" and source in csp
+    assert "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";", 1)[0]
+    html = response.get_data(as_text=True)
+    attribute = re.search(r'data-frame-script="([^"]*)"', html)
+    assert attribute and unescape(attribute.group(1)) == text
+    # the frame's own policy (built in page.js) pins the same hash and allows no inline script
+    page_js = client.get("/sss/static/page.js").get_data(as_text=True)
+    frame_policies = re.findall(r"script-src [^;]*", page_js)
+    assert frame_policies == ['script-src " + cfg.frameScriptHash + "']
 
 
 def test_non_executable_file_is_flagged_not_linked(client: Client, server_app: ServerApp

@@ -17,14 +17,38 @@ SAMPLES = REPO / "sample_scripts"
 ADMIN_PASSWORD = "admin-pw"  # a test user's password
 TEAM_PASSWORD = "team-pw"
 
-#: Extra scripts next to the samples: one that fails, one that tries to escape its frame.
+#: A script path too long for a phone's width, with no place to break but anywhere.
+LONG_NAME = "reports/quarterly_inventory_reconciliation_for_all_warehouses_and_suppliers.py"
+
+#: Extra scripts next to the samples: one that fails, one that tries to escape its frame, one
+#: whose HTML output is much taller than a screen, one with a very long name.
 EXTRA_SCRIPTS = {
     "fails.bash": "#!/bin/bash\necho 'step 1 done'\necho \"boom: no input file given\" >&2\n"
                   "exit 3\n",
     "escape.bash": "#!/bin/bash\n"
                    "echo '<div class=\"alert alert-danger\" role=\"alert\">Danger!</div>'\n"
-                   "echo '<script>parent.document.title = \"escaped\";</script>'\n",
+                   "echo '<script>document.body.dataset.ran = \"script\";"
+                   " parent.document.title = \"escaped\";</script>'\n"
+                   "echo '<img src=\"nowhere.png\" alt=\"\""
+                   " onerror=\"document.body.dataset.ran = &quot;onerror&quot;\">'\n"
+                   "echo '<a id=\"shared\" href=\"/Shared/x/report.txt\">report</a>'\n",
+    "tall.bash": "#!/bin/bash\n"
+                 "echo '<div class=\"alert alert-info\"><b>Info:</b> 60 rows follow.</div>'\n"
+                 "echo '<table class=\"table table-striped\"><tr><th>Row</th><th>Value</th></tr>'\n"
+                 "for i in $(seq 1 60); do echo \"<tr><td>$i</td><td>value $i</td></tr>\"; done\n"
+                 "echo '</table>'\n"
+                 "echo '<div class=\"alert alert-warning\" id=\"last\">The last line.</div>'\n",
+    LONG_NAME: "#!/bin/bash\necho 'reconciled'\n",
 }
+
+
+def write_extra_scripts(folder: Path) -> None:
+    """Put :data:`EXTRA_SCRIPTS` into ``folder``, executable."""
+    for name, body in EXTRA_SCRIPTS.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+        path.chmod(0o755)
 
 
 def users_config() -> UsersConfig:
@@ -43,10 +67,7 @@ def extra_bin(tmp_path: Path) -> Path:
     """A second bin dir with the failing and the frame-escaping script."""
     folder = tmp_path / "extra_bin"
     folder.mkdir()
-    for name, body in EXTRA_SCRIPTS.items():
-        path = folder / name
-        path.write_text(body)
-        path.chmod(0o755)
+    write_extra_scripts(folder)
     return folder
 
 

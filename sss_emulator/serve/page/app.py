@@ -12,7 +12,10 @@ one script and two stylesheets in ``static/``, shipped in the package.
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import functools
+import hashlib
 import json
 import logging
 import mimetypes
@@ -29,6 +32,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from sss_emulator import decisions
+from sss_emulator.core.call import ignored_field_note
 from sss_emulator.core.permissions import is_allowed, permission_for
 from sss_emulator.core.scripts import ResolvedScript, iter_scripts
 from sss_emulator.core.tokens import Identity
@@ -58,7 +62,7 @@ class ServerApp(Protocol):
 
     def identity(self, request: Request) -> Identity | None: ...
 
-__all__ = ("PageApp", "make_page_app", "run_json")
+__all__ = ("PageApp", "frame_script", "make_page_app", "page_csp", "run_json")
 
 logger = logging.getLogger("sss_emulator.serve.page.app")
 
@@ -80,6 +84,37 @@ _URLS = Map(
     ],
     strict_slashes=False,
 )
+
+
+#: The one script the stdout frame may run: it reports the height of the output to the page, so
+#: the frame can show it whole. Everything else in the frame is barred by a CSP that allows only
+#: this script's hash (see :func:`frame_script`).
+FRAME_SCRIPT_NAME = "frame-size.js"
+
+
+@functools.cache
+def frame_script() -> tuple[str, str]:
+    """The frame's resize script and its CSP source (``'sha256-…'``), computed from one text.
+
+    Pinning the hash, rather than allowing inline scripts, is what keeps a ``<script>`` or an
+    ``onerror=`` in the script's stdout from running although the frame has ``allow-scripts``.
+    """
+    text = resources.files("sss_emulator.serve.page").joinpath(
+        "static", FRAME_SCRIPT_NAME).read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    return text, f"'sha256-{digest}'"
+
+
+def page_csp() -> str:
+    """The page's Content-Security-Policy; the stdout frame inherits it (``srcdoc``).
+
+    Only our own files, plus the frame's pinned resize script; images may come from anywhere
+    (a script's HTML may show some), nothing may embed the page.
+    """
+    return ("default-src 'self'; "
+            f"script-src 'self' {frame_script()[1]}; "
+            "style-src 'self' 'unsafe-inline'; img-src * data: blob:; media-src * data: blob:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
 
 
 @dataclass(frozen=True)
@@ -113,6 +148,8 @@ def run_json(record: RunRecord) -> dict[str, Any]:
         "mails": [{key: mail.get(key) for key in ("from", "to", "cc", "subject", "body")}
                   for mail in record.mails],
         "timestamp": _timestamp_iso(record.timestamp),
+        "ignored_fields": list(record.ignored_fields),
+        "notes": [ignored_field_note(name) for name in record.ignored_fields],
     }
 
 
@@ -180,6 +217,8 @@ class PageApp:
             "data-api": self.url("/sss/api"),
             "data-pages": self.url("/sss"),
             "data-frame-css": self.url("/sss/static/frame.css"),
+            "data-frame-script": frame_script()[0],
+            "data-frame-script-hash": frame_script()[1],
             "data-form-field": decisions.WEBUI_FORM_FIELD,
             "data-form-file": decisions.WEBUI_FORM_FILENAME,
             "data-file-parts": ("field" if decisions.WEBUI_FILE_PARTS_NAMED_AFTER_FIELD
@@ -208,13 +247,17 @@ class PageApp:
 </body>
 </html>
 """
-        return Response(html, status=status, mimetype="text/html")
+        response = Response(html, status=status, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = page_csp()
+        return response
 
     def _who(self, viewer: _Viewer) -> str:
         if viewer.identity is None:
             state = "Your session has expired; log in again."
-        elif viewer.identity.is_anonymous:
+        elif viewer.identity.is_anonymous and self.server_app.emulator.anonymous_allowed:
             state = "Not logged in: you run scripts as <strong>anonymous</strong>."
+        elif viewer.identity.is_anonymous:
+            state = "Not logged in. Log in to run scripts (anonymous access is off)."
         else:
             roles = ", ".join(viewer.identity.roles) or "no roles"
             state = (f"You run scripts as <strong>{escape(viewer.identity.name)}</strong> "
@@ -222,10 +265,13 @@ class PageApp:
         logout = ""
         if viewer.logged_in:
             logout = (f'<form class="logout" method="post" action="{self.url("/logout")}">'
-                      '<button type="submit">Log out</button></form>')
-        return f"""<div class="who" id="who"><p>{state}</p>{logout}
+                      '<button type="submit" class="account-button">Log out</button></form>')
+        # Switching user and logging out are one group of look-alike buttons: both end the
+        # current session's use of the page.
+        switch = "Run as another user" if viewer.logged_in else "Log in"
+        return f"""<div class="who" id="who"><p>{state}</p><div class="account">
 <details class="login">
-<summary>{'Run as another user' if viewer.logged_in else 'Log in'}</summary>
+<summary class="account-button">{switch}</summary>
 <form id="login-form" method="post" action="{self.url('/login')}">
 <label for="login-user">User name</label>
 <input id="login-user" name="username" autocomplete="username" required>
@@ -234,7 +280,7 @@ class PageApp:
 <button type="submit">Log in</button>
 <p class="login-error" role="alert" hidden></p>
 </form>
-</details></div>"""
+</details>{logout}</div></div>"""
 
     def _error_page(self, request: Request, exc: HTTPException) -> Response:
         status = exc.code or 500
@@ -258,7 +304,7 @@ class PageApp:
             return None
         emulator = self.server_app.emulator
         if viewer.identity.is_anonymous and not emulator.anonymous_allowed:
-            return False
+            return None  # nobody runs anything before logging in: that is the answer to show
         return is_allowed(viewer.identity.roles, permission_for(call),
                           emulator.users.role_permissions)
 
@@ -269,15 +315,20 @@ class PageApp:
                 call, path, executable = item.call, item.path, True
             else:
                 (call, path), executable = item, False
+            title = ""
             try:
-                form = "config" if load_form_config(path, call) else "generic"
+                config = load_form_config(path, call)
             except FormConfigError:
                 form = "broken config"
+            else:
+                form = "config" if config else "generic"
+                title = config.title if config else ""
             entries.append({
                 "call": call,
                 "permission": permission_for(call),
                 "executable": executable,
                 "form": form,
+                "title": title,
                 "allowed": self._allowed(viewer, call) if executable else False,
                 "url": self.script_url(call),
             })
@@ -292,6 +343,8 @@ class PageApp:
                 name = f'<a href="{escape(entry["url"])}">{call}</a>'
             else:
                 name = f'{call} <span class="warn">not executable: chmod +x</span>'
+            if entry["title"]:
+                name += f'<span class="form-title">{escape(entry["title"])}</span>'
             allowed = {True: '<span class="yes">yes</span>', False: '<span class="no">no</span>',
                        None: '<span class="unknown">log in</span>'}[entry["allowed"]]
             rows.append(

@@ -13,6 +13,8 @@
     api: body.dataset.api,
     pages: body.dataset.pages,
     frameCss: body.dataset.frameCss,
+    frameScript: body.dataset.frameScript || "",
+    frameScriptHash: body.dataset.frameScriptHash || "",
     formField: body.dataset.formField || "-p0",
     formFile: body.dataset.formFile || "form.json",
     fileParts: body.dataset.fileParts || "field",
@@ -220,9 +222,12 @@
       // A run that timed out answers 500 but is in the history; a refused call is not.
       const run = await fetchRun(parsed.srid);
       if (run && run.timed_out) run.note = parsed.error;
-      await renderResult(result, run || fromXml(parsed, response.status, form.dataset.call));
+      const shown = run || fromXml(parsed, response, form.dataset.call, callOf(data));
+      await renderResult(result, shown);
       if (run) addToHistory(run);
-      status.textContent = "Done.";
+      const outcome = outcomeOf(shown);
+      status.textContent = outcome.kind === "done" ? "Done." : outcome.title + " (see below).";
+      status.classList.toggle("error", outcome.kind !== "done");
     } catch (err) {
       status.textContent = "The request failed: " + err.message;
       status.classList.add("error");
@@ -232,13 +237,39 @@
     }
   }
 
-  function fromXml(parsed, httpStatus, call) {
+  /* The call string the server would report for these form fields (core.call.call_string):
+     options in order, then positionals by index, a file as .upload_files/<name>. Shown when
+     the server refuses, so the user still sees the arguments they sent. */
+  function callOf(data) {
+    let call = "";
+    const options = [];
+    const positionals = [];
+    for (const [name, value] of data.entries()) {
+      const text = typeof value === "string" ? value : ".upload_files/" + value.name;
+      const positional = /^-p(\d+)$/.exec(name);
+      if (name === "call") call = text;
+      else if (name.startsWith("-O")) options.push(`--${name.slice(2)}=${text}`);
+      else if (positional) positionals[Number(positional[1])] = text;
+    }
+    return [call, ...options, ...positionals.filter((v) => v !== undefined)].join(" ");
+  }
+
+  const REASONS = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large",
+    415: "Unsupported Media Type", 500: "Internal Server Error" };
+
+  function fromXml(parsed, response, script, sentCall) {
+    const refused = response.status === 200 ? null : {
+      status: response.status,
+      // werkzeug sends upper-case reason phrases ("FORBIDDEN"); show the usual spelling
+      reason: REASONS[response.status] || response.statusText || "",
+      description: parsed.error || "the server answered without a description",
+    };
     return {
-      srid: parsed.srid, script: call, call: parsed.call || call, user: null,
+      srid: parsed.srid, script: script, call: parsed.call || sentCall, user: null,
       code: parsed.code, timed_out: false, duration_s: null,
       stdout: parsed.stdout || "", stderr: parsed.stderr || "", shared_files: [],
-      refused: httpStatus === 200 ? null
-        : `HTTP ${httpStatus}: ${parsed.error || "the server answered without a description"}`,
+      refused: refused,
     };
   }
 
@@ -252,6 +283,17 @@
     return el("div", {}, el("dt", { text: label }), el("dd", {}, ...value));
   }
 
+  /* What happened, in a word and a headline: "Done", "Failed — exit 3", "Refused — 403 …". */
+  function outcomeOf(run) {
+    if (run.refused) {
+      return { kind: "refused",
+        title: `Refused — ${run.refused.status} ${run.refused.reason}`.trim() };
+    }
+    if (run.timed_out) return { kind: "failed", title: "Timed out" };
+    if (run.code === 0) return { kind: "done", title: "Done — exit 0" };
+    return { kind: "failed", title: `Failed — exit ${run.code}` };
+  }
+
   function outcomeBadge(run) {
     if (run.refused) return el("span", { class: "badge fail", text: "refused" });
     if (run.timed_out) return el("span", { class: "badge fail", text: "timed out" });
@@ -260,39 +302,95 @@
       text: String(run.code) });
   }
 
+  function headline(run, title) {
+    const outcome = outcomeOf(run);
+    const box = el("div", { class: "headline " + outcome.kind, id: "result-headline" });
+    title.textContent = outcome.title;
+    box.append(title);
+    const script = run.script || (run.call || "").split(" ")[0];
+    if (outcome.kind === "refused") {
+      box.append(el("p", { id: "refused", role: "alert" },
+        `The server did not run ${script}. HTTP ${run.refused.status}: ` +
+        run.refused.description));
+    } else if (run.timed_out) {
+      box.append(el("p", { role: "alert" },
+        run.note || "The script did not finish in time and was stopped."));
+    } else if (outcome.kind === "failed") {
+      box.append(el("p", {}, `${script} ended with exit code ${run.code}` +
+        (run.stderr ? "; it wrote to stderr:" : " and wrote nothing to stderr.")));
+    }
+    if (outcome.kind !== "done" && run.stderr) box.append(stderrBlock(run.stderr));
+    return box;
+  }
+
+  function stderrBlock(text) {
+    return el("pre", { class: "stderr", id: "stderr", role: "alert", text: text });
+  }
+
+  /* stdout in a sandboxed frame, at its full height, styled as the web UI styles it.
+
+     The frame is sandboxed without allow-same-origin (an opaque origin: it cannot reach this
+     page), and its own CSP allows exactly one script, pinned by hash: frame-size.js, which
+     posts the height of the output. A <script> or an onerror= in the output does not run. */
   async function stdoutFrame(stdout) {
     const css = await loadFrameCss();
     const base = document.baseURI.replace(/"/g, "&quot;");
+    const csp = "default-src 'none'; script-src " + cfg.frameScriptHash + "; " +
+      "style-src 'unsafe-inline'; img-src * data: blob:; media-src * data: blob:; " +
+      "font-src data:; base-uri 'none'; form-action 'none'";
     const doc = "<!doctype html><html><head><meta charset=\"utf-8\">" +
-      `<base href="${base}" target="_blank"><style>${css}</style></head>` +
+      `<base href="${base}" target="_blank">` +
+      `<meta http-equiv="Content-Security-Policy" content="${csp}">` +
+      `<style>${css}</style><script>${cfg.frameScript}</script></head>` +
       `<body>${stdout}</body></html>`;
     const lines = stdout.split("\n").length;
     const frame = el("iframe", {
       class: "stdout", id: "stdout-frame",
       title: "Standard output of the script, shown as HTML",
-      sandbox: "allow-popups allow-popups-to-escape-sandbox",
+      sandbox: "allow-scripts allow-popups allow-popups-to-escape-sandbox",
       referrerpolicy: "no-referrer",
     });
+    // A first guess until the frame reports its height (or if it never does).
     frame.style.height = Math.min(Math.max(lines * 1.7 + 3, 6), 32) + "em";
     frame.srcdoc = doc;
+    // The output may only ever show itself: should a link with target=_self navigate the
+    // frame away, put the output back.
+    let loads = 0;
+    frame.addEventListener("load", () => {
+      loads += 1;
+      if (loads > 1 && frame.dataset.restoring !== "true") {
+        frame.dataset.restoring = "true";
+        frame.srcdoc = doc;
+      } else {
+        delete frame.dataset.restoring;
+      }
+    });
     return frame;
+  }
+
+  const MAX_FRAME_PX = 200000;
+
+  function setupFrameSizing() {
+    window.addEventListener("message", (event) => {
+      const frame = document.getElementById("stdout-frame");
+      if (!frame || event.source !== frame.contentWindow) return;
+      const height = event.data && event.data.sssFrameHeight;
+      if (typeof height !== "number" || !Number.isFinite(height) || height < 0) return;
+      const border = frame.offsetHeight - frame.clientHeight;
+      frame.style.height = Math.min(Math.ceil(height), MAX_FRAME_PX) + border + "px";
+      frame.dataset.sized = String(Math.ceil(height));
+    });
   }
 
   async function renderResult(section, run) {
     section.replaceChildren();
     section.hidden = false;
-    const title = el("h2", { id: "result-title", tabindex: "-1", text: "Result" });
-    section.append(title);
-    if (run.refused) {
-      section.append(el("p", { class: "refused", role: "alert", id: "refused" },
-        "The server refused the call — " + run.refused));
-    }
-    if (run.timed_out) {
-      section.append(el("p", { class: "refused", role: "alert" },
-        run.note || "The script did not finish in time and was stopped."));
-    }
+    const outcome = outcomeOf(run);
+    section.dataset.outcome = outcome.kind;
+    const title = el("h2", { id: "result-title", tabindex: "-1" });
+    section.append(headline(run, title));
     const facts = el("dl", { class: "facts" });
-    facts.append(fact("Exit code", outcomeBadge(run)));
+    if (!run.refused) facts.append(fact("Exit code", outcomeBadge(run)));
     if (run.duration_s !== null && run.duration_s !== undefined) {
       facts.append(fact("Duration", run.duration_s.toFixed(3) + " s"));
     }
@@ -300,9 +398,22 @@
       (run.user.roles.length ? ` (${run.user.roles.join(", ")})` : "")));
     if (run.timestamp) facts.append(fact("Finished", el("time",
       { datetime: run.timestamp, text: readableTime(run.timestamp) })));
-    if (run.call) facts.append(fact("Call", el("code", { class: "call", id: "call",
-      text: run.call })));
+    if (run.call) {
+      const call = fact(run.refused ? "Call (as sent; not run)" : "Call",
+        el("code", { class: "call", id: "call", text: run.call }));
+      call.classList.add("call-fact");
+      facts.append(call);
+    }
     section.append(facts);
+    if (run.notes && run.notes.length) {
+      const notes = el("div", { class: "notice warn", id: "ignored-fields", role: "note" },
+        el("p", { text: "The server ignored form fields of this call (as a real server " +
+          "does, without a word):" }));
+      const list = el("ul");
+      for (const note of run.notes) list.append(el("li", { text: note }));
+      notes.append(list);
+      section.append(notes);
+    }
     if (!run.refused) {
       section.append(el("h3", { text: "Output" }));
       if (run.stdout) {
@@ -314,10 +425,9 @@
         section.append(el("p", { class: "empty", text: "The script printed nothing." }));
       }
     }
-    if (run.stderr) {
+    if (outcome.kind === "done" && run.stderr) {
       section.append(el("h3", { text: "Errors (stderr)" }));
-      section.append(el("pre", { class: "stderr", id: "stderr", role: "alert",
-        text: run.stderr }));
+      section.append(stderrBlock(run.stderr));
     }
     if (run.shared_files && run.shared_files.length) {
       section.append(el("h3", { text: "Shared files" }));
@@ -366,6 +476,7 @@
 
   function setup() {
     setupLogin();
+    setupFrameSizing();
     const form = document.getElementById("run-form");
     if (form) {
       form.addEventListener("submit", (event) => submitRun(form, event));
