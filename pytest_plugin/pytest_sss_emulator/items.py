@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 
 from sss_emulator.core.call import request_from_pylib
+from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.errors import EmulatorError, ScriptTimeout
 
 from .callfile import CallCase, CallFileError, check_outcome, load_call_file
 from .parity import ParityError
 from .pytest_emulator import PytestEmulator
 from .settings import PluginConfigError
+from .snapshots import SnapshotMismatch, snapshot_folder, snapshots_for
 from .state import STATE, PluginState
 
 __all__ = ("CALL_FAILED", "CallCaseFailure", "CallFile", "CallItem")
@@ -97,8 +99,20 @@ class CallItem(pytest.Item):
                                    f"but it ran (code {outcome.code})"])
         problems = check_outcome(case.expect, outcome.code, outcome.timed_out,
                                  outcome.stdout_text, outcome.stderr_text, outcome.shared_files)
+        if case.snapshot:
+            problems += self._snapshot_problems(emulator, outcome)
         if problems:
             raise CallCaseFailure(problems)
+
+    def _snapshot_problems(self, emulator: PytestEmulator, outcome: RunOutcome) -> list[str]:
+        folder = snapshot_folder(self.path, self.case.name)
+        assert self._root is not None
+        snapshots = snapshots_for(self.config, folder, emulator.bin_dirs, self._root)
+        try:
+            snapshots.check(outcome)
+        except SnapshotMismatch as exc:
+            return str(exc).splitlines()
+        return []
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:

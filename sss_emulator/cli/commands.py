@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, TextIO
 
 import click
 
+from sss_emulator.cli.devtools import devtool_options, normalise_debug_wait
 from sss_emulator.cli.options import (
     RUN_CONTEXT,
     WATCH_OPTIONS,
@@ -128,7 +129,7 @@ class _DefaultRunGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h",
                                                                       "--version"):
             args = ["run", *args]
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, normalise_debug_wait(args))
 
 
 def _json_requested(argv: Sequence[str]) -> bool:
@@ -158,6 +159,7 @@ def main() -> None:
 @run_options
 @click.option("--watch", is_flag=True, help="Rerun whenever the script or its inputs change.")
 @watch_options
+@devtool_options
 @click.option("--debug", is_flag=True,
               help="Log what the emulator does; show the traceback of an internal error.")
 def run_command(script: str, script_args: tuple[str, ...], watch: bool, debug: bool,

@@ -123,6 +123,8 @@ SETTINGS: dict[str, SettingSpec] = {
     "server_url": SettingSpec("SSS_SERVER_URL", "server-url", str, str),
     "username": SettingSpec("SSS_USERNAME", "username", str, str),
     "cacert": SettingSpec("SSS_CACERT", "cacert", str, str, is_path=True),
+    "coverage": SettingSpec("SSS_COVERAGE", "coverage", _bool, _bool),
+    "debug_wait": SettingSpec("SSS_DEBUG_WAIT", "debug-wait", str, str),
 }
 
 

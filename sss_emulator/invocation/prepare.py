@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,21 +17,32 @@ from typing import Any
 from sss_emulator.config import MISSING, Settings, resolve_settings
 from sss_emulator.connect.real_server import RealServerHook, login_to_server
 from sss_emulator.core.call import CallRequest, request_from_form
+from sss_emulator.core.hooks import ProcessRunner
+from sss_emulator.core.runner import run_process
 from sss_emulator.core.scripts import call_for_path
 from sss_emulator.core.tokens import ANONYMOUS, Identity
 from sss_emulator.decisions import DEFAULT_ADMIN_ROLE, DEFAULT_REALM, DEFAULT_USER
+from sss_emulator.devtools.coverage import project_runner
+from sss_emulator.devtools.debug import (
+    DebugRunner,
+    attach_instructions,
+    parse_debug_wait,
+    require_debugpy,
+)
 from sss_emulator.errors import ConfigError, ScriptNotFound
 from sss_emulator.invocation.emulator import Emulator
 from sss_emulator.invocation.script_args import attachments, parse_script_args
+from sss_emulator.terminal import say
 
-__all__ = ("FORMATS", "Prepared", "RunInvocation", "prepare")
+__all__ = ("FORMATS", "Prepared", "RunInvocation", "devtools_runner", "prepare")
 
 FORMATS = ("text", "json", "xml")
 
 #: Options of ``run`` that are settings (resolved CLI > SSS_* > pyproject > default).
 _SETTING_OPTIONS = ("profile", "bin_dirs", "home", "shared_root", "work_root", "timeout", "env",
                     "users", "authtoken_config", "format", "keep", "user", "roles", "anonymous",
-                    "auth_token", "data", "stand_in", "server_url", "username", "cacert")
+                    "auth_token", "data", "stand_in", "server_url", "username", "cacert",
+                    "coverage", "debug_wait")
 
 
 @dataclass(frozen=True)
@@ -106,10 +118,26 @@ def prepare(invocation: RunInvocation) -> Prepared:
                       "hooks": [RealServerHook(server_url, auth_token, cacert=cacert)]}
     emulator = Emulator.from_settings(
         settings, bin_dirs=bin_dirs, anonymous=anonymous, keep=bool(values.get("keep")),
-        **connection,
+        runner=devtools_runner(values, call), **connection,
     )
     return Prepared(emulator, request, identity, auth_token, fmt, bool(values.get("keep")),
                     settings)
+
+
+def devtools_runner(values: Mapping[str, Any], call: str) -> ProcessRunner:
+    """The process runner of ``--debug-wait`` / ``--coverage``, else the server's own.
+
+    Debugging wins over coverage: a tracer under the debugger records nothing (and debugpy
+    warns), so a debugged run is not measured.
+    """
+    debug = parse_debug_wait(values.get("debug_wait"))
+    if debug is not None:
+        require_debugpy()
+        return DebugRunner(debug[0], on_listening=lambda host, port: say(
+            sys.stderr, attach_instructions(host, port, call)))
+    if values.get("coverage"):
+        return project_runner(run_process, report=lambda line: say(sys.stderr, line))
+    return run_process
 
 
 def _log_in(url: str, username: str | None, cacert: Any) -> str:
