@@ -222,20 +222,32 @@ def list_command(format: str, **kwargs: Any) -> None:
 @setting_options
 @click.option("--no-run", is_flag=True,
               help="Do not run the script to check it accepts --auth-token=.")
-def doctor_command(script: str, no_run: bool, **kwargs: Any) -> None:
-    """Check that SCRIPT is deployable, and print the permission an admin must grant."""
-    from sss_emulator.cli.doctor import diagnose
+@click.option("--format", "format", type=click.Choice(["text", "json"]), default="text",
+              help="text, or one JSON document (schema sss-emulator/doctor/v1).")
+def doctor_command(script: str, no_run: bool, format: str, **kwargs: Any) -> None:
+    """Check that SCRIPT is deployable, and print the permission an admin must grant.
+
+    Each check is ok, warn or fail with what it saw; exit 1 when one fails.
+    """
+    from sss_emulator.cli.doctor import Check, diagnose, report_document
 
     try:
         settings = resolve_settings(collect_options(kwargs))
         checks = diagnose(script, settings, Path.cwd(), run=not no_run)
     except EmulatorError as error:
-        raise click.ClickException(error.message) from error
-    failed = False
+        checks = [Check("settings", "settings", "fail", error.message)]
+    except Exception as exc:  # doctor reports, it never crashes
+        checks = [Check("doctor", "doctor", "fail", f"internal error: {type(exc).__name__}: "
+                        f"{exc}; please report it")]
+    failed = any(check.status == "fail" for check in checks)
+    if format == "json":
+        click.echo(json.dumps(report_document(script, checks)))
+        sys.exit(1 if failed else 0)
+    marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     for check in checks:
-        mark = "ok  " if check.ok else ("warn" if check.warning else "FAIL")
-        failed |= not check.ok and not check.warning
-        click.echo(f"[{mark}] {check.title}: {check.detail}")
+        click.echo(f"[{marks[check.status]}] {check.title}: {check.detail}")
+        if check.evidence:
+            click.echo(f"       seen: {check.evidence}")
     sys.exit(1 if failed else 0)
 
 
