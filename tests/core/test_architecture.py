@@ -127,6 +127,9 @@ FORBIDDEN = {
                                 "click"),
     "sss_emulator.watch": ("sss_emulator.cli", "sss_emulator.serve", "click"),
     "sss_emulator.serve": ("sss_emulator.cli", "sss_emulator.watch", "click"),
+    "sss_emulator.devtools": ("sss_emulator.cli", "sss_emulator.watch", "sss_emulator.serve",
+                              "sss_emulator.backend", "sss_emulator.connect",
+                              "sss_emulator.invocation", "sss_emulator.config", "click"),
     "sss_emulator.connect": ("sss_emulator.cli", "sss_emulator.watch", "sss_emulator.serve",
                              "sss_emulator.invocation", "click"),
 }
