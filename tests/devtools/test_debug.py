@@ -17,7 +17,7 @@ from sss_emulator.devtools.debug import DebugRunner, parse_debug_wait
 from sss_emulator.errors import ConfigError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dap_client import DAPClient  # noqa: E402
+from dap_client import DAPClient
 
 pytest.importorskip("debugpy")
 
@@ -120,7 +120,7 @@ def test_a_busy_port_is_one_clear_error(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.raises(SetupError, match="cannot listen on 127.0.0.1"):
+        with pytest.raises(SetupError, match=r"cannot listen on 127\.0\.0\.1"):
             DebugRunner(port)([str(_script(tmp_path)), "--auth-token=t"], cwd=tmp_path,
                               env=dict(os.environ), timeout=None)
 
