@@ -30,15 +30,17 @@ from sss_emulator import decisions
 from sss_emulator.core.runner import ProcessResult, RunCancelled, StreamSink, stop_group
 from sss_emulator.devtools import is_python_script, shebang
 from sss_emulator.devtools.coverage import strip_coverage_env
-from sss_emulator.errors import ConfigError, SetupError
+from sss_emulator.errors import BadRequestForm, ConfigError, SetupError
 
-__all__ = ("DEFAULT_PORT", "DebugRunner", "attach_instructions", "parse_debug_wait",
-           "require_debugpy")
+__all__ = ("DEBUG_WAIT_HEADER", "DEFAULT_PORT", "DebugRunner", "attach_instructions",
+           "parse_debug_wait", "require_debugpy")
 
 logger = logging.getLogger("sss_emulator.devtools.debug")
 
 #: debugpy's and VS Code's customary port.
 DEFAULT_PORT = 5678
+#: The header the browser page's "wait for a debugger" field sends with ``POST /scripting``.
+DEBUG_WAIT_HEADER = "X-SSS-Debug-Wait"
 #: Where debugpy listens: never beyond this machine.
 HOST = "127.0.0.1"
 #: Seconds for the wrapper to import debugpy and listen before we give up.
@@ -109,7 +111,7 @@ class DebugRunner:
         script = Path(argv[0])
         if not is_python_script(script):
             line = shebang(script).decode(errors="replace") or "no shebang line"
-            raise ConfigError(f"--debug-wait works for Python scripts only; {script.name} "
+            raise BadRequestForm(f"--debug-wait works for Python scripts only; {script.name} "
                               f"starts with {line!r}. Run it without --debug-wait.")
         require_debugpy()
         status_r, status_w = os.pipe()

@@ -14,7 +14,7 @@ import pytest
 
 from sss_emulator.cli.devtools import normalise_debug_wait
 from sss_emulator.devtools.debug import DebugRunner, parse_debug_wait
-from sss_emulator.errors import ConfigError
+from sss_emulator.errors import BadRequestForm, ConfigError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dap_client import DAPClient
@@ -106,7 +106,7 @@ def test_cancel_while_waiting_stops_the_wrapper(tmp_path: Path) -> None:
 
 def test_non_python_scripts_are_refused_in_one_line(tmp_path: Path) -> None:
     script = _script(tmp_path, "#!/bin/bash\necho hi\n", "x.bash")
-    with pytest.raises(ConfigError, match=r"Python scripts only; x\.bash starts with "
+    with pytest.raises(BadRequestForm, match=r"Python scripts only; x\.bash starts with "
                                           r"'#!/bin/bash'"):
         DebugRunner(0)([str(script)], cwd=tmp_path, env={}, timeout=None)
 
