@@ -100,14 +100,14 @@ class CallItem(pytest.Item):
         problems = check_outcome(case.expect, outcome.code, outcome.timed_out,
                                  outcome.stdout_text, outcome.stderr_text, outcome.shared_files)
         if case.snapshot:
-            problems += self._snapshot_problems(emulator, outcome)
+            problems += self._snapshot_problems(outcome)
         if problems:
             raise CallCaseFailure(problems)
 
-    def _snapshot_problems(self, emulator: PytestEmulator, outcome: RunOutcome) -> list[str]:
+    def _snapshot_problems(self, outcome: RunOutcome) -> list[str]:
         folder = snapshot_folder(self.path, self.case.name)
         assert self._root is not None
-        snapshots = snapshots_for(self.config, folder, emulator.bin_dirs, self._root)
+        snapshots = snapshots_for(self.config, folder, self._root)
         try:
             snapshots.check(outcome)
         except SnapshotMismatch as exc:

@@ -38,7 +38,7 @@ from .inprocess import is_python_script, run_inprocess
 from .parity import ParityError, compare_outcomes
 from .settings import parse_mode
 
-__all__ = ("PytestEmulator", "RunLog", "run_real_process")
+__all__ = ("PytestEmulator", "RunLog", "run_real_process", "with_real_popen")
 
 logger = logging.getLogger("pytest_sss_emulator.emulator")
 
@@ -82,20 +82,29 @@ class RunLog:
 _REAL = (subprocess.Popen,)
 
 
-def run_real_process(argv: Sequence[str], **kwargs: Any) -> ProcessResult:
-    """``run_process`` with the real ``Popen``, even while ``fp`` fakes it for the test.
+def with_real_popen(runner: ProcessRunner) -> ProcessRunner:
+    """``runner`` with the real ``Popen``, even while ``fp`` fakes it for the test.
 
     ``fp`` is there to fake what a script starts, never the script itself: without this, a
-    test using ``fp`` could not run any script in subprocess mode.
+    test using ``fp`` could not run any script in subprocess mode (or under the debugger).
     """
-    faked, real = subprocess.Popen, _REAL[0]
-    if faked is real:
-        return run_process(argv, **kwargs)
-    subprocess.Popen = real  # type: ignore[misc]
-    try:
-        return run_process(argv, **kwargs)
-    finally:
-        subprocess.Popen = faked  # type: ignore[misc]
+
+    def run(argv: Sequence[str], **kwargs: Any) -> ProcessResult:
+        faked, real = subprocess.Popen, _REAL[0]
+        if faked is real:
+            return runner(argv, **kwargs)
+        subprocess.Popen = real  # type: ignore[misc]
+        try:
+            return runner(argv, **kwargs)
+        finally:
+            subprocess.Popen = faked  # type: ignore[misc]
+
+    return run
+
+
+def run_real_process(argv: Sequence[str], **kwargs: Any) -> ProcessResult:
+    """``run_process`` with the real ``Popen``, even while ``fp`` fakes it for the test."""
+    return with_real_popen(run_process)(argv, **kwargs)
 
 
 _WHERE_TO_ADD = ("sss_bin_dirs in the ini file, --sss-bin-dir, or "
@@ -214,7 +223,7 @@ class PytestEmulator(Emulator):
         if mode == "inprocess":
             self.runner = run_inprocess
         elif self.debug_runner is not None:
-            self.runner = self.debug_runner
+            self.runner = with_real_popen(self.debug_runner)
         else:  # measured into pytest --cov's data when coverage runs (docs/testing.md)
             self.runner = session_runner(run_real_process)
         try:

@@ -55,6 +55,9 @@ def normalise_text(text: str, outcome: RunOutcome, extra: Iterable[tuple[str, st
         pairs.append((outcome.token, "<TOKEN>"))
     pairs += [(str(outcome.shared_dir), "<SHARED_DIR>"), (str(outcome.workdir), "<HOME>"),
               (outcome.shared_dir.name, "<SHARED_NAME>"), *extra]
+    bin_dir = _bin_dir(outcome)
+    if bin_dir:
+        pairs.append((bin_dir, "<BIN_DIR>"))
     # longest first, so a path is replaced before a folder that contains it
     for old, new in sorted(pairs, key=lambda p: len(p[0]), reverse=True):
         if old:
@@ -62,6 +65,15 @@ def normalise_text(text: str, outcome: RunOutcome, extra: Iterable[tuple[str, st
     for pattern, placeholder in _PATTERNS:
         text = pattern.sub(placeholder, text)
     return text
+
+
+def _bin_dir(outcome: RunOutcome) -> str:
+    """The bin dir the script was found in: its path (argv[0]) without the call."""
+    script = outcome.argv[0] if outcome.argv else ""
+    call = outcome.script_call
+    if call and script.endswith("/" + call):
+        return script[: -len(call) - 1]
+    return ""
 
 
 @dataclass(frozen=True)
@@ -166,12 +178,10 @@ def snapshot_folder(test_file: Path, test_name: str, label: str | None = None) -
     return folder / _safe(label) if label else folder
 
 
-def snapshots_for(config: pytest.Config, folder: Path, bin_dirs: Iterable[Path] = (),
-                  basetemp: Path | None = None) -> Snapshots:
+def snapshots_for(config: pytest.Config, folder: Path, basetemp: Path | None = None
+                  ) -> Snapshots:
     """A :class:`Snapshots` with the session's update flag and path placeholders."""
-    replacements = [(str(b), "<BIN_DIR>") for b in bin_dirs]
-    if basetemp is not None:
-        replacements.append((str(basetemp), "<TMP>"))
+    replacements = [(str(basetemp), "<TMP>")] if basetemp is not None else []
     replacements.append((str(config.rootpath), "<ROOT>"))
     return Snapshots(folder, bool(config.option.sss_update_snapshots), replacements)
 
@@ -195,17 +205,8 @@ class SnapshotFixture:
             raise ValueError(f"sss_snapshot: a second snapshot in one test needs its own name= "
                              f"({name!r} used twice)")
         self._used.add(key)
-        bin_dirs = _bin_dirs(self._request)
         folder = snapshot_folder(self._request.path, self._request.node.name, name)
-        snapshots_for(self._request.config, folder, bin_dirs, self._basetemp).check(outcome)
-
-
-def _bin_dirs(request: pytest.FixtureRequest) -> tuple[Path, ...]:
-    """The bin dirs of the test's ``sss`` emulator, when it has one (for ``<BIN_DIR>``)."""
-    if "sss" in request.fixturenames:
-        emulator = request.getfixturevalue("sss")
-        return tuple(getattr(emulator, "bin_dirs", ()))
-    return ()
+        snapshots_for(self._request.config, folder, self._basetemp).check(outcome)
 
 
 @pytest.fixture

@@ -133,6 +133,9 @@ def devtools_runner(values: Mapping[str, Any], call: str) -> ProcessRunner:
     debug = parse_debug_wait(values.get("debug_wait"))
     if debug is not None:
         require_debugpy()
+        if values.get("coverage"):
+            say(sys.stderr, "note: --coverage is off for a run under --debug-wait (a tracer "
+                            "and the debugger do not mix)")
         return DebugRunner(debug[0], on_listening=lambda host, port: say(
             sys.stderr, attach_instructions(host, port, call)))
     if values.get("coverage"):

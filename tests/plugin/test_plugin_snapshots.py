@@ -13,6 +13,7 @@ word = os.environ.get("WORD", "hello")
 print(word, "at", datetime.datetime.now().isoformat(), "id", uuid.uuid4())
 print("home", os.environ["HOME"], "shared", os.environ["SHARED_DIR"])
 print("token", sys.argv[1].split("=", 1)[1])
+print("me", sys.argv[0])
 print("warn", file=sys.stderr)
 with open(os.path.join(os.environ["SHARED_DIR"], "report.txt"), "w") as out:
     out.write(word + " report\\n")
@@ -21,6 +22,9 @@ with open(os.path.join(os.environ["SHARED_DIR"], "report.txt"), "w") as out:
 TEST = """\
 def test_snap(sss, sss_snapshot):
     sss_snapshot(sss.run_server_side_script("snap.py"))
+
+def test_factory(sss_factory, sss_snapshot):
+    sss_snapshot(sss_factory(mode="inprocess").run_server_side_script("snap.py"))
 """
 
 CALLS = """\
@@ -42,33 +46,35 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def test_missing_snapshot_fails_until_updated(project: pytest.Pytester) -> None:
     result = project.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(["*no snapshot at *__sss_snapshots__*--sss-update-snapshots*"])
     project.runpytest("-p", "no:cacheprovider", "--sss-update-snapshots").assert_outcomes(
-        passed=2)
+        passed=3)
     folder = project.path / "__sss_snapshots__" / "test_snap" / "test_snap"
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
                   if p.is_file()) == ["response.xml", "shared/report.txt", "stderr.txt",
                                       "stdout.txt"]
     stdout = (folder / "stdout.txt").read_text()
     assert stdout.startswith("hello at <TIMESTAMP> id <UUID>\nhome <HOME> shared <SHARED_DIR>\n")
-    assert "token <TOKEN>\n" in stdout
+    assert "token <TOKEN>\nme <BIN_DIR>/snap.py\n" in stdout
     assert (folder / "shared" / "report.txt").read_text() == "hello report\n"
     xml = (folder / "response.xml").read_text()
     assert 'srid="<SRID>"' in xml and 'timestamp="<TIMESTAMP>"' in xml
     assert "<call>snap.py</call>" in xml
     assert (project.path / "__sss_snapshots__" / "sss_snap" / "snap.py" / "stdout.txt").is_file()
+    factory = project.path / "__sss_snapshots__" / "test_snap" / "test_factory" / "stdout.txt"
+    assert factory.read_text() == stdout  # in-process, other folders: the same snapshot
     # stable: a second run with fresh tokens, paths and times matches
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
 
 
 def test_a_change_fails_with_a_readable_diff_and_update_rewrites(
         project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     project.runpytest("-p", "no:cacheprovider", "--sss-update-snapshots").assert_outcomes(
-        passed=2)
+        passed=3)
     monkeypatch.setenv("WORD", "goodbye")
     result = project.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines([
         "*differs from its snapshot*",
         "*--- snapshot stdout.txt*",
@@ -78,15 +84,15 @@ def test_a_change_fails_with_a_readable_diff_and_update_rewrites(
     ])
     result.stdout.fnmatch_lines(["*-hello report*", "*+goodbye report*"])
     project.runpytest("-p", "no:cacheprovider", "--sss-update-snapshots").assert_outcomes(
-        passed=2)
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+        passed=3)
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
     folder = project.path / "__sss_snapshots__" / "test_snap" / "test_snap"
     assert (folder / "shared" / "report.txt").read_text() == "goodbye report\n"
 
 
 def test_a_file_the_run_no_longer_writes_is_reported(project: pytest.Pytester) -> None:
     project.runpytest("-p", "no:cacheprovider", "--sss-update-snapshots").assert_outcomes(
-        passed=2)
+        passed=3)
     extra = project.path / "__sss_snapshots__" / "test_snap" / "test_snap" / "shared" / "old.txt"
     extra.write_text("gone\n")
     result = project.runpytest("-p", "no:cacheprovider", "-k", "test_snap and not yaml")
