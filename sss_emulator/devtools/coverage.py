@@ -26,6 +26,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,17 +73,21 @@ def _startup_hook_installed() -> bool:
     return False
 
 
+def _can_hand_over(cov: Coverage) -> bool:
+    """Whether a child of this interpreter can take over ``cov``'s configuration."""
+    return hasattr(cov.config, "serialize") and _startup_hook_installed()
+
+
+_CANNOT = ("coverage of scripts run as subprocesses needs coverage.py >= 7.13 (its start-up "
+           f"hook a1_coverage.pth) installed in {sys.prefix}: pip install 'coverage>=7.13'")
+
+
 def _serialized(cov: Coverage) -> str:
-    config = cov.config
-    serialize = getattr(config, "serialize", None)
-    if serialize is None or not _startup_hook_installed():
-        raise SetupError(
-            "coverage of scripts run as subprocesses needs coverage.py >= 7.13 installed in "
-            f"{sys.prefix}: pip install 'coverage>=7.13' (or run with --sss-mode=inprocess)"
-        )
+    if not _can_hand_over(cov):
+        raise SetupError(_CANNOT)
     # A copy with parallel on: every run saves its own <data_file>.<suffix> for combine(),
     # never over the session's own file, whatever the session's config says.
-    config = copy.copy(config)
+    config = copy.copy(cov.config)
     config.parallel = True
     return str(config.serialize())
 
@@ -117,24 +122,23 @@ class CoverageRunner:
             return self.inner(argv, cwd=cwd, env=env, timeout=timeout, on_stdout=on_stdout,
                               on_stderr=on_stderr, cancel=cancel)
         measured = strip_coverage_env(env)
-        private = None
         if self.session is not None:
             measured["COVERAGE_PROCESS_CONFIG"] = _serialized(self.session)
-        else:
-            private = Path(tempfile.mkdtemp(prefix="sss-coverage-"))
-            import coverage
-
-            own = coverage.Coverage(config_file=True, data_file=str(private / ".coverage"))
-            measured["COVERAGE_PROCESS_CONFIG"] = _serialized(own)
-        try:
             return self.inner([sys.executable, *argv], cwd=cwd, env=measured, timeout=timeout,
                               on_stdout=on_stdout, on_stderr=on_stderr, cancel=cancel)
+        import coverage
+
+        private = Path(tempfile.mkdtemp(prefix="sss-coverage-"))
+        try:
+            own = coverage.Coverage(config_file=True, data_file=str(private / ".coverage"))
+            measured["COVERAGE_PROCESS_CONFIG"] = _serialized(own)
+            result = self.inner([sys.executable, *argv], cwd=cwd, env=measured,
+                                timeout=timeout, on_stdout=on_stdout, on_stderr=on_stderr,
+                                cancel=cancel)
+            self._merge(private)
+            return result
         finally:
-            if private is not None:
-                try:
-                    self._merge(private)
-                finally:
-                    shutil.rmtree(private, ignore_errors=True)
+            shutil.rmtree(private, ignore_errors=True)
 
     def _merge(self, private: Path) -> None:
         """Append the run's data to the project's data file (``coverage combine --append``)."""
@@ -160,7 +164,13 @@ class CoverageRunner:
 def session_runner(inner: ProcessRunner) -> ProcessRunner:
     """``inner``, measured into the running coverage session when there is one (pytest --cov)."""
     cov = active_coverage()
-    return inner if cov is None else CoverageRunner(inner, session=cov)
+    if cov is None:
+        return inner
+    if not _can_hand_over(cov):  # measure what can be measured; never fail a test for it
+        warnings.warn(_CANNOT + "; scripts run as subprocesses are not measured",
+                      RuntimeWarning, stacklevel=2)
+        return inner
+    return CoverageRunner(inner, session=cov)
 
 
 def project_runner(inner: ProcessRunner,
@@ -176,5 +186,8 @@ def project_runner(inner: ProcessRunner,
         raise SetupError(MISSING_MESSAGE)
     import coverage
 
-    data_file = Path(coverage.Coverage(config_file=True).config.data_file).absolute()
+    project = coverage.Coverage(config_file=True)
+    if not _can_hand_over(project):
+        raise SetupError(_CANNOT)
+    data_file = Path(project.config.data_file).absolute()
     return CoverageRunner(inner, merge_into=data_file, report=report)

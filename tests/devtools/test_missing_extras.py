@@ -46,3 +46,20 @@ def test_one_line_names_the_extra(without, capsys: pytest.CaptureFixture[str], p
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "ran" not in capsys.readouterr().out
+
+
+def test_an_old_coverage_measures_what_it_can_and_says_why(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """No start-up hook (coverage < 7.13): tests still run, with one warning, unmeasured."""
+    import coverage
+
+    from sss_emulator.core.runner import run_process
+    from sss_emulator.devtools import coverage as devcov
+    from sss_emulator.errors import SetupError
+
+    monkeypatch.setattr(devcov, "_startup_hook_installed", lambda: False)
+    monkeypatch.setattr(devcov, "active_coverage", lambda: coverage.Coverage())
+    with pytest.warns(RuntimeWarning, match=r"coverage\.py >= 7\.13"):
+        assert devcov.session_runner(run_process) is run_process
+    with pytest.raises(SetupError, match=r"coverage\.py >= 7\.13"):
+        devcov.project_runner(run_process)
