@@ -100,7 +100,8 @@ def _shebang(path: Path) -> tuple[Check, bool]:
     env_style = Path(words[0]).name == "env"
     interpreter = words[1] if env_style and len(words) > 1 else words[0]
     found = shutil.which(interpreter) if "/" not in interpreter else (
-        interpreter if os.access(interpreter, os.X_OK) else None)
+        interpreter if os.path.isfile(interpreter) and os.access(interpreter, os.X_OK)
+        else None)
     if env_style and not os.access(words[0], os.X_OK):
         found = None
         interpreter = words[0]

@@ -35,6 +35,7 @@ CASES = {
     "no shebang": ("echo hi\n", 0o755, "shebang", "Exec format error"),
     "missing interpreter": ("#!/usr/bin/env no-such-python-xyz\nprint(1)\n", 0o755, "shebang",
                             "no-such-python-xyz"),
+    "interpreter is a folder": ("#!/tmp\necho hi\n", 0o755, "shebang", "'/tmp'"),
     "exit 127": ("#!/bin/sh\nno-such-command-xyz\n", 0o755, "auth_token", "exit 127"),
     "ModuleNotFoundError": ("#!/usr/bin/env python3\nimport no_such_module_xyz\n", 0o755,
                             "auth_token", "ModuleNotFoundError"),
