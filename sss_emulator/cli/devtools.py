@@ -1,4 +1,5 @@
-"""The options of the script author's tools on ``run`` and ``watch``: --coverage, --debug-wait.
+"""The options of the script author's tools on ``run`` and ``watch``: --coverage, --debug-wait,
+--snapshot.
 
 ``--debug-wait`` takes an optional value (``--debug-wait``, ``--debug-wait=5678``,
 ``--debug-wait once``); click cannot tell an optional value from the SCRIPT that follows, so
@@ -41,7 +42,7 @@ def normalise_debug_wait(args: Sequence[str]) -> list[str]:
 
 
 def devtool_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--coverage and --debug-wait (docs/testing.md, docs/debugging.md)."""
+    """--coverage, --debug-wait, --snapshot (docs/cli.md, docs/debugging.md)."""
     decorators = [
         click.option("--coverage", "coverage", is_flag=True, default=None,
                      help="Measure Python scripts with coverage.py and add each run to the "
@@ -50,6 +51,12 @@ def devtool_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Start a Python script under debugpy on 127.0.0.1:PORT (default "
                           "5678) and wait until a debugger attaches; in watch mode every run "
                           "waits, or only the first with 'once'. [SSS_DEBUG_WAIT]"),
+        click.option("--snapshot", "snapshot", type=click.Path(path_type=str), default=None,
+                     metavar="DIR",
+                     help="Compare stdout, stderr, the response and SHARED_DIR with the golden "
+                          "files in DIR (exit 1 and a diff when they differ)."),
+        click.option("--update-snapshot", "update_snapshot", is_flag=True, default=None,
+                     help="Write the run into --snapshot DIR instead of comparing."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)

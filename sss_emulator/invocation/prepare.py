@@ -29,6 +29,7 @@ from sss_emulator.devtools.debug import (
     parse_debug_wait,
     require_debugpy,
 )
+from sss_emulator.devtools.snapshots import Snapshots
 from sss_emulator.errors import ConfigError, ScriptNotFound
 from sss_emulator.invocation.emulator import Emulator
 from sss_emulator.invocation.script_args import attachments, parse_script_args
@@ -66,6 +67,8 @@ class Prepared:
     fmt: str
     keep: bool
     settings: Settings
+    #: ``--snapshot DIR``: the golden files this run is compared with (or written to).
+    snapshot: Snapshots | None = None
 
 
 def _bin_dirs_for(script: str, settings: Settings, cwd: Path) -> tuple[tuple[Path, ...], str]:
@@ -121,7 +124,18 @@ def prepare(invocation: RunInvocation) -> Prepared:
         runner=devtools_runner(values, call), **connection,
     )
     return Prepared(emulator, request, identity, auth_token, fmt, bool(values.get("keep")),
-                    settings)
+                    settings, _snapshot(options, invocation.cwd))
+
+
+def _snapshot(options: Mapping[str, Any], cwd: Path) -> Snapshots | None:
+    if not options.get("snapshot"):
+        if options.get("update_snapshot"):
+            raise ConfigError("--update-snapshot needs --snapshot DIR (where to write it).")
+        return None
+    return Snapshots((cwd / str(options["snapshot"])).absolute(),
+                     update=bool(options.get("update_snapshot")),
+                     replacements=[(str(cwd.absolute()), "<CWD>")],
+                     update_hint="--update-snapshot")
 
 
 def devtools_runner(values: Mapping[str, Any], call: str) -> ProcessRunner:

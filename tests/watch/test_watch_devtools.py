@@ -64,3 +64,22 @@ def test_coverage_in_watch_mode_adds_up(tmp_path: Path,
     data = coverage.CoverageData(str(tmp_path / ".coverage"))
     data.read()
     assert sorted(data.lines(str(script)) or []) == [2, 3, 4, 6]
+
+
+def test_snapshot_after_every_run(tmp_path: Path, start_watcher: Callable[..., Watcher]) -> None:
+    script = write_script(tmp_path / "bin" / "v.py", PY.format(n=1))
+    # the snapshot lies in the watched folder: writing it must not trigger a rerun
+    first = start_watcher("bin/v.py", "--watch", "--no-stand-in", "--snapshot", "bin/snap",
+                          "--update-snapshot")
+    first.wait_for(r"snapshot: written to ")
+    first.wait_for(r"watching bin/")
+    script.touch()
+    first.wait_for(r"snapshot: written to ", count=2)
+    assert first.run_headers() == ["run 1: start", "run 2: changed bin/v.py"]
+    assert first.interrupt() == 0
+    watcher = start_watcher("bin/v.py", "--watch", "--no-stand-in", "--snapshot", "bin/snap")
+    watcher.wait_for(r"snapshot: matches ")
+    script.write_text(PY.format(n=2))
+    watcher.wait_for(r"snapshot: the run of 'v.py' differs from its snapshot")
+    watcher.wait_for(r"^\+version 2$")
+    assert watcher.interrupt() == 0
