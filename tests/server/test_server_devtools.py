@@ -1,8 +1,9 @@
-"""The page's "wait for a debugger" field: POST /scripting with X-SSS-Debug-Wait waits for a
-real DAP client before the script starts; other scripts are refused in one line."""
+"""serve's tools: the page's "wait for a debugger" field (POST /scripting with X-SSS-Debug-Wait
+waits for a real DAP client; other scripts are refused in one line) and serve --coverage."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -70,3 +71,31 @@ def test_a_bash_script_is_refused_in_one_line(app: ServerApp) -> None:
 def test_the_page_offers_the_field(app: ServerApp) -> None:
     page = _login(app).get("/sss/scripts/minimal.bash").get_data(as_text=True)
     assert 'id="debug-wait"' in page and 'id="debug-port"' in page
+
+
+def test_serve_coverage_adds_each_run(tmp_path: Path, bin_dir: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve --coverage: a run from a client lands in the project's .coverage."""
+    coverage = pytest.importorskip("coverage")
+    from sss_emulator.serve.build import build_app
+
+    for name in [n for n in os.environ if n.startswith("SSS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    script = bin_dir / "cov.py"
+    script.write_text("#!/usr/bin/env python3\nimport sys\nif sys.argv[-1] == 'x':\n"
+                      "    print('x')\nelse:\n    print('other')\n")
+    script.chmod(0o755)
+    app, _ = build_app({"bin_dirs": (str(bin_dir),), "coverage": True,
+                        "work_root": str(tmp_path / "w"), "shared_root": str(tmp_path / "s")},
+                       cwd=tmp_path)
+    try:
+        client = Client(app)
+        client.post("/login", data={"username": "admin", "password": app.generated_password})
+        response = client.post("/scripting", data={"call": "cov.py", "-p0": "x"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+    finally:
+        app.close()
+    data = coverage.CoverageData(str(tmp_path / ".coverage"))
+    data.read()
+    assert sorted(data.lines(str(script)) or []) == [2, 3, 4]
