@@ -96,3 +96,20 @@ def test_cli_coverage_appends_each_run(tmp_path: Path, monkeypatch: pytest.Monke
     data.read()
     assert 5 in (data.lines(str(script)) or [])
     assert not list(tmp_path.glob(".coverage.*"))
+
+
+def test_runs_through_the_sss_server_fixture_are_measured(project: pytest.Pytester) -> None:
+    """A script the real client runs through ``sss_server`` counts in pytest --cov too."""
+    project.makeconftest('pytest_plugins = ["pytest_sss_emulator.server_fixtures"]\n'
+                         "import pytest\n\n@pytest.fixture\ndef sss_server_options():\n"
+                         "    return {'bin_dirs': ('scripts',)}\n")
+    project.makepyfile(test_hello="""
+from linkahead.utils.server_side_scripting import run_server_side_script
+
+def test_via_server(sss_server):
+    sss_server.configure_pylib()
+    assert run_server_side_script("hello.py", "a").code == 0
+""")
+    result = project.runpytest_subprocess("--cov=scripts", "--cov-report=term-missing")
+    result.assert_outcomes(passed=1)
+    assert EXPECTED.search(_report(result)), _report(result)
