@@ -110,9 +110,10 @@ class DebugRunner:
     ) -> ProcessResult:
         script = Path(argv[0])
         if not is_python_script(script):
-            line = shebang(script).decode(errors="replace") or "no shebang line"
+            line = shebang(script).decode(errors="replace")
+            what = f"starts with {line!r}" if line else "has no shebang line"
             raise BadRequestForm(f"--debug-wait works for Python scripts only; {script.name} "
-                              f"starts with {line!r}. Run it without --debug-wait.")
+                                 f"{what}. Run it without --debug-wait.")
         require_debugpy()
         status_r, status_w = os.pipe()
         child_env = strip_coverage_env(env)
