@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,17 +17,28 @@ from typing import Any
 from sss_emulator.config import FORMATS, Settings, identity_for, resolve_settings
 from sss_emulator.connect.real_server import RealServerHook, login_to_server
 from sss_emulator.core.call import CallRequest, request_from_form
+from sss_emulator.core.hooks import ProcessRunner
+from sss_emulator.core.runner import run_process
 from sss_emulator.core.scripts import call_for_path
 from sss_emulator.core.tokens import Identity
+from sss_emulator.devtools.coverage import project_runner
+from sss_emulator.devtools.debug import (
+    DebugRunner,
+    attach_instructions,
+    parse_debug_wait,
+    require_debugpy,
+)
+from sss_emulator.devtools.snapshots import Snapshots
 from sss_emulator.errors import ConfigError, ScriptNotFound
 from sss_emulator.invocation.emulator import Emulator
 from sss_emulator.invocation.script_args import attachments, parse_script_args
+from sss_emulator.terminal import say
 
-__all__ = ("FORMATS", "Prepared", "RunInvocation", "prepare")
+__all__ = ("FORMATS", "Prepared", "RunInvocation", "devtools_runner", "prepare")
 
 #: Settings of ``run`` that have no option of their own in every front end calling prepare().
 _RUN_NAMES = ("format", "keep", "user", "roles", "anonymous", "auth_token", "data", "stand_in",
-              "server_url", "username", "cacert")
+              "server_url", "username", "cacert", "coverage", "debug_wait")
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,8 @@ class Prepared:
     fmt: str
     keep: bool
     settings: Settings
+    #: ``--snapshot DIR``: the golden files this run is compared with (or written to).
+    snapshot: Snapshots | None = None
 
 
 def _bin_dirs_for(script: str, settings: Settings, cwd: Path) -> tuple[tuple[Path, ...], str]:
@@ -102,10 +116,40 @@ def prepare(invocation: RunInvocation, *, local_only: bool = False) -> Prepared:
                       "hooks": [RealServerHook(server_url, auth_token, cacert=cacert)]}
     emulator = Emulator.from_settings(
         settings, bin_dirs=bin_dirs, anonymous=anonymous, keep=bool(values.get("keep")),
-        **connection,
+        runner=devtools_runner(values, call), **connection,
     )
     return Prepared(emulator, request, identity, auth_token, fmt, bool(values.get("keep")),
-                    settings)
+                    settings, _snapshot(invocation.options, invocation.cwd))
+
+
+def _snapshot(options: Mapping[str, Any], cwd: Path) -> Snapshots | None:
+    if not options.get("snapshot"):
+        if options.get("update_snapshot"):
+            raise ConfigError("--update-snapshot needs --snapshot DIR (where to write it).")
+        return None
+    return Snapshots((cwd / str(options["snapshot"])).absolute(),
+                     update=bool(options.get("update_snapshot")),
+                     replacements=[(str(cwd.absolute()), "<CWD>")],
+                     update_hint="--update-snapshot")
+
+
+def devtools_runner(values: Mapping[str, Any], call: str) -> ProcessRunner:
+    """The process runner of ``--debug-wait`` / ``--coverage``, else the server's own.
+
+    Debugging wins over coverage: a tracer under the debugger records nothing (and debugpy
+    warns), so a debugged run is not measured.
+    """
+    debug = parse_debug_wait(values.get("debug_wait"))
+    if debug is not None:
+        require_debugpy()
+        if values.get("coverage"):
+            say(sys.stderr, "note: --coverage is off for a run under --debug-wait (a tracer "
+                            "and the debugger do not mix)")
+        return DebugRunner(debug[0], on_listening=lambda host, port: say(
+            sys.stderr, attach_instructions(host, port, call)))
+    if values.get("coverage"):
+        return project_runner(run_process, report=lambda line: say(sys.stderr, line))
+    return run_process
 
 
 def _log_in(url: str, username: str | None, cacert: Any) -> str:
