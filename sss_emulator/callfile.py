@@ -44,8 +44,8 @@ _CALL_FILE = re.compile(r"sss_.*\.(ya?ml|toml)\Z")
 
 #: Keys of one case; all but ``name``, ``call``, ``positionals``, ``options``, ``uploads`` and
 #: ``expect`` may also stand at the top of the file as defaults for every case.
-CASE_KEYS = ("name", "call", "positionals", "options", "uploads", "expect", "user", "roles",
-             "anonymous", "timeout", "mode", "bin_dirs", "env", "home", "users")
+CASE_KEYS = ("name", "call", "positionals", "options", "uploads", "expect", "snapshot", "user",
+             "roles", "anonymous", "timeout", "mode", "bin_dirs", "env", "home", "users")
 _DEFAULT_KEYS = ("user", "roles", "anonymous", "timeout", "mode", "bin_dirs", "env", "home",
                  "users")
 EXPECT_KEYS = ("code", "call", "stdout", "stderr", "stdout_exact", "stderr_exact",
@@ -74,6 +74,8 @@ class CallCase:
     uploads: tuple[tuple[str, Path], ...]
     expect: Mapping[str, Any]
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: Compare stdout, stderr, the response and SHARED_DIR with ``__sss_snapshots__/``.
+    snapshot: bool = False
 
     def request(self) -> CallRequest:
         """The request pylib would send: options, positionals (``None``: an upload's index),
@@ -149,6 +151,10 @@ def _check_case(raw: Any, where: str, base: Path, defaults: Mapping[str, Any]) -
     _check_expect(expect, where)
     if isinstance(expect.get("normalise"), str):
         expect["normalise"] = str(_rules_path(expect["normalise"], base, where))
+    snapshot = raw.get("snapshot", False)
+    if not isinstance(snapshot, bool):
+        raise CallFileError(f"{where}: 'snapshot' must be true or false (compare the run with "
+                            "__sss_snapshots__/; write them with pytest --sss-update-snapshots)")
     settings = {**defaults, **{k: raw[k] for k in _DEFAULT_KEYS if k in raw}}
     return CallCase(
         name=str(raw.get("name") or call),
@@ -158,6 +164,7 @@ def _check_case(raw: Any, where: str, base: Path, defaults: Mapping[str, Any]) -
         uploads=tuple(upload_paths),
         expect=dict(expect),
         settings=settings,
+        snapshot=snapshot,
     )
 
 

@@ -23,6 +23,7 @@ from sss_emulator.errors import EmulatorError, ScriptTimeout
 from .parity import ParityError
 from .pytest_emulator import PytestEmulator
 from .settings import PluginConfigError
+from .snapshots import SnapshotMismatch, snapshot_folder, snapshots_for
 from .state import STATE, PluginState
 
 __all__ = ("CALL_FAILED", "CallCaseFailure", "CallFile", "CallItem")
@@ -108,6 +109,8 @@ class CallItem(pytest.Item):
         problems = check_outcome(case.expect, outcome.code, outcome.timed_out, stdout, stderr,
                                  outcome.shared_files, call=outcome.call,
                                  normalisers=normalisers)
+        if case.snapshot:
+            problems += self._snapshot_problems(outcome)
         if problems:
             raise CallCaseFailure(problems)
 
@@ -125,6 +128,16 @@ class CallItem(pytest.Item):
         rules = load_rules(rules_file) if rules_file is not None else ()
         expected = Normaliser(SideFacts(script_call=self.case.call), rules)
         return expected, outcome_normaliser(outcome, emulator.bin_dirs, rules)
+
+    def _snapshot_problems(self, outcome: RunOutcome) -> list[str]:
+        folder = snapshot_folder(self.path, self.case.name)
+        assert self._root is not None
+        snapshots = snapshots_for(self.config, folder, self._root)
+        try:
+            snapshots.check(outcome)
+        except SnapshotMismatch as exc:
+            return str(exc).splitlines()
+        return []
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:

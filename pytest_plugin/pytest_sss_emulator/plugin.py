@@ -21,6 +21,7 @@ import pytest
 from sss_emulator.callfile import is_call_file
 
 from .backend_fixtures import sss_backend
+from .devtools import add_debug_options
 from .items import CALL_FAILED, CallFile
 from .pytest_emulator import PytestEmulator
 from .server_fixtures import sss_server, sss_server_options
@@ -31,6 +32,7 @@ from .settings import (
     check_command_line,
     sss_variables,
 )
+from .snapshots import add_snapshot_options, sss_snapshot
 from .state import STATE, PluginState
 
 __all__ = (
@@ -49,6 +51,7 @@ __all__ = (
     "sss_factory",
     "sss_server",
     "sss_server_options",
+    "sss_snapshot",
 )
 
 logger = logging.getLogger("pytest_sss_emulator.plugin")
@@ -59,9 +62,9 @@ _PASSTHROUGH = ("hooks", "authority", "purposes", "keep", "context_root", "realm
 
 _MARKER_HELP = (
     "sss(user=None, roles=None, timeout=None, mode=None, bin_dirs=None, anonymous=None, "
-    "env=None, home=None, users=None, server_address=None, mounts=None, extroot=None, "
-    "extroot_path=None, caosroot_path=None): settings of the `sss` fixture for this test "
-    "(sss-emulator); they override the command line and the ini file."
+    "env=None, home=None, users=None, debug_wait=None, server_address=None, mounts=None, "
+    "extroot=None, extroot_path=None, caosroot_path=None): settings of the `sss` fixture for "
+    "this test (sss-emulator); they override the command line and the ini file."
 )
 
 
@@ -107,6 +110,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="where scripts expect the server, e.g. https://127.0.0.1:10443")
     parser.addini("sss_mounts", default="", help="true: the server's mounts (sss-emulator)")
     parser.addini("sss_extroot", default="", help="the extroot folder (sss-emulator)")
+    add_debug_options(parser)
+    add_snapshot_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -27,9 +27,11 @@ from sss_emulator.core.call import (
     request_from_form,
     request_from_pylib,
 )
+from sss_emulator.core.hooks import ProcessRunner
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.runner import ProcessResult, run_process
 from sss_emulator.core.scripts import resolve_script
+from sss_emulator.devtools.coverage import session_runner
 from sss_emulator.errors import ConfigError, EmulatorError, ScriptNotFound, ScriptTimeout
 from sss_emulator.invocation import Emulator
 
@@ -37,7 +39,7 @@ from .inprocess import is_python_script, run_inprocess
 from .parity import ParityError, compare_outcomes
 from .settings import parse_mode
 
-__all__ = ("PytestEmulator", "RunLog", "run_real_process")
+__all__ = ("PytestEmulator", "RunLog", "run_real_process", "with_real_popen")
 
 logger = logging.getLogger("pytest_sss_emulator.emulator")
 
@@ -81,20 +83,29 @@ class RunLog:
 _REAL = (subprocess.Popen,)
 
 
-def run_real_process(argv: Sequence[str], **kwargs: Any) -> ProcessResult:
-    """``run_process`` with the real ``Popen``, even while ``fp`` fakes it for the test.
+def with_real_popen(runner: ProcessRunner) -> ProcessRunner:
+    """``runner`` with the real ``Popen``, even while ``fp`` fakes it for the test.
 
     ``fp`` is there to fake what a script starts, never the script itself: without this, a
-    test using ``fp`` could not run any script in subprocess mode.
+    test using ``fp`` could not run any script in subprocess mode (or under the debugger).
     """
-    faked, real = subprocess.Popen, _REAL[0]
-    if faked is real:
-        return run_process(argv, **kwargs)
-    subprocess.Popen = real  # type: ignore[misc]
-    try:
-        return run_process(argv, **kwargs)
-    finally:
-        subprocess.Popen = faked  # type: ignore[misc]
+
+    def run(argv: Sequence[str], **kwargs: Any) -> ProcessResult:
+        faked, real = subprocess.Popen, _REAL[0]
+        if faked is real:
+            return runner(argv, **kwargs)
+        subprocess.Popen = real  # type: ignore[misc]
+        try:
+            return runner(argv, **kwargs)
+        finally:
+            subprocess.Popen = faked  # type: ignore[misc]
+
+    return run
+
+
+def run_real_process(argv: Sequence[str], **kwargs: Any) -> ProcessResult:
+    """``run_process`` with the real ``Popen``, even while ``fp`` fakes it for the test."""
+    return with_real_popen(run_process)(argv, **kwargs)
 
 
 _WHERE_TO_ADD = ("sss_bin_dirs in the ini file, --sss-bin-dir, or "
@@ -135,6 +146,8 @@ class PytestEmulator(Emulator):
         super().__init__(*args, **kwargs)
         self.mode = parse_mode(mode, "PytestEmulator(mode=...)")
         self.log = log if log is not None else RunLog()
+        #: Set by ``debug_wait``: runs go to the debugger (and wait for it) in every mode.
+        self.debug_runner: ProcessRunner | None = None
         #: Every outcome of this emulator, oldest first (both of a ``both`` run).
         self.outcomes: list[RunOutcome] = []
 
@@ -175,6 +188,8 @@ class PytestEmulator(Emulator):
         """Run ``request`` in this emulator's mode (see the class docstring)."""
         __tracebackhide__ = True
         mode = self.mode if self._is_python(request.call) else "subprocess"
+        if self.debug_runner is not None:
+            mode = "subprocess"  # a debugger attaches to the script's own process
         try:
             if mode == "both":
                 server_way = self._run_as(request, "subprocess", kwargs)
@@ -207,12 +222,17 @@ class PytestEmulator(Emulator):
     def _run_as(self, request: CallRequest, mode: str, kwargs: dict[str, Any]) -> RunOutcome:
         saved = self.runner
         mounting = saved if isinstance(saved, MountingRunner) else None
-        if mode == "inprocess" and mounting is not None:
-            raise ConfigError("mounts=True needs mode='subprocess': a script run inside the "
-                              "test process cannot get a mount namespace of its own.")
-        self.runner = run_inprocess if mode == "inprocess" else run_real_process
-        if mounting is not None:
-            self.runner = mounting.around(self.runner)
+        if mounting is not None and (mode == "inprocess" or self.debug_runner is not None):
+            raise ConfigError("mounts=True needs mode='subprocess' and no debug_wait: a script "
+                              "run inside the test process or under the debugger cannot get a "
+                              "mount namespace of its own.")
+        if mode == "inprocess":
+            self.runner = run_inprocess
+        elif self.debug_runner is not None:
+            self.runner = with_real_popen(self.debug_runner)
+        else:  # measured into pytest --cov's data when coverage runs (docs/testing.md)
+            real = run_real_process if mounting is None else mounting.around(run_real_process)
+            self.runner = session_runner(real)
         try:
             outcome = super().run(request, **kwargs)
         finally:

@@ -84,6 +84,9 @@ def sss_server(sss_server_options: dict[str, Any], tmp_path_factory: pytest.Temp
     """A scripting server on an ephemeral port for one test, stopped and cleaned up after."""
     from click import UsageError
 
+    from sss_emulator.connect.mounts import MountingRunner
+    from sss_emulator.core.runner import run_process
+    from sss_emulator.devtools.coverage import session_runner
     from sss_emulator.errors import EmulatorError
     from sss_emulator.httpd import running_server
     from sss_emulator.serve.build import build_app
@@ -103,6 +106,9 @@ def sss_server(sss_server_options: dict[str, Any], tmp_path_factory: pytest.Temp
         except EmulatorError as exc:
             app.close()
             pytest.fail(f"sss_server: {exc.message}", pytrace=False)
+    runner = app.emulator.runner
+    if runner is run_process or isinstance(runner, MountingRunner):
+        app.emulator.runner = session_runner(runner)  # pytest --cov measures the server's runs
     with running_server(app, "127.0.0.1", 0) as handle:
         url = app.base_uri() if app.public_url else handle.url
         live = LiveServer(url=url, app=app,

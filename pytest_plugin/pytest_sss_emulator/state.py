@@ -9,6 +9,7 @@ import pytest
 
 from sss_emulator.config import Settings
 
+from .devtools import debug_runner
 from .pytest_emulator import PytestEmulator, RunLog
 from .settings import PluginConfigError, emulator_kwargs, resolve_base
 
@@ -39,10 +40,14 @@ class PluginState:
     def build(self, root: Path, overrides: dict[str, Any], where: str, relative_to: Path,
               **passthrough: Any) -> PytestEmulator:
         """An emulator with its work and shared roots below ``root``."""
+        overrides = dict(overrides)
+        debug = debug_runner(self.config, overrides.pop("debug_wait", None))
         kwargs, mode = emulator_kwargs(self.base(), overrides, where, relative_to)
         kwargs.update(passthrough)
-        return PytestEmulator(mode=mode, log=self.log, work_root=root / "work",
-                              shared_root=root / "shared", **kwargs)
+        emulator = PytestEmulator(mode=mode, log=self.log, work_root=root / "work",
+                                  shared_root=root / "shared", **kwargs)
+        emulator.debug_runner = debug
+        return emulator
 
 
 STATE = pytest.StashKey[PluginState]()

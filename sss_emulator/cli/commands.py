@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import click
 
+from sss_emulator.cli.devtools import devtool_options, normalise_debug_wait
 from sss_emulator.cli.execute import EXIT_INTERRUPTED, execute, refusal_format
 from sss_emulator.cli.options import (
     RUN_CONTEXT,
@@ -71,7 +72,7 @@ class _DefaultRunGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h",
                                                                       "--version"):
             args = ["run", *args]
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, normalise_debug_wait(args))
 
 
 def _json_requested(argv: Sequence[str]) -> bool:
@@ -107,6 +108,7 @@ def main() -> None:
 @run_options
 @click.option("--watch", is_flag=True, help="Rerun whenever the script or its inputs change.")
 @watch_options
+@devtool_options
 @click.option("--debug", is_flag=True,
               help="Log what the emulator does; show the traceback of an internal error.")
 def run_command(script: str, script_args: tuple[str, ...], watch: bool, debug: bool,
@@ -178,20 +180,39 @@ def list_command(format: str, **kwargs: Any) -> None:
 @setting_options
 @click.option("--no-run", is_flag=True,
               help="Do not run the script to check it accepts --auth-token=.")
-def doctor_command(script: str, no_run: bool, **kwargs: Any) -> None:
-    """Check that SCRIPT is deployable, and print the permission an admin must grant."""
-    from sss_emulator.cli.doctor import diagnose
+@click.option("--format", "format", type=click.Choice(["text", "json"]), default="text",
+              help="text, or one JSON document (schema sss-emulator/doctor/v1).")
+def doctor_command(script: str, no_run: bool, format: str, **kwargs: Any) -> None:
+    """Check that SCRIPT is deployable, and print the permission an admin must grant.
+
+    Each check is ok, warn or fail with what it saw; exit 1 when one fails.
+    """
+    from sss_emulator.cli.doctor import Check, diagnose, report_document
 
     try:
         settings = resolve_settings(collect_options(kwargs))
+    except EmulatorError as error:  # a bad command line or setting: as everywhere, exit 2
+        if format == "json":
+            check = Check("settings", "settings", "fail", error.message)
+            click.echo(json.dumps(report_document(script, [check])))
+            sys.exit(error.exit_code)
+        _fail(error)
+    try:
         checks = diagnose(script, settings, Path.cwd(), run=not no_run)
     except EmulatorError as error:
-        _fail(error)
-    failed = False
+        checks = [Check("settings", "settings", "fail", error.message)]
+    except Exception as exc:  # doctor reports, it never crashes
+        checks = [Check("doctor", "doctor", "fail", f"internal error: {type(exc).__name__}: "
+                        f"{exc}; please report it")]
+    failed = any(check.status == "fail" for check in checks)
+    if format == "json":
+        click.echo(json.dumps(report_document(script, checks)))
+        sys.exit(1 if failed else 0)
+    marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     for check in checks:
-        mark = "ok  " if check.ok else ("warn" if check.warning else "FAIL")
-        failed |= not check.ok and not check.warning
-        click.echo(f"[{mark}] {check.title}: {check.detail}")
+        click.echo(f"[{marks[check.status]}] {check.title}: {check.detail}")
+        if check.evidence:
+            click.echo(f"       seen: {check.evidence}")
     sys.exit(1 if failed else 0)
 
 

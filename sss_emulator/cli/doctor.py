@@ -1,102 +1,231 @@
-"""``sss-emulate doctor``: would the server run this script? Checks with the fix for each."""
+"""``sss-emulate doctor``: would the server run this script? Checks with evidence and a fix.
+
+Every check ends ``ok``, ``warn`` or ``fail`` with the evidence it saw (the shebang line, the
+exit code, the last line of stderr) — never a traceback, and never "ok" for a script that only
+ran because something else failed first: a script that cannot be exec'd (no shebang, a missing
+interpreter: exit 127), dies of ``ModuleNotFoundError`` or is refused by its own argument
+parser (exit 2) has not shown that it accepts ``--auth-token=``.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
+import stat
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from sss_emulator.config import Settings
 from sss_emulator.core.call import CallRequest
 from sss_emulator.core.permissions import permission_for
-from sss_emulator.core.runner import run_process
+from sss_emulator.core.runner import ProcessResult, run_process
 from sss_emulator.core.scripts import call_for_path, resolve_script
-from sss_emulator.errors import EmulatorError
+from sss_emulator.errors import EmulatorError, ScriptNotExecutable
 
-__all__ = ("Check", "diagnose")
+__all__ = ("SCHEMA", "STATUSES", "Check", "diagnose", "report_document")
+
+#: The ``schema`` of ``doctor --format json``; keys of the document and of each check are stable.
+SCHEMA = "sss-emulator/doctor/v1"
+STATUSES = ("ok", "warn", "fail")
+#: Seconds the trial run may take before it is stopped (a script that waits is not wrong).
+TRIAL_TIMEOUT_S = 10.0
 
 _REFUSALS = ("unrecognized arguments: --auth-token", "no such option: --auth-token",
-             "unknown option", "unrecognized option", "illegal option")
+             "unknown option", "unrecognized option", "illegal option", "invalid option")
+_MISSING_MODULE = re.compile(r"^(ModuleNotFoundError|ImportError): (.*)$", re.M)
+_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): ?(.*)$", re.M)
 
 
 @dataclass(frozen=True)
 class Check:
-    """One finding: what was checked, whether it passed, and what to do if not."""
+    """One finding: what was checked, its status, what it means, and what was seen."""
 
+    id: str
     title: str
-    ok: bool
+    status: str
     detail: str
-    warning: bool = False
+    evidence: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def warning(self) -> bool:
+        return self.status == "warn"
 
 
-def _locate(script: str, settings: Settings, cwd: Path) -> tuple[str, tuple[Path, ...]]:
+def _locate(script: str, settings: Settings, cwd: Path) -> tuple[str, tuple[Path, ...], Path]:
     path = (cwd / script).absolute()
     if not settings.bin_dirs_configured:
-        return path.name, (path.parent,)
+        return path.name, (path.parent,), path
     if path.is_file():
         call = call_for_path(path, settings.bin_dirs)
-        return (call or script), settings.bin_dirs
-    return script, settings.bin_dirs
+        return (call or script), settings.bin_dirs, path
+    return script, settings.bin_dirs, path
 
 
-def _shebang(path: Path) -> Check:
-    with path.open("rb") as handle:
-        first = handle.readline(512)
+def _last_line(data: bytes) -> str:
+    lines = [line for line in data.decode(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip()[:300] if lines else ""
+
+
+def _shebang(path: Path) -> tuple[Check, bool]:
+    """The shebang check, and whether the script can be exec'd at all."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(512)
+    except OSError as exc:
+        return Check("shebang", "shebang", "fail", f"cannot read the file: {exc.strerror}"), False
+    shown = first.rstrip(b"\r\n").decode(errors="replace")[:200]
+    raw_line = first.rstrip(b"\n").decode(errors="replace")[:200]
     if not first.startswith(b"#!"):
-        return Check("shebang", False, "the first line is not '#!…'; add e.g. "
-                     "'#!/usr/bin/env python3' so the server knows how to run it")
+        return Check("shebang", "shebang", "fail",
+                     "the first line is not '#!…', so exec fails (Exec format error); add e.g. "
+                     "'#!/usr/bin/env python3' so the server knows how to run it",
+                     f"first line: {shown!r}"), False
     if first.rstrip(b"\n").endswith(b"\r"):
-        return Check("shebang", False, "the first line ends in CRLF; convert the file to "
-                     "Unix line endings (e.g. dos2unix)")
+        return Check("shebang", "shebang", "fail",
+                     "the first line ends in CRLF, so the interpreter name ends in '\\r'; "
+                     "convert the file to Unix line endings (e.g. dos2unix)",
+                     f"first line: {raw_line!r}"), False
     words = first[2:].decode(errors="replace").split()
     if not words:
-        return Check("shebang", False, "'#!' names no interpreter")
-    interpreter = words[1] if Path(words[0]).name == "env" and len(words) > 1 else words[0]
+        return Check("shebang", "shebang", "fail", "'#!' names no interpreter",
+                     f"first line: {shown!r}"), False
+    env_style = Path(words[0]).name == "env"
+    interpreter = words[1] if env_style and len(words) > 1 else words[0]
     found = shutil.which(interpreter) if "/" not in interpreter else (
-        interpreter if os.access(interpreter, os.X_OK) else None)
+        interpreter if os.path.isfile(interpreter) and os.access(interpreter, os.X_OK)
+        else None)
+    if env_style and not os.access(words[0], os.X_OK):
+        found = None
+        interpreter = words[0]
     if not found:
-        return Check("shebang", False, f"interpreter {interpreter!r} is not installed here; the "
-                     "server needs it too", warning=True)
-    return Check("shebang", True, first.decode(errors="replace").strip())
+        return Check("shebang", "shebang", "fail",
+                     f"interpreter {interpreter!r} is not installed here, so exec fails (the "
+                     "server needs it too); install it or fix the shebang",
+                     f"first line: {shown!r}"), False
+    return Check("shebang", "shebang", "ok", f"runs with {found}", f"first line: {shown!r}"), True
 
 
-def _accepts_token(path: Path) -> Check:
+def _trial(path: Path) -> ProcessResult | OSError:
     with tempfile.TemporaryDirectory(prefix="sss-doctor-") as tmp:
         shared = Path(tmp) / "shared"
         shared.mkdir()
         env = dict(os.environ, HOME=tmp, SHARED_DIR=str(shared))
-        result = run_process([str(path), "--auth-token=doctor-check"], cwd=Path(tmp), env=env,
-                             timeout=10)
-    text = result.stderr.decode(errors="replace").lower()
-    if any(refusal in text for refusal in _REFUSALS):
-        return Check("accepts --auth-token=", False, "it rejects --auth-token=…; the server "
-                     "always passes it first — add it to the argument parser "
-                     "(caosadvancedtools' helper.get_argument_parser() has it)")
+        try:
+            return run_process([str(path), "--auth-token=doctor-check"], cwd=Path(tmp), env=env,
+                               timeout=TRIAL_TIMEOUT_S)
+        except OSError as exc:
+            return exc
+
+
+def _token_check(path: Path) -> Check:
+    """Run the script once with only ``--auth-token=…`` and judge what it did."""
+    title = "accepts --auth-token="
+    result = _trial(path)
+    if isinstance(result, OSError):
+        why = os.strerror(result.errno) if result.errno else str(result)
+        fix = ("add a shebang line" if result.errno == errno.ENOEXEC
+               else "check the shebang's interpreter exists")
+        return Check("auth_token", title, "fail", f"the script could not be started; {fix}",
+                     f"exec failed: {why}")
+    stderr = result.stderr.decode(errors="replace")
+    last = _last_line(result.stderr) or _last_line(result.stdout)
+    evidence = f"exit {result.returncode}" + (f"; stderr: {last}" if last else "")
     if result.timed_out:
-        return Check("accepts --auth-token=", True, "ran 10 s without complaining (stopped)",
-                     warning=True)
-    return Check("accepts --auth-token=", True,
-                 f"ran with only --auth-token=… and did not reject it (exit {result.returncode})")
+        return Check("auth_token", title, "warn",
+                     f"still running after {TRIAL_TIMEOUT_S:g} s (stopped); it did not reject "
+                     "the option, but whether it accepts it is unknown",
+                     "timed out" + (f"; stderr: {last}" if last else ""))
+    if any(refusal in stderr.lower() for refusal in _REFUSALS):
+        return Check("auth_token", title, "fail",
+                     "it rejects --auth-token=…; the server always passes it first — add it to "
+                     "the argument parser (caosadvancedtools' helper.get_argument_parser() has "
+                     "it)", evidence)
+    if result.returncode == 127:
+        return Check("auth_token", title, "fail",
+                     "exit 127: a command or the interpreter was not found, so nothing shows it "
+                     "accepts the option; install what is missing", evidence)
+    if result.returncode == 126:
+        return Check("auth_token", title, "fail",
+                     "exit 126: something it runs is not executable", evidence)
+    missing = _MISSING_MODULE.search(stderr)
+    if missing:
+        return Check("auth_token", title, "fail",
+                     f"it dies of {missing.group(1)} before reading its arguments; install the "
+                     "package here (and on the server)", f"exit {result.returncode}; "
+                     f"{missing.group(0).strip()}")
+    if result.returncode == 2 and "usage:" in stderr.lower():
+        if "required" in stderr.lower():
+            return Check("auth_token", title, "ok",
+                         "it accepted --auth-token= and then asked for its other arguments",
+                         evidence)
+        return Check("auth_token", title, "fail",
+                     "its argument parser refused the call (exit 2); the server always passes "
+                     "--auth-token=… first", evidence)
+    if result.returncode == 0:
+        return Check("auth_token", title, "ok", "ran with only --auth-token=… and exited 0",
+                     evidence)
+    crash = _EXCEPTION.search(stderr)
+    what = f"crashed with {crash.group(1)}" if crash else f"exited {result.returncode}"
+    return Check("auth_token", title, "warn",
+                 f"it did not reject the option but {what} when run with only --auth-token=… "
+                 "(fine if it needs more arguments or a server)", evidence)
+
+
+def _permission(call: str) -> Check:
+    return Check("permission", "permission", "ok",
+                 f"callers need {permission_for(CallRequest(call).call)} (the role "
+                 "administration has every permission)")
+
+
+def _found(script: str, settings: Settings, cwd: Path) -> tuple[list[Check], Path | None, str]:
+    call, bin_dirs, path = _locate(script, settings, cwd)
+    try:
+        resolved = resolve_script(call, bin_dirs)
+    except ScriptNotExecutable:
+        candidate = next((b / call for b in bin_dirs if (b / call).is_file()), path)
+        mode = stat.filemode(candidate.stat().st_mode)
+        return [Check("found", "found in a bin dir", "ok", f"{call} in {candidate.parent}"),
+                Check("executable", "executable", "fail",
+                      f"the server cannot exec it; run 'chmod +x {candidate}'",
+                      f"mode {mode}")], candidate, call
+    except EmulatorError as error:
+        return [Check("found", "found in a bin dir", "fail", error.message)], None, call
+    mode = stat.filemode(resolved.path.stat().st_mode)
+    return [Check("found", "found in a bin dir", "ok", f"{resolved.call} in {resolved.bin_dir}"),
+            Check("executable", "executable", "ok", "the executable bit is set",
+                  f"mode {mode}")], resolved.path, resolved.call
 
 
 def diagnose(script: str, settings: Settings, cwd: Path, *, run: bool = True) -> list[Check]:
     """Every check for ``script``; the permission line is always last."""
-    call, bin_dirs = _locate(script, settings, cwd)
-    checks: list[Check] = []
-    try:
-        resolved = resolve_script(call, bin_dirs)
-    except EmulatorError as error:
-        checks.append(Check("found in a bin dir", False, error.message))
-        checks.append(Check("permission", True, f"an admin grants {permission_for(call)}"))
-        return checks
-    checks.append(Check("found in a bin dir", True, f"{resolved.call} in {resolved.bin_dir}"))
-    checks.append(Check("executable", True, "the executable bit is set"))
-    checks.append(_shebang(resolved.path))
-    if run:
-        checks.append(_accepts_token(resolved.path))
-    checks.append(Check("permission", True,
-                        f"callers need {permission_for(CallRequest(resolved.call).call)} "
-                        "(the role administration has every permission)"))
-    return checks
+    checks, path, call = _found(script, settings, cwd)
+    if path is None:
+        return [*checks, _permission(call)]
+    shebang, runnable = _shebang(path)
+    checks.append(shebang)
+    executable = checks[-2].ok
+    if not run:
+        checks.append(Check("auth_token", "accepts --auth-token=", "warn",
+                            "not checked (--no-run)"))
+    elif not executable or not runnable:
+        checks.append(Check("auth_token", "accepts --auth-token=", "fail",
+                            "not run: the server could not start it either (see above)"))
+    else:
+        checks.append(_token_check(path))
+    return [*checks, _permission(call)]
+
+
+def report_document(script: str, checks: list[Check]) -> dict[str, Any]:
+    """The ``--format json`` document: ``schema``, ``script``, ``status``, ``checks``."""
+    worst = "fail" if any(c.status == "fail" for c in checks) else (
+        "warn" if any(c.status == "warn" for c in checks) else "ok")
+    return {"schema": SCHEMA, "script": script, "status": worst,
+            "checks": [asdict(c) for c in checks]}

@@ -12,6 +12,7 @@ from typing import BinaryIO, TextIO
 from sss_emulator.config import FORMATS, resolve_values
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.tokens import Identity
+from sss_emulator.devtools.snapshots import report_snapshot
 from sss_emulator.errors import EmulatorError, SetupError
 from sss_emulator.invocation import RunInvocation, prepare
 from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
@@ -73,7 +74,11 @@ def execute(
     write_outcome(outcome, fmt, out, err, shown_notes=prepared.settings.notes)
     if fmt == "text":
         say(err, outcome_summary(outcome))
-    return _exit_code(outcome)
+    code = _exit_code(outcome)
+    if prepared.snapshot is not None and not report_snapshot(
+            prepared.snapshot, outcome, lambda line: print(line, file=err, flush=True)):
+        return code or 1  # a differing snapshot fails an otherwise good run
+    return code
 
 
 def refusal_format(typed: str | None, cwd: Path) -> str:

@@ -87,6 +87,9 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
                    "[SSS_DATA]")
 @click.option("--db", type=click.Path(path_type=str), default=None,
               help="Keep the stand-in's entities in this SQLite file across restarts. [SSS_DB]")
+@click.option("--coverage", "coverage", is_flag=True, default=None,
+              help="Measure Python scripts with coverage.py; each run is added to the "
+                   "project's .coverage. [SSS_COVERAGE]")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
 @click.option("--debug", is_flag=True, help="Log what the emulator does, with tracebacks.")
 def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:

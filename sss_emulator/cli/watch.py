@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from sss_emulator.cli.devtools import devtool_options
 from sss_emulator.cli.options import (
     RUN_CONTEXT,
     collect_options,
@@ -26,6 +27,7 @@ __all__ = ("watch_command",)
 @click.command("watch", context_settings=RUN_CONTEXT)
 @run_options
 @watch_options
+@devtool_options
 @click.option("--debug", is_flag=True, help="Log what the emulator does, with tracebacks.")
 def watch_command(script: str, script_args: tuple[str, ...], debug: bool, **kwargs: Any) -> None:
     """Run SCRIPT now and again whenever it or what it reads changes.

@@ -274,4 +274,7 @@ SETTINGS: dict[str, SettingSpec] = {
     "port": _spec(_int_in(0, 65535, "a TCP port from 0 to 65535; 0 picks a free one"), "port"),
     "context_root": _spec(_text, "context_root"),
     "db": _spec(_path, "db", paths=True),
+    # developer tools
+    "coverage": _spec(parse_bool, "coverage"),
+    "debug_wait": _spec(_text, "debug_wait"),
 }

@@ -57,10 +57,22 @@ class ServerWorld:
 
     def runner(self, inner: ProcessRunner, file_root: Path | None,
                cert: Path | None) -> ProcessRunner:
-        """``inner`` wrapped in the mount namespace, or ``inner`` itself with mounts off."""
+        """``inner`` with the mount namespace, or ``inner`` itself with mounts off.
+
+        The namespace goes around the innermost runner of a chain of wrappers that keep theirs
+        in ``.inner`` (``--coverage``'s): they must still see the script's own argv, and
+        ``bwrap`` must start what they made of it.
+        """
         if not self.mounts_on:
             return inner
-        return MountingRunner(self.all_mounts(file_root, cert), inner)
+        mounts = self.all_mounts(file_root, cert)
+        holder: Any = inner
+        if not hasattr(holder, "inner"):
+            return MountingRunner(mounts, inner)
+        while hasattr(holder.inner, "inner"):
+            holder = holder.inner
+        holder.inner = MountingRunner(mounts, holder.inner)
+        return inner
 
 
 class FileRoot:

@@ -10,6 +10,7 @@ import dataclasses
 import getpass
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,18 +18,29 @@ from typing import Any
 from sss_emulator.config import FORMATS, Settings, identity_for, resolve_settings
 from sss_emulator.connect.real_server import RealServerHook, login_to_server
 from sss_emulator.core.call import CallRequest, request_from_form
+from sss_emulator.core.hooks import ProcessRunner
+from sss_emulator.core.runner import run_process
 from sss_emulator.core.scripts import call_for_path
 from sss_emulator.core.tokens import Identity
+from sss_emulator.devtools.coverage import project_runner
+from sss_emulator.devtools.debug import (
+    DebugRunner,
+    attach_instructions,
+    parse_debug_wait,
+    require_debugpy,
+)
+from sss_emulator.devtools.snapshots import Snapshots
 from sss_emulator.errors import ConfigError, ScriptNotFound
 from sss_emulator.invocation.emulator import Emulator, world_of
 from sss_emulator.invocation.script_args import attachments, parse_script_args
+from sss_emulator.terminal import say
 
-__all__ = ("FORMATS", "Prepared", "RunInvocation", "prepare")
+__all__ = ("FORMATS", "Prepared", "RunInvocation", "devtools_runner", "prepare")
 
 #: Settings of ``run`` that have no option of their own in every front end calling prepare().
 _RUN_NAMES = ("format", "keep", "user", "roles", "anonymous", "auth_token", "data", "stand_in",
-              "server_url", "username", "cacert", "server_address", "mounts", "extroot",
-              "extroot_path", "caosroot_path")
+              "server_url", "username", "cacert", "coverage", "debug_wait", "server_address",
+              "mounts", "extroot", "extroot_path", "caosroot_path")
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,8 @@ class Prepared:
     fmt: str
     keep: bool
     settings: Settings
+    #: ``--snapshot DIR``: the golden files this run is compared with (or written to).
+    snapshot: Snapshots | None = None
 
 
 def _bin_dirs_for(script: str, settings: Settings, cwd: Path) -> tuple[tuple[Path, ...], str]:
@@ -100,6 +114,9 @@ def prepare(invocation: RunInvocation, *, local_only: bool = False) -> Prepared:
     server_url = None if local_only else values.get("server_url")
     connection: dict[str, Any] = {"stand_in": values.get("stand_in") is not False,
                                   "data_files": tuple(values.get("data") or ())}
+    if world is not None and world.mounts_on and values.get("debug_wait"):
+        raise ConfigError("--debug-wait does not go with --mounts: the debugger starts the "
+                          "script itself, outside the mount namespace (drop one of them).")
     if world is not None and world.address is not None and (
             server_url or not connection["stand_in"]):
         raise ConfigError("--server-address puts the stand-in at the server's address; it does "
@@ -111,10 +128,40 @@ def prepare(invocation: RunInvocation, *, local_only: bool = False) -> Prepared:
                       "hooks": [RealServerHook(server_url, auth_token, cacert=cacert)]}
     emulator = Emulator.from_settings(
         settings, bin_dirs=bin_dirs, anonymous=anonymous, keep=bool(values.get("keep")),
-        world=world, **connection,
+        runner=devtools_runner(values, call), world=world, **connection,
     )
     return Prepared(emulator, request, identity, auth_token, fmt, bool(values.get("keep")),
-                    settings)
+                    settings, _snapshot(invocation.options, invocation.cwd))
+
+
+def _snapshot(options: Mapping[str, Any], cwd: Path) -> Snapshots | None:
+    if not options.get("snapshot"):
+        if options.get("update_snapshot"):
+            raise ConfigError("--update-snapshot needs --snapshot DIR (where to write it).")
+        return None
+    return Snapshots((cwd / str(options["snapshot"])).absolute(),
+                     update=bool(options.get("update_snapshot")),
+                     replacements=[(str(cwd.absolute()), "<CWD>")],
+                     update_hint="--update-snapshot")
+
+
+def devtools_runner(values: Mapping[str, Any], call: str) -> ProcessRunner:
+    """The process runner of ``--debug-wait`` / ``--coverage``, else the server's own.
+
+    Debugging wins over coverage: a tracer under the debugger records nothing (and debugpy
+    warns), so a debugged run is not measured.
+    """
+    debug = parse_debug_wait(values.get("debug_wait"))
+    if debug is not None:
+        require_debugpy()
+        if values.get("coverage"):
+            say(sys.stderr, "note: --coverage is off for a run under --debug-wait (a tracer "
+                            "and the debugger do not mix)")
+        return DebugRunner(debug[0], on_listening=lambda host, port: say(
+            sys.stderr, attach_instructions(host, port, call)))
+    if values.get("coverage"):
+        return project_runner(run_process, report=lambda line: say(sys.stderr, line))
+    return run_process
 
 
 def _log_in(url: str, username: str | None, cacert: Any) -> str:

@@ -17,11 +17,13 @@ Routes, below the context root::
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -43,7 +45,14 @@ from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.render import ResponseMeta, render_error_xml
 from sss_emulator.core.tokens import Identity
-from sss_emulator.errors import ConfigError, EmulatorError, NotAuthenticated
+from sss_emulator.devtools.debug import (
+    DEBUG_WAIT_HEADER,
+    DebugRunner,
+    attach_instructions,
+    parse_debug_wait,
+    require_debugpy,
+)
+from sss_emulator.errors import BadRequestForm, ConfigError, EmulatorError, NotAuthenticated
 from sss_emulator.invocation import Emulator
 from sss_emulator.serve.form import FormLimits, read_form
 from sss_emulator.serve.history import RunHistory, RunRecord
@@ -53,6 +62,7 @@ from sss_emulator.serve.logins import (
     session_cookie_header,
     token_from_cookie_header,
 )
+from sss_emulator.terminal import say
 from sss_emulator.wire import below_context_root, user_info_element
 
 __all__ = ("XML_CONTENT_TYPE", "ServerApp", "ServerConfig", "make_app")
@@ -280,7 +290,8 @@ class ServerApp:
         upload_dir = self._upload_dir()
         try:
             fields = read_form(request.environ, upload_dir, self.config.limits)
-            outcome = self.emulator.run(request_from_form(fields), identity=identity)
+            emulator = self._emulator_for(request)
+            outcome = emulator.run(request_from_form(fields), identity=identity)
         except EmulatorError as error:
             logger.info("refused %s: %s", identity.name, error.message)
             return self._error(error.http_status, error.message, identity, request)
@@ -291,6 +302,28 @@ class ServerApp:
         self.history.add(RunRecord.from_outcome(srid, outcome))
         status = 500 if outcome.timed_out or outcome.code is None else 200
         return Response(outcome.to_xml(meta), status=status, content_type=XML_CONTENT_TYPE)
+
+    def _emulator_for(self, request: Request) -> Emulator:
+        """The emulator of this request: the page's "wait for a debugger" field sends
+        ``X-SSS-Debug-Wait: PORT`` (never a form field, which the script would see), and that
+        run alone goes through debugpy (docs/debugging.md)."""
+        wait = request.headers.get(DEBUG_WAIT_HEADER, "").strip()
+        if not wait:
+            return self.emulator
+        try:
+            parsed = parse_debug_wait(wait, DEBUG_WAIT_HEADER)
+        except ConfigError as exc:  # the client's header, not the server's configuration
+            raise BadRequestForm(exc.message) from None
+        if parsed is None:
+            return self.emulator
+        require_debugpy()
+        emulator = copy.copy(self.emulator)  # the runner is per run; hooks stay shared
+
+        def on_listening(host: str, port: int) -> None:
+            say(sys.stderr, attach_instructions(host, port, "a run from the page"))
+
+        emulator.runner = DebugRunner(parsed[0], on_listening=on_listening)
+        return emulator
 
     def _upload_dir(self) -> Path:
         """A fresh name below the work root; created only if the body carries files."""

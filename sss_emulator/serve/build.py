@@ -7,6 +7,7 @@ settings with the one engine of :mod:`sss_emulator.config`.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,19 +16,30 @@ from sss_emulator import decisions
 from sss_emulator.config import Settings, resolve_settings
 from sss_emulator.connect.address import AddressListener
 from sss_emulator.connect.world import FileRoot
+from sss_emulator.core.hooks import ProcessRunner
+from sss_emulator.core.runner import run_process
+from sss_emulator.devtools.coverage import project_runner
 from sss_emulator.errors import BadRequestForm, ConfigError, EmulatorError
 from sss_emulator.httpd import TlsFiles
 from sss_emulator.invocation import Emulator
 from sss_emulator.invocation.emulator import world_of
 from sss_emulator.serve.app import ServerApp, ServerConfig, make_app
 from sss_emulator.serve.form import FormLimits
+from sss_emulator.terminal import say
 
 __all__ = ("build_app", "serve_settings")
 
 #: Settings of ``serve`` beyond those of every run (each with its SSS_* twin and pyproject key).
-_SERVE_NAMES = ("anonymous", "data", "host", "port", "context_root", "db", "server_address",
-                "mounts", "extroot", "extroot_path", "caosroot_path")
+_SERVE_NAMES = ("anonymous", "data", "host", "port", "context_root", "db", "coverage",
+                "server_address", "mounts", "extroot", "extroot_path", "caosroot_path")
 _STATIC_PARTS = ("caosdb-webui", "src", "ext", "html")
+
+
+def _runner(settings: Settings) -> ProcessRunner:
+    """``--coverage``: every run from the page or a client adds to the project's .coverage."""
+    if not settings.values.get("coverage"):
+        return run_process
+    return project_runner(run_process, report=lambda line: say(sys.stderr, line))
 
 
 def serve_settings(options: Mapping[str, Any], *, cwd: Path | None = None,
@@ -53,6 +65,7 @@ def build_app(options: Mapping[str, Any], *, cwd: Path | None = None,
     # stand-in itself), so runs need no private one of their own.
     emulator = Emulator.from_settings(
         settings,
+        runner=_runner(settings),
         stand_in=False,
         anonymous=bool(settings.values.get("anonymous")),
         context_root=settings.context_root if context_root is None else context_root,

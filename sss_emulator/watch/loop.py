@@ -16,6 +16,7 @@ reported and the loop goes on. Only this module imports watchdog.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -226,7 +227,17 @@ class _WatchLoop:
         say(self.err, f"[{datetime.now():%H:%M:%S}] run {self.number}: {reason}")
         if prepared is None:
             prepared = self._prepare()
+        self._debug_once(prepared)
         self.current = WatchedRun(self.number, prepared, self._fmt(prepared), self.out, self.err)
+
+    def _debug_once(self, prepared: Prepared | EmulatorError) -> None:
+        """``--debug-wait once``: only this run waits for a debugger, later ones run at once."""
+        if not isinstance(prepared, Prepared):
+            return
+        wait = prepared.settings.values.get("debug_wait")
+        if isinstance(wait, str) and wait.strip().lower().startswith("once"):
+            options = {**self.invocation.options, "debug_wait": "off"}
+            self.invocation = dataclasses.replace(self.invocation, options=options)
 
     def _debounce(self) -> None:
         """Wait until no change came for ``debounce_s`` (an editor's save is several writes)."""

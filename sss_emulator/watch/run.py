@@ -13,6 +13,7 @@ from typing import BinaryIO, TextIO
 
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.runner import RunCancelled
+from sss_emulator.devtools.snapshots import report_snapshot
 from sss_emulator.errors import EmulatorError
 from sss_emulator.invocation import Prepared
 from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
@@ -72,6 +73,9 @@ class WatchedRun:
         shown = self.prepared.settings.notes if isinstance(self.prepared, Prepared) else ()
         write_outcome(outcome, self.fmt, self.out, self.err, shown_notes=shown)
         say(self.err, summary(self.number, outcome))
+        if isinstance(self.prepared, Prepared) and self.prepared.snapshot is not None:
+            report_snapshot(self.prepared.snapshot, outcome,
+                            lambda line: print(line, file=self.err, flush=True))
 
     def _refused(self, error: EmulatorError, duration_s: float) -> None:
         identity = None if isinstance(self.prepared, EmulatorError) else self.prepared.identity

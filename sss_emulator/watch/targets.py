@@ -166,6 +166,9 @@ def targets_for(
             root = _path_option(options.get(name), cwd)
             if root is not None:
                 ignored.add(root)
+    snapshot = _path_option(options.get("snapshot"), cwd)
+    if snapshot is not None:  # --update-snapshot writes there after every run
+        ignored.add(snapshot)
     profile = _path_option(values.get("profile"), cwd)
     if profile is not None:
         folders.add(profile if profile.is_dir() else profile.parent)

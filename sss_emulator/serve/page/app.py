@@ -518,7 +518,17 @@ def _run_button() -> str:
             "the web UI does; turn JavaScript on, or post to /scripting with curl.</p>"
             "</noscript>"
             '<div class="actions"><button type="submit" class="primary">Run script</button>'
-            '<span class="status" role="status"></span></div>')
+            '<span class="status" role="status"></span></div>' + _debug_wait_field())
+
+
+def _debug_wait_field() -> str:
+    """Python scripts only: the run waits for a debugger on 127.0.0.1:PORT (docs/debugging.md).
+
+    Sent as a request header, not a form field, so the script's arguments stay the same."""
+    return ('<p class="debug-wait"><input type="checkbox" id="debug-wait"> <label '
+            'for="debug-wait">Wait for a debugger (Python scripts)</label> <label '
+            'for="debug-port">on 127.0.0.1, port</label> <input id="debug-port" type="number" '
+            'min="1" max="65535" value="5678"></p>')
 
 
 def _positional_row(index: int) -> str:

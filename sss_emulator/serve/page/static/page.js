@@ -211,12 +211,19 @@
       return;
     }
     status.classList.remove("error");
-    status.textContent = "Running…";
+    // "Wait for a debugger": a header, so the script's own fields stay what the form says.
+    const debugWait = form.querySelector("#debug-wait");
+    const headers = {};
+    if (debugWait && debugWait.checked) {
+      const port = form.querySelector("#debug-port").value || "5678";
+      headers["X-SSS-Debug-Wait"] = port;
+      status.textContent = `Waiting for a debugger on 127.0.0.1:${port}…`;
+    } else status.textContent = "Running…";
     button.disabled = true;
     form.setAttribute("aria-busy", "true");
     try {
       const response = await fetch(cfg.scripting, {
-        method: "POST", body: data, credentials: "same-origin",
+        method: "POST", body: data, credentials: "same-origin", headers,
       });
       const parsed = parseXml(await response.text());
       // A run that timed out answers 500 but is in the history; a refused call is not.

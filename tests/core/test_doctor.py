@@ -1,0 +1,113 @@
+"""doctor never lies: every way a script fails to deploy is a fail with evidence, no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sss_emulator.cli import main
+
+
+@pytest.fixture
+def doctor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("SSS_")]:
+        monkeypatch.delenv(name)
+
+    def run(*args: str) -> tuple[int, dict]:
+        result = CliRunner().invoke(main, ["doctor", "--format", "json", *args],
+                                    catch_exceptions=False)
+        document = json.loads(result.stdout)
+        return result.exit_code, document
+
+    return run
+
+
+def _by_id(document: dict) -> dict[str, dict]:
+    return {check["id"]: check for check in document["checks"]}
+
+
+CASES = {
+    "no shebang": ("echo hi\n", 0o755, "shebang", "Exec format error"),
+    "missing interpreter": ("#!/usr/bin/env no-such-python-xyz\nprint(1)\n", 0o755, "shebang",
+                            "no-such-python-xyz"),
+    "interpreter is a folder": ("#!/tmp\necho hi\n", 0o755, "shebang", "'/tmp'"),
+    "exit 127": ("#!/bin/sh\nno-such-command-xyz\n", 0o755, "auth_token", "exit 127"),
+    "ModuleNotFoundError": ("#!/usr/bin/env python3\nimport no_such_module_xyz\n", 0o755,
+                            "auth_token", "ModuleNotFoundError"),
+    "argparse exit 2": ("#!/usr/bin/env python3\nimport argparse\n"
+                        "argparse.ArgumentParser().parse_args()\n", 0o755, "auth_token",
+                        "unrecognized arguments"),
+    "not executable": ("#!/bin/sh\necho hi\n", 0o644, "executable", "chmod +x"),
+    "CRLF": ("#!/bin/sh\r\necho hi\r\n", 0o755, "shebang", "CRLF"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_broken_script_fails_under_the_right_check(doctor, make_script, case: str) -> None:
+    """The failing check is the one that names the cause, with its evidence; exit 1."""
+    body, mode, failing, words = CASES[case]
+    code, document = doctor(str(make_script("s.py", body, mode)))
+    checks = _by_id(document)
+    assert code == 1
+    assert document["status"] == "fail"
+    assert checks[failing]["status"] == "fail"
+    assert words in checks[failing]["detail"] + (checks[failing]["evidence"] or "")
+    assert checks["auth_token"]["status"] != "ok"  # never "accepts" for a broken script
+    others = [c["id"] for c in document["checks"] if c["status"] == "fail"]
+    assert set(others) <= {failing, "auth_token"}
+
+
+def test_a_good_script_passes_with_evidence(doctor, make_script) -> None:
+    script = make_script("good.py", "#!/usr/bin/env python3\nimport argparse\n"
+                         "p = argparse.ArgumentParser()\np.add_argument('--auth-token')\n"
+                         "p.parse_args()\n")
+    code, document = doctor(str(script))
+    assert code == 0 and document["status"] == "ok"
+    checks = _by_id(document)
+    assert checks["auth_token"]["evidence"] == "exit 0"
+    assert checks["shebang"]["evidence"] == "first line: '#!/usr/bin/env python3'"
+
+
+def test_needing_more_arguments_still_accepts_the_token(doctor, make_script) -> None:
+    script = make_script("more.py", "#!/usr/bin/env python3\nimport argparse\n"
+                         "p = argparse.ArgumentParser()\np.add_argument('--auth-token')\n"
+                         "p.add_argument('file')\np.parse_args()\n")
+    code, document = doctor(str(script))
+    assert code == 0
+    assert "required" in _by_id(document)["auth_token"]["evidence"]
+
+
+def test_json_document_has_stable_keys(doctor, make_script) -> None:
+    code, document = doctor("--no-run", str(make_script("x.sh", "#!/bin/sh\necho\n")))
+    assert set(document) == {"schema", "script", "status", "checks"}
+    assert document["schema"] == "sss-emulator/doctor/v1"
+    assert [c["id"] for c in document["checks"]] == ["found", "executable", "shebang",
+                                                     "auth_token", "permission"]
+    for check in document["checks"]:
+        assert set(check) == {"id", "title", "status", "detail", "evidence"}
+        assert check["status"] in ("ok", "warn", "fail")
+    assert code == 0 and document["status"] == "warn"  # --no-run: not checked is a warning
+
+
+def test_unknown_script_and_bad_settings_are_one_document(doctor, tmp_path: Path) -> None:
+    code, document = doctor("missing.py")
+    assert code == 1 and _by_id(document)["found"]["status"] == "fail"
+    code, document = doctor("--bin-dir", str(tmp_path / "nope"), "x.py")
+    # a bad setting is a bad command line: exit 2, as everywhere, still with one document
+    assert code == 2 and document["checks"][0]["id"] == "settings"
+
+
+def test_text_output_marks_and_evidence(make_script, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    script = make_script("noshebang.py", "print('hi')\n")
+    result = CliRunner().invoke(main, ["doctor", str(script)], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "[FAIL] shebang:" in result.stdout
+    assert "seen: first line: \"print('hi')\"" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
