@@ -254,3 +254,24 @@ def test_caosroot_follows_moves(tmp_path: Path, needs_bwrap: None) -> None:
     done = run_cli("move.py", "--mounts", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False moved"
+
+
+def test_coverage_measures_a_script_in_the_namespace(tmp_path: Path, profile: Path,
+                                                     needs_bwrap: None) -> None:
+    """--coverage rewrites the script's argv and the namespace starts what it made of it."""
+    pytest.importorskip("coverage")
+    done = run_cli("change_bikes.py", "--profile", str(profile), "--mounts", "--coverage",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "failed bikes: B-18" in done.stdout
+    assert "coverage: this run was added to" in done.stderr
+    assert (tmp_path / ".coverage").is_file()
+
+
+def test_the_debugger_does_not_go_with_mounts(tmp_path: Path, profile: Path) -> None:
+    done = run_cli("change_bikes.py", "--profile", str(profile), "--mounts", "--debug-wait",
+                   cwd=tmp_path)
+    assert done.returncode == 2
+    assert errors(done) == [
+        "sss-emulate: error: --debug-wait does not go with --mounts: the debugger starts the "
+        "script itself, outside the mount namespace (drop one of them)."]
