@@ -12,6 +12,7 @@ import secrets
 __all__ = (
     "ANONYMOUS_REALM",
     "ANONYMOUS_USER",
+    "CAOSROOT_PATH",
     "CA_BUNDLE_ENV",
     "DEFAULT_ADMIN_ROLE",
     "DEFAULT_REALM",
@@ -21,6 +22,7 @@ __all__ = (
     "ENTITY_ACL_OWNER_PERMISSIONS",
     "ENTITY_PERMISSIONS",
     "ERROR_CODES",
+    "EXTROOT_PATH",
     "FILE_NEEDS_CONTENTS",
     "GLOBAL_ENTITY_ACL",
     "HOME_IS_WORKDIR",
@@ -39,6 +41,7 @@ __all__ = (
     "REFERENCE_TO_DATATYPE_ITSELF",
     "REGEX_CASE_INSENSITIVE",
     "SCRUBBED_ENV",
+    "SERVER_CERT_PATH",
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
     "TRIM_OUTPUT",
@@ -199,3 +202,13 @@ EMAIL_SECTION_WHEN_CLIENT_UNKNOWN = False
 #: requests lets them override the ini's ``cacert`` and ``ssl_insecure``, and a server's process
 #: would not carry the caller's.
 CA_BUNDLE_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+# --- the server's container around a script (docs/mounts.md) ----------------------------------
+#: Where the caosdb-docker images (and the scripts written for them, e.g. the linkahead-control
+#: demo's) have the profile's extroot; newer images declare it per profile.
+EXTROOT_PATH = "/opt/caosdb/mnt/extroot"
+#: Where those images keep the server's file store ("caosroot"); caosadvancedtools' crawler
+#: reads stored files there.
+CAOSROOT_PATH = "/opt/caosdb/mnt/caosroot"
+#: Where the demo profile's scripting home ini expects the server's certificate (``cacert``).
+SERVER_CERT_PATH = "/opt/caosdb/cert/caosdb.cert.pem"

@@ -62,8 +62,9 @@ _PASSTHROUGH = ("hooks", "authority", "purposes", "keep", "context_root", "realm
 
 _MARKER_HELP = (
     "sss(user=None, roles=None, timeout=None, mode=None, bin_dirs=None, anonymous=None, "
-    "env=None, home=None, users=None, debug_wait=None): settings of the `sss` fixture for this "
-    "test (sss-emulator); they override the command line and the ini file."
+    "env=None, home=None, users=None, debug_wait=None, server_address=None, mounts=None, "
+    "extroot=None, extroot_path=None, caosroot_path=None): settings of the `sss` fixture for "
+    "this test (sss-emulator); they override the command line and the ini file."
 )
 
 
@@ -87,6 +88,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sss-mode", dest="sss_mode", choices=MODES,
                     help="run scripts as subprocesses (default), in the test process, or both "
                     "and compare")
+    group.addoption("--sss-server-address", dest="sss_server_address", metavar="URL",
+                    help="also serve the stand-in where scripts expect the server, e.g. "
+                    "https://127.0.0.1:10443 (docs/mounts.md)")
+    group.addoption("--sss-mounts", action="store_true", dest="sss_mounts", default=False,
+                    help="run scripts in a mount namespace with the server's extroot and file "
+                    "store paths (bubblewrap)")
+    group.addoption("--sss-extroot", dest="sss_extroot", metavar="DIR",
+                    help="folder scripts see at the server's extroot path")
     group.addoption("--sss-keep", action="store_true", dest="sss_keep", default=False,
                     help="keep the working directories of failed tests and show where")
     # "args", not "paths": the settings engine places them (relative to the ini file, ~ expanded)
@@ -97,6 +106,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("sss_users", default="", help="users file (sss-emulator)")
     parser.addini("sss_timeout", default="", help="script timeout in seconds (sss-emulator)")
     parser.addini("sss_mode", default="", help="subprocess, inprocess or both (sss-emulator)")
+    parser.addini("sss_server_address", default="",
+                  help="where scripts expect the server, e.g. https://127.0.0.1:10443")
+    parser.addini("sss_mounts", default="", help="true: the server's mounts (sss-emulator)")
+    parser.addini("sss_extroot", default="", help="the extroot folder (sss-emulator)")
     add_debug_options(parser)
     add_snapshot_options(parser)
 

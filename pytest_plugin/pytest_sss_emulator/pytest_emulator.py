@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from sss_emulator import errors as _errors
+from sss_emulator.connect.mounts import MountingRunner
 from sss_emulator.core.call import (
     CallRequest,
     FieldValue,
@@ -31,7 +32,7 @@ from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.runner import ProcessResult, run_process
 from sss_emulator.core.scripts import resolve_script
 from sss_emulator.devtools.coverage import session_runner
-from sss_emulator.errors import EmulatorError, ScriptNotFound, ScriptTimeout
+from sss_emulator.errors import ConfigError, EmulatorError, ScriptNotFound, ScriptTimeout
 from sss_emulator.invocation import Emulator
 
 from .inprocess import is_python_script, run_inprocess
@@ -220,12 +221,18 @@ class PytestEmulator(Emulator):
 
     def _run_as(self, request: CallRequest, mode: str, kwargs: dict[str, Any]) -> RunOutcome:
         saved = self.runner
+        mounting = saved if isinstance(saved, MountingRunner) else None
+        if mounting is not None and (mode == "inprocess" or self.debug_runner is not None):
+            raise ConfigError("mounts=True needs mode='subprocess' and no debug_wait: a script "
+                              "run inside the test process or under the debugger cannot get a "
+                              "mount namespace of its own.")
         if mode == "inprocess":
             self.runner = run_inprocess
         elif self.debug_runner is not None:
             self.runner = with_real_popen(self.debug_runner)
         else:  # measured into pytest --cov's data when coverage runs (docs/testing.md)
-            self.runner = session_runner(run_real_process)
+            real = run_real_process if mounting is None else mounting.around(run_real_process)
+            self.runner = session_runner(real)
         try:
             outcome = super().run(request, **kwargs)
         finally:

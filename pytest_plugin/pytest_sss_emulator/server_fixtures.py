@@ -84,6 +84,7 @@ def sss_server(sss_server_options: dict[str, Any], tmp_path_factory: pytest.Temp
     """A scripting server on an ephemeral port for one test, stopped and cleaned up after."""
     from click import UsageError
 
+    from sss_emulator.connect.mounts import MountingRunner
     from sss_emulator.core.runner import run_process
     from sss_emulator.devtools.coverage import session_runner
     from sss_emulator.errors import EmulatorError
@@ -98,8 +99,16 @@ def sss_server(sss_server_options: dict[str, Any], tmp_path_factory: pytest.Temp
     except (UsageError, EmulatorError) as exc:
         message = getattr(exc, "message", None) or str(exc)
         pytest.fail(f"sss_server: {message} (set it in sss_server_options)", pytrace=False)
-    if app.emulator.runner is run_process:  # pytest --cov measures the server's runs too
-        app.emulator.runner = session_runner(run_process)
+    listener = app.config.address_listener
+    if listener is not None:  # where scripts expect the server (server_address)
+        try:
+            listener.start()
+        except EmulatorError as exc:
+            app.close()
+            pytest.fail(f"sss_server: {exc.message}", pytrace=False)
+    runner = app.emulator.runner
+    if runner is run_process or isinstance(runner, MountingRunner):
+        app.emulator.runner = session_runner(runner)  # pytest --cov measures the server's runs
     with running_server(app, "127.0.0.1", 0) as handle:
         url = app.base_uri() if app.public_url else handle.url
         live = LiveServer(url=url, app=app,

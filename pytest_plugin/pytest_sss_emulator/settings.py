@@ -36,6 +36,7 @@ from sss_emulator.config import (
     with_layer,
 )
 from sss_emulator.errors import ConfigError
+from sss_emulator.invocation.emulator import world_of
 
 __all__ = (
     "DEFAULT_TIMEOUT_S",
@@ -54,7 +55,7 @@ DEFAULT_TIMEOUT_S = 60.0
 #: What ``@pytest.mark.sss(...)`` (and ``sss_factory(...)``, and a call file's case) accept:
 #: each is the setting of the same name in :data:`sss_emulator.config.SETTINGS`.
 MARKER_KEYS = ("user", "roles", "timeout", "mode", "bin_dirs", "anonymous", "env", "home",
-               "users")
+               "users", "server_address", "mounts", "extroot", "extroot_path", "caosroot_path")
 
 #: The plugin's settings with their ``--sss-*`` option (its ``dest``) and ini option.
 _OPTIONS: dict[str, tuple[str, str | None]] = {
@@ -65,10 +66,14 @@ _OPTIONS: dict[str, tuple[str, str | None]] = {
     "timeout": ("sss_timeout", "sss_timeout"),
     "mode": ("sss_mode", "sss_mode"),
     "keep": ("sss_keep", None),
+    "server_address": ("sss_server_address", "sss_server_address"),
+    "mounts": ("sss_mounts", "sss_mounts"),
+    "extroot": ("sss_extroot", "sss_extroot"),
 }
 _FLAGS = {"bin_dirs": "--sss-bin-dir"}
 #: Settings the plugin uses that no option of its own names (read from SSS_* and pyproject).
-_ALSO = ("user", "roles", "anonymous", "env", "authtoken_config", "keep", "mode")
+_ALSO = ("user", "roles", "anonymous", "env", "authtoken_config", "keep", "mode",
+         "extroot_path", "caosroot_path")
 _DEFAULTS: dict[str, Any] = {"timeout": DEFAULT_TIMEOUT_S, "mode": "subprocess", "keep": False}
 
 
@@ -190,4 +195,11 @@ def emulator_kwargs(
         "realm": identity.realm,
         "roles": identity.roles,
     }
+    try:
+        world = world_of(settings)
+    except ConfigError as exc:
+        raise PluginConfigError(f"{where}: {exc.message}") from None
+    if world is not None:
+        kwargs["world"] = world
+        kwargs["notes"] = (*settings.notes, *world.notes)
     return kwargs, str(values.get("mode") or "subprocess")

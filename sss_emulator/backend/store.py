@@ -79,6 +79,8 @@ class EntityStore:
         }
         self._reset_indexes()
         self._db: SqliteMirror | None = None
+        self.file_root: Path | None = None
+        """A folder that holds every stored file at its server path (see :meth:`keep_files_in`)."""
         self.sqlite_path = Path(sqlite_path) if sqlite_path is not None else None
         if sqlite_path is not None:
             self._open_sqlite(Path(sqlite_path))
@@ -412,6 +414,7 @@ class EntityStore:
             return
         self._blobs[new] = data
         self._persist_blob(new)
+        self._remove_file(old)
         if self._db is not None:
             self._db.delete_blob(old)
 
@@ -560,6 +563,31 @@ class EntityStore:
     def _persist_blob(self, path: str) -> None:
         if self._db is not None:
             self._db.put_blob(path, self._blobs[path])
+        if self.file_root is not None:
+            self._write_file(path)
+
+    def keep_files_in(self, folder: Path) -> None:
+        """Also keep each stored file's contents at ``folder/<path>``, as the server's file
+        store (caosroot) does, so a script can read a file it inserted from disk."""
+        with self.lock:
+            self.file_root = folder
+            folder.mkdir(parents=True, exist_ok=True)
+            for path in self._blobs:
+                self._write_file(path)
+
+    def _write_file(self, path: str) -> None:
+        assert self.file_root is not None
+        target = self.file_root / path.lstrip("/")
+        if not target.resolve().is_relative_to(self.file_root.resolve()):
+            return  # a path with ../ stays out of the folder (the server refuses it anyway)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(self._blobs[path])
+
+    def _remove_file(self, path: str) -> None:
+        if self.file_root is not None:
+            target = self.file_root / path.lstrip("/")
+            if target.resolve().is_relative_to(self.file_root.resolve()):
+                target.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Close the SQLite file, if any."""

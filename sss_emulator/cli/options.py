@@ -17,7 +17,7 @@ import click
 from sss_emulator.config import SETTINGS
 
 __all__ = ("RUN_CONTEXT", "WATCH_OPTIONS", "SettingValue", "collect_options", "configure_logging",
-           "run_options", "setting_options", "watch_options")
+           "run_options", "setting_options", "watch_options", "world_options")
 
 
 if TYPE_CHECKING:  # generic only since click 8.2; the project supports 8.1
@@ -82,6 +82,36 @@ def setting_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def world_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Where the server is and what the script sees of its container (docs/mounts.md)."""
+    decorators = [
+        click.option("--server-address", type=SettingValue("server_address"), default=None,
+                     metavar="URL|ini",
+                     help="Also serve the stand-in where scripts expect the server, e.g. "
+                          "https://127.0.0.1:10443 (TLS, self-signed; the run's ini trusts "
+                          "it); ini: the home skeleton ini's [Connection] url. "
+                          "[SSS_SERVER_ADDRESS]"),
+        click.option("--mounts/--no-mounts", "mounts", default=None,
+                     help="Run each script in a mount namespace (bubblewrap) with the "
+                          "profile's extroot and the stand-in's files at the server's paths. "
+                          "[SSS_MOUNTS]"),
+        click.option("--extroot", type=click.Path(path_type=str), default=None,
+                     help="Host folder the script sees at the extroot path (default: the "
+                          "profile's compose mount). [SSS_EXTROOT]"),
+        click.option("--extroot-path", type=SettingValue("extroot_path"), default=None,
+                     metavar="PATH",
+                     help="The extroot inside the server (default /opt/caosdb/mnt/extroot). "
+                          "[SSS_EXTROOT_PATH]"),
+        click.option("--caosroot-path", type=SettingValue("caosroot_path"), default=None,
+                     metavar="PATH",
+                     help="The file store inside the server (default /opt/caosdb/mnt/caosroot;"
+                          " /linkahead/files for new images). [SSS_CAOSROOT_PATH]"),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
 def collect_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The options that were typed, as typed (``--no-stand-in`` is ``False``, and kept)."""
     return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()
@@ -133,6 +163,7 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="The user to log in as on --server-url. [SSS_USERNAME]"),
         click.option("--cacert", type=click.Path(path_type=str), default=None,
                      help="CA certificate of --server-url. [SSS_CACERT]"),
+        world_options,
         click.option("--attach", "attach", multiple=True, metavar="PATH",
                      help="Upload a file into .upload_files/ without passing it as an argument "
                           "(as the web UI sends the files a form.json names; repeatable)."),

@@ -17,6 +17,7 @@ from sss_emulator.cli.options import (
     collect_options,
     configure_logging,
     setting_options,
+    world_options,
 )
 from sss_emulator.config import Settings
 from sss_emulator.core.workspace import default_root
@@ -50,6 +51,10 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
     if tls is not None:
         lines.append(f"TLS certificate: {tls.cert} (pylib: cacert={tls.cert}; curl: --cacert "
                      f"{tls.cert})")
+    listener = app.config.address_listener
+    if listener is not None:
+        trust = f" (their ini trusts {listener.cert})" if listener.cert else ""
+        lines.append(f"Scripts find the server at {listener.address.base}{trust}")
     if app.generated_password is not None:
         lines.append(f"Log in as admin with password {app.generated_password} (set "
                      f"{ADMIN_PASSWORD_ENV} to choose it).")
@@ -69,6 +74,7 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
 @click.option("--context-root", default=None, type=SettingValue("context_root"), metavar="PATH",
               help="Path prefix of every resource, as the server's CONTEXT_ROOT (default: the "
                    "profile's). [SSS_CONTEXT_ROOT]")
+@world_options
 @click.option("--tls", is_flag=True,
               help="Speak https with a generated self-signed certificate (its path is printed).")
 @click.option("--anonymous", is_flag=True, default=None,
@@ -115,6 +121,16 @@ def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:
         raise click.ClickException(error.message) from error
     for note in settings.notes:
         click.echo(f"sss-emulate: note: {note}", err=True)
+    listener = app.config.address_listener
+    if listener is not None:
+        same = listener.address.port == port and listener.address.bind_host in (host, "0.0.0.0")
+        if same:  # this server is at the address itself: it speaks the address's scheme
+            tls_files = listener.tls
+        else:
+            try:
+                listener.start()
+            except EmulatorError as error:
+                raise click.ClickException(error.message) from error
 
     def ready(url: str) -> None:
         for line in _banner(app, url, settings, tls_files):

@@ -28,6 +28,8 @@ class Profile:
     context_root: str
     conf: Mapping[str, str]
     notes: tuple[str, ...] = ()
+    root: Path | None = None
+    """The folder given as the profile (its compose files declare the server's mounts)."""
 
 
 def _read_conf(path: Path, into: dict[str, str]) -> None:
@@ -101,6 +103,7 @@ def load_profile(path: Path) -> Profile:
         context_root=conf.get("CONTEXT_ROOT", "").strip("/"),
         conf=conf,
         notes=tuple(notes),
+        root=(path if path.is_dir() else path.parent).absolute(),
     )
 
 

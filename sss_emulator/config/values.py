@@ -149,6 +149,36 @@ def _words(value: Any) -> tuple[str, ...]:
     raise ValueError(f"{value!r} must be a string or a list of strings")
 
 
+def _server_address(value: Any) -> str:
+    """``http(s)://127.0.0.1:PORT`` (or ``localhost``/``[::1]``), or ``ini``: the ``[Connection]
+    url`` of the home skeleton's ``.pylinkahead.ini`` (the profile's, with ``--profile``)."""
+    text = _text(value).strip()
+    if text.lower() == "ini":
+        return "ini"
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"server address {text!r} is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        raise ValueError(f"server address {text!r} must look like https://127.0.0.1:10443 "
+                         "(scheme, host and port), or be the word ini")
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"server address {text!r}: the stand-in listens on this machine only; "
+                         "use 127.0.0.1, localhost or [::1] as the host")
+    return text
+
+
+def _container_path(value: Any) -> str:
+    text = _text(value).strip()
+    if not text.startswith("/") or text.rstrip("/") == "":
+        raise ValueError(f"{value!r} must be an absolute path below / (e.g. "
+                         "/opt/caosdb/mnt/extroot)")
+    return text.rstrip("/")
+
+
 def _int_in(low: int, high: int | None, hint: str) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int | str):
@@ -230,6 +260,12 @@ SETTINGS: dict[str, SettingSpec] = {
     "server_url": _spec(_text, "server_url"),
     "username": _spec(_name, "username"),
     "cacert": _spec(_path, "cacert", paths=True),
+    "server_address": _spec(_server_address, "server_address"),
+    # the server's file mounts (docs/mounts.md)
+    "mounts": _spec(parse_bool, "mounts"),
+    "extroot": _spec(_path, "extroot", paths=True, must_exist="dir", what="extroot folder"),
+    "extroot_path": _spec(_container_path, "extroot_path"),
+    "caosroot_path": _spec(_container_path, "caosroot_path"),
     # watch mode
     "poll": _spec(parse_bool, "poll"),
     "debounce_ms": _spec(_int_in(1, None, "milliseconds, at least 1"), "debounce_ms"),

@@ -120,9 +120,12 @@ class StandInHook:
         context_root: str = "",
         sqlite_path: Path | None = None,
         users: UsersConfig | None = None,
+        file_root: Path | None = None,
     ) -> None:
         self.authority = authority
         self.users = users
+        #: Where the stand-in keeps stored files on disk (the run's caosroot, with --mounts).
+        self.file_root = file_root
         self.data_files = tuple(Path(p) for p in data_files)
         self.context_root = context_root
         self.sqlite_path = sqlite_path
@@ -145,9 +148,12 @@ class StandInHook:
                     known = [UserRecord(u.name, u.realm, u.email, u.roles)
                              for u in (self.users.users.values() if self.users else ())]
                     stand_in = StandIn(authenticate=self._authenticate, data_files=self.data_files,
-                                       store=store, context_root=self.context_root, users=known)
+                                       store=store, context_root=self.context_root, users=known,
+                                       file_root=self.file_root)
                 except DataFileError as exc:
                     raise ConfigError(str(exc)) from exc
+                if self.file_root is not None:
+                    stand_in.store.keep_files_in(self.file_root)
                 self._stand_in = stand_in.start()
                 logger.debug("stand-in started at %s", stand_in.url)
             return self._stand_in

@@ -18,8 +18,9 @@ from sss_emulator.core.emulator import Emulator as CoreEmulator
 
 if TYPE_CHECKING:
     from sss_emulator.backend import StandIn
+    from sss_emulator.connect.world import ServerWorld
 
-__all__ = ("Emulator",)
+__all__ = ("Emulator", "world_of")
 
 
 class Emulator(CoreEmulator):
@@ -31,15 +32,26 @@ class Emulator(CoreEmulator):
     (0, 'minimal.bash --option1=val1 pos0')
 
     ``stand_in=True`` (the default) adds a :class:`~sss_emulator.connect.standin.StandInHook`
-    seeded with ``data_files``; everything else is the core's.
+    seeded with ``data_files``; ``world`` (:func:`~sss_emulator.connect.world.server_world`)
+    puts the stand-in at the server's address and the script in the server's mounts;
+    everything else is the core's.
     """
 
     def __init__(self, *args: Any, stand_in: bool = True,
-                 data_files: Sequence[str | os.PathLike[str]] = (), **kwargs: Any) -> None:
+                 data_files: Sequence[str | os.PathLike[str]] = (),
+                 world: ServerWorld | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        hook = None
         if stand_in:
-            self.hooks.append(StandInHook(self.authority, data_files=data_files,
-                                          context_root=self.context_root, users=self.users))
+            hook = StandInHook(self.authority, data_files=data_files,
+                               context_root=self.context_root, users=self.users)
+            self.hooks.append(hook)
+        #: The server's address and mounts (``--server-address``, ``--mounts``), if asked for.
+        self.world = world
+        if world is not None:  # the modules load only for runs that ask for them
+            from sss_emulator.connect.world import equip
+
+            self.runner = equip(world, self.hooks, hook, self.runner)
 
     @property
     def stand_in(self) -> StandIn | None:
@@ -66,5 +78,20 @@ class Emulator(CoreEmulator):
             "context_root": settings.context_root,
             "notes": settings.notes,
         }
+        if "world" not in overrides:
+            world = world_of(settings)
+            if world is not None:
+                kwargs["world"] = world
+                kwargs["notes"] = (*settings.notes, *world.notes)
         kwargs.update(overrides)
         return cls(**kwargs)
+
+
+def world_of(settings: Settings) -> ServerWorld | None:
+    """The server's address and mounts the settings ask for, or None (nothing asked)."""
+    values = settings.values
+    if not values.get("server_address") and not values.get("mounts"):
+        return None
+    from sss_emulator.connect.world import server_world
+
+    return server_world(settings)

@@ -6,6 +6,7 @@ re-prepares the same invocation before every run, and both get a :class:`Prepare
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import sys
@@ -30,7 +31,7 @@ from sss_emulator.devtools.debug import (
 )
 from sss_emulator.devtools.snapshots import Snapshots
 from sss_emulator.errors import ConfigError, ScriptNotFound
-from sss_emulator.invocation.emulator import Emulator
+from sss_emulator.invocation.emulator import Emulator, world_of
 from sss_emulator.invocation.script_args import attachments, parse_script_args
 from sss_emulator.terminal import say
 
@@ -38,7 +39,8 @@ __all__ = ("FORMATS", "Prepared", "RunInvocation", "devtools_runner", "prepare")
 
 #: Settings of ``run`` that have no option of their own in every front end calling prepare().
 _RUN_NAMES = ("format", "keep", "user", "roles", "anonymous", "auth_token", "data", "stand_in",
-              "server_url", "username", "cacert", "coverage", "debug_wait")
+              "server_url", "username", "cacert", "coverage", "debug_wait", "server_address",
+              "mounts", "extroot", "extroot_path", "caosroot_path")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ def prepare(invocation: RunInvocation, *, local_only: bool = False) -> Prepared:
     on that server itself, and the local run's callbacks stay with the stand-in.
     """
     settings = resolve_settings(invocation.options, cwd=invocation.cwd, names=_RUN_NAMES)
+    world = world_of(settings)
+    if world is not None:  # its notes are shown before the run, with the settings' own
+        settings = dataclasses.replace(settings, notes=(*settings.notes, *world.notes))
     values = settings.values
     fmt = values.get("format") or "text"
     bin_dirs, call = _bin_dirs_for(invocation.script, settings, invocation.cwd)
@@ -109,6 +114,13 @@ def prepare(invocation: RunInvocation, *, local_only: bool = False) -> Prepared:
     server_url = None if local_only else values.get("server_url")
     connection: dict[str, Any] = {"stand_in": values.get("stand_in") is not False,
                                   "data_files": tuple(values.get("data") or ())}
+    if world is not None and world.mounts_on and values.get("debug_wait"):
+        raise ConfigError("--debug-wait does not go with --mounts: the debugger starts the "
+                          "script itself, outside the mount namespace (drop one of them).")
+    if world is not None and world.address is not None and (
+            server_url or not connection["stand_in"]):
+        raise ConfigError("--server-address puts the stand-in at the server's address; it does "
+                          "not go with --server-url or --no-stand-in (drop one of them).")
     if server_url:
         auth_token = _log_in(server_url, values.get("username"), values.get("cacert"))
         cacert = str(values["cacert"]) if values.get("cacert") else None
@@ -116,7 +128,7 @@ def prepare(invocation: RunInvocation, *, local_only: bool = False) -> Prepared:
                       "hooks": [RealServerHook(server_url, auth_token, cacert=cacert)]}
     emulator = Emulator.from_settings(
         settings, bin_dirs=bin_dirs, anonymous=anonymous, keep=bool(values.get("keep")),
-        runner=devtools_runner(values, call), **connection,
+        runner=devtools_runner(values, call), world=world, **connection,
     )
     return Prepared(emulator, request, identity, auth_token, fmt, bool(values.get("keep")),
                     settings, _snapshot(invocation.options, invocation.cwd))

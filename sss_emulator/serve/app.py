@@ -38,6 +38,7 @@ from werkzeug.wrappers import Request, Response
 
 from sss_emulator import decisions
 from sss_emulator.config import UsersConfig
+from sss_emulator.connect.address import AddressListener
 from sss_emulator.connect.standin import point_run_at
 from sss_emulator.core.call import request_from_form
 from sss_emulator.core.hooks import RunContext
@@ -90,6 +91,9 @@ class ServerConfig:
         backend: mount the LinkAhead stand-in when it is installed.
         data_files: data model and record files the stand-in's store starts with.
         sqlite_path: a SQLite file the stand-in keeps its entities in across restarts.
+        file_root: a folder the stand-in keeps every stored file in (the scripts' caosroot).
+        address_listener: where scripts expect the server (``--server-address``); their ini
+            names it, and :meth:`ServerApp.close` stops it.
     """
 
     emulator: Emulator
@@ -102,6 +106,8 @@ class ServerConfig:
     backend: bool = True
     data_files: tuple[Path, ...] = ()
     sqlite_path: Path | None = None
+    file_root: Path | None = None
+    address_listener: AddressListener | None = None
 
 
 def make_app(config: ServerConfig) -> ServerApp:
@@ -128,6 +134,9 @@ class _ServerHook:
         if url is None or stand_in is None:
             return
         cacert = str(self._app.cacert) if self._app.cacert else None
+        listener = self._app.config.address_listener
+        if listener is not None:
+            cacert = str(listener.cert) if listener.cert else None
         point_run_at(context, stand_in, url=url, cacert=cacert)
         self._app._local.mails_before = len(stand_in.collector.mails)
 
@@ -231,7 +240,9 @@ class ServerApp:
 
     def script_url(self) -> str | None:
         """The URL a script's ``.pylinkahead.ini`` gets (``None`` before anything is known)."""
-        base = self.public_url or getattr(self._local, "host_url", None)
+        listener = self.config.address_listener
+        base = (listener.address.base if listener is not None
+                else self.public_url or getattr(self._local, "host_url", None))
         if not base:
             return None
         base = base.rstrip("/")
@@ -429,9 +440,12 @@ class ServerApp:
                 listen=False,  # mounted here, on the server's own port
                 users=[UserRecord(u.name, u.realm, u.email, u.roles)
                        for u in self.users.users.values()],
+                file_root=self.config.file_root,
             )
         except DataFileError as exc:
             raise ConfigError(str(exc)) from exc
+        if self.config.file_root is not None:
+            stand_in.store.keep_files_in(self.config.file_root)
         self._stand_in = stand_in.start()
         self.backend_recorder = stand_in.recorder
         self.store = stand_in.store
@@ -472,6 +486,8 @@ class ServerApp:
         self._close_stand_in()
 
     def _close_stand_in(self) -> None:
+        if self.config.address_listener is not None:
+            self.config.address_listener.close()
         if self._stand_in is not None:
             self._stand_in.stop()
             self._stand_in = None

@@ -6,6 +6,7 @@ settings with the one engine of :mod:`sss_emulator.config`.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,12 +14,15 @@ from typing import Any
 
 from sss_emulator import decisions
 from sss_emulator.config import Settings, resolve_settings
+from sss_emulator.connect.address import AddressListener
+from sss_emulator.connect.world import FileRoot
 from sss_emulator.core.hooks import ProcessRunner
 from sss_emulator.core.runner import run_process
 from sss_emulator.devtools.coverage import project_runner
 from sss_emulator.errors import BadRequestForm, ConfigError, EmulatorError
 from sss_emulator.httpd import TlsFiles
 from sss_emulator.invocation import Emulator
+from sss_emulator.invocation.emulator import world_of
 from sss_emulator.serve.app import ServerApp, ServerConfig, make_app
 from sss_emulator.serve.form import FormLimits
 from sss_emulator.terminal import say
@@ -26,7 +30,8 @@ from sss_emulator.terminal import say
 __all__ = ("build_app", "serve_settings")
 
 #: Settings of ``serve`` beyond those of every run (each with its SSS_* twin and pyproject key).
-_SERVE_NAMES = ("anonymous", "data", "host", "port", "context_root", "db", "coverage")
+_SERVE_NAMES = ("anonymous", "data", "host", "port", "context_root", "db", "coverage",
+                "server_address", "mounts", "extroot", "extroot_path", "caosroot_path")
 _STATIC_PARTS = ("caosdb-webui", "src", "ext", "html")
 
 
@@ -64,7 +69,21 @@ def build_app(options: Mapping[str, Any], *, cwd: Path | None = None,
         stand_in=False,
         anonymous=bool(settings.values.get("anonymous")),
         context_root=settings.context_root if context_root is None else context_root,
+        world=None,  # the server's address and mounts are this server's own: see below
     )
+    world = world_of(settings)
+    listener: AddressListener | None = None
+    file_root: Path | None = None
+    if world is not None:
+        settings = dataclasses.replace(settings, notes=(*settings.notes, *world.notes))
+        if world.address is not None:
+            listener = AddressListener(world.address, lambda: app)
+        if world.mounts_on:
+            holder = FileRoot()
+            emulator.hooks.append(holder)
+            file_root = holder.path
+        emulator.runner = world.runner(emulator.runner, file_root,
+                                       listener.cert if listener else None)
     max_body = options.get("max_body_mib")
     limits = FormLimits(max_body=int(max_body * 1024 * 1024) if max_body is not None
                         else decisions.MAX_REQUEST_BODY_BYTES)
@@ -72,7 +91,8 @@ def build_app(options: Mapping[str, Any], *, cwd: Path | None = None,
     db = settings.values.get("db")
     app = make_app(ServerConfig(emulator, users=settings.users, static_dir=static_dir,
                                 limits=limits, cacert=tls.cert if tls else None,
-                                data_files=data, sqlite_path=db))
+                                data_files=data, sqlite_path=db, file_root=file_root,
+                                address_listener=listener))
     if data or db:
         try:
             available = app.load_backend()
