@@ -1,24 +1,32 @@
-"""Core overhead: the emulator's run of minimal.bash vs a bare subprocess.run of the same argv.
+"""What a run costs beyond the script itself: start-up, import, and the emulator's own overhead.
 
-    python bench/bench_core.py [--runs 200] [--concurrent 50]
+    python bench/bench_core.py [--runs 200] [--cli-runs 30] [--concurrent 50]
 
-Both are measured interleaved in one process so machine noise hits them alike; the ratio of the
-medians is the emulator's overhead (goal: <= 1.3). The emulator creates and removes a fresh
-working directory and a SHARED_DIR per run, as the server does; that costs what the file system
-charges for a handful of mkdir/rmdir calls, so the ratio is printed twice: with the roots on the
-default temp dir and on a tmpfs (/dev/shm) where one exists. Then N runs go in parallel threads
-and each must see its own working directory and SHARED_DIR.
+Every ratio is measured interleaved in one process (A, B, A, B, ...), so machine noise hits both
+sides alike, and compares medians:
+
+1. ``sss-emulate minimal.bash -p0 x`` end to end vs ``python -c pass`` (goal <= 4x): start-up
+   is the product for a command run by hand, in shell loops and from editors.
+2. ``import sss_emulator`` and the CLI's import, in ms above ``python -c pass`` (goal <= 60 ms),
+   and which of werkzeug/watchdog/aiosmtpd/asyncio/lxml a plain CLI run loads (goal: none).
+3. ``Emulator.run`` of minimal.bash vs a bare ``subprocess.run`` of the same argv (goal <= 1.3x),
+   without and with the LinkAhead stand-in (which a script that never calls back must not pay
+   for); on the default temp dir and on a tmpfs (/dev/shm) where one exists, since the
+   emulator creates and removes a working directory and a SHARED_DIR per run.
+4. N runs in parallel threads, each of which must see its own working directory and SHARED_DIR.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,6 +35,55 @@ sys.path.insert(0, str(REPO))
 
 from sss_emulator import Emulator  # noqa: E402
 from sss_emulator.core.call import CallRequest, build_argv  # noqa: E402
+
+#: Modules a run of a bash script that never calls back has no use for.
+HEAVY = ("werkzeug", "watchdog", "aiosmtpd", "asyncio", "lxml", "yaml")
+
+
+def _time(argv: Sequence[str], env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=True, env=env,
+                   cwd=REPO)
+    return time.perf_counter() - started
+
+
+def _interleaved(a: Sequence[str], b: Sequence[str], runs: int,
+                 env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Medians of ``a`` and ``b`` run alternately ``runs`` times each (after one warm-up)."""
+    _time(a, env), _time(b, env)
+    times_a, times_b = [], []
+    for _ in range(runs):
+        times_a.append(_time(a, env))
+        times_b.append(_time(b, env))
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+def _cli_argv() -> list[str]:
+    script = Path(sys.executable).with_name("sss-emulate")
+    head = [str(script)] if script.is_file() else [sys.executable, "-m", "sss_emulator"]
+    return [*head, "sample_scripts/minimal.bash", "-p0", "x"]
+
+
+def _startup(runs: int, root: Path) -> None:
+    env = {**os.environ, "SSS_WORK_ROOT": str(root / "work"),
+           "SSS_SHARED_ROOT": str(root / "shared")}
+    pass_argv = [sys.executable, "-c", "pass"]
+    cli, bare = _interleaved(_cli_argv(), pass_argv, runs, env)
+    print(f"sss-emulate minimal.bash -p0 x x{runs}: median {cli * 1000:.1f} ms, python -c pass "
+          f"median {bare * 1000:.1f} ms, ratio {cli / bare:.2f} (goal <= 4)")
+    for what, code in (("import sss_emulator", "import sss_emulator"),
+                       ("import sss_emulator.cli.commands", "import sss_emulator.cli.commands")):
+        imported, bare = _interleaved([sys.executable, "-c", code], pass_argv, runs, env)
+        print(f"{what}: {(imported - bare) * 1000:.1f} ms above python -c pass "
+              f"(goal <= 60 ms)")
+    trace = subprocess.run([sys.executable, "-X", "importtime", "-m", "sss_emulator",
+                            *_cli_argv()[-3:]],
+                           capture_output=True, text=True, env=env, cwd=REPO, check=True)
+    loaded = {line.rsplit("|", 1)[-1].strip().split(".")[0]
+              for line in trace.stderr.splitlines() if line.startswith("import time:")}
+    heavy = [name for name in HEAVY if name in loaded]
+    print(f"modules a plain CLI run loads from {', '.join(HEAVY)}: "
+          f"{', '.join(heavy) or 'none'} (goal: none)")
 
 
 def _overhead(root: Path, runs: int, stand_in: bool = False) -> None:
@@ -37,6 +94,7 @@ def _overhead(root: Path, runs: int, stand_in: bool = False) -> None:
     argv = build_argv(REPO / "sample_scripts" / "minimal.bash", token, request)
     bare_dir = root / "bare"
     bare_dir.mkdir()
+    em.run(request)  # warm-up: first-use costs (lazy imports, the stand-in's socket) once
     emulated, bare = [], []
     for _ in range(runs):
         started = time.perf_counter()
@@ -50,44 +108,51 @@ def _overhead(root: Path, runs: int, stand_in: bool = False) -> None:
     em.close()
     med_em, med_bare = statistics.median(emulated), statistics.median(bare)
     label = "with the LinkAhead stand-in" if stand_in else "plain"
-    print(f"minimal.bash x{runs} ({label}, roots in {root.parent}): emulator median "
+    print(f"Emulator.run minimal.bash x{runs} ({label}, roots in {root.parent}): median "
           f"{med_em * 1000:.2f} ms, bare subprocess.run median {med_bare * 1000:.2f} ms, "
           f"ratio {med_em / med_bare:.2f} (goal <= 1.3)")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--concurrent", type=int, default=50)
-    args = parser.parse_args()
-
-    bases = [Path(tempfile.gettempdir())]
-    if Path("/dev/shm").is_dir():
-        bases.append(Path("/dev/shm"))
-    for base in bases:
-        with tempfile.TemporaryDirectory(prefix="sss-bench-", dir=base) as tmp:
-            _overhead(Path(tmp), args.runs)
-    with tempfile.TemporaryDirectory(prefix="sss-bench-", dir=bases[-1]) as tmp:
-        _overhead(Path(tmp), args.runs, stand_in=True)
+def _concurrent(count: int) -> bool:
     with tempfile.TemporaryDirectory(prefix="sss-bench-") as tmp:
         root = Path(tmp)
         em = Emulator([REPO / "sample_scripts"], work_root=root / "work",
                       shared_root=root / "shared", timeout=60, stand_in=False)
         diag = CallRequest("administration/diagnostics.py")
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.concurrent) as pool:
-            outcomes = list(pool.map(lambda _: em.run(diag), range(args.concurrent)))
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            outcomes = list(pool.map(lambda _: em.run(diag), range(count)))
         elapsed = time.perf_counter() - started
+        em.close()  # cleanup may finish in the background; close() waits for it
         reports = [json.loads(o.stdout_text) for o in outcomes]
         workdirs = {r["cwd"] for r in reports}
         shared = {r["SHARED_DIR"] for r in reports}
         ok = all(o.code == 0 for o in outcomes)
-        isolated = len(workdirs) == len(shared) == args.concurrent
+        isolated = len(workdirs) == len(shared) == count
         clean = not any((root / "work").iterdir())
-        print(f"{args.concurrent} concurrent runs: {elapsed:.2f} s, all exit 0: {ok}, "
+        print(f"{count} concurrent runs: {elapsed:.2f} s, all exit 0: {ok}, "
               f"distinct workdirs: {len(workdirs)}, distinct SHARED_DIRs: {len(shared)}, "
-              f"work root empty afterwards: {clean}")
-        return 0 if ok and isolated and clean else 1
+              f"work root empty after close(): {clean}")
+        return ok and isolated and clean
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200, help="Emulator.run repetitions")
+    parser.add_argument("--cli-runs", type=int, default=30, help="process start repetitions")
+    parser.add_argument("--concurrent", type=int, default=50)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="sss-bench-") as tmp:
+        _startup(args.cli_runs, Path(tmp))
+    bases = [Path(tempfile.gettempdir())]
+    if Path("/dev/shm").is_dir():
+        bases.append(Path("/dev/shm"))
+    for stand_in in (False, True):
+        for base in bases:
+            with tempfile.TemporaryDirectory(prefix="sss-bench-", dir=base) as tmp:
+                _overhead(Path(tmp), args.runs, stand_in=stand_in)
+    return 0 if _concurrent(args.concurrent) else 1
 
 
 if __name__ == "__main__":
