@@ -3,8 +3,12 @@ background thread for tests and the ``sss_server`` fixture.
 
 Built on ``werkzeug.serving.make_server(threaded=True)``, so concurrent requests run
 concurrently. The socket is bound here, not by werkzeug, so that a port in use is one clear line
-of ours rather than werkzeug's message and ``sys.exit``. ``--tls`` uses a self-signed
-certificate made with the ``cryptography`` package (a dependency).
+of ours rather than werkzeug's message and ``sys.exit``, and so that a caller can bind now and
+serve later (the stand-in serves only once a script connects: :func:`start_server`).
+``--tls`` uses a self-signed certificate made with the ``cryptography`` package (a dependency).
+
+werkzeug, ``ssl`` and ``cryptography`` are imported when a server is built, not with this
+module: a run that never serves must not pay for them.
 """
 
 from __future__ import annotations
@@ -16,17 +20,18 @@ import ipaddress
 import logging
 import signal
 import socket
-import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 __all__ = (
     "AddressInUse",
@@ -36,6 +41,7 @@ __all__ = (
     "make_self_signed_cert",
     "running_server",
     "serve",
+    "start_server",
 )
 
 logger = logging.getLogger("sss_emulator.httpd")
@@ -53,24 +59,33 @@ class TlsFiles:
     key: Path
 
 
-class _Handler(WSGIRequestHandler):
-    """werkzeug's handler with Nagle off: it writes headers and body in separate sends, and
-    Nagle holding the body back until the client's delayed ACK costs ~40 ms per response."""
+@cache
+def _handlers() -> tuple[type[WSGIRequestHandler], type[WSGIRequestHandler]]:
+    """werkzeug's request handler with Nagle off, and the same logging at debug level only.
 
-    def setup(self) -> None:
-        super().setup()
-        with contextlib.suppress(OSError):  # not TCP (e.g. a Unix socket)
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Built on first use, so that importing this module does not import werkzeug.
+    """
+    from werkzeug.serving import WSGIRequestHandler
 
+    class Handler(WSGIRequestHandler):
+        """werkzeug writes headers and body in separate sends, and Nagle holding the body back
+        until the client's delayed ACK costs ~40 ms per response."""
 
-class _QuietHandler(_Handler):
-    """Request lines go to our logger at debug level instead of stderr."""
+        def setup(self) -> None:
+            super().setup()
+            with contextlib.suppress(OSError):  # not TCP (e.g. a Unix socket)
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        logger.debug("%s %s", self.requestline, code)
+    class QuietHandler(Handler):
+        """Request lines go to our logger at debug level instead of stderr."""
 
-    def log(self, type: str, message: str, *args: Any) -> None:
-        logger.debug(message, *args)
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            logger.debug("%s %s", self.requestline, code)
+
+        def log(self, type: str, message: str, *args: Any) -> None:
+            logger.debug(message, *args)
+
+    return Handler, QuietHandler
 
 
 def _hosts_for(host: str) -> list[str]:
@@ -172,14 +187,25 @@ def bind(host: str, port: int) -> socket.socket:
 
 def _build(app: Any, host: str, port: int, tls: TlsFiles | None, quiet: bool
            ) -> BaseWSGIServer:
-    sock = bind(host, port)
+    return _on_socket(app, bind(host, port), tls, quiet)
+
+
+def _on_socket(app: Any, sock: socket.socket, tls: TlsFiles | None, quiet: bool
+               ) -> BaseWSGIServer:
+    """A werkzeug server on ``sock`` (which it takes over: ``sock`` is closed here)."""
+    from werkzeug.serving import make_server
+
     try:
         context = None
         if tls is not None:
+            import ssl
+
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(str(tls.cert), str(tls.key))
-        server = make_server(host, sock.getsockname()[1], app, threaded=True,
-                             request_handler=_QuietHandler if quiet else _Handler,
+        handler, quiet_handler = _handlers()
+        host, port = sock.getsockname()[:2]
+        server = make_server(host, port, app, threaded=True,
+                             request_handler=quiet_handler if quiet else handler,
                              ssl_context=context, fd=sock.fileno())
     finally:
         sock.close()  # werkzeug works on its own duplicate of the descriptor
@@ -187,10 +213,14 @@ def _build(app: Any, host: str, port: int, tls: TlsFiles | None, quiet: bool
 
 
 def _url(server: BaseWSGIServer, host: str, tls: TlsFiles | None) -> str:
+    return _url_for(host, int(server.server_address[1]), tls)
+
+
+def _url_for(host: str, port: int, tls: TlsFiles | None) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
-    return f"{'https' if tls else 'http'}://{shown}:{server.server_address[1]}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
 @dataclass
@@ -211,6 +241,25 @@ class ServerHandle:
         self.thread.join(timeout=10)
 
 
+def start_server(
+    app: Any, sock: socket.socket, *, tls: TlsFiles | None = None, quiet: bool = True,
+    poll_interval: float = 0.1, name: str = "sss-serve",
+) -> ServerHandle:
+    """Serve ``app`` on the listening socket ``sock`` (from :func:`bind`) in a daemon thread.
+
+    Connections already waiting on ``sock`` are served too, so a caller may bind early, hand
+    out the URL, and start the server only when the first client knocks. ``handle.stop()``
+    ends it; its shutdown waits at most ``poll_interval`` seconds.
+    """
+    host = sock.getsockname()[0]
+    server = _on_socket(app, sock, tls, quiet)
+    url = _url(server, host, tls)
+    thread = threading.Thread(target=server.serve_forever,
+                              kwargs={"poll_interval": poll_interval}, name=name, daemon=True)
+    thread.start()
+    return ServerHandle(url, server, thread)
+
+
 @contextmanager
 def running_server(
     app: Any, host: str = "127.0.0.1", port: int = 0, *, tls: TlsFiles | None = None,
@@ -220,14 +269,12 @@ def running_server(
 
     Sets ``app.public_url`` (when the app has one) so scripts call back to this server.
     """
-    server = _build(app, host, port, tls, quiet)
-    url = _url(server, host, tls)
+    sock = bind(host, port)
+    url = _url_for(host, sock.getsockname()[1], tls)  # as asked for ("localhost" stays)
     if hasattr(app, "public_url"):
         app.public_url = url
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              name="sss-serve", daemon=True)
-    thread.start()
-    handle = ServerHandle(url, server, thread)
+    handle = start_server(app, sock, tls=tls, quiet=quiet)
+    handle.url = url
     try:
         yield handle
     finally:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import http.cookies
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from lxml import etree
+if TYPE_CHECKING:
+    from lxml import etree
 
 __all__ = (
     "COOKIE_NAME",
@@ -101,6 +103,8 @@ def below_context_root(path: str, context_root: str | None) -> str | None:
 
 def user_info_element(name: str, realm: str, roles: Iterable[str]) -> etree._Element:
     """``<UserInfo username realm><Roles><Role>…``, which pylib's ``UserInfo`` reads."""
+    from lxml import etree  # here, not above: the cookie and path rules need no XML
+
     info = etree.Element("UserInfo", username=name, realm=realm)
     roles_element = etree.SubElement(info, "Roles")
     for role in roles:

@@ -5,6 +5,9 @@ caosadvancedtools <= 0.16 and plain scripts run the ``[Misc] sendmail`` program 
 speaks SMTP to ``[Email] smtp_server``. :func:`write_sendmail_program` and :class:`SmtpSink` both
 write one JSON file per message into the spool, and :class:`MailCollector` reads them back, so
 nothing leaves the machine and a crashed script's mail is still there.
+
+aiosmtpd (and with it asyncio) and the e-mail parser are imported when first needed: by the
+SMTP sink's first client, and by reading the spool back when it holds mail.
 """
 
 from __future__ import annotations
@@ -18,15 +21,13 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from aiosmtpd.controller import Controller
+from sss_emulator.backend.lifecycle import OnFirstConnection, Service
 
-from sss_emulator.backend.lifecycle import Service
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
 
 __all__ = ["Mail", "MailCollector", "SmtpSink", "spool_message", "write_sendmail_program"]
 
@@ -96,6 +97,9 @@ class MailCollector:
 
 
 def _parse_record(path: Path) -> Mail:
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+
     record = json.loads(path.read_text(encoding="utf-8"))
     message = message_from_bytes(record["raw"].encode("utf-8"), policy=policy.default)
     assert isinstance(message, EmailMessage)
@@ -119,6 +123,8 @@ def _parse_record(path: Path) -> Mail:
 
 
 def _addresses(values: list[Any]) -> list[str]:
+    from email.utils import getaddresses
+
     return [addr for _name, addr in getaddresses([str(v) for v in values]) if addr]
 
 
@@ -184,20 +190,24 @@ class _SpoolHandler:
         return "250 Message accepted for delivery"
 
 
-class _BoundController(Controller):
-    """aiosmtpd's Controller cannot take port 0; bind the socket first and hand it over."""
+def _controller(handler: Any, sock: socket.socket) -> Controller:
+    """aiosmtpd's Controller cannot take port 0; it gets our bound socket instead."""
+    from aiosmtpd.controller import Controller
 
-    def __init__(self, handler: Any, sock: socket.socket) -> None:
-        host, port = sock.getsockname()[:2]
-        super().__init__(handler, hostname=host, port=port)
-        self._sock = sock
+    class BoundController(Controller):
+        def _create_server(self) -> Any:
+            return self.loop.create_server(self._factory_invoker, sock=sock)
 
-    def _create_server(self) -> Any:
-        return self.loop.create_server(self._factory_invoker, sock=self._sock)
+    host, port = sock.getsockname()[:2]
+    return BoundController(handler, hostname=host, port=port)
 
 
 class SmtpSink(Service):
     """A local SMTP server (aiosmtpd) on 127.0.0.1 and an ephemeral port, spooling every mail.
+
+    With ``on_first_connection`` only the socket is bound at :meth:`start` (its port can go into
+    the ini at once); aiosmtpd and its event loop start when a client first connects, so a run
+    that sends no mail pays for neither.
 
     Example::
 
@@ -205,23 +215,35 @@ class SmtpSink(Service):
             ini = patch_pylinkahead_ini(None, url, smtp=(sink.host, sink.port))
     """
 
-    def __init__(self, collector: MailCollector) -> None:
+    def __init__(self, collector: MailCollector, *, on_first_connection: bool = False) -> None:
         self.collector = collector
         self.host = "127.0.0.1"
         self.port = 0
-        self._controller: _BoundController | None = None
+        self.on_first_connection = on_first_connection
+        self._controller: Controller | None = None
+        self._waiter: OnFirstConnection | None = None
 
     def start(self) -> SmtpSink:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, 0))
+        sock.listen(100)
         self.port = sock.getsockname()[1]
-        self._controller = _BoundController(_SpoolHandler(self.collector.spool_dir), sock)
-        self._controller.start()
+        if self.on_first_connection:
+            self._waiter = OnFirstConnection(sock, self._serve, "sss-smtp-waiter").start()
+        else:
+            self._serve(sock)
         return self
 
+    def _serve(self, sock: socket.socket) -> None:
+        controller = _controller(_SpoolHandler(self.collector.spool_dir), sock)
+        controller.start()
+        self._controller = controller
+
     def stop(self) -> None:
+        if self._waiter is not None:
+            self._waiter.stop()  # waits for a start under way, so the controller is known
+            self._waiter = None
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
-

@@ -4,24 +4,37 @@ The CLI, the pytest plugin and ``serve`` each need the same set: a store seeded 
 the app on a port, the SMTP sink, the ``sendmail`` program, and the patched ini. After the run
 they need the calls, the changes and the mails. :class:`StandIn` bundles these so each adapter
 stays thin.
+
+A run whose script never calls back should not pay for any of it: :meth:`StandIn.start` binds the
+two listening sockets (the ini needs their ports) and writes ``sendmail``, and nothing else. The
+store, the app and the server are built when a script first connects, on that same socket
+(:class:`~sss_emulator.backend.lifecycle.OnFirstConnection`), and the SMTP sink starts on its
+first client; until then no werkzeug, aiosmtpd or asyncio is imported. Data files are the
+exception: given any, they are loaded when the stand-in is created, so a bad one is reported
+before the script runs, not half-way through it.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import tempfile
+import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sss_emulator.backend.app import Authenticate, CallRecorder, make_backend_app
+from sss_emulator import httpd
 from sss_emulator.backend.ini import patch_pylinkahead_ini
-from sss_emulator.backend.lifecycle import Service
+from sss_emulator.backend.lifecycle import OnFirstConnection, Service
 from sss_emulator.backend.mail import MailCollector, SmtpSink, write_sendmail_program
-from sss_emulator.backend.service import BackendServer
-from sss_emulator.backend.store import EntityStore
 from sss_emulator.wire import context_root_prefix
+
+if TYPE_CHECKING:
+    from sss_emulator.backend.app import Authenticate, CallRecorder
+    from sss_emulator.backend.service import WsgiApp
+    from sss_emulator.backend.store import EntityStore
 
 __all__ = ["StandIn"]
 
@@ -63,19 +76,14 @@ class StandIn(Service):
         listen: bool = True,
     ) -> None:
         self.listen = listen
-        self.store = store if store is not None else EntityStore()
-        if self.store.sqlite_path is not None and len(self.store) and data_files:
-            # a persistent store was seeded when it was created; loading again would duplicate
-            _log.info(
-                "%s already holds %d entities; data files not loaded again",
-                self.store.sqlite_path,
-                len(self.store),
-            )
-        else:
-            for path in data_files:
-                self.store.load(path)
-        self.store.reset_changes()
-        self.recorder = CallRecorder()
+        self._authenticate = authenticate
+        self._file_root = file_root
+        self._lock = threading.RLock()  # the first client builds in another thread
+        self._store = store
+        self._recorder: CallRecorder | None = None
+        self._app: WsgiApp | None = None
+        if data_files:
+            self._seed(self.store, data_files)
         self._stack = ExitStack()
         if state_dir is None:
             owned = tempfile.TemporaryDirectory(prefix="sss-standin-")
@@ -85,21 +93,64 @@ class StandIn(Service):
         self.collector = MailCollector(self.state_dir / "mail")
         self.bin_dir = self.state_dir / "bin"
         self.context_root = context_root_prefix(context_root)
-        self.app = make_backend_app(
-            self.store,
-            authenticate=authenticate,
-            recorder=self.recorder,
-            file_root=file_root,
-            context_root=self.context_root,
-        )
         self.sendmail = write_sendmail_program(self.bin_dir, self.collector.spool_dir)
-        self._server = BackendServer(self.app)
-        self._sink = SmtpSink(self.collector)
+        self._base_url: str | None = None
+        self._server: httpd.ServerHandle | None = None
+        self._sink = SmtpSink(self.collector, on_first_connection=True)
+
+    @staticmethod
+    def _seed(store: EntityStore, data_files: Sequence[str | Path]) -> None:
+        if store.sqlite_path is not None and len(store):
+            # a persistent store was seeded when it was created; loading again would duplicate
+            _log.info("%s already holds %d entities; data files not loaded again",
+                      store.sqlite_path, len(store))
+        else:
+            for path in data_files:
+                store.load(path)
+        store.reset_changes()
+
+    @property
+    def store(self) -> EntityStore:
+        """The entities scripts see (an empty in-memory store is made on first use)."""
+        with self._lock:
+            if self._store is None:
+                from sss_emulator.backend.store import EntityStore
+
+                self._store = EntityStore()
+            return self._store
+
+    @property
+    def recorder(self) -> CallRecorder:
+        """The requests scripts made."""
+        with self._lock:
+            if self._recorder is None:
+                from sss_emulator.backend.app import CallRecorder
+
+                self._recorder = CallRecorder()
+            return self._recorder
+
+    @property
+    def app(self) -> WsgiApp:
+        """The WSGI app answering pylib's requests (built on first use)."""
+        with self._lock:
+            if self._app is None:
+                from sss_emulator.backend.app import make_backend_app
+
+                self._app = make_backend_app(
+                    self.store,
+                    authenticate=self._authenticate,
+                    recorder=self.recorder,
+                    file_root=self._file_root,
+                    context_root=self.context_root,
+                )
+            return self._app
 
     @property
     def url(self) -> str:
         """The URL scripts use, context root included."""
-        return self._server.url + self.context_root
+        if self._base_url is None:
+            raise RuntimeError("the stand-in is not listening; call start() or use `with`.")
+        return self._base_url + self.context_root
 
     @property
     def smtp(self) -> tuple[str, int]:
@@ -116,23 +167,37 @@ class StandIn(Service):
         )
 
     def results(self) -> dict[str, Any]:
-        """``server_calls``, ``changes`` and ``mails`` as plain data (``--format json``)."""
+        """``server_calls``, ``changes`` and ``mails`` as plain data (``--format json``).
+
+        Nothing is built for it: a stand-in no script reached has no calls and no changes.
+        """
+        with self._lock:
+            recorder, store = self._recorder, self._store
         return {
-            "server_calls": self.recorder.calls,
-            "changes": {k: list(v) for k, v in self.store.changes.items()},
+            "server_calls": recorder.calls if recorder is not None else [],
+            "changes": ({k: list(v) for k, v in store.changes.items()} if store is not None
+                        else {"inserted": [], "updated": [], "deleted": []}),
             "mails": [m.to_dict() for m in self.collector.mails],
         }
 
     def reset(self) -> None:
         """Forget calls, changes and mails (not the data), e.g. between two runs in ``serve``."""
-        self.recorder.clear()
-        self.store.reset_changes()
+        with self._lock:
+            if self._recorder is not None:
+                self._recorder.clear()
+            if self._store is not None:
+                self._store.reset_changes()
         self.collector.clear()
 
     def start(self) -> StandIn:
+        """Bind the sockets; the app and the SMTP sink start with their first client."""
         try:
             if self.listen:
-                self._stack.enter_context(self._server)
+                sock = httpd.bind("127.0.0.1", 0)
+                self._base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+                waiter = OnFirstConnection(sock, self._serve, "sss-backend-waiter")
+                self._stack.callback(self._stop_server)
+                self._stack.enter_context(waiter)  # stops first: waits for a start under way
             self._stack.enter_context(self._sink)
         except BaseException:
             self._stack.close()
@@ -141,6 +206,17 @@ class StandIn(Service):
                    self.url if self.listen else "(mounted)", *self.smtp)
         return self
 
+    def _serve(self, sock: socket.socket) -> None:
+        """Build the app and serve it on ``sock``: a script has just connected."""
+        _log.debug("first client: starting the stand-in at %s", self._base_url)
+        # a short poll interval makes stop() return quickly (tests start many stand-ins)
+        self._server = httpd.start_server(self.app, sock, poll_interval=0.05,
+                                          name="sss-backend")
+
+    def _stop_server(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
     def stop(self) -> None:
         self._stack.close()
-

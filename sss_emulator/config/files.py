@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sss_emulator.errors import ConfigError
 
 __all__ = ("load_yaml",)
 
 
 def load_yaml(path: Path, what: str) -> Any:
+    import yaml  # here, not above: most runs read no YAML file, and yaml costs ~10 ms
+
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -104,13 +104,24 @@ class StandInHook:
         """The running stand-in (started on first use)."""
         with self._lock:
             if self._stand_in is None:
-                from sss_emulator.backend import DataFileError, EntityStore, StandIn
+                from sss_emulator.backend.standin import StandIn
 
+                # only what this stand-in uses is imported: a run without data files or a
+                # SQLite file loads neither the store nor the data-file parsers here
+                bad_data: tuple[type[Exception], ...] = ()
+                if self.data_files:
+                    from sss_emulator.backend.data_files import DataFileError
+
+                    bad_data = (DataFileError,)
                 try:
-                    store = EntityStore(sqlite_path=self.sqlite_path) if self.sqlite_path else None
+                    store = None
+                    if self.sqlite_path:
+                        from sss_emulator.backend.store import EntityStore
+
+                        store = EntityStore(sqlite_path=self.sqlite_path)
                     stand_in = StandIn(authenticate=self._authenticate, data_files=self.data_files,
                                        store=store, context_root=self.context_root)
-                except DataFileError as exc:
+                except bad_data as exc:
                     raise ConfigError(str(exc)) from exc
                 self._stand_in = stand_in.start()
                 logger.debug("stand-in started at %s", stand_in.url)

@@ -12,14 +12,15 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from lxml import etree
+from typing import TYPE_CHECKING, Any
 
 from sss_emulator import decisions
 from sss_emulator.core.tokens import Identity
 from sss_emulator.errors import EmulatorError
 from sss_emulator.wire import user_info_element
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 __all__ = (
     "JSON_SCHEMA",
@@ -62,6 +63,8 @@ class ResponseMeta:
 
 
 def _root(meta: ResponseMeta) -> etree._Element:
+    from lxml import etree  # here, not above: a run shown as text or JSON needs no XML
+
     root = etree.Element("Response", srid=meta.srid, timestamp=meta.timestamp,
                          baseuri=meta.baseuri)
     if meta.identity is not None and not meta.identity.is_anonymous:
@@ -71,6 +74,8 @@ def _root(meta: ResponseMeta) -> etree._Element:
 
 
 def _serialise(root: etree._Element) -> bytes:
+    from lxml import etree
+
     document: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
                                      pretty_print=True)
     return document
@@ -80,6 +85,8 @@ def render_response_xml(
     *, code: int, call: str, stdout: str, stderr: str, meta: ResponseMeta
 ) -> bytes:
     """The 200 response of a script that ran: ``<script code><call/><stdout/><stderr/>``."""
+    from lxml import etree
+
     root = _root(meta)
     script = etree.SubElement(root, "script", code=str(code))
     for tag, text in (("call", call), ("stdout", stdout), ("stderr", stderr)):
@@ -91,6 +98,8 @@ def render_response_xml(
 
 def render_error_xml(status: int, description: str, meta: ResponseMeta) -> bytes:
     """An error response: ``<Response>`` with one ``<Error code description/>`` and no script."""
+    from lxml import etree
+
     root = _root(meta)
     etree.SubElement(
         root,
