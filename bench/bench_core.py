@@ -67,6 +67,11 @@ def _cli_argv() -> list[str]:
 def _startup(runs: int, root: Path) -> None:
     env = {**os.environ, "SSS_WORK_ROOT": str(root / "work"),
            "SSS_SHARED_ROOT": str(root / "shared")}
+    # Measure what an installed copy does: with bytecode caches (pip writes them), not
+    # compiling every module from source as PYTHONDONTWRITEBYTECODE would make it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "sss_emulator")],
+                   check=True, env=env)
     pass_argv = [sys.executable, "-c", "pass"]
     cli, bare = _interleaved(_cli_argv(), pass_argv, runs, env)
     print(f"sss-emulate minimal.bash -p0 x x{runs}: median {cli * 1000:.1f} ms, python -c pass "

@@ -7,7 +7,6 @@ agreeing with each other (and with pylib, which parses ``^SessionToken=([^;]*);`
 
 from __future__ import annotations
 
-import http.cookies
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -69,6 +68,8 @@ def session_cookie_header(token: str | None, path: str = "/") -> str:
 
 def session_token_from_set_cookie(headers: Iterable[str]) -> str | None:
     """The token a server's ``Set-Cookie`` headers hand out (a login answer), or ``None``."""
+    import http.cookies  # only a login to a real server needs it
+
     for header in headers:
         cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
         try:

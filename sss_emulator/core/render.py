@@ -7,6 +7,7 @@ with ``/Response/script/@code``, ``/Response/script/call``, ``…/stdout`` and `
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import re
 import secrets
@@ -35,8 +36,13 @@ __all__ = (
 #: The ``schema`` field of ``--format json`` documents; bump the suffix on breaking changes.
 JSON_SCHEMA = "sss-emulator/run/v1"
 
-# XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
-_ILLEGAL_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+@functools.cache
+def _illegal_xml() -> re.Pattern[str]:
+    """Characters XML 1.0 cannot carry; compiled on first use (a few ms: the class spans all
+    of Unicode), so a run shown as text or JSON does not pay for it."""
+    # XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def decode_output(data: bytes) -> str:
@@ -47,7 +53,7 @@ def decode_output(data: bytes) -> str:
 
 def xml_safe(text: str) -> str:
     """Replace characters XML 1.0 cannot carry (NUL, ESC of colour codes, …)."""
-    return _ILLEGAL_XML.sub(decisions.XML_REPLACEMENT_CHAR, text)
+    return _illegal_xml().sub(decisions.XML_REPLACEMENT_CHAR, text)
 
 
 @dataclass(frozen=True)
