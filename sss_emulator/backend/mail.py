@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import stat
 import sys
 import tempfile
 import time
@@ -28,7 +27,12 @@ from sss_emulator.backend.lifecycle import OnFirstConnection, Service
 if TYPE_CHECKING:
     from aiosmtpd.controller import Controller
 
-__all__ = ["Mail", "MailCollector", "SmtpSink", "spool_message", "write_sendmail_program"]
+__all__ = ["MAIL_SPOOL_ENV", "Mail", "MailCollector", "SmtpSink", "spool_message",
+           "write_sendmail_program"]
+
+#: Where a ``sendmail`` written without a spool of its own puts mail: the stand-in sets it in
+#: each run's environment, so one program serves every stand-in (no directory per run for it).
+MAIL_SPOOL_ENV = "SSS_EMULATOR_MAIL_SPOOL"
 
 
 @dataclass(frozen=True)
@@ -81,11 +85,14 @@ def spool_message(
 
 
 class MailCollector:
-    """Reads the spool back as :class:`Mail` objects, oldest first."""
+    """Reads the spool back as :class:`Mail` objects, oldest first.
+
+    The spool directory is made by whoever writes the first message (the ``sendmail`` program or
+    the SMTP sink), so a run that sends none creates (and removes) no directory for it.
+    """
 
     def __init__(self, spool_dir: str | Path) -> None:
         self.spool_dir = Path(spool_dir)
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
 
     @property
     def mails(self) -> list[Mail]:
@@ -132,7 +139,10 @@ def _addresses(values: list[Any]) -> list[str]:
 _SENDMAIL = '''#!{python}
 """sendmail stand-in written by sss-emulator: spools the message instead of sending it."""
 import json, os, sys, tempfile, time, uuid
-spool = {spool!r}
+spool = {spool!r} or os.environ.get({env!r})
+if not spool:
+    sys.exit("sendmail (sss-emulator): no mail spool; {env} is not set. Run the script through "
+             "sss-emulate, or pass the stand-in's run_env to it.")
 args, sender, recipients, i = sys.argv[1:], None, [], 0
 while i < len(args):
     arg = args[i]
@@ -158,19 +168,29 @@ os.replace(tmp, os.path.join(spool, "%020d-%s.json" % (time.time_ns(), uuid.uuid
 '''
 
 
-def write_sendmail_program(bin_dir: str | Path, spool_dir: str | Path) -> Path:
+def write_sendmail_program(bin_dir: str | Path, spool_dir: str | Path | None) -> Path:
     """Write an executable ``sendmail`` into ``bin_dir`` that spools into ``spool_dir``.
 
     It accepts what caosadvancedtools passes (``-t -i -f FROM``, message on stdin), ignores other
-    flags, and treats bare arguments as extra recipients.
+    flags, and treats bare arguments as extra recipients. With ``spool_dir=None`` it spools into
+    ``$SSS_EMULATOR_MAIL_SPOOL`` (:data:`MAIL_SPOOL_ENV`), so one program can serve many
+    stand-ins. A program already there with the same text is left alone; a new one replaces the
+    old atomically, so a run never sees half a program.
     """
     target = Path(bin_dir) / "sendmail"
+    spool = str(Path(spool_dir).resolve()) if spool_dir is not None else ""
+    text = _SENDMAIL.format(python=sys.executable, spool=spool, env=MAIL_SPOOL_ENV)
+    try:
+        if target.read_text(encoding="utf-8") == text and os.access(target, os.X_OK):
+            return target
+    except OSError:
+        pass
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(
-        _SENDMAIL.format(python=sys.executable, spool=str(Path(spool_dir).resolve())),
-        encoding="utf-8",
-    )
-    target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".sendmail-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, target)
     return target
 
 

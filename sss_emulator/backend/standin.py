@@ -17,7 +17,11 @@ before the script runs, not half-way through it.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import shutil
 import socket
+import stat
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -28,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 from sss_emulator import httpd
 from sss_emulator.backend.ini import patch_pylinkahead_ini
 from sss_emulator.backend.lifecycle import OnFirstConnection, Service
-from sss_emulator.backend.mail import MailCollector, SmtpSink, write_sendmail_program
+from sss_emulator.backend.mail import (
+    MAIL_SPOOL_ENV,
+    MailCollector,
+    SmtpSink,
+    write_sendmail_program,
+)
 from sss_emulator.wire import context_root_prefix
 
 if TYPE_CHECKING:
@@ -39,6 +48,29 @@ if TYPE_CHECKING:
 __all__ = ["StandIn"]
 
 _log = logging.getLogger("sss_emulator.backend.standin")
+
+
+def _shared_root() -> Path | None:
+    """``<tmp>/sss-emulator-<uid>/standin``, the home of the shared ``sendmail``, if it is this
+    user's alone (owned by them, writable by nobody else); None sends the caller back to a
+    private temporary folder. Scripts run the program in there, so nobody else may write it.
+
+    The same ``<tmp>/sss-emulator-<uid>`` folder the core keeps its work roots in.
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else -1
+    root = Path(tempfile.gettempdir()) / f"sss-emulator-{uid}"
+    try:
+        for folder in (root, root / "standin"):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            info = os.lstat(folder)
+            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != uid
+                    or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+                _log.debug("%s is not this user's alone; the stand-in uses a private folder",
+                           folder)
+                return None
+    except OSError:
+        return None
+    return root / "standin"
 
 
 class StandIn(Service):
@@ -85,15 +117,25 @@ class StandIn(Service):
         if data_files:
             self._seed(self.store, data_files)
         self._stack = ExitStack()
-        if state_dir is None:
-            owned = tempfile.TemporaryDirectory(prefix="sss-standin-")
-            self._stack.callback(owned.cleanup)
-            state_dir = owned.name
-        self.state_dir = Path(state_dir)
+        shared = _shared_root() if state_dir is None else None
+        if shared is not None:
+            # One sendmail for all stand-ins of this user, reading the spool from the run's
+            # environment; the spool is made only when mail arrives. A run that sends none
+            # creates no directory here (creating and removing directories is what costs).
+            self.state_dir = shared / f"standin-{os.getpid()}-{secrets.token_hex(6)}"
+            self._stack.callback(shutil.rmtree, self.state_dir, ignore_errors=True)
+            self.bin_dir = shared / "bin"
+        else:
+            if state_dir is None:
+                owned = tempfile.TemporaryDirectory(prefix="sss-standin-")
+                self._stack.callback(owned.cleanup)
+                state_dir = owned.name
+            self.state_dir = Path(state_dir)
+            self.bin_dir = self.state_dir / "bin"
         self.collector = MailCollector(self.state_dir / "mail")
-        self.bin_dir = self.state_dir / "bin"
         self.context_root = context_root_prefix(context_root)
-        self.sendmail = write_sendmail_program(self.bin_dir, self.collector.spool_dir)
+        self.sendmail = write_sendmail_program(
+            self.bin_dir, None if shared is not None else self.collector.spool_dir)
         self._base_url: str | None = None
         self._server: httpd.ServerHandle | None = None
         self._sink = SmtpSink(self.collector, on_first_connection=True)
@@ -151,6 +193,11 @@ class StandIn(Service):
         if self._base_url is None:
             raise RuntimeError("the stand-in is not listening; call start() or use `with`.")
         return self._base_url + self.context_root
+
+    @property
+    def run_env(self) -> dict[str, str]:
+        """Variables a run needs besides ``bin_dir`` on ``PATH``: where ``sendmail`` spools."""
+        return {MAIL_SPOOL_ENV: str(self.collector.spool_dir)}
 
     @property
     def smtp(self) -> tuple[str, int]:

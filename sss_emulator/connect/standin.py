@@ -55,6 +55,7 @@ def point_run_at(context: RunContext, stand_in: Any, url: str | None = None,
     # the stand-in; the script's own proxy settings serve no purpose against it.
     for name in _PROXY_VARIABLES:
         context.env.pop(name, None)
+    context.env.update(stand_in.run_env)  # where the shared sendmail spools
     path_var = context.env.get("PATH", "")
     context.env["PATH"] = f"{stand_in.bin_dir}:{path_var}" if path_var else str(stand_in.bin_dir)
 
