@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sss_emulator import decisions
+from sss_emulator.core.processes import group_alive
 
 __all__ = ("ProcessResult", "RunCancelled", "StreamSink", "run_process", "stop_group")
 
@@ -56,35 +57,9 @@ def stop_group(proc: subprocess.Popen[bytes], grace_s: float = decisions.KILL_GR
         logger.debug("sent %s to process group %s", sig.name, proc.pid)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            if proc.poll() is not None and not _group_alive(proc.pid):
+            if proc.poll() is not None and not group_alive(proc.pid):
                 return
             time.sleep(0.02)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process is left in the group.
-
-    ``killpg(pgid, 0)`` also succeeds for zombies, which pile up where PID 1 does not reap
-    orphans (containers); /proc tells them apart.
-    """
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    proc_root = Path("/proc")
-    if not proc_root.is_dir():
-        return True
-    for entry in proc_root.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 _new_session: bool | None = None
@@ -243,7 +218,7 @@ def run_process(
                 cancel.wait(wait)
         # The script is gone; children it left may still hold the pipes open.
         streams.drain(0.0)
-        if decisions.KILL_LEFTOVER_CHILDREN and _group_alive(proc.pid):
+        if decisions.KILL_LEFTOVER_CHILDREN and group_alive(proc.pid):
             stop_group(proc, grace_s=0.5)
         streams.drain(5.0)
     except BaseException:
