@@ -5,12 +5,14 @@ knocks, so a run whose script never calls back pays for a bound socket and nothi
 
 from __future__ import annotations
 
+import _thread
+import contextlib
 import logging
 import os
 import selectors
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Self
 
@@ -41,59 +43,84 @@ class Service:
 
 
 class OnFirstConnection(Service):
-    """Wait in a small thread until ``sock`` has a client, then call ``serve(sock)`` once.
+    """Wait in a small thread until a client knocks on one of ``serve``'s sockets, then call
+    that socket's function once with it.
 
-    ``sock`` is already listening (its address can be handed out at once); clients that connect
-    wait in its backlog until ``serve`` has built the real server on that same socket and
-    accepts them. ``serve`` takes the socket over. Until then the cost is one thread blocked in
-    ``select()``. :meth:`stop` wakes the thread and waits for it, including for a ``serve`` under
-    way, and closes the socket when ``serve`` never ran; stopping what ``serve`` started is the
-    caller's business (check :attr:`served`).
+    Each socket is already listening (its address can be handed out at once); clients wait in
+    its backlog until the function has built the real server on that same socket and accepts
+    them. The function takes the socket over. Until then the cost is one thread blocked in
+    ``select()``: started without waiting for it to run, and stopped without waiting for it to
+    end (it only owns its wake-up pipe), because on a busy machine every hand-over between
+    threads can cost milliseconds, more than a short script takes.
 
-    A ``serve`` that raises is logged and the socket closed, so clients see the connection
-    refused instead of waiting for ever.
+    :meth:`stop` closes the sockets nobody knocked on (their ports are free when it returns)
+    and waits for a start under way; stopping what a function started is the caller's
+    business. A function that raises is logged and its socket closed, so clients see the
+    connection refused instead of waiting for ever.
     """
 
-    def __init__(self, sock: socket.socket, serve: Callable[[socket.socket], None],
+    def __init__(self, serve: Mapping[socket.socket, Callable[[socket.socket], None]],
                  name: str) -> None:
-        self.sock = sock
-        self._serve = serve
+        self._pending = dict(serve)
         self._name = name
-        self._wake_r, self._wake_w = os.pipe()
-        self._thread: threading.Thread | None = None
-        self.served = False
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._busy = False
+        self._stopping = False
+        self._wake_r = self._wake_w = -1
+        #: Sockets whose function ran without error.
+        self.served: set[socket.socket] = set()
 
     def start(self) -> Self:
-        self._thread = threading.Thread(target=self._wait, name=self._name, daemon=True)
-        self._thread.start()
+        self._wake_r, self._wake_w = os.pipe()
+        _thread.start_new_thread(self._wait, (self._wake_r,))
         return self
 
-    def _wait(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.sock, selectors.EVENT_READ)
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            while True:
-                ready = {key.fileobj for key, _ in selector.select()}
-                if self._wake_r in ready:
-                    return  # stop() before any client
-                if self.sock in ready:
-                    break
+    def _wait(self, wake_r: int) -> None:
         try:
-            self._serve(self.sock)
-            self.served = True
+            with selectors.DefaultSelector() as selector:
+                for sock in list(self._pending):
+                    selector.register(sock, selectors.EVENT_READ)
+                selector.register(wake_r, selectors.EVENT_READ)
+                while True:
+                    ready = [key.fileobj for key, _ in selector.select()]
+                    with self._lock:
+                        if self._stopping or wake_r in ready:
+                            return
+                        knocked = [(s, self._pending.pop(s)) for s in ready
+                                   if isinstance(s, socket.socket) and s in self._pending]
+                        self._busy = True
+                    for sock, serve in knocked:
+                        selector.unregister(sock)
+                        self._start(sock, serve)
+                    with self._lock:
+                        self._busy = False
+                        self._idle.notify_all()
+                        if not self._pending:
+                            return
+        finally:
+            os.close(wake_r)
+
+    def _start(self, sock: socket.socket, serve: Callable[[socket.socket], None]) -> None:
+        try:
+            serve(sock)
         except Exception:
-            _log.exception("%s could not start; its clients are refused", self._name)
-            self.sock.close()
+            _log.exception("%s could not start a server; its clients are refused", self._name)
+            sock.close()
+        else:
+            self.served.add(sock)
 
     def stop(self) -> None:
-        if self._wake_w < 0:
-            return  # stopped before
-        if self._thread is not None:
-            os.write(self._wake_w, b"x")
-            self._thread.join()
-            self._thread = None
-        os.close(self._wake_r)
-        os.close(self._wake_w)
-        self._wake_r = self._wake_w = -1
-        if not self.served:
-            self.sock.close()
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            self._idle.wait_for(lambda: not self._busy)
+            pending, self._pending = list(self._pending), {}
+        if self._wake_w >= 0:
+            with contextlib.suppress(OSError):  # the thread ended: every socket was served
+                os.write(self._wake_w, b"x")
+            os.close(self._wake_w)
+            self._wake_w = -1
+        for sock in pending:
+            sock.close()

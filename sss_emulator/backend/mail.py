@@ -245,18 +245,24 @@ class SmtpSink(Service):
         self._waiter: OnFirstConnection | None = None
 
     def start(self) -> SmtpSink:
+        sock = self.listen()
+        if self.on_first_connection:
+            self._waiter = OnFirstConnection({sock: self.serve}, "sss-smtp-waiter").start()
+        else:
+            self.serve(sock)
+        return self
+
+    def listen(self) -> socket.socket:
+        """Bind and listen on an ephemeral port (:attr:`port`); :meth:`serve` takes it over."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, 0))
         sock.listen(100)
         self.port = sock.getsockname()[1]
-        if self.on_first_connection:
-            self._waiter = OnFirstConnection(sock, self._serve, "sss-smtp-waiter").start()
-        else:
-            self._serve(sock)
-        return self
+        return sock
 
-    def _serve(self, sock: socket.socket) -> None:
+    def serve(self, sock: socket.socket) -> None:
+        """Start aiosmtpd (and its event loop thread) on the listening ``sock``."""
         controller = _controller(_SpoolHandler(self.collector.spool_dir), sock)
         controller.start()
         self._controller = controller

@@ -24,7 +24,7 @@ import socket
 import stat
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,7 +138,7 @@ class StandIn(Service):
             self.bin_dir, None if shared is not None else self.collector.spool_dir)
         self._base_url: str | None = None
         self._server: httpd.ServerHandle | None = None
-        self._sink = SmtpSink(self.collector, on_first_connection=True)
+        self._sink = SmtpSink(self.collector)  # started by the waiter, on its first client
 
     @staticmethod
     def _seed(store: EntityStore, data_files: Sequence[str | Path]) -> None:
@@ -238,15 +238,20 @@ class StandIn(Service):
 
     def start(self) -> StandIn:
         """Bind the sockets; the app and the SMTP sink start with their first client."""
+        serve: dict[socket.socket, Callable[[socket.socket], None]] = {}
         try:
+            self._stack.callback(self._sink.stop)
+            serve[self._sink.listen()] = self._sink.serve
             if self.listen:
                 sock = httpd.bind("127.0.0.1", 0)
                 self._base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-                waiter = OnFirstConnection(sock, self._serve, "sss-backend-waiter")
+                serve[sock] = self._serve
                 self._stack.callback(self._stop_server)
-                self._stack.enter_context(waiter)  # stops first: waits for a start under way
-            self._stack.enter_context(self._sink)
+            # one thread waits for both; it stops first, waiting for a start under way
+            self._stack.enter_context(OnFirstConnection(serve, "sss-standin-waiter"))
         except BaseException:
+            for sock in serve:
+                sock.close()
             self._stack.close()
             raise
         _log.debug("stand-in at %s, SMTP sink at %s:%d",

@@ -96,7 +96,7 @@ def test_a_server_that_cannot_start_refuses_its_clients() -> None:
     def broken(_: socket.socket) -> None:
         raise RuntimeError("cannot build")
 
-    waiter = OnFirstConnection(sock, broken, "test-waiter").start()
+    waiter = OnFirstConnection({sock: broken}, "test-waiter").start()
     try:
         client = socket.create_connection(("127.0.0.1", port), timeout=5)
         client.settimeout(5)
@@ -105,7 +105,7 @@ def test_a_server_that_cannot_start_refuses_its_clients() -> None:
         client.close()
     finally:
         waiter.stop()
-    assert not waiter.served
+    assert waiter.served == set()
 
 
 def test_shared_sendmail_spools_into_each_runs_own_folder(make_script,
