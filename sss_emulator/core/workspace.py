@@ -17,6 +17,7 @@ rename fails for any other reason, the directory is deleted on the spot as befor
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import logging
 import os
@@ -53,10 +54,13 @@ def _private_dir(path: Path) -> Path:
 class _Remover:
     """Deletes finished runs' directories in one background thread, off the caller's path.
 
-    The thread lingers a moment after its last job so a loop of runs does not start a thread per
-    run, and is a daemon so a lingering thread never delays the end of the program; an
-    ``atexit`` hook waits for the removals still queued, so none is lost on a normal exit or
-    Ctrl+C. Leftovers of a process that was killed outright are swept by the next one.
+    Runs rename their directories into one of two trash buckets of this process while the
+    thread deletes what is in the other (a double buffer): a rename and a deletion in the same
+    parent directory would wait for each other's lock on it. The thread lingers a moment after
+    its last job so a loop of runs does not start a thread per run, and is a daemon so a
+    lingering thread never delays the end of the program; an ``atexit`` hook waits for the
+    removals still queued, so none is lost on a normal exit or Ctrl+C. What a process that was
+    killed outright left in the trash is swept by the next one.
     """
 
     #: Seconds the thread waits for more work before it ends.
@@ -68,19 +72,28 @@ class _Remover:
         self._queue: list[Path] = []
         self._busy = False
         self._thread: threading.Thread | None = None
-        self._trash: Path | None = None
+        self._buckets: dict[int, Path] = {}
+        self._intake = 0
+        self._pid = os.getpid()
         self._names = itertools.count()
         self._swept = False
 
-    def _trash_dir(self) -> Path:
-        if self._trash is None:
-            self._trash = _private_dir(default_root("trash"))
-        return self._trash
+    def _bucket(self, index: int) -> Path:
+        """Trash bucket ``index`` (0 or 1) of this process, made on first use."""
+        if self._pid != os.getpid():  # a forked child: buckets of its own
+            self._pid, self._buckets = os.getpid(), {}
+        bucket = self._buckets.get(index)
+        if bucket is None:
+            bucket = _private_dir(default_root("trash") / f"{self._pid}-{index}")
+            self._buckets[index] = bucket
+        return bucket
 
     def remove(self, path: Path) -> None:
         """Make ``path`` vanish now; its contents are deleted in the background."""
         try:
-            target = self._trash_dir() / f"{os.getpid()}-{next(self._names)}-{path.name}"
+            with self._lock:
+                bucket = self._bucket(self._intake)
+            target = bucket / f"{next(self._names)}-{path.name}"
             os.rename(path, target)
         except (OSError, SetupError):  # another file system, a vanished path, a bad trash
             shutil.rmtree(path, ignore_errors=True)
@@ -107,17 +120,16 @@ class _Remover:
                     self._thread = None
                     self._changed.notify_all()
                     return
-                path = self._queue.pop()
+                batch, self._queue = self._queue, []
+                self._intake ^= 1  # runs rename into the other bucket meanwhile
                 self._busy = True
-            shutil.rmtree(path, ignore_errors=True)
+            for path in batch:
+                shutil.rmtree(path, ignore_errors=True)
 
     def _sweep_orphans(self) -> None:
         """Queue what processes that died without cleaning up left in the trash."""
-        trash = self._trash
-        if trash is None:
-            return
         try:
-            entries = list(os.scandir(trash))
+            entries = list(os.scandir(default_root("trash")))
         except OSError:
             return
         orphans = [Path(e.path) for e in entries if not _owner_alive(e.name)]
@@ -128,6 +140,13 @@ class _Remover:
         """Block until every directory handed over so far is deleted; False on timeout."""
         with self._lock:
             return self._changed.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def at_exit(self) -> None:
+        """Finish the removals and take this process's (empty) buckets away."""
+        if self.wait(timeout=60):
+            for bucket in self._buckets.values():
+                with contextlib.suppress(OSError):
+                    bucket.rmdir()
 
 
 def _owner_alive(name: str) -> bool:
@@ -146,7 +165,7 @@ def _owner_alive(name: str) -> bool:
 
 
 _REMOVER = _Remover()
-atexit.register(_REMOVER.wait)
+atexit.register(_REMOVER.at_exit)
 
 
 def wait_for_removals(timeout: float | None = None) -> bool:

@@ -23,9 +23,9 @@ from sss_emulator.invocation import Emulator
 
 
 def _ours_in_trash() -> list[str]:
+    """What this process's trash buckets hold."""
     trash = workspace_module.default_root("trash")
-    mine = f"{os.getpid()}-"
-    return [p.name for p in trash.iterdir() if p.name.startswith(mine)] if trash.is_dir() else []
+    return [entry.name for bucket in trash.glob(f"{os.getpid()}-*") for entry in bucket.iterdir()]
 
 
 def test_workdir_is_deleted_off_the_callers_thread(make_script, roots: dict[str, Path],
@@ -33,11 +33,12 @@ def test_workdir_is_deleted_off_the_callers_thread(make_script, roots: dict[str,
     """The run returns with the work root already empty; the deleting happens in the cleanup
     thread, and close() waits for it."""
     script = make_script("ok.sh", "#!/bin/sh\ntouch file; mkdir -p a/b\n")
-    release = threading.Event()
+    release, deleting = threading.Event(), threading.Event()
     deleted_in: list[str] = []
     real_rmtree = workspace_module.shutil.rmtree
 
     def slow_rmtree(path: str | Path, ignore_errors: bool = False) -> None:
+        deleting.set()
         release.wait(30)
         deleted_in.append(threading.current_thread().name)
         real_rmtree(path, ignore_errors=ignore_errors)
@@ -49,9 +50,14 @@ def test_workdir_is_deleted_off_the_callers_thread(make_script, roots: dict[str,
     assert list(roots["work_root"].iterdir()) == []  # gone from the work root at once
     assert not res.workdir.exists()
     assert deleted_in == [] and _ours_in_trash()  # ... but not deleted yet
+    assert deleting.wait(30)
+    em.run_server_side_script("ok.sh")  # renamed while the first is being deleted ...
+    trash = workspace_module.default_root("trash")
+    buckets = {p.parent.name for p in trash.glob(f"{os.getpid()}-*/*")}
+    assert len(buckets) == 2  # ... into the other bucket, so neither waits for the other
     release.set()
     em.close()
-    assert deleted_in == ["sss-cleanup"]
+    assert deleted_in == ["sss-cleanup", "sss-cleanup"]
     assert _ours_in_trash() == []
 
 
@@ -87,7 +93,7 @@ def test_trash_left_by_a_killed_process_is_swept(tmp_path: Path,
     monkeypatch.setattr(workspace_module, "default_root", lambda kind: tmp_path / kind)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    orphan = tmp_path / "trash" / f"{dead.pid}-0-call-orphan"
+    orphan = tmp_path / "trash" / f"{dead.pid}-0" / "3-call-orphan"
     (orphan / "sub").mkdir(parents=True)
     foreign = tmp_path / "trash" / "not-ours"
     foreign.mkdir()
@@ -96,6 +102,8 @@ def test_trash_left_by_a_killed_process_is_swept(tmp_path: Path,
     finished.mkdir()
     remover.remove(finished)
     assert remover.wait(30)
+    assert not finished.exists()
+    remover.at_exit()
     assert sorted(p.name for p in (tmp_path / "trash").iterdir()) == ["not-ours"]
 
 
