@@ -14,14 +14,13 @@ module: a run that never serves must not pay for them.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import errno
-import ipaddress
 import logging
 import signal
-import socket
 import sys
 import threading
+from _socket import AF_INET, AF_INET6, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET
+from _socket import socket as RawSocket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +64,8 @@ def _handlers() -> tuple[type[WSGIRequestHandler], type[WSGIRequestHandler]]:
 
     Built on first use, so that importing this module does not import werkzeug.
     """
+    import socket
+
     from werkzeug.serving import WSGIRequestHandler
 
     class Handler(WSGIRequestHandler):
@@ -111,6 +112,9 @@ def make_self_signed_cert(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
 
 
 def _cert_with_cryptography(files: TlsFiles, hosts: Sequence[str]) -> None:
+    import datetime as _dt  # only for TLS (--tls): not on a plain run's path
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -144,6 +148,8 @@ def _cert_with_cryptography(files: TlsFiles, hosts: Sequence[str]) -> None:
 
 
 def _still_good(files: TlsFiles, hosts: Sequence[str]) -> bool:
+    import datetime as _dt
+
     if not (files.cert.is_file() and files.key.is_file()):
         return False
     from cryptography import x509
@@ -160,17 +166,24 @@ def _still_good(files: TlsFiles, hosts: Sequence[str]) -> bool:
 
 
 def _normal(host: str) -> object:
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host)
     except ValueError:
         return host
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket; :class:`AddressInUse` with a one-line fix when the port is taken."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+def bind(host: str, port: int) -> RawSocket:
+    """A listening socket; :class:`AddressInUse` with a one-line fix when the port is taken.
+
+    It is the C-level ``_socket.socket`` (what ``socket.socket`` is built on): a server needs
+    only its descriptor, and importing :mod:`socket` builds its enums (about 5 ms), which a run
+    whose script never calls back should not pay for.
+    """
+    family = AF_INET6 if ":" in host else AF_INET
+    sock = RawSocket(family, SOCK_STREAM)
+    sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
         sock.listen(128)
@@ -190,7 +203,7 @@ def _build(app: Any, host: str, port: int, tls: TlsFiles | None, quiet: bool
     return _on_socket(app, bind(host, port), tls, quiet)
 
 
-def _on_socket(app: Any, sock: socket.socket, tls: TlsFiles | None, quiet: bool
+def _on_socket(app: Any, sock: RawSocket, tls: TlsFiles | None, quiet: bool
                ) -> BaseWSGIServer:
     """A werkzeug server on ``sock`` (which it takes over: ``sock`` is closed here)."""
     from werkzeug.serving import make_server
@@ -242,7 +255,7 @@ class ServerHandle:
 
 
 def start_server(
-    app: Any, sock: socket.socket, *, tls: TlsFiles | None = None, quiet: bool = True,
+    app: Any, sock: RawSocket, *, tls: TlsFiles | None = None, quiet: bool = True,
     poll_interval: float = 0.1, name: str = "sss-serve",
 ) -> ServerHandle:
     """Serve ``app`` on the listening socket ``sock`` (from :func:`bind`) in a daemon thread.

@@ -10,8 +10,8 @@ import contextlib
 import logging
 import os
 import selectors
-import socket
 import threading
+from _socket import socket as RawSocket  # not `socket`: see httpd.bind
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Self
@@ -59,7 +59,7 @@ class OnFirstConnection(Service):
     connection refused instead of waiting for ever.
     """
 
-    def __init__(self, serve: Mapping[socket.socket, Callable[[socket.socket], None]],
+    def __init__(self, serve: Mapping[RawSocket, Callable[[RawSocket], None]],
                  name: str) -> None:
         self._pending = dict(serve)
         self._name = name
@@ -69,7 +69,7 @@ class OnFirstConnection(Service):
         self._stopping = False
         self._wake_r = self._wake_w = -1
         #: Sockets whose function ran without error.
-        self.served: set[socket.socket] = set()
+        self.served: set[RawSocket] = set()
 
     def start(self) -> Self:
         self._wake_r, self._wake_w = os.pipe()
@@ -88,7 +88,7 @@ class OnFirstConnection(Service):
                         if self._stopping or wake_r in ready:
                             return
                         knocked = [(s, self._pending.pop(s)) for s in ready
-                                   if isinstance(s, socket.socket) and s in self._pending]
+                                   if isinstance(s, RawSocket) and s in self._pending]
                         self._busy = True
                     for sock, serve in knocked:
                         selector.unregister(sock)
@@ -101,7 +101,7 @@ class OnFirstConnection(Service):
         finally:
             os.close(wake_r)
 
-    def _start(self, sock: socket.socket, serve: Callable[[socket.socket], None]) -> None:
+    def _start(self, sock: RawSocket, serve: Callable[[RawSocket], None]) -> None:
         try:
             serve(sock)
         except Exception:

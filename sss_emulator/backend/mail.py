@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
+from _socket import AF_INET, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET
+from _socket import socket as RawSocket  # not `socket`: see httpd.bind
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -211,15 +212,19 @@ class _SpoolHandler:
         return "250 Message accepted for delivery"
 
 
-def _controller(handler: Any, sock: socket.socket) -> Controller:
+def _controller(handler: Any, sock: RawSocket) -> Controller:
     """aiosmtpd's Controller cannot take port 0; it gets our bound socket instead."""
+    import socket
+
     from aiosmtpd.controller import Controller
+
+    host, port = sock.getsockname()[:2]
+    listening = socket.socket(fileno=sock.detach())  # asyncio wants the full socket object
 
     class BoundController(Controller):
         def _create_server(self) -> Any:
-            return self.loop.create_server(self._factory_invoker, sock=sock)
+            return self.loop.create_server(self._factory_invoker, sock=listening)
 
-    host, port = sock.getsockname()[:2]
     return BoundController(handler, hostname=host, port=port)
 
 
@@ -252,16 +257,16 @@ class SmtpSink(Service):
             self.serve(sock)
         return self
 
-    def listen(self) -> socket.socket:
+    def listen(self) -> RawSocket:
         """Bind and listen on an ephemeral port (:attr:`port`); :meth:`serve` takes it over."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock = RawSocket(AF_INET, SOCK_STREAM)
+        sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
         sock.bind((self.host, 0))
         sock.listen(100)
         self.port = sock.getsockname()[1]
         return sock
 
-    def serve(self, sock: socket.socket) -> None:
+    def serve(self, sock: RawSocket) -> None:
         """Start aiosmtpd (and its event loop thread) on the listening ``sock``."""
         controller = _controller(_SpoolHandler(self.collector.spool_dir), sock)
         controller.start()

@@ -20,10 +20,10 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import stat
 import tempfile
 import threading
+from _socket import socket as RawSocket  # not `socket`: see httpd.bind
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -238,7 +238,7 @@ class StandIn(Service):
 
     def start(self) -> StandIn:
         """Bind the sockets; the app and the SMTP sink start with their first client."""
-        serve: dict[socket.socket, Callable[[socket.socket], None]] = {}
+        serve: dict[RawSocket, Callable[[RawSocket], None]] = {}
         try:
             self._stack.callback(self._sink.stop)
             serve[self._sink.listen()] = self._sink.serve
@@ -258,7 +258,7 @@ class StandIn(Service):
                    self.url if self.listen else "(mounted)", *self.smtp)
         return self
 
-    def _serve(self, sock: socket.socket) -> None:
+    def _serve(self, sock: RawSocket) -> None:
         """Build the app and serve it on ``sock``: a script has just connected."""
         _log.debug("first client: starting the stand-in at %s", self._base_url)
         # a short poll interval makes stop() return quickly (tests start many stand-ins)
