@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ("ProcessInfo", "group_alive", "processes", "running_in")
@@ -19,17 +18,34 @@ __all__ = ("ProcessInfo", "group_alive", "processes", "running_in")
 _PROC = "/proc"
 
 
-@dataclass(frozen=True)
 class ProcessInfo:
-    """One process as ``/proc/<pid>/stat`` describes it."""
+    """One process as ``/proc/<pid>/stat`` describes it.
 
-    pid: int
-    state: str  # "R", "S", ..., "Z" for a zombie (dead, waiting to be reaped)
-    pgid: int
+    A plain class, not a dataclass: the runner imports this module on every CLI start, and a
+    dataclass costs its creation (``exec`` of generated code) at import.
+    """
+
+    __slots__ = ("pgid", "pid", "state")
+
+    def __init__(self, pid: int, state: str, pgid: int) -> None:
+        self.pid = pid
+        self.state = state  # "R", "S", ..., "Z" for a zombie (dead, waiting to be reaped)
+        self.pgid = pgid
 
     @property
     def zombie(self) -> bool:
         return self.state == "Z"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProcessInfo):
+            return NotImplemented
+        return (self.pid, self.state, self.pgid) == (other.pid, other.state, other.pgid)
+
+    def __hash__(self) -> int:
+        return hash((self.pid, self.state, self.pgid))
+
+    def __repr__(self) -> str:
+        return f"ProcessInfo(pid={self.pid}, state={self.state!r}, pgid={self.pgid})"
 
 
 def processes() -> Iterator[ProcessInfo]:
