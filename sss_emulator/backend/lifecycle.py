@@ -79,9 +79,16 @@ class OnFirstConnection(Service):
     def _wait(self, wake_r: int) -> None:
         try:
             with selectors.DefaultSelector() as selector:
-                for sock in list(self._pending):
-                    selector.register(sock, selectors.EVENT_READ)
-                selector.register(wake_r, selectors.EVENT_READ)
+                with self._lock:
+                    if self._stopping:
+                        return
+                    waiting = list(self._pending)
+                try:
+                    for sock in waiting:
+                        selector.register(sock, selectors.EVENT_READ)
+                    selector.register(wake_r, selectors.EVENT_READ)
+                except (OSError, ValueError):  # stop() closed them meanwhile
+                    return
                 while True:
                     ready = [key.fileobj for key, _ in selector.select()]
                     with self._lock:
