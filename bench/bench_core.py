@@ -1,24 +1,42 @@
-"""Core overhead: the emulator's run of minimal.bash vs a bare subprocess.run of the same argv.
+"""What a run costs beyond the script itself: start-up, import, and the emulator's own overhead.
 
-    python bench/bench_core.py [--runs 200] [--concurrent 50]
+    python bench/bench_core.py [--runs 200] [--cli-runs 30] [--concurrent 50] [--baseline REV]
 
-Both are measured interleaved in one process so machine noise hits them alike; the ratio of the
-medians is the emulator's overhead (goal: <= 1.3). The emulator creates and removes a fresh
-working directory and a SHARED_DIR per run, as the server does; that costs what the file system
-charges for a handful of mkdir/rmdir calls, so the ratio is printed twice: with the roots on the
-default temp dir and on a tmpfs (/dev/shm) where one exists. Then N runs go in parallel threads
-and each must see its own working directory and SHARED_DIR.
+Every ratio is measured interleaved in one process (A, B, A, B, ...), so machine noise hits both
+sides alike, and compares medians:
+
+1. ``sss-emulate minimal.bash -p0 x`` end to end vs ``python -c pass`` (goal <= 4x): start-up
+   is the product for a command run by hand, in shell loops and from editors.
+2. ``import sss_emulator`` and the CLI's import, in ms above ``python -c pass`` (goal <= 60 ms),
+   and which of werkzeug/watchdog/aiosmtpd/asyncio/lxml/yaml a plain CLI run loads (goal: none).
+3. ``Emulator.run`` of minimal.bash vs a bare ``subprocess.run`` of the same argv (goal <= 1.3x),
+   without and with the LinkAhead stand-in (which a script that never calls back must not pay
+   for); on the default temp dir and on a tmpfs (/dev/shm) where one exists, since the
+   emulator creates and removes a working directory and a SHARED_DIR per run.
+4. N runs in parallel threads, each of which must see its own working directory and SHARED_DIR.
+
+``--baseline REV`` also measures the code of git revision REV (``git archive`` into a temporary
+folder), side by side: its CLI runs interleaved with ours and ``python -c pass`` in the same loop,
+and its ``Emulator.run`` ratios by this same script run against that copy.
+
+Start-up is measured as an installed copy runs: with bytecode caches, not compiling every module
+from source (``PYTHONDONTWRITEBYTECODE`` is dropped for the children). Each line gives the wall
+clock ratio (the goal) and the CPU-time ratio, which waiting for a CPU on a busy machine does
+not inflate.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,8 +46,85 @@ sys.path.insert(0, str(REPO))
 from sss_emulator import Emulator  # noqa: E402
 from sss_emulator.core.call import CallRequest, build_argv  # noqa: E402
 
+#: Modules a run of a bash script that never calls back has no use for.
+HEAVY = ("werkzeug", "watchdog", "aiosmtpd", "asyncio", "lxml", "yaml")
+CLI_ARGS = ("sample_scripts/minimal.bash", "-p0", "x")
 
-def _overhead(root: Path, runs: int, stand_in: bool = False) -> None:
+
+def _time(argv: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system, the child and what it waited for) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=True, env=env,
+                   cwd=cwd)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _interleaved(commands: dict[str, tuple[Sequence[str], Path]], runs: int,
+                 env: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU seconds of each command, all run in turn ``runs`` times (after one
+    warm-up each)."""
+    for argv, cwd in commands.values():
+        _time(argv, env, cwd)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, (argv, cwd) in commands.items():
+            samples[name].append(_time(argv, env, cwd))
+    return {name: (statistics.median(s[0] for s in got), statistics.median(s[1] for s in got))
+            for name, got in samples.items()}
+
+
+def _env(root: Path) -> dict[str, str]:
+    env = {**os.environ, "SSS_WORK_ROOT": str(root / "work"),
+           "SSS_SHARED_ROOT": str(root / "shared")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def _startup(runs: int, root: Path, baseline: Path | None) -> None:
+    env = _env(root)
+    trees = {"this": REPO, **({"baseline": baseline} if baseline else {})}
+    for tree in trees.values():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "sss_emulator")],
+                       check=True, env=env)
+    # ``python -m sss_emulator`` is ``sss-emulate``; run from each tree, it imports that tree
+    commands: dict[str, tuple[Sequence[str], Path]] = {
+        name: ([sys.executable, "-m", "sss_emulator", *CLI_ARGS], tree)
+        for name, tree in trees.items()}
+    commands["pass"] = ([sys.executable, "-c", "pass"], REPO)
+    got = _interleaved(commands, runs, env)
+    wall_pass, cpu_pass = got["pass"]
+    print(f"python -c pass x{runs}: median {wall_pass * 1000:.1f} ms wall, "
+          f"{cpu_pass * 1000:.1f} ms CPU")
+    for name in trees:
+        wall, cpu = got[name]
+        print(f"[{name}] sss-emulate minimal.bash -p0 x: median {wall * 1000:.1f} ms, ratio "
+              f"{wall / wall_pass:.2f} (goal <= 4); CPU {cpu * 1000:.1f} ms, ratio "
+              f"{cpu / cpu_pass:.2f}")
+    for statement in ("import sss_emulator", "import sss_emulator.cli.commands"):
+        commands = {name: ([sys.executable, "-c", statement], tree)
+                    for name, tree in trees.items()}
+        commands["pass"] = ([sys.executable, "-c", "pass"], REPO)
+        got = _interleaved(commands, runs, env)
+        for name in trees:
+            wall, cpu = got[name]
+            print(f"[{name}] {statement}: {(wall - got['pass'][0]) * 1000:.1f} ms above python "
+                  f"-c pass (goal <= 60 ms); CPU {(cpu - got['pass'][1]) * 1000:.1f} ms above")
+    for name, tree in trees.items():
+        trace = subprocess.run([sys.executable, "-X", "importtime", "-m", "sss_emulator",
+                                *CLI_ARGS], capture_output=True, text=True, env=env, cwd=tree,
+                               check=True)
+        loaded = {line.rsplit("|", 1)[-1].strip().split(".")[0]
+                  for line in trace.stderr.splitlines() if line.startswith("import time:")}
+        heavy = [module for module in HEAVY if module in loaded]
+        print(f"[{name}] modules a plain CLI run loads from {', '.join(HEAVY)}: "
+              f"{', '.join(heavy) or 'none'} (goal: none)")
+
+
+def _overhead(root: Path, runs: int, stand_in: bool, label: str) -> None:
     em = Emulator([REPO / "sample_scripts"], work_root=root / "work",
                   shared_root=root / "shared", timeout=60, stand_in=stand_in)
     request = CallRequest("minimal.bash", positionals=("Positional0",))
@@ -37,6 +132,7 @@ def _overhead(root: Path, runs: int, stand_in: bool = False) -> None:
     argv = build_argv(REPO / "sample_scripts" / "minimal.bash", token, request)
     bare_dir = root / "bare"
     bare_dir.mkdir()
+    em.run(request)  # warm-up: first-use costs (lazy imports, the stand-in's sockets) once
     emulated, bare = [], []
     for _ in range(runs):
         started = time.perf_counter()
@@ -49,45 +145,79 @@ def _overhead(root: Path, runs: int, stand_in: bool = False) -> None:
         bare.append(time.perf_counter() - started)
     em.close()
     med_em, med_bare = statistics.median(emulated), statistics.median(bare)
-    label = "with the LinkAhead stand-in" if stand_in else "plain"
-    print(f"minimal.bash x{runs} ({label}, roots in {root.parent}): emulator median "
-          f"{med_em * 1000:.2f} ms, bare subprocess.run median {med_bare * 1000:.2f} ms, "
+    kind = "with the LinkAhead stand-in" if stand_in else "stand_in=False"
+    print(f"[{label}] Emulator.run minimal.bash x{runs} ({kind}, roots in {root.parent}): "
+          f"median {med_em * 1000:.2f} ms, bare subprocess.run {med_bare * 1000:.2f} ms, "
           f"ratio {med_em / med_bare:.2f} (goal <= 1.3)")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--concurrent", type=int, default=50)
-    args = parser.parse_args()
-
+def _all_overheads(runs: int, label: str) -> None:
     bases = [Path(tempfile.gettempdir())]
     if Path("/dev/shm").is_dir():
         bases.append(Path("/dev/shm"))
-    for base in bases:
-        with tempfile.TemporaryDirectory(prefix="sss-bench-", dir=base) as tmp:
-            _overhead(Path(tmp), args.runs)
-    with tempfile.TemporaryDirectory(prefix="sss-bench-", dir=bases[-1]) as tmp:
-        _overhead(Path(tmp), args.runs, stand_in=True)
+    for stand_in in (False, True):
+        for base in bases:
+            with tempfile.TemporaryDirectory(prefix="sss-bench-", dir=base) as tmp:
+                _overhead(Path(tmp), runs, stand_in, label)
+
+
+def _concurrent(count: int) -> bool:
     with tempfile.TemporaryDirectory(prefix="sss-bench-") as tmp:
         root = Path(tmp)
         em = Emulator([REPO / "sample_scripts"], work_root=root / "work",
                       shared_root=root / "shared", timeout=60, stand_in=False)
         diag = CallRequest("administration/diagnostics.py")
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.concurrent) as pool:
-            outcomes = list(pool.map(lambda _: em.run(diag), range(args.concurrent)))
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            outcomes = list(pool.map(lambda _: em.run(diag), range(count)))
         elapsed = time.perf_counter() - started
+        em.close()
         reports = [json.loads(o.stdout_text) for o in outcomes]
         workdirs = {r["cwd"] for r in reports}
         shared = {r["SHARED_DIR"] for r in reports}
         ok = all(o.code == 0 for o in outcomes)
-        isolated = len(workdirs) == len(shared) == args.concurrent
+        isolated = len(workdirs) == len(shared) == count
         clean = not any((root / "work").iterdir())
-        print(f"{args.concurrent} concurrent runs: {elapsed:.2f} s, all exit 0: {ok}, "
+        print(f"{count} concurrent runs: {elapsed:.2f} s, all exit 0: {ok}, "
               f"distinct workdirs: {len(workdirs)}, distinct SHARED_DIRs: {len(shared)}, "
-              f"work root empty afterwards: {clean}")
-        return 0 if ok and isolated and clean else 1
+              f"work root empty after close(): {clean}")
+        return ok and isolated and clean
+
+
+def _export(rev: str, target: Path) -> None:
+    """The tree of git revision ``rev`` in ``target``, with this benchmark script in it."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    (target / "bench" / "bench_core.py").write_text(Path(__file__).read_text())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200, help="Emulator.run repetitions")
+    parser.add_argument("--cli-runs", type=int, default=30, help="process start repetitions")
+    parser.add_argument("--concurrent", type=int, default=50)
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also measure git revision REV, side by side")
+    parser.add_argument("--overhead-only", metavar="LABEL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.overhead_only:  # this script, run inside a --baseline copy
+        _all_overheads(args.runs, args.overhead_only)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="sss-bench-") as tmp:
+        baseline = None
+        if args.baseline:
+            baseline = Path(tmp) / "baseline"
+            baseline.mkdir()
+            _export(args.baseline, baseline)
+        _startup(args.cli_runs, Path(tmp), baseline)
+        _all_overheads(args.runs, "this")
+        if baseline is not None:
+            subprocess.run([sys.executable, str(baseline / "bench" / "bench_core.py"),
+                            "--runs", str(args.runs), "--overhead-only", "baseline"],
+                           check=True, env=_env(Path(tmp)))
+    return 0 if _concurrent(args.concurrent) else 1
 
 
 if __name__ == "__main__":

@@ -3,30 +3,34 @@ background thread for tests and the ``sss_server`` fixture.
 
 Built on ``werkzeug.serving.make_server(threaded=True)``, so concurrent requests run
 concurrently. The socket is bound here, not by werkzeug, so that a port in use is one clear line
-of ours rather than werkzeug's message and ``sys.exit``. ``--tls`` uses a self-signed
-certificate made with the ``cryptography`` package (a dependency).
+of ours rather than werkzeug's message and ``sys.exit``, and so that a caller can bind now and
+serve later (the stand-in serves only once a script connects: :func:`start_server`).
+``--tls`` uses a self-signed certificate made with the ``cryptography`` package (a dependency).
+
+werkzeug, ``ssl`` and ``cryptography`` are imported when a server is built, not with this
+module: a run that never serves must not pay for them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import errno
-import ipaddress
 import logging
 import signal
-import socket
-import ssl
 import sys
 import threading
+from _socket import AF_INET, AF_INET6, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET
+from _socket import socket as RawSocket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 __all__ = (
     "AddressInUse",
@@ -36,6 +40,7 @@ __all__ = (
     "make_self_signed_cert",
     "running_server",
     "serve",
+    "start_server",
 )
 
 logger = logging.getLogger("sss_emulator.httpd")
@@ -53,24 +58,35 @@ class TlsFiles:
     key: Path
 
 
-class _Handler(WSGIRequestHandler):
-    """werkzeug's handler with Nagle off: it writes headers and body in separate sends, and
-    Nagle holding the body back until the client's delayed ACK costs ~40 ms per response."""
+@cache
+def _handlers() -> tuple[type[WSGIRequestHandler], type[WSGIRequestHandler]]:
+    """werkzeug's request handler with Nagle off, and the same logging at debug level only.
 
-    def setup(self) -> None:
-        super().setup()
-        with contextlib.suppress(OSError):  # not TCP (e.g. a Unix socket)
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Built on first use, so that importing this module does not import werkzeug.
+    """
+    import socket
 
+    from werkzeug.serving import WSGIRequestHandler
 
-class _QuietHandler(_Handler):
-    """Request lines go to our logger at debug level instead of stderr."""
+    class Handler(WSGIRequestHandler):
+        """werkzeug writes headers and body in separate sends, and Nagle holding the body back
+        until the client's delayed ACK costs ~40 ms per response."""
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        logger.debug("%s %s", self.requestline, code)
+        def setup(self) -> None:
+            super().setup()
+            with contextlib.suppress(OSError):  # not TCP (e.g. a Unix socket)
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log(self, type: str, message: str, *args: Any) -> None:
-        logger.debug(message, *args)
+    class QuietHandler(Handler):
+        """Request lines go to our logger at debug level instead of stderr."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            logger.debug("%s %s", self.requestline, code)
+
+        def log(self, type: str, message: str, *args: Any) -> None:
+            logger.debug(message, *args)
+
+    return Handler, QuietHandler
 
 
 def _hosts_for(host: str) -> list[str]:
@@ -96,6 +112,9 @@ def make_self_signed_cert(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
 
 
 def _cert_with_cryptography(files: TlsFiles, hosts: Sequence[str]) -> None:
+    import datetime as _dt  # only for TLS (--tls): not on a plain run's path
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -129,6 +148,8 @@ def _cert_with_cryptography(files: TlsFiles, hosts: Sequence[str]) -> None:
 
 
 def _still_good(files: TlsFiles, hosts: Sequence[str]) -> bool:
+    import datetime as _dt
+
     if not (files.cert.is_file() and files.key.is_file()):
         return False
     from cryptography import x509
@@ -145,17 +166,24 @@ def _still_good(files: TlsFiles, hosts: Sequence[str]) -> bool:
 
 
 def _normal(host: str) -> object:
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host)
     except ValueError:
         return host
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket; :class:`AddressInUse` with a one-line fix when the port is taken."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+def bind(host: str, port: int) -> RawSocket:
+    """A listening socket; :class:`AddressInUse` with a one-line fix when the port is taken.
+
+    It is the C-level ``_socket.socket`` (what ``socket.socket`` is built on): a server needs
+    only its descriptor, and importing :mod:`socket` builds its enums (about 5 ms), which a run
+    whose script never calls back should not pay for.
+    """
+    family = AF_INET6 if ":" in host else AF_INET
+    sock = RawSocket(family, SOCK_STREAM)
+    sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
         sock.listen(128)
@@ -172,14 +200,25 @@ def bind(host: str, port: int) -> socket.socket:
 
 def _build(app: Any, host: str, port: int, tls: TlsFiles | None, quiet: bool
            ) -> BaseWSGIServer:
-    sock = bind(host, port)
+    return _on_socket(app, bind(host, port), tls, quiet)
+
+
+def _on_socket(app: Any, sock: RawSocket, tls: TlsFiles | None, quiet: bool
+               ) -> BaseWSGIServer:
+    """A werkzeug server on ``sock`` (which it takes over: ``sock`` is closed here)."""
+    from werkzeug.serving import make_server
+
     try:
         context = None
         if tls is not None:
+            import ssl
+
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(str(tls.cert), str(tls.key))
-        server = make_server(host, sock.getsockname()[1], app, threaded=True,
-                             request_handler=_QuietHandler if quiet else _Handler,
+        handler, quiet_handler = _handlers()
+        host, port = sock.getsockname()[:2]
+        server = make_server(host, port, app, threaded=True,
+                             request_handler=quiet_handler if quiet else handler,
                              ssl_context=context, fd=sock.fileno())
     finally:
         sock.close()  # werkzeug works on its own duplicate of the descriptor
@@ -187,10 +226,14 @@ def _build(app: Any, host: str, port: int, tls: TlsFiles | None, quiet: bool
 
 
 def _url(server: BaseWSGIServer, host: str, tls: TlsFiles | None) -> str:
+    return _url_for(host, int(server.server_address[1]), tls)
+
+
+def _url_for(host: str, port: int, tls: TlsFiles | None) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
-    return f"{'https' if tls else 'http'}://{shown}:{server.server_address[1]}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
 @dataclass
@@ -211,6 +254,25 @@ class ServerHandle:
         self.thread.join(timeout=10)
 
 
+def start_server(
+    app: Any, sock: RawSocket, *, tls: TlsFiles | None = None, quiet: bool = True,
+    poll_interval: float = 0.1, name: str = "sss-serve",
+) -> ServerHandle:
+    """Serve ``app`` on the listening socket ``sock`` (from :func:`bind`) in a daemon thread.
+
+    Connections already waiting on ``sock`` are served too, so a caller may bind early, hand
+    out the URL, and start the server only when the first client knocks. ``handle.stop()``
+    ends it; its shutdown waits at most ``poll_interval`` seconds.
+    """
+    host = sock.getsockname()[0]
+    server = _on_socket(app, sock, tls, quiet)
+    url = _url(server, host, tls)
+    thread = threading.Thread(target=server.serve_forever,
+                              kwargs={"poll_interval": poll_interval}, name=name, daemon=True)
+    thread.start()
+    return ServerHandle(url, server, thread)
+
+
 @contextmanager
 def running_server(
     app: Any, host: str = "127.0.0.1", port: int = 0, *, tls: TlsFiles | None = None,
@@ -220,14 +282,12 @@ def running_server(
 
     Sets ``app.public_url`` (when the app has one) so scripts call back to this server.
     """
-    server = _build(app, host, port, tls, quiet)
-    url = _url(server, host, tls)
+    sock = bind(host, port)
+    url = _url_for(host, sock.getsockname()[1], tls)  # as asked for ("localhost" stays)
     if hasattr(app, "public_url"):
         app.public_url = url
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              name="sss-serve", daemon=True)
-    thread.start()
-    handle = ServerHandle(url, server, thread)
+    handle = start_server(app, sock, tls=tls, quiet=quiet)
+    handle.url = url
     try:
         yield handle
     finally:

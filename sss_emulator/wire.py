@@ -7,12 +7,13 @@ agreeing with each other (and with pylib, which parses ``^SessionToken=([^;]*);`
 
 from __future__ import annotations
 
-import http.cookies
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from lxml import etree
+if TYPE_CHECKING:
+    from lxml import etree
 
 __all__ = (
     "COOKIE_NAME",
@@ -67,6 +68,8 @@ def session_cookie_header(token: str | None, path: str = "/") -> str:
 
 def session_token_from_set_cookie(headers: Iterable[str]) -> str | None:
     """The token a server's ``Set-Cookie`` headers hand out (a login answer), or ``None``."""
+    import http.cookies  # only a login to a real server needs it
+
     for header in headers:
         cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
         try:
@@ -101,6 +104,8 @@ def below_context_root(path: str, context_root: str | None) -> str | None:
 
 def user_info_element(name: str, realm: str, roles: Iterable[str]) -> etree._Element:
     """``<UserInfo username realm><Roles><Role>…``, which pylib's ``UserInfo`` reads."""
+    from lxml import etree  # here, not above: the cookie and path rules need no XML
+
     info = etree.Element("UserInfo", username=name, realm=realm)
     roles_element = etree.SubElement(info, "Roles")
     for role in roles:

@@ -5,30 +5,35 @@ caosadvancedtools <= 0.16 and plain scripts run the ``[Misc] sendmail`` program 
 speaks SMTP to ``[Email] smtp_server``. :func:`write_sendmail_program` and :class:`SmtpSink` both
 write one JSON file per message into the spool, and :class:`MailCollector` reads them back, so
 nothing leaves the machine and a crashed script's mail is still there.
+
+aiosmtpd (and with it asyncio) and the e-mail parser are imported when first needed: by the
+SMTP sink's first client, and by reading the spool back when it holds mail.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import stat
 import sys
 import tempfile
 import time
-import uuid
+from _socket import AF_INET, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET
+from _socket import socket as RawSocket  # not `socket`: see httpd.bind
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from aiosmtpd.controller import Controller
+from sss_emulator.backend.lifecycle import OnFirstConnection, Service
 
-from sss_emulator.backend.lifecycle import Service
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
 
-__all__ = ["Mail", "MailCollector", "SmtpSink", "spool_message", "write_sendmail_program"]
+__all__ = ["MAIL_SPOOL_ENV", "Mail", "MailCollector", "SmtpSink", "spool_message",
+           "write_sendmail_program"]
+
+#: Where a ``sendmail`` written without a spool of its own puts mail: the stand-in sets it in
+#: each run's environment, so one program serves every stand-in (no directory per run for it).
+MAIL_SPOOL_ENV = "SSS_EMULATOR_MAIL_SPOOL"
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ def spool_message(
     spool_dir: Path, raw: bytes, *, via: str, envelope_from: str | None, recipients: list[str]
 ) -> Path:
     """Write one message atomically; the file name sorts by arrival."""
+    import uuid  # here, not above: uuid imports platform (~3 ms), and most runs send no mail
+
     spool_dir.mkdir(parents=True, exist_ok=True)
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
     record = {
@@ -79,11 +86,14 @@ def spool_message(
 
 
 class MailCollector:
-    """Reads the spool back as :class:`Mail` objects, oldest first."""
+    """Reads the spool back as :class:`Mail` objects, oldest first.
+
+    The spool directory is made by whoever writes the first message (the ``sendmail`` program or
+    the SMTP sink), so a run that sends none creates (and removes) no directory for it.
+    """
 
     def __init__(self, spool_dir: str | Path) -> None:
         self.spool_dir = Path(spool_dir)
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
 
     @property
     def mails(self) -> list[Mail]:
@@ -96,6 +106,9 @@ class MailCollector:
 
 
 def _parse_record(path: Path) -> Mail:
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+
     record = json.loads(path.read_text(encoding="utf-8"))
     message = message_from_bytes(record["raw"].encode("utf-8"), policy=policy.default)
     assert isinstance(message, EmailMessage)
@@ -119,13 +132,18 @@ def _parse_record(path: Path) -> Mail:
 
 
 def _addresses(values: list[Any]) -> list[str]:
+    from email.utils import getaddresses
+
     return [addr for _name, addr in getaddresses([str(v) for v in values]) if addr]
 
 
 _SENDMAIL = '''#!{python}
 """sendmail stand-in written by sss-emulator: spools the message instead of sending it."""
 import json, os, sys, tempfile, time, uuid
-spool = {spool!r}
+spool = {spool!r} or os.environ.get({env!r})
+if not spool:
+    sys.exit("sendmail (sss-emulator): no mail spool; {env} is not set. Run the script through "
+             "sss-emulate, or pass the stand-in's run_env to it.")
 args, sender, recipients, i = sys.argv[1:], None, [], 0
 while i < len(args):
     arg = args[i]
@@ -151,19 +169,29 @@ os.replace(tmp, os.path.join(spool, "%020d-%s.json" % (time.time_ns(), uuid.uuid
 '''
 
 
-def write_sendmail_program(bin_dir: str | Path, spool_dir: str | Path) -> Path:
+def write_sendmail_program(bin_dir: str | Path, spool_dir: str | Path | None) -> Path:
     """Write an executable ``sendmail`` into ``bin_dir`` that spools into ``spool_dir``.
 
     It accepts what caosadvancedtools passes (``-t -i -f FROM``, message on stdin), ignores other
-    flags, and treats bare arguments as extra recipients.
+    flags, and treats bare arguments as extra recipients. With ``spool_dir=None`` it spools into
+    ``$SSS_EMULATOR_MAIL_SPOOL`` (:data:`MAIL_SPOOL_ENV`), so one program can serve many
+    stand-ins. A program already there with the same text is left alone; a new one replaces the
+    old atomically, so a run never sees half a program.
     """
     target = Path(bin_dir) / "sendmail"
+    spool = str(Path(spool_dir).resolve()) if spool_dir is not None else ""
+    text = _SENDMAIL.format(python=sys.executable, spool=spool, env=MAIL_SPOOL_ENV)
+    try:
+        if target.read_text(encoding="utf-8") == text and os.access(target, os.X_OK):
+            return target
+    except OSError:
+        pass
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(
-        _SENDMAIL.format(python=sys.executable, spool=str(Path(spool_dir).resolve())),
-        encoding="utf-8",
-    )
-    target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".sendmail-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, target)
     return target
 
 
@@ -184,20 +212,28 @@ class _SpoolHandler:
         return "250 Message accepted for delivery"
 
 
-class _BoundController(Controller):
-    """aiosmtpd's Controller cannot take port 0; bind the socket first and hand it over."""
+def _controller(handler: Any, sock: RawSocket) -> Controller:
+    """aiosmtpd's Controller cannot take port 0; it gets our bound socket instead."""
+    import socket
 
-    def __init__(self, handler: Any, sock: socket.socket) -> None:
-        host, port = sock.getsockname()[:2]
-        super().__init__(handler, hostname=host, port=port)
-        self._sock = sock
+    from aiosmtpd.controller import Controller
 
-    def _create_server(self) -> Any:
-        return self.loop.create_server(self._factory_invoker, sock=self._sock)
+    host, port = sock.getsockname()[:2]
+    listening = socket.socket(fileno=sock.detach())  # asyncio wants the full socket object
+
+    class BoundController(Controller):
+        def _create_server(self) -> Any:
+            return self.loop.create_server(self._factory_invoker, sock=listening)
+
+    return BoundController(handler, hostname=host, port=port)
 
 
 class SmtpSink(Service):
     """A local SMTP server (aiosmtpd) on 127.0.0.1 and an ephemeral port, spooling every mail.
+
+    With ``on_first_connection`` only the socket is bound at :meth:`start` (its port can go into
+    the ini at once); aiosmtpd and its event loop start when a client first connects, so a run
+    that sends no mail pays for neither.
 
     Example::
 
@@ -205,23 +241,41 @@ class SmtpSink(Service):
             ini = patch_pylinkahead_ini(None, url, smtp=(sink.host, sink.port))
     """
 
-    def __init__(self, collector: MailCollector) -> None:
+    def __init__(self, collector: MailCollector, *, on_first_connection: bool = False) -> None:
         self.collector = collector
         self.host = "127.0.0.1"
         self.port = 0
-        self._controller: _BoundController | None = None
+        self.on_first_connection = on_first_connection
+        self._controller: Controller | None = None
+        self._waiter: OnFirstConnection | None = None
 
     def start(self) -> SmtpSink:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        self.port = sock.getsockname()[1]
-        self._controller = _BoundController(_SpoolHandler(self.collector.spool_dir), sock)
-        self._controller.start()
+        sock = self.listen()
+        if self.on_first_connection:
+            self._waiter = OnFirstConnection({sock: self.serve}, "sss-smtp-waiter").start()
+        else:
+            self.serve(sock)
         return self
 
+    def listen(self) -> RawSocket:
+        """Bind and listen on an ephemeral port (:attr:`port`); :meth:`serve` takes it over."""
+        sock = RawSocket(AF_INET, SOCK_STREAM)
+        sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        sock.listen(100)
+        self.port = sock.getsockname()[1]
+        return sock
+
+    def serve(self, sock: RawSocket) -> None:
+        """Start aiosmtpd (and its event loop thread) on the listening ``sock``."""
+        controller = _controller(_SpoolHandler(self.collector.spool_dir), sock)
+        controller.start()
+        self._controller = controller
+
     def stop(self) -> None:
+        if self._waiter is not None:
+            self._waiter.stop()  # waits for a start under way, so the controller is known
+            self._waiter = None
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
-

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import urllib.error
-import urllib.parse
-import urllib.request
 
 from sss_emulator.connect.standin import INI_NAME, drop_tls_overrides, read_ini
 from sss_emulator.core.hooks import RunContext
@@ -19,7 +16,12 @@ __all__ = ("RealServerHook", "login_to_server")
 def login_to_server(url: str, username: str, password: str, *,
                     cacert: str | None = None, timeout: float = 30) -> str:
     """Log in to a real LinkAhead server as pylib does and return the session token."""
+    # imported here: urllib.request brings http.client, email and ssl (~25 ms), which only a
+    # run against a real server needs
     import ssl
+    import urllib.error
+    import urllib.parse
+    import urllib.request
 
     body = urllib.parse.urlencode({"username": username, "password": password}).encode()
     request = urllib.request.Request(url.rstrip("/") + "/login", data=body, method="POST",

@@ -71,6 +71,7 @@ def point_run_at(context: RunContext, stand_in: Any, url: str | None = None,
     # the stand-in; the script's own proxy settings serve no purpose against it.
     for name in _PROXY_VARIABLES:
         context.env.pop(name, None)
+    context.env.update(stand_in.run_env)  # where the shared sendmail spools
     path_var = context.env.get("PATH", "")
     context.env["PATH"] = f"{stand_in.bin_dir}:{path_var}" if path_var else str(stand_in.bin_dir)
     return email
@@ -141,16 +142,28 @@ class StandInHook:
         """The running stand-in (started on first use)."""
         with self._lock:
             if self._stand_in is None:
-                from sss_emulator.backend import DataFileError, EntityStore, StandIn, UserRecord
+                from sss_emulator.backend.model import UserRecord
+                from sss_emulator.backend.standin import StandIn
 
+                # only what this stand-in uses is imported: a run without data files or a
+                # SQLite file loads neither the store nor the data-file parsers here
+                bad_data: tuple[type[Exception], ...] = ()
+                if self.data_files:
+                    from sss_emulator.backend.data_files import DataFileError
+
+                    bad_data = (DataFileError,)
                 try:
-                    store = EntityStore(sqlite_path=self.sqlite_path) if self.sqlite_path else None
+                    store = None
+                    if self.sqlite_path:
+                        from sss_emulator.backend.store import EntityStore
+
+                        store = EntityStore(sqlite_path=self.sqlite_path)
                     known = [UserRecord(u.name, u.realm, u.email, u.roles)
                              for u in (self.users.users.values() if self.users else ())]
                     stand_in = StandIn(authenticate=self._authenticate, data_files=self.data_files,
                                        store=store, context_root=self.context_root, users=known,
                                        file_root=self.file_root)
-                except DataFileError as exc:
+                except bad_data as exc:
                     raise ConfigError(str(exc)) from exc
                 if self.file_root is not None:
                     stand_in.store.keep_files_in(self.file_root)

@@ -30,12 +30,19 @@ from sss_emulator.core.permissions import UsersConfig, is_allowed, permission_fo
 from sss_emulator.core.runner import StreamSink, run_process
 from sss_emulator.core.scripts import resolve_script
 from sss_emulator.core.tokens import ANONYMOUS, Identity, PurposeEntry, TokenAuthority, find_purpose
-from sss_emulator.core.workspace import Workspace, default_root, workspace
+from sss_emulator.core.workspace import Workspace, default_root, wait_for_removals, workspace
 from sss_emulator.errors import NotAuthenticated, PermissionDenied, ScriptTimeout, SetupError
 
 __all__ = ("Emulator",)
 
 logger = logging.getLogger("sss_emulator.core.emulator")
+
+
+def _raw_environ() -> dict[bytes, bytes] | dict[str, str] | None:
+    """The dict behind ``os.environ`` (CPython keeps the encoded variables there), or None
+    where that detail is missing, and the environment is then read anew on every run."""
+    raw = getattr(os.environ, "_data", None)
+    return raw if isinstance(raw, dict) else None
 
 
 def _as_paths(values: Iterable[str | os.PathLike[str]] | None) -> tuple[Path, ...]:
@@ -91,11 +98,19 @@ class Emulator:
         #: Starts the script: ``run_process``'s signature (the pytest plugin's in-process mode
         #: swaps it for one that runs Python scripts inside the test process).
         self.runner = runner or run_process
+        #: The inherited part of the scripts' environment, rebuilt only when ``os.environ`` or
+        #: ``env`` changed since the last run (see :meth:`script_env`).
+        self._env_cache: tuple[object, dict[str, str], dict[str, str]] | None = None
 
     def close(self) -> None:
-        """Stop what hooks started (the stand-in's server and SMTP sink)."""
-        for hook in self.hooks:
-            hook.close()
+        """Stop what hooks started (the stand-in's server and SMTP sink), and wait until the
+        working directories of finished runs are deleted from disk (they vanished from the work
+        root when each run ended; the deleting happens off the run's critical path)."""
+        try:
+            for hook in self.hooks:
+                hook.close()
+        finally:
+            wait_for_removals()
 
     def __enter__(self) -> Emulator:
         return self
@@ -150,9 +165,20 @@ class Emulator:
         return self.authority.session_token(identity)
 
     def script_env(self, ws: Workspace) -> dict[str, str]:
-        """The caller's environment plus ``--env`` pairs, then HOME and SHARED_DIR."""
-        env = {k: v for k, v in os.environ.items() if k not in decisions.SCRUBBED_ENV}
-        env.update(self.env)
+        """The caller's environment plus ``--env`` pairs, then HOME and SHARED_DIR.
+
+        The first two are built once and reused while neither ``os.environ`` nor ``env``
+        changes (a C-level comparison of the raw environment per run instead of decoding every
+        variable again), so a test that sets a variable between runs still sees it.
+        """
+        raw = _raw_environ()
+        cache = self._env_cache
+        if cache is None or raw is None or cache[0] != raw or cache[1] != self.env:
+            base = {k: v for k, v in os.environ.items() if k not in decisions.SCRUBBED_ENV}
+            base.update(self.env)
+            cache = (None if raw is None else raw.copy(), dict(self.env), base)
+            self._env_cache = cache
+        env = dict(cache[2])
         env["HOME"] = str(ws.home)
         env["SHARED_DIR"] = str(ws.shared_dir)
         return env

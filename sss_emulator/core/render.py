@@ -7,19 +7,21 @@ with ``/Response/script/@code``, ``/Response/script/call``, ``…/stdout`` and `
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from lxml import etree
+from typing import TYPE_CHECKING, Any
 
 from sss_emulator import decisions
 from sss_emulator.core.tokens import Identity
 from sss_emulator.errors import EmulatorError
 from sss_emulator.wire import user_info_element
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 __all__ = (
     "JSON_SCHEMA",
@@ -34,8 +36,13 @@ __all__ = (
 #: The ``schema`` field of ``--format json`` documents; bump the suffix on breaking changes.
 JSON_SCHEMA = "sss-emulator/run/v1"
 
-# XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
-_ILLEGAL_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+@functools.cache
+def _illegal_xml() -> re.Pattern[str]:
+    """Characters XML 1.0 cannot carry; compiled on first use (a few ms: the class spans all
+    of Unicode), so a run shown as text or JSON does not pay for it."""
+    # XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def decode_output(data: bytes) -> str:
@@ -46,7 +53,7 @@ def decode_output(data: bytes) -> str:
 
 def xml_safe(text: str) -> str:
     """Replace characters XML 1.0 cannot carry (NUL, ESC of colour codes, …)."""
-    return _ILLEGAL_XML.sub(decisions.XML_REPLACEMENT_CHAR, text)
+    return _illegal_xml().sub(decisions.XML_REPLACEMENT_CHAR, text)
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,8 @@ class ResponseMeta:
 
 
 def _root(meta: ResponseMeta) -> etree._Element:
+    from lxml import etree  # here, not above: a run shown as text or JSON needs no XML
+
     root = etree.Element("Response", srid=meta.srid, timestamp=meta.timestamp,
                          baseuri=meta.baseuri)
     if meta.identity is not None and not meta.identity.is_anonymous:
@@ -71,6 +80,8 @@ def _root(meta: ResponseMeta) -> etree._Element:
 
 
 def _serialise(root: etree._Element) -> bytes:
+    from lxml import etree
+
     document: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
                                      pretty_print=True)
     return document
@@ -80,6 +91,8 @@ def render_response_xml(
     *, code: int, call: str, stdout: str, stderr: str, meta: ResponseMeta
 ) -> bytes:
     """The 200 response of a script that ran: ``<script code><call/><stdout/><stderr/>``."""
+    from lxml import etree
+
     root = _root(meta)
     script = etree.SubElement(root, "script", code=str(code))
     for tag, text in (("call", call), ("stdout", stdout), ("stderr", stderr)):
@@ -91,6 +104,8 @@ def render_response_xml(
 
 def render_error_xml(status: int, description: str, meta: ResponseMeta) -> bytes:
     """An error response: ``<Response>`` with one ``<Error code description/>`` and no script."""
+    from lxml import etree
+
     root = _root(meta)
     etree.SubElement(
         root,

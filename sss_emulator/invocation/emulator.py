@@ -12,12 +12,12 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sss_emulator.config import Settings
 from sss_emulator.connect.standin import StandInHook
 from sss_emulator.core.emulator import Emulator as CoreEmulator
 
 if TYPE_CHECKING:
     from sss_emulator.backend import StandIn
+    from sss_emulator.config import Settings
     from sss_emulator.connect.world import ServerWorld
 
 __all__ = ("Emulator", "world_of")

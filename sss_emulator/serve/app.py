@@ -510,20 +510,11 @@ def _user_info_document(identity: Identity | None) -> bytes:
 
 def _signal_processes_in(workdir: Path, sig: signal.Signals) -> None:
     """Signal the process groups whose working directory lies in ``workdir`` (Linux /proc)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return
-    prefix = str(workdir)
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
+    from sss_emulator.core.processes import running_in
+
+    for process in running_in(workdir):
         try:
-            cwd = os.readlink(entry / "cwd")
+            os.killpg(process.pgid, sig)
+            logger.info("sent %s to process %s running in %s", sig.name, process.pid, workdir)
         except OSError:
             continue
-        if cwd == prefix or cwd.startswith(prefix + "/"):
-            try:
-                os.killpg(os.getpgid(int(entry.name)), sig)
-                logger.info("sent %s to process %s running in %s", sig.name, entry.name, workdir)
-            except OSError:
-                continue

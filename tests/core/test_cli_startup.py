@@ -1,0 +1,38 @@
+"""A plain CLI run pays only for what it uses: no server, watcher, mail sink, XML or YAML."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = {"werkzeug", "watchdog", "aiosmtpd", "asyncio", "lxml", "yaml", "urllib.request",
+         "socket", "email"}
+
+
+def _loaded_by(args: list[str], tmp_path: Path) -> tuple[str, set[str]]:
+    """Run ``python -X importtime -m sss_emulator ARGS``; its stdout and every module it loaded."""
+    env = {**os.environ, "SSS_WORK_ROOT": str(tmp_path / "w"),
+           "SSS_SHARED_ROOT": str(tmp_path / "s")}
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "sss_emulator", *args],
+                          capture_output=True, text=True, cwd=REPO, env=env, check=True)
+    modules = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+               if line.startswith("import time:")}
+    return done.stdout, modules
+
+
+def test_a_bash_run_that_never_calls_back_loads_no_feature(tmp_path: Path) -> None:
+    """minimal.bash through the CLI, stand-in on by default: none of the heavy modules."""
+    stdout, modules = _loaded_by(["sample_scripts/minimal.bash", "-p0", "x"], tmp_path)
+    assert stdout.rstrip().endswith(" x")
+    assert modules & HEAVY == set()
+
+
+def test_xml_output_loads_lxml_only_then(tmp_path: Path) -> None:
+    """--format xml renders with lxml: the lazy import is there when a feature needs it."""
+    stdout, modules = _loaded_by(["sample_scripts/minimal.bash", "-p0", "x", "--format", "xml"],
+                                 tmp_path)
+    assert stdout.startswith("<?xml") and "lxml.etree" in modules
+    assert modules & (HEAVY - {"lxml"}) == set()

@@ -1,0 +1,163 @@
+"""What a run costs beyond the script, without changing what the script sees.
+
+Working directories vanish from the work root when the run ends and are deleted in the
+background; the inherited environment is built once and rebuilt when it changes; the script
+gets a process group of its own, and a session of its own only while there is a terminal to cut
+it off from.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from sss_emulator.core import workspace as workspace_module
+from sss_emulator.core.workspace import wait_for_removals
+from sss_emulator.invocation import Emulator
+
+
+def _ours_in_trash() -> list[str]:
+    """What this process's trash buckets hold."""
+    trash = workspace_module.default_root("trash")
+    return [entry.name for bucket in trash.glob(f"{os.getpid()}-*") for entry in bucket.iterdir()]
+
+
+def test_workdir_is_deleted_off_the_callers_thread(make_script, roots: dict[str, Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run returns with the work root already empty; the deleting happens in the cleanup
+    thread, and close() waits for it."""
+    script = make_script("ok.sh", "#!/bin/sh\ntouch file; mkdir -p a/b\n")
+    release, deleting = threading.Event(), threading.Event()
+    deleted_in: list[str] = []
+    real_rmtree = workspace_module.shutil.rmtree
+
+    def slow_rmtree(path: str | Path, ignore_errors: bool = False) -> None:
+        deleting.set()
+        release.wait(30)
+        deleted_in.append(threading.current_thread().name)
+        real_rmtree(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(workspace_module.shutil, "rmtree", slow_rmtree)
+    em = Emulator([script.parent], stand_in=False, **roots)
+    res = em.run_server_side_script("ok.sh")
+    assert res.code == 0
+    assert list(roots["work_root"].iterdir()) == []  # gone from the work root at once
+    assert not res.workdir.exists()
+    assert deleted_in == [] and _ours_in_trash()  # ... but not deleted yet
+    assert deleting.wait(30)
+    em.run_server_side_script("ok.sh")  # renamed while the first is being deleted ...
+    trash = workspace_module.default_root("trash")
+    buckets = {p.parent.name for p in trash.glob(f"{os.getpid()}-*/*")}
+    assert len(buckets) == 2  # ... into the other bucket, so neither waits for the other
+    release.set()
+    em.close()
+    assert deleted_in == ["sss-cleanup", "sss-cleanup"]
+    assert _ours_in_trash() == []
+
+
+def test_workdir_is_deleted_on_the_spot_when_it_cannot_be_moved(
+        make_script, roots: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trash on another file system (rename fails): deleted before run() returns."""
+    script = make_script("ok.sh", "#!/bin/sh\ntouch file\n")
+
+    def no_rename(src: object, dst: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(workspace_module.os, "rename", no_rename)
+    res = Emulator([script.parent], stand_in=False, **roots).run_server_side_script("ok.sh")
+    assert res.code == 0
+    assert not res.workdir.exists() and list(roots["work_root"].iterdir()) == []
+
+
+def test_timeout_and_errors_still_remove_the_workdir(make_script, roots: dict[str, Path]) -> None:
+    """Every way out of a run hands its directory to the cleanup."""
+    slow = make_script("slow.sh", "#!/bin/sh\nsleep 30\n")
+    em = Emulator([slow.parent], stand_in=False, timeout=0.3, **roots)
+    assert em.run_server_side_script("slow.sh").timed_out
+    with pytest.raises(Exception, match="upload"):
+        em.run_server_side_script("slow.sh", files={"-p0": slow.parent / "missing.txt"})
+    assert list(roots["work_root"].iterdir()) == []
+    em.close()
+    assert _ours_in_trash() == []
+
+
+def test_trash_left_by_a_killed_process_is_swept(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries of a process that no longer exists are deleted by the next cleanup thread."""
+    monkeypatch.setattr(workspace_module, "default_root", lambda kind: tmp_path / kind)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / "trash" / f"{dead.pid}-0" / "3-call-orphan"
+    (orphan / "sub").mkdir(parents=True)
+    foreign = tmp_path / "trash" / "not-ours"
+    foreign.mkdir()
+    remover = workspace_module._Remover()
+    finished = tmp_path / "call-finished"
+    finished.mkdir()
+    remover.remove(finished)
+    assert remover.wait(30)
+    assert not finished.exists()
+    remover.at_exit()
+    assert sorted(p.name for p in (tmp_path / "trash").iterdir()) == ["not-ours"]
+
+
+def test_environment_changes_between_runs_are_seen(make_script, roots: dict[str, Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment is reused between runs, but never a stale one."""
+    script = make_script("env.sh", '#!/bin/sh\necho "${SSS_T_A:-unset} ${SSS_T_B:-unset}"\n')
+    em = Emulator([script.parent], stand_in=False, **roots)
+    assert em.run_server_side_script("env.sh").stdout == "unset unset\n"
+    monkeypatch.setenv("SSS_T_A", "a")
+    assert em.run_server_side_script("env.sh").stdout == "a unset\n"
+    em.env["SSS_T_B"] = "b"
+    assert em.run_server_side_script("env.sh").stdout == "a b\n"
+    monkeypatch.delenv("SSS_T_A")
+    del em.env["SSS_T_B"]
+    assert em.run_server_side_script("env.sh").stdout == "unset unset\n"
+    wait_for_removals()
+
+
+_PGRP = "#!/bin/sh\nset -- $(cut -d' ' -f5,6 /proc/$$/stat)\necho \"$$ $1 $2\"\n"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_script_leads_its_own_process_group(make_script, roots: dict[str, Path]) -> None:
+    """pgid == pid (what stopping the whole group relies on), never our own group."""
+    script = make_script("pgrp.sh", _PGRP)
+    out = Emulator([script.parent], stand_in=False, **roots).run_server_side_script("pgrp.sh")
+    pid, pgid, _sid = out.stdout_text.split()
+    assert pid == pgid
+    assert int(pgid) != os.getpgid(0)
+
+
+_IN_A_TERMINAL = textwrap.dedent("""
+    import os, sys
+    from pathlib import Path
+    os.open(os.ttyname(0), os.O_RDWR)  # a session leader opening a tty: it is our terminal now
+    from sss_emulator.core.runner import run_process
+    result = run_process([sys.argv[1]], cwd=Path.cwd(), env=os.environ, timeout=20)
+    sys.stdout.buffer.write(result.stdout)
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_in_a_terminal_the_script_cannot_reach_it(make_script, tmp_path: Path) -> None:
+    """Run from a terminal, the script still has none (as under the server, a daemon)."""
+    script = make_script("tty.sh", "#!/bin/sh\nif (exec 3</dev/tty) 2>/dev/null; then echo "
+                                   "terminal; else echo none; fi\n")
+    leader, follower = os.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-c", _IN_A_TERMINAL, str(script)],
+                              stdin=follower, capture_output=True, start_new_session=True,
+                              cwd=tmp_path, timeout=60, check=False)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == b"none\n"
