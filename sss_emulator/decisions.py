@@ -119,6 +119,11 @@ ONE_TIME_REPLAY_TIMEOUT_MS = 30_000
 MAX_REQUEST_BODY_BYTES = 4 * 1024**3
 #: Largest text part (a field, not a file) of a form, and largest urlencoded body; larger is 413.
 MAX_FORM_FIELD_BYTES = 16 * 1024**2
+#: Largest request body the LinkAhead stand-in accepts (it keeps uploaded files in memory, as
+#: its store does); more is 413.
+MAX_STANDIN_BODY_BYTES = 256 * 1024**2
+#: Largest entity XML (a body, or pylib's ``FileRepresentation`` part) the stand-in parses.
+MAX_STANDIN_XML_BYTES = 64 * 1024**2
 #: Largest number of parts of one multipart body; more is 413.
 MAX_FORM_PARTS = 1000
 #: Shared files are served only when they really lie inside the shared root (a symlink a script

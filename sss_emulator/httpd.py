@@ -58,6 +58,11 @@ class TlsFiles:
     key: Path
 
 
+#: Seconds a connection may stay silent while the server waits for a request or its body;
+#: then it is closed (a request that never finishes sending must not hold a thread forever).
+READ_TIMEOUT_S = 60.0
+
+
 @cache
 def _handlers() -> tuple[type[WSGIRequestHandler], type[WSGIRequestHandler]]:
     """werkzeug's request handler with Nagle off, and the same logging at debug level only.
@@ -70,7 +75,10 @@ def _handlers() -> tuple[type[WSGIRequestHandler], type[WSGIRequestHandler]]:
 
     class Handler(WSGIRequestHandler):
         """werkzeug writes headers and body in separate sends, and Nagle holding the body back
-        until the client's delayed ACK costs ~40 ms per response."""
+        until the client's delayed ACK costs ~40 ms per response. ``timeout`` (socketserver's
+        per-connection socket timeout) bounds each wait for the client."""
+
+        timeout = READ_TIMEOUT_S
 
         def setup(self) -> None:
             super().setup()
@@ -332,7 +340,9 @@ def serve(
     url = _url(server, host, tls)
     if hasattr(app, "public_url"):
         app.public_url = url
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM and SIGHUP stop the server as Ctrl+C does: runs stopped, their files removed.
+    stop_signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in stop_signals}
     try:
         if on_ready is not None:
             on_ready(url)
@@ -341,7 +351,8 @@ def serve(
         pass
     finally:
         print(f"{prog}: stopping; {stopping}", file=err, flush=True)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.server_close()
         close = getattr(app, "close", None)
         if close is not None:

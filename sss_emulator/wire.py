@@ -56,14 +56,16 @@ def _unescape(match: re.Match[str]) -> str:
     return chr(int(octal, 8)) if octal else char
 
 
-def session_cookie_header(token: str | None, path: str = "/") -> str:
+def session_cookie_header(token: str | None, path: str = "/", *, secure: bool = False) -> str:
     """A ``Set-Cookie`` value pylib accepts: ``SessionToken=<url-quoted>;`` (the ``;`` matters).
 
-    ``None`` clears the cookie (logout).
+    ``None`` clears the cookie (logout). ``secure`` (under TLS) keeps browsers from ever
+    sending the cookie over plain http.
     """
+    flags = "; Secure" if secure else ""
     if token is None:
-        return f"{COOKIE_NAME}=; Path={path}; Max-Age=0; HttpOnly"
-    return f"{COOKIE_NAME}={quote(token, safe='')}; Path={path}; HttpOnly; SameSite=Lax"
+        return f"{COOKIE_NAME}=; Path={path}; Max-Age=0; HttpOnly{flags}"
+    return f"{COOKIE_NAME}={quote(token, safe='')}; Path={path}; HttpOnly; SameSite=Lax{flags}"
 
 
 def session_token_from_set_cookie(headers: Iterable[str]) -> str | None:

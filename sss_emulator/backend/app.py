@@ -19,6 +19,7 @@ from typing import Any
 
 from lxml import etree
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from sss_emulator import decisions
@@ -38,7 +39,12 @@ from sss_emulator.backend.model import Entity, Message, Principal, UserRecord
 from sss_emulator.backend.query.evaluate import evaluate, evaluate_versions
 from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
 from sss_emulator.backend.store import EntityStore
-from sss_emulator.wire import below_context_root, context_root_prefix, token_from_cookie_header
+from sss_emulator.wire import (
+    below_context_root,
+    context_root_prefix,
+    session_cookie_header,
+    token_from_cookie_header,
+)
 
 __all__ = ["Authenticate", "CallRecorder", "make_backend_app"]
 
@@ -53,6 +59,8 @@ _ADMIN_RESOURCES = frozenset(
 )
 """User and permission administration: read where the stand-in can answer, else refused."""
 _PAGE = re.compile(r"^(\d+)L(\d+)$")
+#: Where ``_principal`` leaves a session token to hand out (a one-time token was used).
+_RENEWED = "sss_emulator.renewed_token"
 
 
 class CallRecorder:
@@ -82,9 +90,11 @@ class CallRecorder:
 
 
 class _Request(Request):
-    # pylib sends one FileRepresentation part holding all entities; do not cap it at 500 kB
-    max_form_memory_size = None
+    # pylib sends one FileRepresentation part holding all entities: allow more than werkzeug's
+    # 500 kB, but not without bound (file parts are spooled to disk by werkzeug).
+    max_form_memory_size = decisions.MAX_STANDIN_XML_BYTES
     max_form_parts = 100_000
+    max_content_length = decisions.MAX_STANDIN_BODY_BYTES
 
 
 class _Answer:
@@ -125,6 +135,11 @@ def make_backend_app(
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = _Request(environ)
         answer = backend.dispatch(request)
+        renewed = environ.get(_RENEWED)
+        if renewed:
+            answer.response.headers.add(
+                "Set-Cookie", session_cookie_header(renewed, backend.context_root or "/",
+                                                    secure=request.scheme == "https"))
         if recorder is not None:
             recorder.record(backend.describe(request, answer))
         return answer.response(environ, start_response)
@@ -173,6 +188,9 @@ class _Backend:
         principal = self._principal(request)
         if principal is None:
             return _error(401, messages.not_authenticated())
+        length = request.content_length
+        if length is not None and length > (request.max_content_length or length):
+            return _too_large(principal)
         parts = path.strip("/").split("/", 1)
         head, rest = parts[0], (parts[1] if len(parts) > 1 else "")
         method = request.method
@@ -206,6 +224,11 @@ class _Backend:
                 return _Answer(_xml(response_element(principal)))
         except EntityXmlError as err:
             return _error(400, Message("Error", 400, str(err)), principal)
+        except RequestEntityTooLarge:
+            return _too_large(principal)
+        except HTTPException as err:  # werkzeug: a body it cannot read
+            status = err.code or 400
+            return _error(status, Message("Error", status, str(err.description)), principal)
         return _error(
             404, Message("Error", 404, f"The stand-in has no resource {method} {path}."), principal
         )
@@ -215,7 +238,11 @@ class _Backend:
         if not token:
             return None
         try:
-            return self.authenticate(token)
+            principal = self.authenticate(token)
+            renewed = getattr(principal, "renewed_token", None)
+            if isinstance(renewed, str):
+                request.environ[_RENEWED] = renewed
+            return principal
         except Exception:  # a broken authenticator must not become a 500 with a traceback
             _log.exception("authenticate() raised; answering 401")
             return None
@@ -342,7 +369,12 @@ class _Backend:
             body = request.form.get("FileRepresentation", "").encode("utf-8")
             uploads = _uploads(request.files.values())
         else:
-            body = request.get_data()
+            limit = decisions.MAX_STANDIN_XML_BYTES
+            if (request.content_length or 0) > limit:
+                return _too_large(principal, limit)
+            body = request.stream.read(limit + 1)
+            if len(body) > limit:
+                return _too_large(principal, limit)
         drafts = parse_entities(body, expect=expect)
         for draft in drafts:
             if draft.upload_ref is not None:
@@ -425,6 +457,13 @@ def _uploads(files: Iterable[FileStorage]) -> dict[str, bytes]:
         if name and not name.endswith("/"):
             out[name] = storage.read()
     return out
+
+
+def _too_large(principal: Principal | None,
+               limit: int = decisions.MAX_STANDIN_BODY_BYTES) -> _Answer:
+    return _error(413, Message("Error", 413, f"The request body is larger than the stand-in "
+                                             f"accepts ({limit} bytes); send less at once."),
+                  principal)
 
 
 def _first_error(entities: list[Entity]) -> str | None:

@@ -29,6 +29,7 @@ from sss_emulator.cli.options import (
 )
 from sss_emulator.cli.usage import check_no_unknown_options
 from sss_emulator.config import resolve_settings
+from sss_emulator.core.reaper import become_subreaper
 from sss_emulator.core.render import render_json
 from sss_emulator.errors import BadRequestForm, EmulatorError
 from sss_emulator.invocation import RunInvocation
@@ -50,6 +51,11 @@ class _DefaultRunGroup(click.Group):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         argv = list(sys.argv[1:] if args is None else args)
+        if args is None:
+            # The program itself (not a test's CliRunner): this process owns every child it
+            # has, so it adopts the orphans of runs (setsid daemons) to stop them with their
+            # run (Linux; see core.reaper).
+            become_subreaper()
         try:
             result = super().main(argv, prog_name, complete_var, False, **extra)
         except click.UsageError as error:

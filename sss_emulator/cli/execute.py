@@ -5,8 +5,13 @@ Used by ``run`` and by ``replay --call``; watch mode has its own loop around the
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import BinaryIO, TextIO
 
 from sss_emulator.config import FORMATS, resolve_values
@@ -20,6 +25,40 @@ from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcom
 __all__ = ("EXIT_INTERRUPTED", "execute", "refusal_format")
 
 EXIT_INTERRUPTED = 130
+
+
+#: Signals that stop the CLI the way Ctrl+C does: the script's process group is stopped and
+#: its working directory and uploads removed (editors, ``timeout`` and CI cancellation send
+#: these, not SIGINT).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl+C, so every cleanup on the way runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """While a run is going on, turn SIGTERM and SIGHUP into :class:`_Stopped`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _exit_code(outcome: RunOutcome) -> int:
@@ -42,6 +81,15 @@ def execute(
     """
     out = stdout or sys.stdout.buffer
     err = stderr or sys.stderr
+    try:
+        with _stop_signals_interrupt():
+            return _execute(invocation, out, err, debug)
+    except _Stopped as stop:  # a signal between two runs' steps, after the handler returned
+        say(err, f"stopped by {stop.name}; the script was stopped and its directory removed.")
+        return 128 + stop.signum
+
+
+def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool) -> int:
     fmt: str | None = None
     identity: Identity | None = None
     try:
@@ -62,6 +110,9 @@ def execute(
         write_refusal(error, fmt or refusal_format(invocation.options.get("format"),
                                                    invocation.cwd), identity, out, err)
         return error.exit_code
+    except _Stopped as stop:
+        say(err, f"stopped by {stop.name}; the script was stopped and its directory removed.")
+        return 128 + stop.signum
     except KeyboardInterrupt:
         say(err, "interrupted; the script was stopped and its directory removed.")
         return EXIT_INTERRUPTED

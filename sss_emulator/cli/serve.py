@@ -6,6 +6,7 @@ Only maps options onto :func:`~sss_emulator.serve.app.make_app` and
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import sys
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from sss_emulator.cli.options import (
     world_options,
 )
 from sss_emulator.config import Settings
-from sss_emulator.core.workspace import default_root
+from sss_emulator.core.roots import private_root
 from sss_emulator.errors import EmulatorError
 
 if TYPE_CHECKING:
@@ -34,7 +35,34 @@ logger = logging.getLogger("sss_emulator.cli.serve")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 10443
 
-def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) -> list[str]:
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, url: str) -> str | None:
+    """The warning for a ``--host`` other machines can reach, naming where it really listens."""
+    if is_loopback(host):
+        return None
+    import socket  # only for this warning: the CLI's start-up does not pay for it
+
+    port = url.rsplit(":", 1)[-1]
+    where = (f"every network interface of this machine ({host}:{port}; others reach it as "
+             f"http{'s' if url.startswith('https') else ''}://{socket.gethostname()}:{port})"
+             if host in ("", "0.0.0.0", "::") else f"{host}:{port}")
+    return (f"Warning: listening on {where}, not only on this machine. Anyone who can reach "
+            "it can try passwords and run what their login (or --anonymous) allows, with your "
+            "files. Use --host 127.0.0.1 unless you mean this.")
+
+
+def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None,
+            host: str = DEFAULT_HOST) -> list[str]:
     from sss_emulator.serve.logins import ADMIN_PASSWORD_ENV
 
     dirs = ", ".join(str(d) for d in app.emulator.bin_dirs)
@@ -48,6 +76,9 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None) 
     anonymous = "on" if app.emulator.anonymous_allowed else "off"
     lines = [f"Serving scripts from {dirs} on {url}{root} (users: {users}; "
              f"anonymous: {anonymous})"]
+    warning = exposure_warning(host, url)
+    if warning is not None:
+        lines.insert(0, warning)
     if tls is not None:
         lines.append(f"TLS certificate: {tls.cert} (pylib: cacert={tls.cert}; curl: --cacert "
                      f"{tls.cert})")
@@ -113,7 +144,8 @@ def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:
     try:
         settings = serve_settings(options, defaults={"host": DEFAULT_HOST, "port": DEFAULT_PORT})
         host, port = settings.values["host"], settings.values["port"]
-        tls_files = make_self_signed_cert(default_root("tls"), host) if tls else None
+        # checked: a folder another user prepared must not hand us their key
+        tls_files = make_self_signed_cert(private_root("tls"), host) if tls else None
         app, settings = build_app(options, tls=tls_files, settings=settings)
     except EmulatorError as error:
         if error.exit_code == click.UsageError.exit_code:
@@ -133,7 +165,7 @@ def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:
                 raise click.ClickException(error.message) from error
 
     def ready(url: str) -> None:
-        for line in _banner(app, url, settings, tls_files):
+        for line in _banner(app, url, settings, tls_files, host):
             click.echo(line, err=True)
         sys.stderr.flush()
 

@@ -31,6 +31,9 @@ __all__ = (
 #: The folder, relative to the working directory, that receives uploaded files (contract §3, V).
 UPLOAD_DIR = ".upload_files"
 
+#: Longest upload name: one name in a Linux file system (NAME_MAX).
+MAX_UPLOAD_NAME_BYTES = 255
+
 _POSITIONAL = re.compile(r"-p(\d+)\Z")
 
 
@@ -101,6 +104,11 @@ def check_upload_name(filename: str) -> str:
         raise BadRequestForm("An uploaded file has an empty filename; give the part a file name.")
     if "\x00" in filename:
         raise BadRequestForm(f"Upload filename {filename!r} contains a NUL byte; rename the file.")
+    if len(filename.encode("utf-8", "surrogatepass")) > MAX_UPLOAD_NAME_BYTES:
+        raise BadRequestForm(
+            f"Upload filename {filename[:40]!r}… is {len(filename)} characters long; file names "
+            f"may have at most {MAX_UPLOAD_NAME_BYTES} bytes. Rename the file."
+        )
     if "/" in filename or "\\" in filename or filename in (".", ".."):
         raise BadRequestForm(
             f"Upload filename {filename!r} is not a plain file name; send only the base name "

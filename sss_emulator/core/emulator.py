@@ -33,7 +33,10 @@ from sss_emulator.core.tokens import ANONYMOUS, Identity, PurposeEntry, TokenAut
 from sss_emulator.core.workspace import Workspace, default_root, wait_for_removals, workspace
 from sss_emulator.errors import NotAuthenticated, PermissionDenied, ScriptTimeout, SetupError
 
-__all__ = ("Emulator",)
+__all__ = ("EMULATOR_SECRET_ENV", "Emulator")
+
+#: Variables that hold secrets of the emulator itself; no script gets them.
+EMULATOR_SECRET_ENV = frozenset({"SSS_ADMIN_PASSWORD"})
 
 logger = logging.getLogger("sss_emulator.core.emulator")
 
@@ -169,12 +172,15 @@ class Emulator:
 
         The first two are built once and reused while neither ``os.environ`` nor ``env``
         changes (a C-level comparison of the raw environment per run instead of decoding every
-        variable again), so a test that sets a variable between runs still sees it.
+        variable again), so a test that sets a variable between runs still sees it. The
+        emulator's own secrets (:data:`EMULATOR_SECRET_ENV`) are left out: a script must not
+        learn the admin password of the server that runs it.
         """
         raw = _raw_environ()
         cache = self._env_cache
         if cache is None or raw is None or cache[0] != raw or cache[1] != self.env:
-            base = {k: v for k, v in os.environ.items() if k not in decisions.SCRUBBED_ENV}
+            base = {k: v for k, v in os.environ.items()
+                    if k not in decisions.SCRUBBED_ENV and k not in EMULATOR_SECRET_ENV}
             base.update(self.env)
             cache = (None if raw is None else raw.copy(), dict(self.env), base)
             self._env_cache = cache

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sss_emulator import decisions
+from sss_emulator.core import reaper
 from sss_emulator.core.processes import group_alive
 
 __all__ = ("ProcessResult", "RunCancelled", "StreamSink", "run_process", "stop_group")
@@ -178,10 +179,11 @@ def run_process(
     """
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
+    marker = reaper.new_marker()  # finds what the run leaves behind outside its group
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
-        env=dict(env),
+        env={**env, reaper.RUN_MARKER_ENV: marker},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -190,6 +192,7 @@ def run_process(
         process_group=None if _needs_new_session() else 0,
     )
     timed_out = False
+    reaper.track(proc.pid)
     streams = _Streams(proc, {1: on_stdout, 2: on_stderr})
     try:
         # Until the script exits: read output, watch the clock and the cancel flag.
@@ -220,9 +223,12 @@ def run_process(
         streams.drain(0.0)
         if decisions.KILL_LEFTOVER_CHILDREN and group_alive(proc.pid):
             stop_group(proc, grace_s=0.5)
+        if decisions.KILL_LEFTOVER_CHILDREN:
+            reaper.reap_run(marker)  # setsid daemons, adopted as orphans (a CLI process)
         streams.drain(5.0)
     except BaseException:
         stop_group(proc)
+        reaper.reap_run(marker)
         streams.drain(1.0)
         raise
     finally:
@@ -231,6 +237,7 @@ def run_process(
             if stream is not None:
                 stream.close()
     returncode = proc.wait()
+    reaper.untrack(proc.pid)
     return ProcessResult(
         returncode=None if timed_out else _exit_code(returncode),
         stdout=bytes(streams.buffers[1]),

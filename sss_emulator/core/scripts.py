@@ -21,49 +21,61 @@ class ResolvedScript:
     bin_dir: Path
 
 
+#: Longest call accepted: Linux's PATH_MAX, and NAME_MAX for each of its names. Longer ones
+#: would fail in the file system (ENAMETOOLONG) and are refused before they reach it.
+MAX_CALL_BYTES = 4096
+MAX_NAME_BYTES = 255
+
+
 def _normalised_call(call: str) -> PurePosixPath | None:
-    """The call as a relative path inside a bin dir, or ``None`` when it would escape one."""
+    """The call as a relative path inside a bin dir, or ``None`` when it is no plain path.
+
+    A call is taken literally: ``.``, ``..`` and empty segments are refused rather than
+    normalised, so that the permission checked (``SCRIPTING:EXECUTE:<call>``) is always the
+    permission of exactly the script that runs (``ok.sh/../other.sh`` must not pass as
+    ``ok.sh``).
+    """
     if not call or "\x00" in call or call.startswith("/") or "\\" in call:
         return None
-    parts: list[str] = []
-    for part in call.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                return None
-            parts.pop()
-        else:
-            parts.append(part)
-    return PurePosixPath(*parts) if parts else None
+    if len(call.encode("utf-8", "surrogatepass")) > MAX_CALL_BYTES:
+        return None
+    parts = call.split("/")
+    for part in parts:
+        if part in ("", ".", "..") or len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            return None
+    return PurePosixPath(*parts)
 
 
 def resolve_script(call: str, bin_dirs: Sequence[Path]) -> ResolvedScript:
     """Look ``call`` up in each bin dir in order (contract §2).
 
-    A call that is absolute or climbs out with ``..`` is not found, like any missing script. A
-    symlink inside a bin dir pointing to an executable elsewhere is a valid script.
+    A call that is absolute, contains ``.``, ``..`` or empty segments, or is too long for a
+    path is not found, like any missing script. A symlink inside a bin dir pointing to an
+    executable elsewhere is a valid script.
     """
     relative = _normalised_call(call)
     if relative is None:
+        shown = call if len(call) <= 80 else call[:77] + "..."
         raise ScriptNotFound(
-            f"Script {call!r} not found: a call is a path relative to a bin dir, without a "
-            "leading '/' and without '..' leaving it."
+            f"Script {shown!r} not found: a call is a path relative to a bin dir: no leading "
+            "'/', no '.', '..' or empty segments, at most 255 bytes per name and 4096 in all."
         )
     for bin_dir in bin_dirs:
         base = bin_dir.absolute()
         candidate = base / relative
         # A folder inside the bin dir that is itself a symlink to elsewhere would let
         # a call escape; only the final component may be a link.
-        if not _parent_inside(candidate, base):
+        try:
+            if not _parent_inside(candidate, base) or not candidate.is_file():
+                continue
+        except OSError:  # e.g. the bin dir's path plus the call exceeds PATH_MAX
             continue
-        if candidate.is_file():
-            if not os.access(candidate, os.X_OK):
-                raise ScriptNotExecutable(
-                    f"Script {call!r} ({candidate}) is not executable; run "
-                    f"'chmod +x {candidate}' so the server user may execute it."
-                )
-            return ResolvedScript(call=call, path=candidate, bin_dir=base)
+        if not os.access(candidate, os.X_OK):
+            raise ScriptNotExecutable(
+                f"Script {call!r} ({candidate}) is not executable; run "
+                f"'chmod +x {candidate}' so the server user may execute it."
+            )
+        return ResolvedScript(call=call, path=candidate, bin_dir=base)
     searched = ", ".join(str(b) for b in bin_dirs) or "(no bin dirs configured)"
     raise ScriptNotFound(
         f"Script {call!r} not found in the bin dirs {searched}; check the name or add its "

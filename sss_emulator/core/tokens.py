@@ -6,16 +6,19 @@ The format is taken from pylib's docstring (contract §5, V)::
     ["O", realm, user, roles, permissions, issued_ms, validity_ms, salt, checksum,
      max_replays, replay_timeout_ms]
 
-The checksum is an HMAC-SHA512 over the other fields with a secret of this emulator instance, so
-that the stand-in can tell its own tokens from forged ones.
+The checksum is an HMAC-SHA512 over all the other fields (``max_replays`` and
+``replay_timeout_ms`` of a one-time token too) with a secret of this emulator instance, so that
+the stand-in can tell its own tokens from forged or altered ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -110,6 +113,12 @@ class TokenInfo:
     permissions: tuple[str, ...]
     issued_ms: int
     validity_ms: int
+    #: The token's canonical id (its checksum): the same for every encoding of its JSON.
+    key: str = ""
+    #: For a one-time token that was just used: a session token of the same holder, which the
+    #: server answers with ``Set-Cookie`` so that pylib goes on with a session (as the server
+    #: exchanges a one-time token for a session).
+    renewed_token: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -128,12 +137,38 @@ class TokenInfo:
         return now > self.issued_ms + self.validity_ms
 
 
+#: Tokens longer than this are not even parsed (a real one is a few hundred bytes).
+MAX_TOKEN_CHARS = 64 * 1024
+#: Revocations and use counts are forgotten once their token has expired; pruned past this many.
+_PRUNE_AT = 10_000
+
+
+@dataclass
+class _Uses:
+    first_ms: int
+    count: int
+    expires_ms: int
+
+
 @dataclass
 class TokenAuthority:
-    """Issues tokens and recognises its own; one per emulator or server instance."""
+    """Issues tokens and recognises its own; one per emulator or server instance.
+
+    The secret is random per instance, so a token of one server is worthless to any other
+    (browsers send every local server's ``SessionToken`` cookie to all of them: cookies ignore
+    ports). Every field of a token is covered by its HMAC, the replay limits of one-time tokens
+    too. Revocation (logout) and replay counting go by the checksum, which is the same for
+    every JSON encoding of one token; revoking a token also revokes the tokens issued on its
+    behalf (``parent=``), i.e. those handed to the scripts its holder started.
+    """
 
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     clock_ms: Any = field(default=lambda: int(time.time() * 1000), repr=False)
+    _revoked: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _children: dict[str, list[tuple[str, int]]] = field(default_factory=dict, init=False,
+                                                          repr=False)
+    _uses: dict[str, _Uses] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def _checksum(self, fields: Sequence[Any]) -> str:
         payload = json.dumps(list(fields), separators=(",", ":")).encode()
@@ -143,41 +178,135 @@ class TokenAuthority:
         raw = secrets.token_hex(13).upper()
         return "-".join(raw[i : i + 8] for i in range(0, 26, 8))
 
-    def session_token(self, identity: Identity, permissions: Sequence[str] = ()) -> str:
-        """A session token of ``identity``, as the server passes to scripts by default."""
+    def session_token(self, identity: Identity, permissions: Sequence[str] = (),
+                      parent: str | None = None) -> str:
+        """A session token of ``identity``, as the server passes to scripts by default.
+
+        With ``parent`` (a token this authority accepts), logging ``parent`` out also
+        revokes the new token: a script's token dies with its caller's session.
+        """
+        now = self.clock_ms()
         head = ["S", identity.realm, identity.name, list(identity.roles), list(permissions),
-                self.clock_ms(), decisions.SESSION_VALIDITY_MS, self._salt()]
-        return json.dumps([*head, self._checksum(head)], separators=(",", ":"))
+                now, decisions.SESSION_VALIDITY_MS, self._salt()]
+        checksum = self._checksum(head)
+        if parent is not None:
+            parent_info = self.decode(parent)
+            if parent_info is not None:
+                self._link(parent_info.key, checksum, now + decisions.SESSION_VALIDITY_MS)
+        return json.dumps([*head, checksum], separators=(",", ":"))
 
     def one_time_token(self, entry: PurposeEntry) -> str:
         """The one-time token a purpose entry of ``authtoken.yaml`` grants a script."""
         head = ["O", decisions.ONE_TIME_REALM, entry.username, list(entry.roles),
                 list(entry.permissions), self.clock_ms(), entry.expires_after_ms, self._salt()]
         tail = [entry.max_replays, entry.replay_timeout_ms]
-        return json.dumps([*head, self._checksum(head), *tail], separators=(",", ":"))
+        return json.dumps([*head, self._checksum([*head, *tail]), *tail],
+                          separators=(",", ":"))
+
+    def decode(self, token: str) -> TokenInfo | None:
+        """``token`` decoded if this authority issued it, untampered, unexpired and not
+        revoked; else ``None``. Does not count as a use of a one-time token."""
+        decoded = self._decode(token)
+        return None if decoded is None else decoded[0]
 
     def verify(self, token: str) -> TokenInfo | None:
-        """Decode ``token`` if this authority issued it and it has not expired; else ``None``."""
+        """Accept ``token`` for one request: :meth:`decode`, and for a one-time token count
+        the use, refuse it past ``max_replays`` uses or ``replay_timeout_ms`` after its first
+        use, and hand out a session token in ``renewed_token``."""
+        decoded = self._decode(token)
+        if decoded is None:
+            return None
+        info, replays = decoded
+        if info.kind == "S" or replays is None:
+            return info
+        max_replays, replay_timeout_ms = replays
+        now = self.clock_ms()
+        with self._lock:
+            uses = self._uses.get(info.key)
+            if uses is None:
+                self._prune(now)
+                uses = self._uses[info.key] = _Uses(now, 0, info.issued_ms + info.validity_ms)
+            if uses.count >= max_replays or (
+                uses.count > 0 and now > uses.first_ms + replay_timeout_ms
+            ):
+                return None
+            uses.count += 1
+        renewed = self.session_token(info.identity, info.permissions, parent=token)
+        return dataclasses.replace(info, renewed_token=renewed)
+
+    def revoke(self, token: str) -> bool:
+        """Refuse ``token`` (any encoding of it) and the tokens issued on its behalf from now
+        on; ``False`` when it is no token this authority accepts."""
+        info = self.decode(token)
+        if info is None:
+            return False
+        now = self.clock_ms()
+        with self._lock:
+            self._prune(now)
+            pending = [(info.key, info.issued_ms + info.validity_ms)]
+            while pending:
+                key, expires = pending.pop()
+                self._revoked[key] = expires
+                pending.extend(self._children.pop(key, ()))
+        return True
+
+    def _link(self, parent_key: str, child_key: str, expires_ms: int) -> None:
+        with self._lock:
+            self._prune(self.clock_ms())
+            self._children.setdefault(parent_key, []).append((child_key, expires_ms))
+
+    def _prune(self, now: int) -> None:
+        """Forget what concerns expired tokens (called with the lock held)."""
+        if len(self._revoked) > _PRUNE_AT:
+            self._revoked = {k: e for k, e in self._revoked.items() if e >= now}
+        if len(self._uses) > _PRUNE_AT:
+            self._uses = {k: u for k, u in self._uses.items() if u.expires_ms >= now}
+        if len(self._children) > _PRUNE_AT:
+            self._children = {k: kept for k, v in self._children.items()
+                              if (kept := [c for c in v if c[1] >= now])}
+
+    def _decode(self, token: str) -> tuple[TokenInfo, tuple[int, int] | None] | None:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+            return None
         try:
             fields = json.loads(token)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return None
-        if not isinstance(fields, list) or len(fields) < 9 or fields[0] not in ("S", "O"):
+        if not isinstance(fields, list) or not fields or fields[0] not in ("S", "O"):
             return None
-        head, checksum = fields[:8], fields[8]
-        if not isinstance(checksum, str) or not hmac.compare_digest(
-            checksum, self._checksum(head)
-        ):
+        if len(fields) != (9 if fields[0] == "S" else 11) or not _well_typed(fields):
             return None
-        try:
-            info = TokenInfo(
-                kind=head[0],
-                identity=Identity(str(head[2]), str(head[1]), tuple(map(str, head[3]))),
-                permissions=tuple(map(str, head[4])),
-                issued_ms=int(head[5]),
-                validity_ms=int(head[6]),
-            )
-        except (TypeError, ValueError):
+        head, checksum, tail = fields[:8], fields[8], fields[9:]
+        if not hmac.compare_digest(checksum, self._checksum([*head, *tail])):
             return None
-        return None if info.expired(self.clock_ms()) else info
+        info = TokenInfo(
+            kind=head[0],
+            identity=Identity(head[2], head[1], tuple(head[3])),
+            permissions=tuple(head[4]),
+            issued_ms=head[5],
+            validity_ms=head[6],
+            key=checksum,
+        )
+        if info.expired(self.clock_ms()):
+            return None
+        with self._lock:
+            if checksum in self._revoked:
+                return None
+        return info, (tail[0], tail[1]) if tail else None
 
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _well_typed(fields: list[Any]) -> bool:
+    """Every field has the type the format gives it (so no other JSON decodes alike)."""
+    _kind, realm, user, roles, permissions, issued, validity, salt, checksum, *tail = fields
+    return (isinstance(realm, str) and isinstance(user, str) and _is_strings(roles)
+            and _is_strings(permissions) and _is_int(issued) and _is_int(validity)
+            and isinstance(salt, str) and isinstance(checksum, str)
+            and all(_is_int(v) for v in tail))

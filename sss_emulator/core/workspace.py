@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sss_emulator import decisions
 from sss_emulator.core.call import UPLOAD_DIR, Upload, check_upload_name
+from sss_emulator.core.roots import OWNER_TAG, mark_kept, private_dir, sweep_dead_runs
 from sss_emulator.errors import SetupError
 
 __all__ = ("Workspace", "default_root", "list_shared_files", "wait_for_removals", "workspace")
@@ -45,10 +46,7 @@ def default_root(kind: str) -> Path:
 
 
 def _private_dir(path: Path) -> Path:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.is_symlink():
-        raise SetupError(f"{path} is a symlink; remove it so runs cannot be redirected elsewhere.")
-    return path
+    return private_dir(path)
 
 
 class _Remover:
@@ -232,7 +230,8 @@ def workspace(
 ) -> Iterator[Workspace]:
     """Create the run's directories, yield them, and remove the working dir afterwards."""
     try:
-        workdir = Path(tempfile.mkdtemp(prefix="call-", dir=_private_dir(work_root)))
+        sweep_dead_runs(_private_dir(work_root))  # once per process: what SIGKILLed runs left
+        workdir = Path(tempfile.mkdtemp(prefix=f"call-{OWNER_TAG}-", dir=work_root))
     except OSError as exc:
         raise SetupError(f"Cannot create a working directory in {work_root}: {exc}") from exc
     shared_dir = _private_dir(shared_root) / decisions.shared_dir_name()
@@ -248,6 +247,7 @@ def workspace(
         raise SetupError(f"Cannot prepare the working directory {workdir}: {exc}") from exc
     finally:
         if keep:
+            mark_kept(workdir)
             logger.info("kept working directory %s", workdir)
         else:
             _REMOVER.remove(workdir)

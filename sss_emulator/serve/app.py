@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from lxml import etree
 from werkzeug.security import safe_join
@@ -44,7 +45,9 @@ from sss_emulator.core.call import request_from_form
 from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.render import ResponseMeta, render_error_xml
-from sss_emulator.core.tokens import Identity
+from sss_emulator.core.roots import OWNER_TAG, private_dir
+from sss_emulator.core.scripts import resolve_script
+from sss_emulator.core.tokens import Identity, find_purpose
 from sss_emulator.devtools.debug import (
     DEBUG_WAIT_HEADER,
     DebugRunner,
@@ -52,16 +55,23 @@ from sss_emulator.devtools.debug import (
     parse_debug_wait,
     require_debugpy,
 )
-from sss_emulator.errors import BadRequestForm, ConfigError, EmulatorError, NotAuthenticated
+from sss_emulator.errors import (
+    BadRequestForm,
+    ConfigError,
+    EmulatorError,
+    NotAuthenticated,
+    SetupError,
+)
 from sss_emulator.invocation import Emulator
 from sss_emulator.serve.form import FormLimits, read_form
-from sss_emulator.serve.history import RunHistory, RunRecord
+from sss_emulator.serve.history import RunHistory
 from sss_emulator.serve.logins import (
     Sessions,
     default_users,
     session_cookie_header,
     token_from_cookie_header,
 )
+from sss_emulator.serve.stream_xml import STREAM_THRESHOLD, stream_response_xml
 from sss_emulator.terminal import say
 from sss_emulator.wire import below_context_root, user_info_element
 
@@ -70,6 +80,10 @@ __all__ = ("XML_CONTENT_TYPE", "ServerApp", "ServerConfig", "make_app")
 logger = logging.getLogger("sss_emulator.serve.app")
 
 XML_CONTENT_TYPE = "text/xml; charset=UTF-8"
+#: Served with every file under ``/Shared/``: no scripts, no forms, no plugins, opaque origin.
+SHARED_FILE_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+#: Methods that change something; cross-site requests with them are refused.
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -165,7 +179,9 @@ class ServerApp:
         users, self.generated_password = default_users(config.users or self.emulator.users)
         self.users = users
         self.sessions = Sessions(users, self.emulator.authority)
-        self.history = RunHistory(config.history_size)
+        self.history = RunHistory(
+            config.history_size,
+            spool_dir=self.emulator.work_root / f"history-{OWNER_TAG}-{os.urandom(4).hex()}")
         self.context_root = self.emulator.context_root.strip("/")
         self.public_url = config.public_url
         self.cacert = config.cacert
@@ -201,6 +217,12 @@ class ServerApp:
             return self._error(404, f"{request.path} is not below this server's context root "
                                     f"/{self.context_root}.", None, request)
         head = path.strip("/").split("/", 1)[0]
+        foreign = self._cross_site(request, logout=head == "logout")
+        if foreign is not None:
+            return self._error(403, f"Refused a cross-site {request.method} from {foreign}: "
+                                    "this server takes state-changing requests only from its "
+                                    "own pages and from clients that send no Origin (pylib, "
+                                    "curl).", None, request)
         if path.rstrip("/") == "/scripting":
             if request.method != "POST":
                 return self._error(405, "Use POST to run a script (form fields call, -pN, "
@@ -231,6 +253,26 @@ class ServerApp:
 
     def _relative(self, path: str) -> str | None:
         return below_context_root(path, self.context_root)
+
+    def _cross_site(self, request: Request, *, logout: bool = False) -> str | None:
+        """The foreign origin of a state-changing request from another site, else ``None``.
+
+        Browsers send ``Origin`` (or at least ``Referer``) with cross-site POSTs; pylib and
+        curl send neither and keep working. Another port on 127.0.0.1 counts as foreign: it is
+        "same-site" for cookies, but it is another program.
+        """
+        if request.method not in _STATE_CHANGING and not logout:
+            return None
+        own = f"{request.scheme}://{request.host}".lower()
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            return None if origin.strip().lower() == own else (origin.strip() or "null")
+        referer = request.headers.get("Referer")
+        if referer:
+            parts = urlsplit(referer)
+            seen = f"{parts.scheme}://{parts.netloc}".lower()
+            return None if seen == own else seen
+        return None
 
     def base_uri(self, request: Request | None = None) -> str:
         """``scheme://host:port[/context-root]`` as clients see this server."""
@@ -288,10 +330,22 @@ class ServerApp:
         srid = os.urandom(16).hex()
         meta = self._meta(request, identity, srid)
         upload_dir = self._upload_dir()
+
+        def check_call(call: str) -> None:
+            # As soon as the call is known (pylib and browsers send it first): a script that
+            # does not exist or may not be run refuses the request before any upload is stored.
+            resolve_script(call, self.emulator.bin_dirs)
+            self.emulator.check_access(call, identity)
+
         try:
-            fields = read_form(request.environ, upload_dir, self.config.limits)
+            fields = read_form(request.environ, upload_dir, self.config.limits,
+                               on_call=check_call)
+            call_request = request_from_form(fields)
+            token = None
+            if find_purpose(self.emulator.purposes, call_request.call) is None:
+                token = self.sessions.script_token(identity, self._token(request))
             emulator = self._emulator_for(request)
-            outcome = emulator.run(request_from_form(fields), identity=identity)
+            outcome = emulator.run(call_request, identity=identity, auth_token=token)
         except EmulatorError as error:
             logger.info("refused %s: %s", identity.name, error.message)
             return self._error(error.http_status, error.message, identity, request)
@@ -299,8 +353,14 @@ class ServerApp:
             if upload_dir.exists():
                 shutil.rmtree(upload_dir, ignore_errors=True)
             self._untrack()
-        self.history.add(RunRecord.from_outcome(srid, outcome))
+        self.history.record(srid, outcome)
         status = 500 if outcome.timed_out or outcome.code is None else 200
+        if status == 200 and (len(outcome.stdout_bytes) + len(outcome.stderr_bytes)
+                              > STREAM_THRESHOLD):
+            # A large output is escaped and sent piece by piece instead of being copied into
+            # one document (which took five times the output's size).
+            return Response(stream_response_xml(outcome, meta), status=status,
+                            content_type=XML_CONTENT_TYPE)
         return Response(outcome.to_xml(meta), status=status, content_type=XML_CONTENT_TYPE)
 
     def _emulator_for(self, request: Request) -> Emulator:
@@ -327,9 +387,8 @@ class ServerApp:
 
     def _upload_dir(self) -> Path:
         """A fresh name below the work root; created only if the body carries files."""
-        root = self.emulator.work_root
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return root / f"upload-{os.urandom(8).hex()}"
+        root = private_dir(self.emulator.work_root)
+        return root / f"upload-{OWNER_TAG}-{os.urandom(8).hex()}"
 
     def _track(self, workdir: Path) -> None:
         with self._lock:
@@ -357,14 +416,16 @@ class ServerApp:
             return response
         body = _user_info_document(result.identity)
         response = Response(body, status=200, content_type=XML_CONTENT_TYPE)
-        response.headers["Set-Cookie"] = session_cookie_header(result.token, self._cookie_path())
+        response.headers["Set-Cookie"] = session_cookie_header(
+            result.token, self._cookie_path(), secure=request.scheme == "https")
         return response
 
     def _logout(self, request: Request) -> Response:
         self.sessions.logout(self._token(request))
         response = Response(_user_info_document(None), status=200,
                             content_type=XML_CONTENT_TYPE)
-        response.headers["Set-Cookie"] = session_cookie_header(None, self._cookie_path())
+        response.headers["Set-Cookie"] = session_cookie_header(
+            None, self._cookie_path(), secure=request.scheme == "https")
         return response
 
     def _info(self, request: Request) -> Response:
@@ -379,7 +440,10 @@ class ServerApp:
     # --- files ---------------------------------------------------------------------------------
 
     def _shared(self, request: Request, rest: str) -> Response:
-        root = self.emulator.shared_root
+        try:
+            root = private_dir(self.emulator.shared_root)  # never a root another user planted
+        except SetupError as error:
+            return self._error(error.http_status, error.message, None, request)
         joined = safe_join(str(root), *rest.split("/")) if rest and "\\" not in rest else None
         path = Path(joined) if joined else None
         if path is not None and not decisions.SHARED_FOLLOWS_SYMLINKS_OUT:
@@ -390,7 +454,13 @@ class ServerApp:
         if path is None or rest.count("/") < 1 or not path.is_file():
             return self._error(404, f"No shared file {rest!r}; links look like "
                                     "/Shared/<random name>/<file>.", None, request)
-        return send_file(path, request.environ, conditional=True)
+        response = send_file(path, request.environ, conditional=True)
+        # A script's file is the script's, not this server's: an .html or .svg left there must
+        # not run as the visitor on this origin (and drive /scripting with their cookie). The
+        # sandbox gives it an opaque origin and no scripts; nosniff keeps types as declared.
+        response.headers["Content-Security-Policy"] = SHARED_FILE_CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
     def _static(self, request: Request, name: str) -> Response:
         folder = self.config.static_dir
@@ -467,6 +537,7 @@ class ServerApp:
     def close(self, grace_s: float = 1.0) -> None:
         """Give runs in flight ``grace_s``, then stop them (TERM, grace, KILL) and clean up."""
         self._wait_idle(grace_s)
+        self.history.close()
         leftovers = self.active_runs()
         close_emulator = getattr(self.emulator, "close", None)  # stops what its hooks started
         if not leftovers:

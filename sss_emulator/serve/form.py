@@ -9,6 +9,7 @@ removes); nothing is held in memory beyond one chunk and one text field.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl
@@ -52,9 +53,14 @@ class FormLimits:
 
 
 def read_form(
-    environ: dict[str, Any], upload_dir: Path, limits: FormLimits
+    environ: dict[str, Any], upload_dir: Path, limits: FormLimits,
+    on_call: Callable[[str], None] | None = None,
 ) -> list[tuple[str, FieldValue]]:
     """The body's parts as ``(name, text | Upload)``; uploads land in ``upload_dir``.
+
+    ``on_call`` sees the ``call`` field as soon as it has arrived and may raise an
+    :class:`~sss_emulator.errors.EmulatorError` to refuse the request there, before the file
+    parts after it are read or stored (pylib and browsers send ``call`` first).
 
     ``upload_dir`` is created when the first file part arrives (its parent must exist); the
     caller removes it.
@@ -72,8 +78,14 @@ def read_form(
     try:
         stream = get_input_stream(environ, max_content_length=limits.max_body)
         if mimetype == _URLENCODED:
-            return _read_urlencoded(stream, limits)
-        return _read_multipart(stream, options.get("boundary", ""), upload_dir, limits)
+            fields = _read_urlencoded(stream, limits)
+            if on_call is not None:
+                for name, value in fields:
+                    if name == "call" and isinstance(value, str):
+                        on_call(value)
+                        break
+            return fields
+        return _read_multipart(stream, options.get("boundary", ""), upload_dir, limits, on_call)
     except RequestEntityTooLarge as exc:
         raise limits.too_large() from exc
     except BadRequest as exc:  # e.g. the client went away in the middle of the body
@@ -96,7 +108,8 @@ def _read_urlencoded(stream: IO[bytes], limits: FormLimits) -> list[tuple[str, F
 
 
 def _read_multipart(
-    stream: IO[bytes], boundary: str, upload_dir: Path, limits: FormLimits
+    stream: IO[bytes], boundary: str, upload_dir: Path, limits: FormLimits,
+    on_call: Callable[[str], None] | None = None,
 ) -> list[tuple[str, FieldValue]]:
     if not boundary:
         raise BadRequestForm(
@@ -108,7 +121,7 @@ def _read_multipart(
                                    max_parts=limits.max_parts)
     except UnicodeEncodeError as exc:
         raise BadRequestForm(f"The multipart boundary {boundary!r} is not ASCII.") from exc
-    parts = _Parts(upload_dir, limits)
+    parts = _Parts(upload_dir, limits, on_call)
     try:
         while True:
             chunk = stream.read(_CHUNK)
@@ -135,8 +148,10 @@ def _read_multipart(
 class _Parts:
     """Collects decoder events into form parts; file data goes to numbered files on disk."""
 
-    def __init__(self, upload_dir: Path, limits: FormLimits) -> None:
+    def __init__(self, upload_dir: Path, limits: FormLimits,
+                 on_call: Callable[[str], None] | None = None) -> None:
         self.upload_dir = upload_dir
+        self.on_call = on_call
         self.limits = limits
         self.fields: list[tuple[str, FieldValue]] = []
         self.complete = False
@@ -190,6 +205,9 @@ class _Parts:
             text = b"".join(self._text).decode("utf-8", errors="replace")
             self.fields.append((current.name, text))
             self._current = None
+            if current.name == "call" and self.on_call is not None:
+                on_call, self.on_call = self.on_call, None
+                on_call(text)
 
     def close(self) -> None:
         if self._file is not None:

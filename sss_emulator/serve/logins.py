@@ -13,7 +13,6 @@ import hmac
 import logging
 import os
 import secrets
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,7 +32,8 @@ __all__ = (
 
 logger = logging.getLogger("sss_emulator.serve.logins")
 
-#: The environment variable that sets the default ``admin`` password.
+#: The environment variable that sets the default ``admin`` password (never passed to scripts:
+#: it is in :data:`~sss_emulator.core.emulator.EMULATOR_SECRET_ENV`).
 ADMIN_PASSWORD_ENV = "SSS_ADMIN_PASSWORD"
 
 def default_users(
@@ -67,8 +67,6 @@ class Sessions:
     def __init__(self, users: UsersConfig, authority: TokenAuthority) -> None:
         self.users = users
         self.authority = authority
-        self._revoked: set[str] = set()
-        self._lock = threading.Lock()
 
     def login(self, username: str, password: str) -> _LoginResult | None:
         """A new session for correct credentials; ``None`` otherwise (the caller answers 401)."""
@@ -84,19 +82,24 @@ class Sessions:
         return _LoginResult(identity, self.authority.session_token(identity))
 
     def logout(self, token: str | None) -> None:
-        """Make ``token`` unusable from now on (scripts' copies of it too)."""
-        if token and self.verify(token) is not None:
-            with self._lock:
-                self._revoked.add(token)
+        """Make ``token`` unusable from now on, in any encoding of its JSON, and with it the
+        tokens handed to the scripts it started (:meth:`script_token`)."""
+        if token:
+            self.authority.revoke(token)
 
     def verify(self, token: str | None) -> TokenInfo | None:
-        """The token's holder if we issued it, it has not expired and was not logged out."""
+        """The token's holder if we issued it, it has not expired and was not logged out (a
+        one-time token also counts one use, see :meth:`TokenAuthority.verify`)."""
         if not token:
             return None
-        with self._lock:
-            if token in self._revoked:
-                return None
         return self.authority.verify(token)
+
+    def script_token(self, identity: Identity, session_token: str | None) -> str | None:
+        """The session token a script of ``identity`` gets: tied to the caller's session, so
+        that logging that session out revokes the script's token too."""
+        if identity.is_anonymous:
+            return None
+        return self.authority.session_token(identity, parent=session_token)
 
     def identity_for(self, token: str | None) -> Identity | None:
         """Who a request acts as: the token's holder, else anonymous; ``None`` means 401.

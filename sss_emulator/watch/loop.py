@@ -322,14 +322,17 @@ def watch_invocation(
     loop = _WatchLoop(invocation, cfg, out, err)
     interactive = keys is not None and not keys.closed and keys.isatty()
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    stop_signals = [signal.SIGINT, signal.SIGTERM]
+    if hasattr(signal, "SIGHUP"):  # the terminal closed: stop as cleanly as for Ctrl+C
+        stop_signals.append(signal.SIGHUP)
+    previous = {sig: signal.getsignal(sig) for sig in stop_signals}
 
     def stop_on(signum: int, frame: object) -> None:
         loop.inbox.signalled = signum  # one assignment: safe whatever the main thread holds
 
     if main_thread:  # SIGTERM ends the watch as cleanly as Ctrl+C (watchfiles' catch_sigterm)
-        signal.signal(signal.SIGINT, stop_on)
-        signal.signal(signal.SIGTERM, stop_on)
+        for sig in stop_signals:
+            signal.signal(sig, stop_on)
     try:
         loop.run(keys if interactive else None)
         if loop.inbox.signalled:
@@ -343,6 +346,6 @@ def watch_invocation(
             loop.close()
         finally:
             if main_thread:
-                signal.signal(signal.SIGINT, previous[0])
-                signal.signal(signal.SIGTERM, previous[1])
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
         say(err, "watch ended; no run left behind")

@@ -19,13 +19,18 @@ from pathlib import Path
 from sss_emulator.config import Settings, find_pyproject
 from sss_emulator.core.workspace import default_root
 
-__all__ = ("IGNORED_DIR_NAMES", "IGNORED_FILE_PATTERNS", "WatchTargets", "targets_for",
-           "upload_paths")
+__all__ = ("IGNORED_DIR_NAMES", "IGNORED_FILE_PATTERNS", "OWN_TEMP_PREFIXES", "WatchTargets",
+           "targets_for", "upload_paths")
 
 #: Folders whose contents never matter for a run: caches and version control.
 IGNORED_DIR_NAMES = frozenset({
     "__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".ruff_cache",
 })
+#: Names of what the emulator itself creates in the temp dir: its private root
+#: (``sss-emulator-<uid>``: work, shared, tls), the server's history spool
+#: (``sss-emulator-history-*``), the stand-in's per-run files (``sss-standin-*``) and doctor's
+#: probes. Ignored wherever TMPDIR is, even inside a watched folder.
+OWN_TEMP_PREFIXES = ("sss-emulator-", "sss-standin-", "sss-doctor-")
 #: Editor swap, backup and probe files (vim writes ``4913`` to test a folder is writable).
 IGNORED_FILE_PATTERNS = ("*.swp", "*.swo", "*.swx", "*~", ".#*", "#*#", "4913", "*.pyc")
 
@@ -53,6 +58,8 @@ class WatchTargets:
     cwd: str = ""
     #: Folders watched one level deep only (see :data:`_BROAD`).
     flat_folders: frozenset[str] = frozenset()
+    #: Path prefixes of what the emulator writes in the temp dir (see OWN_TEMP_PREFIXES).
+    ignored_prefixes: tuple[str, ...] = ()
 
     def matters(self, path: str) -> bool:
         """Whether a change to ``path`` should rerun the script."""
@@ -65,6 +72,8 @@ class WatchTargets:
     def is_ignored(self, path: str) -> bool:
         """Our own outputs, caches, editor droppings and the user's ``--ignore`` patterns."""
         if any(_under(path, root) for root in self.ignored_roots):
+            return True
+        if path.startswith(self.ignored_prefixes):
             return True
         parts = path.split(os.sep)
         if IGNORED_DIR_NAMES.intersection(parts):
@@ -198,7 +207,14 @@ def targets_for(
                                    | {_norm(r.resolve()) for r in ignored})),
         ignore_patterns=tuple(str(p) for p in _many(options.get("ignore"))),
         cwd=_norm(cwd),
+        ignored_prefixes=_own_temp_prefixes(),
     )
+
+
+def _own_temp_prefixes() -> tuple[str, ...]:
+    temp = Path(tempfile.gettempdir())
+    bases = {_norm(temp), _norm(temp.resolve())}
+    return tuple(sorted(os.path.join(base, name) for base in bases for name in OWN_TEMP_PREFIXES))
 
 
 def _broad_folders() -> set[str]:

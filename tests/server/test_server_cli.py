@@ -67,11 +67,15 @@ def test_serve_on_an_ephemeral_port_then_ctrl_c(samples: Path, tmp_path: Path) -
     assert list(work.iterdir()) == []
 
 
-def test_ctrl_c_stops_a_running_script_and_removes_its_directory(tmp_path: Path) -> None:
-    """A script still running at Ctrl+C is stopped with its process group; nothing is left."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_ctrl_c_stops_a_running_script_and_removes_its_directory(
+        tmp_path: Path, sig: signal.Signals) -> None:
+    """A script still running at Ctrl+C (or TERM, or HUP) is stopped with its process group;
+    nothing is left."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    marker = f"sss-ctrl-c-{os.getpid()}"
+    marker = f"sss-ctrl-c-{os.getpid()}-{sig.name}"
     (bin_dir / "slow.sh").write_text(f"#!/bin/bash\nexec -a {marker} sleep 120\n")
     (bin_dir / "slow.sh").chmod(0o755)
     (tmp_path / "users.yaml").write_text("roles:\n  anonymous: [SCRIPTING:EXECUTE]\n")
@@ -90,7 +94,7 @@ def test_ctrl_c_stops_a_running_script_and_removes_its_directory(tmp_path: Path)
         time.sleep(0.05)
     assert _running(marker), "the script never started"
     assert any(work.iterdir())
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     assert proc.wait(timeout=30) == 0
     client.wait(timeout=30)
     assert list(work.iterdir()) == []

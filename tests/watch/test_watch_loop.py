@@ -93,6 +93,7 @@ def test_syntax_error_then_fix_keeps_watching(
     assert watcher.matching(r"SyntaxError")
     script.write_text("#!/usr/bin/env python3\nprint('fixed')\n")
     watcher.wait_for(RUN_DONE.format(n=2) + "exit 0")
+    watcher.wait_for(r"^fixed$", stream="out")  # stdout is read by its own thread: may lag
     assert watcher.matching(r"^fixed$", stream="out") == ["fixed"]
     assert watcher.interrupt() == 0
 

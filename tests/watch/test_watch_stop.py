@@ -40,7 +40,8 @@ def test_change_during_a_run_stops_its_group_and_starts_again(
     assert all(wait_gone(pid) for pid in second)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_signal_quits_cleanly_with_no_orphans(
     tmp_path: Path, start_watcher: Callable[..., Watcher], watch_env: dict[str, str],
     sig: signal.Signals,

@@ -81,8 +81,9 @@ def test_anonymous_visitor_gets_a_login_form(server_app: ServerApp) -> None:
     # anonymous access is off here: the header must not claim one runs scripts as anonymous
     assert "Log in to run scripts (anonymous access is off)" in html
     assert "as <strong>anonymous</strong>" not in html
-    scripts = client.get("/sss/api/scripts").get_json()["scripts"]
-    assert {s["allowed"] for s in scripts if s["executable"]} == {None}  # "log in", not "no"
+    # anonymous access is off: before login the page and its API show no scripts (issue 11)
+    assert client.get("/sss/api/scripts").status_code == 401
+    assert "minimal.bash" not in html
     wrong = client.post("/login", data={"username": "admin", "password": "nope"})
     assert wrong.status_code == 401
     client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
@@ -303,7 +304,7 @@ def test_runs_are_private_to_their_user(server_app: ServerApp, client: Client) -
     assert tina.get(f"/sss/api/runs/{tinas}").get_json()["user"]["name"] == "tina"
     assert client.get(f"/sss/api/runs/{tinas}").status_code == 200
     anonymous = Client(server_app)
-    assert anonymous.get("/sss/api/runs").get_json()["runs"] == []
+    assert anonymous.get("/sss/api/runs").status_code == 401  # anonymous access is off
     assert f"/sss/runs/{admins}" not in anonymous.get("/").get_data(as_text=True)
 
 

@@ -131,28 +131,110 @@ def _seq(entity: Entity) -> int:
 
 
 # ----------------------------------------------------------------------------- patterns
-@lru_cache(maxsize=512)
-def _glob_regex(glob: str, *, path: bool = False) -> re.Pattern[str]:
-    """A pattern form as a regex: ``*`` any text (for paths: within one ``/`` segment), ``**``
-    anything (paths only), ``\\*`` a literal star; case-insensitive (U), whole string."""
-    out: list[str] = []
-    i = 0
-    while i < len(glob):
-        char = glob[i]
-        if char == "\\" and i + 1 < len(glob):
-            out.append(re.escape(glob[i + 1]))
-            i += 2
-            continue
-        if char == "*":
-            if path and glob.startswith("**", i):
-                out.append(".*")
+class GlobMatcher:
+    """A pattern form: ``*`` any text (for paths: within one ``/`` segment), ``**`` anything
+    (paths only), ``\\*`` a literal star; case-insensitive (U), whole string.
+
+    Matched in time linear in the text, never by backtracking: a regex such as
+    ``.*a.*a.*a.*b`` needs polynomial time on a long name, and ``LIKE "*a*a*a*a*b"`` held the
+    store's lock for minutes. Without segments, the literal parts between stars are found left to
+    right, each at its first place after the previous one (the leftmost place is always the best
+    one); a path pattern is simulated as a small automaton, one character at a time.
+    """
+
+    __slots__ = ("_parts", "_tokens")
+
+    def __init__(self, glob: str, *, path: bool = False) -> None:
+        tokens: list[tuple[str, str]] = []  # ("c", char) | ("*", "") | ("*", "/") | ("**", "")
+        i = 0
+        while i < len(glob):
+            char = glob[i]
+            if char == "\\" and i + 1 < len(glob):
+                tokens.append(("c", glob[i + 1].lower()))
                 i += 2
+            elif char == "*" and path and glob.startswith("**", i):
+                tokens.append(("**", ""))
+                i += 2
+            elif char == "*":
+                tokens.append(("*", "/" if path else ""))
+                i += 1
+            else:
+                tokens.append(("c", char.lower()))
+                i += 1
+        self._tokens = tokens
+        self._parts: list[str] | None = None
+        if not path:  # literal parts between stars: the fast, find-based form
+            parts = [""]
+            for kind, char in tokens:
+                if kind == "c":
+                    parts[-1] += char
+                else:
+                    parts.append("")
+            self._parts = parts
+
+    def fullmatch(self, text: str) -> bool:
+        """Whether the whole of ``text`` matches."""
+        text = text.lower()
+        if self._parts is not None:
+            return _match_parts(self._parts, text)
+        return _match_tokens(self._tokens, text)
+
+
+def _match_parts(parts: list[str], text: str) -> bool:
+    if len(parts) == 1:
+        return text == parts[0]
+    first, last = parts[0], parts[-1]
+    end = len(text) - len(last)
+    if end < len(first) or not text.startswith(first) or not text.endswith(last):
+        return False
+    position = len(first)
+    for part in parts[1:-1]:
+        if part:
+            found = text.find(part, position, end)
+            if found < 0:
+                return False
+            position = found + len(part)
+    return True
+
+
+def _match_tokens(tokens: list[tuple[str, str]], text: str) -> bool:
+    """The set of pattern positions reachable after each character (no backtracking)."""
+    size = len(tokens)
+
+    def closure(states: set[int]) -> set[int]:
+        out: set[int] = set()
+        stack = list(states)
+        while stack:
+            state = stack.pop()
+            if state in out:
                 continue
-            out.append("[^/]*" if path else ".*")
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+            out.add(state)
+            if state < size and tokens[state][0] != "c":
+                stack.append(state + 1)  # a star may match nothing
+        return out
+
+    states = closure({0})
+    for char in text:
+        following: set[int] = set()
+        for state in states:
+            if state == size:
+                continue
+            kind, value = tokens[state]
+            if kind == "c":
+                if value == char:
+                    following.add(state + 1)
+            elif char != value or kind == "**":  # "*" in a path stops at "/"
+                following.add(state)
+        if not following:
+            return False
+        states = closure(following)
+    return size in states
+
+
+@lru_cache(maxsize=512)
+def _glob_regex(glob: str, *, path: bool = False) -> GlobMatcher:
+    """The cached matcher of a pattern form (see :class:`GlobMatcher`)."""
+    return GlobMatcher(glob, path=path)
 
 
 @lru_cache(maxsize=256)
@@ -168,7 +250,7 @@ def matches_name(pattern: NamePattern, store: QueryStore) -> set[int]:
         return store.match_names(lambda name: regex.search(name) is not None)
     if pattern.has_wildcard:
         glob = _glob_regex(pattern.text)
-        return store.match_names(lambda name: glob.fullmatch(name) is not None)
+        return store.match_names(glob.fullmatch)
     literal = pattern.literal
     found = {e.id for e in store.find_by_name(literal) if e.id is not None}
     if literal.isdigit() and store.get(int(literal)) is not None:
@@ -536,7 +618,7 @@ def _compare(
 ) -> bool:
     """One stored value against a query value (pattern form) with one operator."""
     if op == "LIKE" or (op == "=" and _has_wildcard(glob)):
-        return _glob_regex(glob).fullmatch(stored) is not None
+        return _glob_regex(glob).fullmatch(stored)
     want: Wanted = wanted(_literal(glob)).scaled(factor)
     return compare_key(typed_key(stored, datatype), op, want)
 

@@ -132,8 +132,16 @@ def _timestamp_iso(seconds: float) -> str:
     return _dt.datetime.fromtimestamp(seconds, _dt.UTC).isoformat(timespec="seconds")
 
 
-def run_json(record: RunRecord) -> dict[str, Any]:
-    """One run of the server's history as the page's JSON: what the result view shows."""
+#: How much of a run's stdout and stderr the page shows (a 200 MB output would not render).
+PAGE_OUTPUT_BYTES = 1024 * 1024
+
+
+def run_json(record: RunRecord, limit: int | None = PAGE_OUTPUT_BYTES) -> dict[str, Any]:
+    """One run of the server's history as the page's JSON: what the result view shows.
+
+    Outputs are cut at ``limit`` bytes; ``stdout_bytes``/``stderr_bytes`` say how long
+    they really were.
+    """
     return {
         "srid": record.srid,
         "script": record.script or record.call.split(" ", 1)[0],
@@ -142,8 +150,10 @@ def run_json(record: RunRecord) -> dict[str, Any]:
         "code": record.code,
         "timed_out": record.timed_out,
         "duration_s": round(record.duration_s, 3),
-        "stdout": record.stdout_text,
-        "stderr": record.stderr_text,
+        "stdout": record.stdout.text(limit),
+        "stderr": record.stderr.text(limit),
+        "stdout_bytes": record.stdout.size,
+        "stderr_bytes": record.stderr.size,
         "shared_files": [{"name": name, "link": link} for name, link in record.shared_files],
         "mails": [{key: mail.get(key) for key in ("from", "to", "cc", "subject", "body")}
                   for mail in record.mails],
@@ -201,11 +211,29 @@ class PageApp:
             endpoint, args = _URLS.bind("localhost").match(path)
             if request.method not in ("GET", "HEAD"):
                 raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
-            response = getattr(self, f"on_{endpoint}")(request, **args)
+            if endpoint != "static" and self._locked(request):
+                response = self._login_only(request, endpoint)
+            else:
+                response = getattr(self, f"on_{endpoint}")(request, **args)
         except HTTPException as exc:
             response = self._error_page(request, exc)
         body: Iterable[bytes] = response(environ, start_response)
         return body
+
+    def _locked(self, request: Request) -> bool:
+        """With anonymous access off, nobody sees scripts, paths or runs before logging in."""
+        if self.server_app.emulator.anonymous_allowed:
+            return False
+        return not _viewer(self.server_app, request).logged_in
+
+    def _login_only(self, request: Request, endpoint: str) -> Response:
+        text = ("Log in to see the scripts of this server: anonymous access is off "
+                "(start it with --anonymous to allow it).")
+        if endpoint.startswith("api_"):
+            body = json.dumps({"error": text, "status": 401})
+            return Response(body, status=401, mimetype="application/json")
+        html = f'<h1>Log in</h1><p class="lead">{escape(text)}</p>'
+        return self._page(request, "Log in", html, status=401)
 
     # pages ---------------------------------------------------------------------------------
 
@@ -371,7 +399,7 @@ class PageApp:
         return self._page(request, "Scripts", body)
 
     def _recent(self, viewer: _Viewer, script: str | None = None) -> list[dict[str, Any]]:
-        runs = (run_json(record) for record in self.server_app.history.recent())
+        runs = (run_json(record, limit=0) for record in self.server_app.history.recent())
         chosen = [r for r in runs if (script is None or r["script"] == script)
                   and _may_see(viewer, r)]
         return chosen[:HISTORY_SHOWN]

@@ -424,6 +424,11 @@
     if (!run.refused) {
       section.append(el("h3", { text: "Output" }));
       if (run.stdout) {
+        const shown = new TextEncoder().encode(run.stdout).length;
+        if (run.stdout_bytes && run.stdout_bytes > shown) {
+          section.append(el("p", { class: "notice warn", id: "stdout-cut",
+            text: `Showing the first ${shown} of ${run.stdout_bytes} bytes of the output.` }));
+        }
         section.append(await stdoutFrame(run.stdout));
         const raw = el("details", { class: "raw" }, el("summary", { text: "Output as text" }),
           el("pre", { text: run.stdout }));

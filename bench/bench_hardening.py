@@ -1,0 +1,175 @@
+"""The memory bounds of issue 11: what a huge output and a huge bad body cost ``serve``.
+
+    python bench/bench_hardening.py [--stdout-mb 200] [--body-mib 400] [--runs 3]
+
+A ``sss-emulate serve`` subprocess is measured from outside (``/proc/<pid>/status``: peak
+RSS, reset before each step through ``clear_refs``):
+
+1. stdout: a script prints ``--stdout-mb`` MB; the client reads the answer and throws it away.
+   Repeated ``--runs`` times, so that the history's share shows (it spools outputs to disk).
+2. bad bodies of ``--body-mib`` MiB, streamed by the client: XML garbage to the stand-in's
+   ``POST /Entity``, and a urlencoded body to ``/scripting``. Both must be refused (413) without
+   the server holding the body.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+
+PASSWORD = "bench-password"
+MIB = 1024 * 1024
+
+
+def _start_server(root: Path, bin_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    env = {**os.environ, "SSS_ADMIN_PASSWORD": PASSWORD}
+    args = [sys.executable, "-m", "sss_emulator", "serve", "--port", "0", "--quiet",
+            "--work-root", str(root / "work"), "--shared-root", str(root / "shared"),
+            "--bin-dir", str(bin_dir), "--timeout", "600"]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr is not None
+    banner = proc.stderr.readline()
+    match = re.search(r"on (http://[\d.]+:\d+)", banner)
+    if match is None:
+        proc.kill()
+        raise SystemExit(f"server did not start: {banner}{proc.stderr.read()}")
+    return proc, match.group(1)
+
+
+def _kib(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _peak_growth(pid: int, action: Callable[[], str]) -> tuple[float, float, str]:
+    """Run ``action``; the server's peak RSS growth in MiB, the seconds taken, its result."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset VmHWM
+    baseline = _kib(pid, "VmRSS")
+    peak = [baseline]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _kib(pid, "VmRSS"))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    try:
+        result = action()
+    finally:
+        elapsed = time.perf_counter() - started
+        done.set()
+        sampler.join()
+    high = max(peak[0], _kib(pid, "VmHWM"))
+    return (high - baseline) / 1024, elapsed, result
+
+
+def _login(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    body = urllib.parse.urlencode({"username": "admin", "password": PASSWORD}).encode()
+    conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    response = conn.getresponse()
+    response.read()
+    return (response.getheader("Set-Cookie") or "").split(";", 1)[0]
+
+
+def _run_big(url: str, cookie: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600)
+    conn.request("POST", "/scripting", b"call=big.sh",
+                 {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    response = conn.getresponse()
+    size = 0
+    while chunk := response.read(MIB):
+        size += len(chunk)
+    return f"{response.status}, {size / 1e6:.0f} MB answer"
+
+
+def _stream_body(url: str, cookie: str, path: str, ctype: str, mib: int) -> str:
+    """Send ``mib`` MiB with a matching Content-Length until the server answers or closes."""
+    parts = urllib.parse.urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=600)
+    head = (f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nCookie: {cookie}\r\n"
+            f"Content-Type: {ctype}\r\nContent-Length: {mib * MIB}\r\n"
+            "Connection: close\r\n\r\n").encode()
+    chunk = (b"<Garbage>" + b"x" * (MIB - 9)) if "xml" in ctype else b"a=" + b"x" * (MIB - 2)
+    sent = 0
+    try:
+        sock.sendall(head)
+        for _ in range(mib):
+            sock.sendall(chunk)
+            sent += 1
+        sock.shutdown(socket.SHUT_WR)  # done sending, as curl is after a 413
+    except OSError:
+        pass  # the server answered and closed early: what we want
+    answer = b""
+    with contextlib.suppress(OSError):
+        while data := sock.recv(65536):
+            answer += data
+    sock.close()
+    status = answer.split(b"\r\n", 1)[0].decode(errors="replace") or "(closed)"
+    return f"{status} (the client sent {sent} of {mib} MiB; the server discards the rest)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stdout-mb", type=int, default=200)
+    parser.add_argument("--body-mib", type=int, default=400)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-hardening-") as tmp:
+        root = Path(tmp)
+        bin_dir = root / "bin"
+        bin_dir.mkdir()
+        big = bin_dir / "big.sh"
+        big.write_text(f"#!/bin/sh\nhead -c {args.stdout_mb * 1000 * 1000} /dev/zero "
+                       "| tr '\\0' x\n")
+        big.chmod(0o755)
+        proc, url = _start_server(root, bin_dir)
+        try:
+            cookie = _login(url)
+            print(f"server pid {proc.pid} on {url}; RSS {_kib(proc.pid, 'VmRSS') / 1024:.1f} "
+                  "MiB at start")
+            for run in range(1, args.runs + 1):
+                growth, seconds, result = _peak_growth(proc.pid, lambda: _run_big(url, cookie))
+                rss = _kib(proc.pid, "VmRSS") / 1024
+                print(f"{args.stdout_mb} MB stdout, run {run}: peak RSS growth {growth:.0f} MiB "
+                      f"in {seconds:.1f} s ({result}); RSS after {rss:.0f} MiB")
+            spool = sorted((root / "work").glob("history-*/*"))
+            print(f"  history: {len(spool)} spooled output file(s) on disk, "
+                  f"{sum(p.stat().st_size for p in spool) / 1e6:.0f} MB")
+            for path, ctype in (("/Entity", "text/xml"),
+                                ("/scripting", "application/x-www-form-urlencoded")):
+                growth, seconds, result = _peak_growth(
+                    proc.pid,
+                    lambda p=path, c=ctype: _stream_body(url, cookie, p, c, args.body_mib))
+                print(f"{args.body_mib} MiB bad body to {path}: peak RSS growth {growth:.1f} MiB "
+                      f"in {seconds:.1f} s: {result}")
+        finally:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+            if proc.poll() is None:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""The private roots runs write below, made safe to trust, and what dead runs left in them.
+
+``<tmp>/sss-emulator-<uid>`` lies in a folder every local user can write. Another user may have
+made it first and planted ``shared -> /home/victim`` (which ``/Shared`` would then serve) or a TLS
+key, so the folder and each root below it must be a real directory (never a link), owned by this
+user, and closed to everyone else; if not, the run is refused with what to do.
+
+Every directory a run makes below the work root carries its owner in its name
+(``call-<pid>.<start time>-…``); a process that starts sweeps the directories whose owner has
+died (a SIGKILLed run), and never those of a process that is still running, nor ``--keep``
+directories.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import stat
+import tempfile
+import threading
+from pathlib import Path
+
+from sss_emulator.errors import SetupError
+
+__all__ = (
+    "OWNER_TAG",
+    "check_private",
+    "mark_kept",
+    "private_base",
+    "private_dir",
+    "private_root",
+    "sweep_dead_runs",
+)
+
+logger = logging.getLogger("sss_emulator.core.roots")
+
+
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (clock ticks since boot), or None when it is gone."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat_line[stat_line.rindex(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 and fields[0] != "Z" else None
+
+
+#: ``<pid>.<start time>`` of this process: with the start time, a recycled pid is not mistaken
+#: for the run's owner.
+OWNER_TAG = f"{os.getpid()}.{_start_time(os.getpid()) or 0}"
+_OWNED = re.compile(r"(?:call|upload|history|trash)-(\d+)\.(\d+)-")
+_KEPT_SUFFIX = ".kept"
+_swept: set[str] = set()
+_swept_lock = threading.Lock()
+
+
+def private_base() -> Path:
+    """``<tmp>/sss-emulator-<uid>``, the parent of the default roots."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"sss-emulator-{uid}"
+
+
+def check_private(path: Path) -> Path:
+    """Refuse ``path`` unless it is a real directory of this user that nobody else may use."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        raise SetupError(f"Cannot use {path}: {exc.strerror or exc}.") from exc
+    problem = None
+    if stat.S_ISLNK(info.st_mode):
+        problem = "is a symbolic link"
+    elif not stat.S_ISDIR(info.st_mode):
+        problem = "is not a directory"
+    elif hasattr(os, "getuid") and info.st_uid != os.getuid():
+        problem = f"belongs to another user (uid {info.st_uid})"
+    elif info.st_mode & 0o022:
+        problem = f"may be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    elif info.st_mode & 0o077:
+        # ours, and nobody else could write in it (older versions made it 0755): close it
+        os.chmod(path, 0o700, follow_symlinks=False)
+    if problem is not None:
+        raise SetupError(
+            f"{path} {problem}; another local user may have prepared it to redirect your runs. "
+            f"Remove it if it is not yours (or ask an administrator), or set SSS_WORK_ROOT and "
+            "SSS_SHARED_ROOT to folders of your own."
+        )
+    return path
+
+
+def private_dir(path: Path) -> Path:
+    """Make ``path`` (mode 0700) and check it. Below the default private base, the base and
+    every level are checked; elsewhere (a root the user chose) only that it is no link."""
+    base = private_base()
+    if path.parent == base:
+        with contextlib.suppress(FileExistsError):
+            base.mkdir(mode=0o700)
+        check_private(base)
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+        return check_private(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.is_symlink():
+        raise SetupError(f"{path} is a symlink; remove it so runs cannot be redirected elsewhere.")
+    return path
+
+
+def private_root(kind: str) -> Path:
+    """``<tmp>/sss-emulator-<uid>/<kind>``, made and checked (e.g. ``tls``)."""
+    return private_dir(private_base() / kind)
+
+
+def mark_kept(workdir: Path) -> None:
+    """Keep ``workdir`` from being swept as a dead run's (``--keep`` asked for it)."""
+    with contextlib.suppress(OSError):
+        workdir.with_name(workdir.name + _KEPT_SUFFIX).touch(mode=0o600)
+
+
+def _owner_alive(pid: str, started: str) -> bool:
+    owner = int(pid)
+    if owner == os.getpid():
+        return True
+    if started == "0" or not Path("/proc").is_dir():
+        return _pid_exists(owner)
+    return _start_time(owner) == started  # another start time: the pid was reused
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_processes_in(folder: str) -> None:
+    """SIGKILL this user's processes whose working directory lies in ``folder`` (Linux)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if cwd == folder or cwd.startswith(folder + os.sep):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                logger.info("stopped process %s left running in %s", entry.name, folder)
+
+
+def sweep_dead_runs(work_root: Path) -> list[Path]:
+    """Remove what runs of dead processes left in ``work_root`` (once per process and root).
+
+    Only directories named with an owner tag are touched, only when that owner is gone, and
+    never one kept with ``--keep``. Returns what was removed.
+    """
+    key = str(work_root)
+    with _swept_lock:
+        if key in _swept:
+            return []
+        _swept.add(key)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(work_root))
+    except OSError:
+        return removed
+    names = {entry.name for entry in entries}
+    for entry in entries:
+        match = _OWNED.match(entry.name)
+        if match is None or not entry.is_dir(follow_symlinks=False):
+            continue
+        if entry.name + _KEPT_SUFFIX in names or _owner_alive(*match.groups()):
+            continue
+        _kill_processes_in(entry.path)  # the dead run's script may have outlived it
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(Path(entry.path))
+    if removed:
+        logger.info("removed %d directories that ended runs left in %s", len(removed), work_root)
+    return removed
