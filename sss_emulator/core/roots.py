@@ -24,6 +24,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from sss_emulator.core import processes
 from sss_emulator.errors import SetupError
 
 __all__ = (
@@ -39,19 +40,9 @@ __all__ = (
 logger = logging.getLogger("sss_emulator.core.roots")
 
 
-def _start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or None when it is gone."""
-    try:
-        stat_line = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat_line[stat_line.rindex(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 and fields[0] != "Z" else None
-
-
 #: ``<pid>.<start time>`` of this process: with the start time, a recycled pid is not mistaken
 #: for the run's owner.
-OWNER_TAG = f"{os.getpid()}.{_start_time(os.getpid()) or 0}"
+OWNER_TAG = f"{os.getpid()}.{processes.start_time(os.getpid()) or 0}"
 _OWNED = re.compile(r"(?:call|upload|history|trash)-(\d+)\.(\d+)-")
 _KEPT_SUFFIX = ".kept"
 _swept: set[str] = set()
@@ -123,37 +114,17 @@ def _owner_alive(pid: str, started: str) -> bool:
     owner = int(pid)
     if owner == os.getpid():
         return True
-    if started == "0" or not Path("/proc").is_dir():
-        return _pid_exists(owner)
-    return _start_time(owner) == started  # another start time: the pid was reused
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    if started == "0" or not processes.have_proc():
+        return processes.exists(owner)
+    return processes.start_time(owner) == started  # another start time: the pid was reused
 
 
 def _kill_processes_in(folder: str) -> None:
     """SIGKILL this user's processes whose working directory lies in ``folder`` (Linux)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        if cwd == folder or cwd.startswith(folder + os.sep):
-            with contextlib.suppress(OSError):
-                os.kill(int(entry.name), signal.SIGKILL)
-                logger.info("stopped process %s left running in %s", entry.name, folder)
+    for process in processes.running_in(Path(folder)):
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGKILL)
+            logger.info("stopped process %s left running in %s", process.pid, folder)
 
 
 def sweep_dead_runs(work_root: Path) -> list[Path]:
