@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import logging
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from urllib.parse import urlsplit
 from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.processes import port_listener
+from sss_emulator.core.roots import owned_dir
 from sss_emulator.errors import ConfigError, SetupError
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class AddressListener:
         self.tls: TlsFiles | None = None
         self.started = False
         if address.tls:
-            folder = Path(tempfile.mkdtemp(prefix="sss-address-tls-"))
+            folder = owned_dir("address-tls")  # swept by the next start if we are killed
             self._cleanup = folder
             self.tls = make_self_signed_cert(folder, address.host)
 

@@ -8,7 +8,9 @@ user, and closed to everyone else; if not, the run is refused with what to do.
 Every directory a run makes below the work root carries its owner in its name
 (``call-<pid>.<start time>-…``); a process that starts sweeps the directories whose owner has
 died (a SIGKILLed run), and never those of a process that is still running, nor ``--keep``
-directories.
+directories. The stand-in's own folders (its mail spool, its file store with ``--mounts``, its
+certificate at ``--server-address``) follow the same rule in ``<tmp>/sss-emulator-<uid>/standin``
+(:func:`standin_root`, :func:`owned_dir`).
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ __all__ = (
     "OWNER_TAG",
     "check_private",
     "mark_kept",
+    "owned_dir",
     "private_base",
     "private_dir",
     "private_root",
+    "standin_root",
     "sweep_dead_runs",
 )
 
@@ -43,7 +47,8 @@ logger = logging.getLogger("sss_emulator.core.roots")
 #: ``<pid>.<start time>`` of this process: with the start time, a recycled pid is not mistaken
 #: for the run's owner.
 OWNER_TAG = f"{os.getpid()}.{processes.start_time(os.getpid()) or 0}"
-_OWNED = re.compile(r"(?:call|upload|history|trash)-(\d+)\.(\d+)-")
+_OWNED = re.compile(
+    r"(?:call|upload|history|trash|standin|caosroot|address-tls)-(\d+)\.(\d+)-")
 _KEPT_SUFFIX = ".kept"
 _swept: set[str] = set()
 _swept_lock = threading.Lock()
@@ -156,3 +161,34 @@ def sweep_dead_runs(work_root: Path) -> list[Path]:
     if removed:
         logger.info("removed %d directories that ended runs left in %s", len(removed), work_root)
     return removed
+
+
+def standin_root() -> Path | None:
+    """``<tmp>/sss-emulator-<uid>/standin``, where the stand-in keeps its folders, with what
+    dead owners left there swept (once per process); None when it is not this user's alone.
+
+    Swept when a stand-in is about to use it, so a SIGKILLed emulator's mail spool, stored files
+    and certificate go with the next start that has a stand-in, never a running one's. The
+    stand-in (``backend.standin``, which may not import the core) names the same folder.
+    """
+    try:
+        root = private_root("standin")
+    except SetupError as exc:
+        logger.debug("the stand-in uses plain temporary folders: %s", exc)
+        return None
+    sweep_dead_runs(root)
+    return root
+
+
+def owned_dir(kind: str) -> Path:
+    """A new private folder ``<kind>-<pid>.<start time>-…`` below :func:`standin_root`, which
+    the next start removes if this process dies without doing it (``kind`` is one the sweep
+    knows: ``caosroot``, ``address-tls``); a plain temporary folder where that root is not
+    usable."""
+    if _OWNED.match(f"{kind}-1.1-") is None:
+        raise ValueError(f"{kind!r} folders would never be swept; add the kind to _OWNED")
+    root = standin_root()
+    if root is not None:
+        with contextlib.suppress(OSError):
+            return Path(tempfile.mkdtemp(prefix=f"{kind}-{OWNER_TAG}-", dir=root))
+    return Path(tempfile.mkdtemp(prefix=f"sss-{kind}-"))
