@@ -56,7 +56,8 @@ def _shared_root() -> Path | None:
     user's alone (owned by them, writable by nobody else); None sends the caller back to a
     private temporary folder. Scripts run the program in there, so nobody else may write it.
 
-    The same ``<tmp>/sss-emulator-<uid>`` folder the core keeps its work roots in.
+    The same folder as ``sss_emulator.core.roots.standin_root``, which the emulator sweeps of
+    folders whose owner died (this layer may not import the core, so the path is written twice).
     """
     uid = os.getuid() if hasattr(os, "getuid") else -1
     root = Path(tempfile.gettempdir()) / f"sss-emulator-{uid}"
@@ -89,6 +90,10 @@ class StandIn(Service):
         listen: serve the app on a port of its own; False when the caller mounts ``app`` in its
             own server (``sss-emulate serve``) and only wants the store and the mail capture.
         users: users ``GET User/<realm>/<name>`` knows besides the caller (e-mail, roles).
+        owner: ``<pid>.<start time>`` of the process the stand-in's folder belongs to
+            (``sss_emulator.core.roots.OWNER_TAG``); it is in the folder's name, so when this
+            process is killed before :meth:`stop`, the next start sees the owner is gone and
+            removes the folder. The default, ``<pid>.0``, is told apart by the pid alone.
 
     Example::
 
@@ -109,6 +114,7 @@ class StandIn(Service):
         context_root: str = "",
         listen: bool = True,
         users: Sequence[UserRecord] = (),
+        owner: str | None = None,
     ) -> None:
         self.listen = listen
         self._authenticate = authenticate
@@ -126,7 +132,8 @@ class StandIn(Service):
             # One sendmail for all stand-ins of this user, reading the spool from the run's
             # environment; the spool is made only when mail arrives. A run that sends none
             # creates no directory here (creating and removing directories is what costs).
-            self.state_dir = shared / f"standin-{os.getpid()}-{secrets.token_hex(6)}"
+            owner = owner or f"{os.getpid()}.0"
+            self.state_dir = shared / f"standin-{owner}-{secrets.token_hex(6)}"
             self._stack.callback(shutil.rmtree, self.state_dir, ignore_errors=True)
             self.bin_dir = shared / "bin"
         else:

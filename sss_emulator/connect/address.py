@@ -17,9 +17,7 @@ import configparser
 import contextlib
 import dataclasses
 import logging
-import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +27,8 @@ from urllib.parse import urlsplit
 
 from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
+from sss_emulator.core.processes import port_listener
+from sss_emulator.core.roots import owned_dir
 from sss_emulator.errors import ConfigError, SetupError
 
 if TYPE_CHECKING:
@@ -117,33 +117,11 @@ def resolve_address(value: str | None, home: Path | None) -> ServerAddress | Non
     return address_from_ini(home) if value == "ini" else parse_address(value)
 
 
-def _listening_inodes(port: int) -> set[str]:
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1],
-                                                                  16) == port:
-                    inodes.add(fields[9])
-    return inodes
-
-
 def port_holder(port: int) -> str | None:
-    """``pid 123 (python3)`` listening on ``port``, where /proc tells (own processes, or all
-    as root); None when it cannot be found out."""
-    inodes = {f"socket:[{i}]" for i in _listening_inodes(port)}
-    if not inodes:
-        return None
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            for fd in (entry / "fd").iterdir():
-                if os.readlink(fd) in inodes:
-                    name = (entry / "comm").read_text().strip()
-                    return f"pid {entry.name} ({name})"
-    return None
+    """``pid 123 (python3)`` listening on ``port``, where the system tells (own processes, or
+    all as root); None when it cannot be found out."""
+    found = port_listener(port)
+    return f"pid {found[0]} ({found[1]})" if found is not None else None
 
 
 def port_taken_message(address: ServerAddress) -> str:
@@ -170,7 +148,7 @@ class AddressListener:
         self.tls: TlsFiles | None = None
         self.started = False
         if address.tls:
-            folder = Path(tempfile.mkdtemp(prefix="sss-address-tls-"))
+            folder = owned_dir("address-tls")  # swept by the next start if we are killed
             self._cleanup = folder
             self.tls = make_self_signed_cert(folder, address.host)
 

@@ -10,7 +10,6 @@ caosroot path through a folder the stand-in writes every stored file to (its fil
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from sss_emulator import decisions
 from sss_emulator.config.compose import EXTROOT_VARIABLE, profile_mounts
 from sss_emulator.connect.address import ServerAddress, resolve_address
 from sss_emulator.connect.mounts import Mount, MountingRunner, describe
+from sss_emulator.core.roots import owned_dir
 
 if TYPE_CHECKING:
     from sss_emulator.config import Settings
@@ -77,10 +77,11 @@ class ServerWorld:
 
 class FileRoot:
     """A private folder the stand-in keeps its stored files in, removed when the emulator
-    closes (a hook with nothing to do per run)."""
+    closes (a hook with nothing to do per run), or by the next start if this process is
+    killed first (:func:`~sss_emulator.core.roots.owned_dir`)."""
 
     def __init__(self) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="sss-caosroot-"))
+        self.path = owned_dir("caosroot")
 
     def before_run(self, context: RunContext) -> None:
         """Nothing per run: the stand-in writes the files as scripts store them."""

@@ -2,9 +2,15 @@
 
 The runner asks whether a script's process group still has live members (to stop children it
 left behind); ``serve`` asks which processes still work inside a run's directory (to stop them
-at shutdown). Both are the same scan of ``/proc/<pid>``, written once here. Where there is no
-``/proc`` (macOS), the scan finds nothing and callers fall back on what the kernel's process
-calls tell them.
+at shutdown); the reaper asks which orphans it adopted and which run marked them; the sweep of
+dead runs' folders asks whether a folder's owner still runs (its start time tells a recycled
+pid apart); ``--server-address`` asks who holds a port it cannot listen on. All of them read
+``/proc``, and only here, so its formats are parsed once (``tests/core/test_architecture.py``
+keeps it that way). Where there is no ``/proc`` (macOS), the scans find nothing and callers
+fall back on what the kernel's process calls tell them.
+
+Every CLI start imports this module, so it holds plain functions and one ``__slots__`` class:
+no dataclasses, no imports beyond ``os``.
 """
 
 from __future__ import annotations
@@ -13,7 +19,19 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ("ProcessInfo", "group_alive", "processes", "running_in")
+__all__ = (
+    "ProcessInfo",
+    "children",
+    "environ_value",
+    "exists",
+    "group_alive",
+    "have_proc",
+    "port_listener",
+    "processes",
+    "running_in",
+    "start_time",
+    "state",
+)
 
 _PROC = "/proc"
 
@@ -48,6 +66,143 @@ class ProcessInfo:
         return f"ProcessInfo(pid={self.pid}, state={self.state!r}, pgid={self.pgid})"
 
 
+def _stat_fields(text: str) -> list[str]:
+    """The fields of a ``stat`` line after ``comm``, from the state on (``fields[0]``).
+
+    ``comm`` may hold spaces and parentheses, so the line is split after its last ``)``.
+    """
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _read_stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"{_PROC}/{pid}/stat", encoding="utf-8", errors="replace") as handle:
+            return _stat_fields(handle.read())
+    except (OSError, ValueError):
+        return None
+
+
+def have_proc() -> bool:
+    """Whether this system has ``/proc`` to ask (Linux); without it callers use ``kill(0)``."""
+    return os.path.isdir(_PROC)
+
+
+def exists(pid: int) -> bool:
+    """Whether ``pid`` names a process (a zombie or another user's included), by ``kill(0)``.
+
+    Not a ``/proc`` read, but the question every caller asks when ``/proc`` is missing.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def state(pid: int) -> str | None:
+    """``pid``'s state letter (``"R"``, ``"S"``, ..., ``"Z"`` for a zombie); None when it is
+    gone or there is no ``/proc``."""
+    fields = _read_stat(pid)
+    return fields[0] if fields else None
+
+
+def start_time(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks since boot, as the kernel writes it), or None when it
+    is gone, a zombie, or there is no ``/proc``.
+
+    A pid and its start time name one process for good: a pid the kernel hands out again comes
+    with another start time, so a folder tagged with both is never taken for a new process's.
+    """
+    fields = _read_stat(pid)
+    return fields[19] if fields is not None and len(fields) > 19 and fields[0] != "Z" else None
+
+
+def children(pid: int) -> list[int]:
+    """The children of ``pid`` (of every thread of it); empty when that cannot be read.
+
+    A subreaper finds the orphans it adopted here: they are no longer anyone else's children.
+    """
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"{_PROC}/{pid}/task")
+    except OSError:
+        return []
+    for task in tasks:
+        try:
+            with open(f"{_PROC}/{pid}/task/{task}/children", encoding="ascii") as handle:
+                found.extend(int(p) for p in handle.read().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def environ_value(pid: int, name: str) -> str | None:
+    """The value of variable ``name`` in ``pid``'s environment as it started, or None (unset,
+    gone, or not ours to read).
+
+    Descendants inherit a variable, so it marks which run a process belongs to even after it
+    left the run's process group.
+    """
+    try:
+        with open(f"{_PROC}/{pid}/environ", "rb") as handle:
+            environ = handle.read()
+    except OSError:
+        return None
+    prefix = name.encode() + b"="
+    for entry in environ.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on TCP ``port`` (IPv4 and IPv6)."""
+    inodes: set[str] = set()
+    for table in (f"{_PROC}/net/tcp", f"{_PROC}/net/tcp6"):
+        try:
+            with open(table, encoding="ascii", errors="replace") as handle:
+                lines = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local_address is HEXIP:HEXPORT; state 0A is LISTEN
+            if (len(fields) > 9 and fields[3] == "0A"
+                    and int(fields[1].rsplit(":", 1)[1], 16) == port):
+                inodes.add(fields[9])
+    return inodes
+
+
+def port_listener(port: int) -> tuple[int, str] | None:
+    """``(pid, command name)`` of a process listening on TCP ``port``, where ``/proc`` tells
+    (this user's processes, or all as root); None when it cannot be found out.
+
+    Only for a message that names who holds a port: it walks every process's open files.
+    """
+    inodes = {f"socket:[{i}]" for i in _listening_inodes(port)}
+    if not inodes:
+        return None
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:
+        return None
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"{_PROC}/{name}/fd")
+            for fd in fds:
+                if os.readlink(f"{_PROC}/{name}/fd/{fd}") in inodes:
+                    with open(f"{_PROC}/{name}/comm", encoding="utf-8",
+                              errors="replace") as handle:
+                        return int(name), handle.read().strip()
+        except OSError:
+            continue
+    return None
+
+
 def processes() -> Iterator[ProcessInfo]:
     """Every process visible now (none where there is no ``/proc``); ones that end while being
     read are skipped."""
@@ -59,14 +214,10 @@ def processes() -> Iterator[ProcessInfo]:
         for entry in entries:
             if not entry.name.isdigit():
                 continue
-            try:
-                with open(f"{_PROC}/{entry.name}/stat", encoding="utf-8",
-                          errors="replace") as handle:
-                    stat = handle.read()
-            except OSError:
+            # "pid (comm) state ppid pgrp ..."
+            fields = _read_stat(int(entry.name))
+            if fields is None:
                 continue
-            # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses
-            fields = stat[stat.rindex(")") + 2:].split()
             yield ProcessInfo(int(entry.name), fields[0], int(fields[2]))
 
 

@@ -23,7 +23,8 @@ import secrets
 import signal
 import threading
 import time
-from pathlib import Path
+
+from sss_emulator.core import processes
 
 __all__ = ("RUN_MARKER_ENV", "become_subreaper", "is_subreaper", "new_marker", "reap_run",
            "track", "untrack")
@@ -75,36 +76,16 @@ def untrack(pid: int) -> None:
 
 
 def _children() -> list[int]:
-    """This process's children (every thread's), from /proc."""
-    found: list[int] = []
-    tasks = Path(f"/proc/{os.getpid()}/task")
-    try:
-        for task in tasks.iterdir():
-            with contextlib.suppress(OSError):
-                found.extend(int(p) for p in (task / "children").read_text().split())
-    except OSError:
-        return []
-    return found
+    """This process's children: its runs' scripts and the orphans it adopted."""
+    return processes.children(os.getpid())
 
 
 def _marker(pid: int) -> str | None:
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return None
-    prefix = RUN_MARKER_ENV.encode() + b"="
-    for entry in environ.split(b"\0"):
-        if entry.startswith(prefix):
-            return entry[len(prefix):].decode(errors="replace")
-    return None
+    return processes.environ_value(pid, RUN_MARKER_ENV)
 
 
 def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2 :].split()[0] == "Z"
+    return processes.state(pid) == "Z"
 
 
 def _reap(pid: int, timeout: float) -> None:

@@ -8,7 +8,9 @@ user, and closed to everyone else; if not, the run is refused with what to do.
 Every directory a run makes below the work root carries its owner in its name
 (``call-<pid>.<start time>-…``); a process that starts sweeps the directories whose owner has
 died (a SIGKILLed run), and never those of a process that is still running, nor ``--keep``
-directories.
+directories. The stand-in's own folders (its mail spool, its file store with ``--mounts``, its
+certificate at ``--server-address``) follow the same rule in ``<tmp>/sss-emulator-<uid>/standin``
+(:func:`standin_root`, :func:`owned_dir`).
 """
 
 from __future__ import annotations
@@ -24,35 +26,29 @@ import tempfile
 import threading
 from pathlib import Path
 
+from sss_emulator.core import processes
 from sss_emulator.errors import SetupError
 
 __all__ = (
     "OWNER_TAG",
     "check_private",
     "mark_kept",
+    "owned_dir",
     "private_base",
     "private_dir",
     "private_root",
+    "standin_root",
     "sweep_dead_runs",
 )
 
 logger = logging.getLogger("sss_emulator.core.roots")
 
 
-def _start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or None when it is gone."""
-    try:
-        stat_line = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat_line[stat_line.rindex(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 and fields[0] != "Z" else None
-
-
 #: ``<pid>.<start time>`` of this process: with the start time, a recycled pid is not mistaken
 #: for the run's owner.
-OWNER_TAG = f"{os.getpid()}.{_start_time(os.getpid()) or 0}"
-_OWNED = re.compile(r"(?:call|upload|history|trash)-(\d+)\.(\d+)-")
+OWNER_TAG = f"{os.getpid()}.{processes.start_time(os.getpid()) or 0}"
+_OWNED = re.compile(
+    r"(?:call|upload|history|trash|standin|caosroot|address-tls)-(\d+)\.(\d+)-")
 _KEPT_SUFFIX = ".kept"
 _swept: set[str] = set()
 _swept_lock = threading.Lock()
@@ -123,37 +119,17 @@ def _owner_alive(pid: str, started: str) -> bool:
     owner = int(pid)
     if owner == os.getpid():
         return True
-    if started == "0" or not Path("/proc").is_dir():
-        return _pid_exists(owner)
-    return _start_time(owner) == started  # another start time: the pid was reused
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    if started == "0" or not processes.have_proc():
+        return processes.exists(owner)
+    return processes.start_time(owner) == started  # another start time: the pid was reused
 
 
 def _kill_processes_in(folder: str) -> None:
     """SIGKILL this user's processes whose working directory lies in ``folder`` (Linux)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        if cwd == folder or cwd.startswith(folder + os.sep):
-            with contextlib.suppress(OSError):
-                os.kill(int(entry.name), signal.SIGKILL)
-                logger.info("stopped process %s left running in %s", entry.name, folder)
+    for process in processes.running_in(Path(folder)):
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGKILL)
+            logger.info("stopped process %s left running in %s", process.pid, folder)
 
 
 def sweep_dead_runs(work_root: Path) -> list[Path]:
@@ -185,3 +161,34 @@ def sweep_dead_runs(work_root: Path) -> list[Path]:
     if removed:
         logger.info("removed %d directories that ended runs left in %s", len(removed), work_root)
     return removed
+
+
+def standin_root() -> Path | None:
+    """``<tmp>/sss-emulator-<uid>/standin``, where the stand-in keeps its folders, with what
+    dead owners left there swept (once per process); None when it is not this user's alone.
+
+    Swept when a stand-in is about to use it, so a SIGKILLed emulator's mail spool, stored files
+    and certificate go with the next start that has a stand-in, never a running one's. The
+    stand-in (``backend.standin``, which may not import the core) names the same folder.
+    """
+    try:
+        root = private_root("standin")
+    except SetupError as exc:
+        logger.debug("the stand-in uses plain temporary folders: %s", exc)
+        return None
+    sweep_dead_runs(root)
+    return root
+
+
+def owned_dir(kind: str) -> Path:
+    """A new private folder ``<kind>-<pid>.<start time>-…`` below :func:`standin_root`, which
+    the next start removes if this process dies without doing it (``kind`` is one the sweep
+    knows: ``caosroot``, ``address-tls``); a plain temporary folder where that root is not
+    usable."""
+    if _OWNED.match(f"{kind}-1.1-") is None:
+        raise ValueError(f"{kind!r} folders would never be swept; add the kind to _OWNED")
+    root = standin_root()
+    if root is not None:
+        with contextlib.suppress(OSError):
+            return Path(tempfile.mkdtemp(prefix=f"{kind}-{OWNER_TAG}-", dir=root))
+    return Path(tempfile.mkdtemp(prefix=f"sss-{kind}-"))

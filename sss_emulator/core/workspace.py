@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sss_emulator import decisions
+from sss_emulator.core import processes
 from sss_emulator.core.call import UPLOAD_DIR, Upload, check_upload_name
 from sss_emulator.core.roots import OWNER_TAG, mark_kept, private_dir, sweep_dead_runs
 from sss_emulator.errors import SetupError
@@ -151,15 +152,7 @@ def _owner_alive(name: str) -> bool:
     pid = name.split("-", 1)[0]
     if not pid.isdigit():
         return True  # not ours; leave it alone
-    if int(pid) == os.getpid():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return int(pid) == os.getpid() or processes.exists(int(pid))
 
 
 _REMOVER = _Remover()

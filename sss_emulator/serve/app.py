@@ -45,7 +45,7 @@ from sss_emulator.core.call import request_from_form
 from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.render import ResponseMeta, render_error_xml
-from sss_emulator.core.roots import OWNER_TAG, private_dir
+from sss_emulator.core.roots import OWNER_TAG, private_dir, standin_root
 from sss_emulator.core.scripts import resolve_script
 from sss_emulator.core.tokens import Identity, find_purpose
 from sss_emulator.devtools.debug import (
@@ -501,6 +501,7 @@ class ServerApp:
     def _make_backend(self) -> WsgiApp | None:
         from sss_emulator.backend import DataFileError, EntityStore, StandIn, UserRecord
 
+        standin_root()  # what SIGKILLed emulators' stand-ins left there goes
         try:
             stand_in = StandIn(
                 authenticate=self.sessions.verify,
@@ -511,6 +512,7 @@ class ServerApp:
                 users=[UserRecord(u.name, u.realm, u.email, u.roles)
                        for u in self.users.users.values()],
                 file_root=self.config.file_root,
+                owner=OWNER_TAG,
             )
         except DataFileError as exc:
             raise ConfigError(str(exc)) from exc

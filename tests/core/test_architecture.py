@@ -162,3 +162,43 @@ def _loaded_after(statement: str) -> set[str]:
 def test_starting_up_loads_no_server_or_watcher(statement: str) -> None:
     """Running a script pays only for what it uses: no HTTP server, watcher or mail sink."""
     assert _loaded_after(statement) & {"werkzeug", "watchdog", "aiosmtpd", "asyncio"} == set()
+
+
+#: Modules that may name ``/proc`` although they are not ``core/processes.py``, and why: neither
+#: looks at other processes.
+PROC_ALLOWED = {
+    # kernel knobs (/proc/sys/...) that say whether unprivileged user namespaces work
+    "sss_emulator.connect.mounts": "reads /proc/sys kernel settings, not processes",
+    # the child writes its own uid_map/setgroups and opens its own fds before exec
+    "sss_emulator.connect.nsexec": "sets up its own namespace through /proc/self",
+}
+PROCESS_SCANNER = "sss_emulator.core.processes"
+
+
+def _proc_mentions(path: Path) -> list[int]:
+    """Lines of string literals (docstrings aside) that name ``/proc``, f-strings included."""
+    tree = ast.parse(path.read_text())
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docstrings.add(id(body[0].value))
+    return sorted(
+        node.lineno for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and id(node) not in docstrings and "/proc" in node.value
+    )
+
+
+def test_only_the_process_scanner_reads_proc() -> None:
+    """Finding processes is written once, in core/processes.py (issue 10): another module that
+    reads ``/proc`` for a pid, a port or a working directory should ask it instead."""
+    assert PROCESS_SCANNER in MODULES and _proc_mentions(MODULES[PROCESS_SCANNER])
+    assert set(PROC_ALLOWED) <= set(MODULES), "an allowed module was moved or renamed"
+    wrong = {
+        name: lines for name, path in MODULES.items()
+        if name != PROCESS_SCANNER and name not in PROC_ALLOWED
+        for lines in [_proc_mentions(path)] if lines
+    }
+    assert wrong == {}, f"/proc read outside {PROCESS_SCANNER}: {wrong}"

@@ -196,13 +196,13 @@ def test_serve_does_not_serve_a_planted_shared_root(private_tmp: Path, tmp_path:
 # --- 8. what SIGKILLed runs left is swept on the next start, never a live run's -----------
 
 def test_the_sweep_removes_only_dead_owners_directories(tmp_path: Path) -> None:
-    from sss_emulator.core import roots
+    from sss_emulator.core import processes, roots
 
     dead = subprocess.Popen(["true"])
     dead.wait()
     live = subprocess.Popen(["sleep", "30"])
     try:
-        live_start = roots._start_time(live.pid)
+        live_start = processes.start_time(live.pid)
         work = tmp_path / "work"
         work.mkdir()
         names = {
