@@ -24,6 +24,7 @@ __all__ = (
     "ERROR_CODES",
     "EXTROOT_PATH",
     "FILE_NEEDS_CONTENTS",
+    "FOREIGN_HOST_STATUS",
     "GLOBAL_ENTITY_ACL",
     "HOME_IS_WORKDIR",
     "INSERT_IS_NO_UPDATE",
@@ -223,6 +224,12 @@ EMAIL_SECTION_WHEN_CLIENT_UNKNOWN = False
 #: requests lets them override the ini's ``cacert`` and ``ssl_insecure``, and a server's process
 #: would not carry the caller's.
 CA_BUNDLE_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+# --- the emulator's own servers ---------------------------------------------------------------
+#: The status of a request to a server bound to loopback whose ``Host`` names another machine (a
+#: web page rebinding its name to 127.0.0.1): 421 Misdirected Request, "not the server for that
+#: authority". Ours: a real server sits behind its own host name.
+FOREIGN_HOST_STATUS = 421
 
 # --- the server's container around a script (docs/mounts.md) ----------------------------------
 #: Where the caosdb-docker images (and the scripts written for them, e.g. the linkahead-control
