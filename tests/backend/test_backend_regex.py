@@ -8,6 +8,7 @@ query past its deadline is stopped, and that other requests are served while one
 
 from __future__ import annotations
 
+import random
 import re
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from werkzeug.test import Client
 from sss_emulator import decisions
 from sss_emulator.backend import BackendServer, EntityStore, make_backend_app
 from sss_emulator.backend.model import Entity
+from sss_emulator.backend.query import regex as regex_module
 from sss_emulator.backend.query.evaluate import QueryRun, QueryTooSlow, evaluate
 from sss_emulator.backend.query.parser import QueryRefused, parse_query
 from sss_emulator.backend.query.regex import RegexRefused, compile_name_regex
@@ -88,12 +90,21 @@ def test_examples(pattern: str, text: str, found: bool) -> None:
     assert compile_name_regex(pattern).matcher().search(text) is found
 
 
-def test_the_dfa_cache_starting_over_keeps_answers() -> None:
-    """A pattern whose DFA outgrows the per-query cache still answers like re."""
-    pattern = "(?:a|b)*a(?:a|b){11}c"  # 2**12 DFA states on random a/b text
-    text = "".join("ab"[(i * 7919) % 11 % 2] for i in range(20_000)) + "c"
-    expected = re.search(pattern, text, re.IGNORECASE) is not None
-    assert compile_name_regex(pattern).matcher().search(text) is expected
+@pytest.mark.parametrize("tail", ["", "a" + "b" * 11 + "c", "a" + "b" * 10 + "c"])
+def test_the_dfa_cache_starting_over_keeps_answers(tail: str, monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
+    """A pattern whose DFA outgrows the per-query cache (2**12 states on random a/b text,
+    the cache cut to 64 here) starts the cache over and still answers like re."""
+    monkeypatch.setattr(regex_module, "_DFA_STATES", 64)
+    pattern = "(?:a|b)*a(?:a|b){11}c"
+    rng = random.Random(7)
+    text = "".join(rng.choice("ab") for _ in range(5_000)) + tail
+    matcher = compile_name_regex(pattern).matcher()
+    resets = []
+    reset = matcher._reset
+    monkeypatch.setattr(matcher, "_reset", lambda: (resets.append(1), reset())[1])
+    assert matcher.search(text) is (re.search(pattern, text, re.IGNORECASE) is not None)
+    assert resets
 
 
 @pytest.mark.parametrize(
