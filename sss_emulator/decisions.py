@@ -24,6 +24,7 @@ __all__ = (
     "ERROR_CODES",
     "EXTROOT_PATH",
     "FILE_NEEDS_CONTENTS",
+    "FOREIGN_HOST_STATUS",
     "GLOBAL_ENTITY_ACL",
     "HOME_IS_WORKDIR",
     "INSERT_IS_NO_UPDATE",
@@ -38,8 +39,11 @@ __all__ = (
     "ONE_TIME_VALIDITY_MS",
     "PARENT_ROLES",
     "PURPOSE_TOKEN_DEFAULT_USER",
+    "QUERY_LIMIT_STATUS",
+    "QUERY_TIME_LIMIT_S",
     "REFERENCE_TO_DATATYPE_ITSELF",
     "REGEX_CASE_INSENSITIVE",
+    "REGEX_MAX_STATES",
     "SCRUBBED_ENV",
     "SERVER_CERT_PATH",
     "SESSION_VALIDITY_MS",
@@ -196,6 +200,19 @@ USER_RETRIEVE_OTHERS_ROLE = "administration"
 NULL_NEEDS_PROPERTY = True
 #: ``<<regex>>`` in names is searched (not anchored) and case-insensitive, like MariaDB's REGEXP.
 REGEX_CASE_INSENSITIVE = True
+#: ``<<regex>>`` is matched in time linear in the name (see ``backend/query/regex.py``), so no
+#: pattern can freeze the stand-in; a pattern whose automaton needs more states than this (large
+#: ``{m,n}`` counts, nested ones multiply) is refused. The real server hands the pattern to its
+#: database (MariaDB's PCRE), whose backtracking limits were not verified.
+REGEX_MAX_STATES = 20_000
+#: A query still being evaluated after this many seconds is stopped and refused, so that no
+#: request holds the store (or a thread) for long. Ours: the real server's database has its own
+#: limits, which were not verified.
+QUERY_TIME_LIMIT_S = 5.0
+#: The status of a query refused for what it would cost (nested deeper than the parser allows, a
+#: ``<<regex>>`` the linear matcher refuses, over :data:`QUERY_TIME_LIMIT_S`), whatever its verb:
+#: pylib raises ``HTTPClientError`` with the description instead of returning a wrong count.
+QUERY_LIMIT_STATUS = 400
 #: The first ``linkahead`` release whose ini schema accepts ``[Email]`` (older ones, and the
 #: ``caosdb`` package, refuse the whole ini when it has one); verified against the releases.
 EMAIL_INI_SECTION_SINCE = (0, 21)
@@ -207,6 +224,12 @@ EMAIL_SECTION_WHEN_CLIENT_UNKNOWN = False
 #: requests lets them override the ini's ``cacert`` and ``ssl_insecure``, and a server's process
 #: would not carry the caller's.
 CA_BUNDLE_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+# --- the emulator's own servers ---------------------------------------------------------------
+#: The status of a request to a server bound to loopback whose ``Host`` names another machine (a
+#: web page rebinding its name to 127.0.0.1): 421 Misdirected Request, "not the server for that
+#: authority". Ours: a real server sits behind its own host name.
+FOREIGN_HOST_STATUS = 421
 
 # --- the server's container around a script (docs/mounts.md) ----------------------------------
 #: Where the caosdb-docker images (and the scripts written for them, e.g. the linkahead-control

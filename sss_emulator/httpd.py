@@ -7,6 +7,11 @@ of ours rather than werkzeug's message and ``sys.exit``, and so that a caller ca
 serve later (the stand-in serves only once a script connects: :func:`start_server`).
 ``--tls`` uses a self-signed certificate made with the ``cryptography`` package (a dependency).
 
+A server bound to a loopback address answers only requests whose ``Host`` names this machine
+(:class:`HostCheck`): a web page on ``evil.example`` can rebind its own name to 127.0.0.1 and
+then send requests that are same-origin for the browser, so neither CORS nor an ``Origin``
+check stops them, but their ``Host`` is still ``evil.example``.
+
 werkzeug, ``ssl`` and ``cryptography`` are imported when a server is built, not with this
 module: a run that never serves must not pay for them.
 """
@@ -29,14 +34,20 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from sss_emulator import decisions
+from sss_emulator.wire import is_loopback
+
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 __all__ = (
+    "ANY_HOST",
     "AddressInUse",
+    "HostCheck",
     "ServerHandle",
     "TlsFiles",
     "bind",
+    "host_allowed",
     "make_self_signed_cert",
     "running_server",
     "serve",
@@ -56,6 +67,83 @@ class TlsFiles:
 
     cert: Path
     key: Path
+
+
+#: An allowed host that turns the ``Host`` check off (``--allowed-host '*'``).
+ANY_HOST = "*"
+_STATUS_LINES = {400: "400 Bad Request", 403: "403 Forbidden", 421: "421 Misdirected Request"}
+
+
+def _host_name(header: str) -> str:
+    """The name of a ``Host`` header: no port, no brackets, no final dot, lower case."""
+    name = header.strip().lower()
+    if name.startswith("["):
+        end = name.find("]")
+        name = name[1:end] if end > 0 else name[1:]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    return name.rstrip(".")
+
+
+def host_allowed(header: str | None, allowed: Sequence[str] = ()) -> bool:
+    """Whether a request with this ``Host`` header may reach a server bound to loopback.
+
+    Allowed: no header at all (HTTP/1.0 clients; every browser sends one), names of this
+    machine (``localhost``, 127.x.y.z, ``[::1]``), and ``allowed`` (``--host``, ``--allowed-host``;
+    ``*`` allows every name); any port.
+    """
+    if header is None:
+        return True
+    name = _host_name(header)
+    if is_loopback(name):
+        return True
+    names = {_host_name(a) for a in allowed}
+    return ANY_HOST in names or name in names
+
+
+class HostCheck:
+    """WSGI middleware: requests whose ``Host`` is not :func:`host_allowed` get
+    :data:`decisions.FOREIGN_HOST_STATUS` and one line saying how to allow the name.
+
+    Why: a page on ``evil.example`` whose name the attacker rebinds to 127.0.0.1 talks to this
+    server from the browser as its own origin (so the ``Origin`` check of ``serve`` passes)
+    without the session cookies of 127.0.0.1, which still leaves whatever needs no login:
+    ``--anonymous`` runs, password guessing, a stand-in or proxy without a token. Its requests
+    carry ``Host: evil.example``, which no client of a local server sends.
+    """
+
+    def __init__(self, app: Any, allowed: Sequence[str] = (), *,
+                 listening: str = "127.0.0.1") -> None:
+        self.app = app
+        self.allowed = tuple(allowed)
+        self.listening = listening
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        header = environ.get("HTTP_HOST")
+        if host_allowed(header, self.allowed):
+            return self.app(environ, start_response)
+        name = _host_name(header or "")
+        logger.warning("refused a request for host %r (DNS rebinding?)", header)
+        body = (f"Refused a request for host {name!r}: this server listens on {self.listening} "
+                "and answers only requests addressed to localhost, 127.0.0.1 or [::1], so that "
+                "a web page cannot reach it by rebinding its own name to this machine; to use "
+                f"the name {name}, start the server with --allowed-host {name} (or "
+                f"SSS_ALLOWED_HOSTS={name}).\n").encode()
+        status = decisions.FOREIGN_HOST_STATUS
+        start_response(_STATUS_LINES.get(status, f"{status} Refused"),
+                       [("Content-Type", "text/plain; charset=utf-8"),
+                        ("X-Content-Type-Options", "nosniff"),
+                        ("Content-Length", str(len(body)))])
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+
+def _guarded(app: Any, sock: RawSocket, allowed: Sequence[str]) -> Any:
+    """``app`` behind a :class:`HostCheck` when ``sock`` is bound to a loopback address
+    (elsewhere every name of the machine is legitimate, and ``serve`` warns instead)."""
+    address = str(sock.getsockname()[0])
+    if not is_loopback(address) or ANY_HOST in allowed:
+        return app
+    return HostCheck(app, allowed, listening=address)
 
 
 #: Seconds a connection may stay silent while the server waits for a request or its body;
@@ -206,17 +294,19 @@ def bind(host: str, port: int) -> RawSocket:
     return sock
 
 
-def _build(app: Any, host: str, port: int, tls: TlsFiles | None, quiet: bool
-           ) -> BaseWSGIServer:
-    return _on_socket(app, bind(host, port), tls, quiet)
+def _build(app: Any, host: str, port: int, tls: TlsFiles | None, quiet: bool,
+           allowed_hosts: Sequence[str]) -> BaseWSGIServer:
+    return _on_socket(app, bind(host, port), tls, quiet, (host, *allowed_hosts))
 
 
-def _on_socket(app: Any, sock: RawSocket, tls: TlsFiles | None, quiet: bool
-               ) -> BaseWSGIServer:
-    """A werkzeug server on ``sock`` (which it takes over: ``sock`` is closed here)."""
+def _on_socket(app: Any, sock: RawSocket, tls: TlsFiles | None, quiet: bool,
+               allowed_hosts: Sequence[str] = ()) -> BaseWSGIServer:
+    """A werkzeug server on ``sock`` (which it takes over: ``sock`` is closed here); on a
+    loopback address it answers only the ``Host`` names :func:`host_allowed` accepts."""
     from werkzeug.serving import make_server
 
     try:
+        app = _guarded(app, sock, allowed_hosts)
         context = None
         if tls is not None:
             import ssl
@@ -264,16 +354,17 @@ class ServerHandle:
 
 def start_server(
     app: Any, sock: RawSocket, *, tls: TlsFiles | None = None, quiet: bool = True,
-    poll_interval: float = 0.1, name: str = "sss-serve",
+    poll_interval: float = 0.1, name: str = "sss-serve", allowed_hosts: Sequence[str] = (),
 ) -> ServerHandle:
     """Serve ``app`` on the listening socket ``sock`` (from :func:`bind`) in a daemon thread.
 
     Connections already waiting on ``sock`` are served too, so a caller may bind early, hand
     out the URL, and start the server only when the first client knocks. ``handle.stop()``
-    ends it; its shutdown waits at most ``poll_interval`` seconds.
+    ends it; its shutdown waits at most ``poll_interval`` seconds. ``allowed_hosts``: names
+    besides this machine's that a request's ``Host`` may give (see :class:`HostCheck`).
     """
     host = sock.getsockname()[0]
-    server = _on_socket(app, sock, tls, quiet)
+    server = _on_socket(app, sock, tls, quiet, allowed_hosts)
     url = _url(server, host, tls)
     thread = threading.Thread(target=server.serve_forever,
                               kwargs={"poll_interval": poll_interval}, name=name, daemon=True)
@@ -284,17 +375,19 @@ def start_server(
 @contextmanager
 def running_server(
     app: Any, host: str = "127.0.0.1", port: int = 0, *, tls: TlsFiles | None = None,
-    quiet: bool = True,
+    quiet: bool = True, allowed_hosts: Sequence[str] = (),
 ) -> Iterator[ServerHandle]:
     """Serve ``app`` in a daemon thread for the duration of a ``with`` block.
 
     Sets ``app.public_url`` (when the app has one) so scripts call back to this server.
+    ``host`` and ``allowed_hosts`` are the names a request's ``Host`` may give besides this
+    machine's (see :class:`HostCheck`).
     """
     sock = bind(host, port)
     url = _url_for(host, sock.getsockname()[1], tls)  # as asked for ("localhost" stays)
     if hasattr(app, "public_url"):
         app.public_url = url
-    handle = start_server(app, sock, tls=tls, quiet=quiet)
+    handle = start_server(app, sock, tls=tls, quiet=quiet, allowed_hosts=(host, *allowed_hosts))
     handle.url = url
     try:
         yield handle
@@ -320,16 +413,18 @@ def serve(
     err: TextIO | None = None,
     stopping: str = "running scripts are stopped and their directories removed.",
     prog: str = "sss-emulate serve",
+    allowed_hosts: Sequence[str] = (),
 ) -> int:
     """Serve ``app`` in the foreground until Ctrl+C or SIGTERM; return an exit status.
 
     ``on_ready(url)`` is called once the socket listens (port 0 → the port chosen). A port in
     use is one line on ``err`` and status 1. ``stopping`` says what stopping means for ``app``;
-    ``prog`` names the command in messages.
+    ``prog`` names the command in messages. On a loopback address, requests must name
+    this machine, ``host`` or one of ``allowed_hosts`` in their ``Host`` (:class:`HostCheck`).
     """
     err = err or sys.stderr
     try:
-        server = _build(app, host, port, tls, quiet)
+        server = _build(app, host, port, tls, quiet, allowed_hosts)
     except AddressInUse as exc:
         print(f"{prog}: error: {exc.strerror}", file=err)
         return 1

@@ -19,6 +19,7 @@ __all__ = (
     "COOKIE_NAME",
     "below_context_root",
     "context_root_prefix",
+    "is_loopback",
     "normalize_context_root",
     "session_cookie_header",
     "session_token_from_set_cookie",
@@ -113,3 +114,18 @@ def user_info_element(name: str, realm: str, roles: Iterable[str]) -> etree._Ele
     for role in roles:
         etree.SubElement(roles_element, "Role").text = role
     return info
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only: ``localhost``, 127.0.0.0/8 or ``::1``
+    (brackets and a final dot allowed). Servers bound there check the ``Host`` of requests
+    (:mod:`sss_emulator.httpd`), and ``serve`` warns when bound anywhere else."""
+    import ipaddress
+
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

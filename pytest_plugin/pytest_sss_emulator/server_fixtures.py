@@ -95,7 +95,7 @@ def sss_server(sss_server_options: dict[str, Any], tmp_path_factory: pytest.Temp
     options = {"work_root": str(base / "work"), "shared_root": str(base / "shared"),
                **sss_server_options}
     try:
-        app, _settings = build_app(options, cwd=Path(request.config.rootpath))
+        app, settings = build_app(options, cwd=Path(request.config.rootpath))
     except (UsageError, EmulatorError) as exc:
         message = getattr(exc, "message", None) or str(exc)
         pytest.fail(f"sss_server: {message} (set it in sss_server_options)", pytrace=False)
@@ -109,7 +109,8 @@ def sss_server(sss_server_options: dict[str, Any], tmp_path_factory: pytest.Temp
     runner = app.emulator.runner
     if runner is run_process or isinstance(runner, MountingRunner):
         app.emulator.runner = session_runner(runner)  # pytest --cov measures the server's runs
-    with running_server(app, "127.0.0.1", 0) as handle:
+    allowed = settings.values.get("allowed_hosts") or ()
+    with running_server(app, "127.0.0.1", 0, allowed_hosts=allowed) as handle:
         url = app.base_uri() if app.public_url else handle.url
         live = LiveServer(url=url, app=app,
                           admin_password=app.generated_password or _admin_password(app))

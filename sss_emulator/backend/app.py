@@ -36,7 +36,7 @@ from sss_emulator.backend.entity_xml import (
     user_info,
 )
 from sss_emulator.backend.model import Entity, Message, Principal, UserRecord
-from sss_emulator.backend.query.evaluate import evaluate, evaluate_versions
+from sss_emulator.backend.query.evaluate import QueryRun, evaluate, evaluate_versions
 from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
 from sss_emulator.backend.store import EntityStore
 from sss_emulator.wire import (
@@ -271,12 +271,15 @@ class _Backend:
         me = (principal.name, principal.realm)
         try:
             parsed = parse_query(text)
-            with self.store.lock:
+            run = QueryRun(parsed)
+            if run.has_regex:  # the regex work on a copy of the names, outside the lock
+                run.prematch(self.store.name_keys())
+            with self.store.lock:  # evaluation under the lock is bounded by run's deadline
                 if parsed.any_version:
-                    entities = evaluate_versions(parsed, self.store, me=me)
+                    entities = evaluate_versions(parsed, self.store, me=me, run=run)
                 else:
-                    found = (self.store.get(i) for i in evaluate(parsed, self.store, me=me))
-                    entities = [e for e in found if e is not None]
+                    ids = evaluate(parsed, self.store, me=me, run=run)
+                    entities = [e for e in map(self.store.get, ids) if e is not None]
         except QuerySyntaxError as err:
             return self._query_error(principal, text, str(err), err.status)
         except RecursionError:  # the parser's depth guard should make this unreachable

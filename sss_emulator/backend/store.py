@@ -119,6 +119,12 @@ class EntityStore:
         """Ids of all entities."""
         return set(self._entities)
 
+    def name_keys(self) -> list[str]:
+        """The distinct lower-cased names, as :meth:`match_names` passes them: a copy, so a
+        query can match its ``<<regex>>`` against them without holding the lock."""
+        with self.lock:
+            return list(self._by_name)
+
     def match_names(self, matches: Callable[[str], bool]) -> set[int]:
         """Entities whose lower-cased name satisfies ``matches`` (wildcards, regexes)."""
         found: set[int] = set()

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sss_emulator.cli.options import configure_logging
+from sss_emulator.cli.options import SettingValue, configure_logging
+from sss_emulator.config import SETTINGS
 
 if TYPE_CHECKING:
     from sss_emulator.fidelity.observed import Observed
@@ -39,6 +40,11 @@ def _recorded_line(path: Path, observed: Observed) -> str:
               help="Address the proxy listens on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=10444, show_default=True,
               help="Port the proxy listens on; 0 picks a free one.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              envvar="SSS_ALLOWED_HOSTS", type=SettingValue("allowed_hosts", item=True),
+              help="Also answer requests addressed to this name (repeatable; * for any); on "
+                   "127.0.0.1 only localhost, 127.x and [::1] are answered. "
+                   "[SSS_ALLOWED_HOSTS]")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("recorded"), show_default=True,
               help="Folder for the call files (sss_NNNN_<call>.yaml) and their uploads.")
@@ -53,7 +59,8 @@ def _recorded_line(path: Path, observed: Observed) -> str:
               envvar="SSS_CACERT", help="CA certificate of --server-url. [SSS_CACERT]")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
 @click.option("--debug", is_flag=True, help="Log what the proxy does, with tracebacks.")
-def record_command(server_url: str, host: str, port: int, out_dir: Path,
+def record_command(server_url: str, host: str, port: int, allowed_hosts: tuple[str, ...],
+                   out_dir: Path,
                    bin_dirs: tuple[Path, ...], rules_file: Path | None, cacert: str | None,
                    quiet: bool, debug: bool) -> None:
     """Forward everything to --server-url; save every /scripting call as a call file.
@@ -99,7 +106,8 @@ def record_command(server_url: str, host: str, port: int, out_dir: Path,
         sys.stderr.flush()
 
     code = serve(proxy, host, port, quiet=quiet, on_ready=ready,
-                 stopping="calls in flight are cut off.", prog="sss-emulate record")
+                 stopping="calls in flight are cut off.", prog="sss-emulate record",
+                 allowed_hosts=SETTINGS["allowed_hosts"].parse(list(allowed_hosts)))
     count = len(proxy.recorded)
     click.echo(f"sss-emulate record: {count} call{'s' if count != 1 else ''} recorded in "
                f"{writer.out_dir}.", err=True)

@@ -6,7 +6,6 @@ Only maps options onto :func:`~sss_emulator.serve.app.make_app` and
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from sss_emulator.cli.options import (
 from sss_emulator.config import Settings
 from sss_emulator.core.roots import private_root
 from sss_emulator.errors import EmulatorError
+from sss_emulator.wire import is_loopback
 
 if TYPE_CHECKING:
     from sss_emulator.httpd import TlsFiles
@@ -34,16 +34,6 @@ logger = logging.getLogger("sss_emulator.cli.serve")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 10443
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def exposure_warning(host: str, url: str) -> str | None:
@@ -102,6 +92,11 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None,
               help=f"Address to listen on. [SSS_HOST; default: {DEFAULT_HOST}]")
 @click.option("--port", default=None, type=SettingValue("port"), metavar="PORT",
               help=f"Port to listen on; 0 picks a free one. [SSS_PORT; default: {DEFAULT_PORT}]")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              type=SettingValue("allowed_hosts", item=True),
+              help="Also answer requests addressed to this name (repeatable; * for any). On "
+                   "127.0.0.1 only localhost, 127.x and [::1] are answered, so that a web page "
+                   "cannot rebind its name to this machine. [SSS_ALLOWED_HOSTS]")
 @click.option("--context-root", default=None, type=SettingValue("context_root"), metavar="PATH",
               help="Path prefix of every resource, as the server's CONTEXT_ROOT (default: the "
                    "profile's). [SSS_CONTEXT_ROOT]")
@@ -169,4 +164,6 @@ def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:
             click.echo(line, err=True)
         sys.stderr.flush()
 
-    sys.exit(serve(app, host, port, tls=tls_files, quiet=quiet, on_ready=ready))
+    allowed = settings.values.get("allowed_hosts") or ()
+    sys.exit(serve(app, host, port, tls=tls_files, quiet=quiet, on_ready=ready,
+                   allowed_hosts=allowed))

@@ -171,6 +171,22 @@ def _server_address(value: Any) -> str:
     return text
 
 
+def _host_names(value: Any) -> tuple[str, ...]:
+    """Host names a local server also answers to (``--allowed-host``): words, as ``roles``;
+    each a bare name or address (no scheme, path or port), or ``*`` for any name."""
+    names = _words(value)
+    for name in names:
+        if name == "*":
+            continue
+        bare = name.removeprefix("[").removesuffix("]")
+        with_port = name.count(":") == 1 or (name.startswith("[") and not name.endswith("]"))
+        if not bare or with_port or any(c in bare for c in "/@?#"):
+            raise ValueError(f"allowed host {name!r} must be a host name or address without "
+                             "scheme, port or path (e.g. myhost.local, 192.0.2.7, [fe80::1]), "
+                             "or * for any")
+    return tuple(name.lower() for name in names)
+
+
 def _container_path(value: Any) -> str:
     text = _text(value).strip()
     if not text.startswith("/") or text.rstrip("/") == "":
@@ -273,6 +289,7 @@ SETTINGS: dict[str, SettingSpec] = {
     "host": _spec(_name, "host"),
     "port": _spec(_int_in(0, 65535, "a TCP port from 0 to 65535; 0 picks a free one"), "port"),
     "context_root": _spec(_text, "context_root"),
+    "allowed_hosts": _spec(_host_names, "allowed_hosts", option="--allowed-host"),
     "db": _spec(_path, "db", paths=True),
     # developer tools
     "coverage": _spec(parse_bool, "coverage"),

@@ -31,7 +31,8 @@ __all__ = ("build_app", "serve_settings")
 
 #: Settings of ``serve`` beyond those of every run (each with its SSS_* twin and pyproject key).
 _SERVE_NAMES = ("anonymous", "data", "host", "port", "context_root", "db", "coverage",
-                "server_address", "mounts", "extroot", "extroot_path", "caosroot_path")
+                "server_address", "mounts", "extroot", "extroot_path", "caosroot_path",
+                "allowed_hosts")
 _STATIC_PARTS = ("caosdb-webui", "src", "ext", "html")
 
 

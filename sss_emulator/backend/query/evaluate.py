@@ -8,11 +8,16 @@ and nested filters scan the remaining candidates (``AND`` runs the cheap, select
 Values compare as :mod:`sss_emulator.backend.values` describes: numbers as numbers (converted
 between SI prefixes of one unit), DATETIME values as intervals. ``ANY VERSION OF`` evaluates the
 query once more for each generation of older versions (see :func:`evaluate_versions`).
+
+Every evaluation runs against a :class:`Deadline` (:data:`decisions.QUERY_TIME_LIMIT_S`): the
+caller holds the store's lock meanwhile, and no request may hold it for long. ``<<regex>>``
+names are matched in linear time (:mod:`~sss_emulator.backend.query.regex`), and a caller can
+match them against a copy of the names before it takes the lock (:meth:`QueryRun.prematch`).
 """
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
@@ -30,6 +35,7 @@ from sss_emulator.backend.query.parser import (
     Or,
     PropertyCondition,
     Query,
+    QueryRefused,
     QuerySyntaxError,
     ReferencedBy,
     References,
@@ -37,6 +43,7 @@ from sss_emulator.backend.query.parser import (
     Target,
     TransactionFilter,
 )
+from sss_emulator.backend.query.regex import RegexRefused, compile_name_regex
 from sss_emulator.backend.store import EntityStore, postings
 from sss_emulator.backend.values import (
     Key,
@@ -47,7 +54,16 @@ from sss_emulator.backend.values import (
     wanted,
 )
 
-__all__ = ["QueryStore", "UnsupportedQuery", "evaluate", "evaluate_versions", "matches_name"]
+__all__ = [
+    "Deadline",
+    "QueryRun",
+    "QueryStore",
+    "QueryTooSlow",
+    "UnsupportedQuery",
+    "evaluate",
+    "evaluate_versions",
+    "matches_name",
+]
 
 _ROLES_OF: dict[str | None, tuple[Role, ...]] = {
     # A File is a Record with a file, so FIND RECORD includes files (U).
@@ -63,6 +79,121 @@ _SELF = frozenset({"name", "id", "description"})
 
 class UnsupportedQuery(QuerySyntaxError):
     """A query that parses but asks for something the stand-in cannot answer faithfully."""
+
+
+class QueryTooSlow(QueryRefused):
+    """A query still running at its deadline: refused, so that it holds nothing for long."""
+
+
+class Deadline:
+    """When one query's evaluation is stopped: :data:`decisions.QUERY_TIME_LIMIT_S` after it
+    started (read when the deadline is made, so a test can lower it)."""
+
+    def __init__(self, query_text: str = "", seconds: float | None = None) -> None:
+        self.seconds = decisions.QUERY_TIME_LIMIT_S if seconds is None else seconds
+        self.at = time.monotonic() + self.seconds
+        self.query_text = query_text
+
+    def check(self) -> None:
+        """Raise :class:`QueryTooSlow` once the deadline has passed."""
+        if time.monotonic() > self.at:
+            raise QueryTooSlow(
+                self.query_text,
+                f"the query ran longer than {self.seconds:g} s and was stopped, so that it "
+                "cannot hold up other requests; make it more selective (a name or a parent "
+                "before the filters, a more specific <<regex>>)",
+            )
+
+
+class QueryRun:
+    """What one query's evaluation keeps: its deadline, and for each ``<<regex>>`` a matcher
+    (with its own DFA cache) and the names already decided.
+
+    Example::
+
+        run = QueryRun(parsed)
+        with store.lock:
+            names = store.name_keys()
+        run.prematch(names)              # the regex work, outside the lock
+        with store.lock:
+            ids = evaluate(parsed, store, run=run)
+    """
+
+    _CHECK_EVERY = 256
+    """Names decided between two looks at the clock (each name is linear, short ones cheap)."""
+
+    def __init__(self, query: Query | None = None, deadline: Deadline | None = None) -> None:
+        text = query.text if query is not None else ""
+        self.deadline = deadline if deadline is not None else Deadline(text)
+        self._text = text
+        self._regexes: dict[str, tuple[Callable[[str], bool], dict[str, bool]]] = {}
+        self._decided = 0
+        if query is not None:
+            for pattern in _regex_patterns(query):
+                self._regex(pattern)
+
+    @property
+    def has_regex(self) -> bool:
+        """Whether the query has a ``<<regex>>`` (whether :meth:`prematch` is worth a copy)."""
+        return bool(self._regexes)
+
+    def _regex(self, pattern: str) -> tuple[Callable[[str], bool], dict[str, bool]]:
+        found = self._regexes.get(pattern)
+        if found is None:
+            try:
+                regex = compile_name_regex(pattern)
+            except RegexRefused as err:  # the parser refuses these first; a built Query may not
+                raise QueryRefused(self._text, str(err)) from err
+            found = self._regexes[pattern] = (regex.matcher(self.deadline.check).search, {})
+        return found
+
+    def name_test(self, pattern: str) -> Callable[[str], bool]:
+        """Whether a (lower-cased) name matches ``<<pattern>>``, decided once per name."""
+        search, verdicts = self._regex(pattern)
+
+        def test(name: str) -> bool:
+            verdict = verdicts.get(name)
+            if verdict is None:
+                self._decided += 1
+                if self._decided % self._CHECK_EVERY == 0:
+                    self.deadline.check()
+                verdict = verdicts[name] = search(name)
+            return verdict
+
+        return test
+
+    def prematch(self, names: Iterable[str]) -> None:
+        """Decide every regex for these names now: called with a copy of the store's names
+        before the lock is taken, it leaves only names written since then for under the lock."""
+        for pattern in list(self._regexes):
+            test = self.name_test(pattern)
+            for name in names:
+                test(name)
+
+
+def _regex_patterns(query: Query) -> list[str]:
+    """Every ``<<regex>>`` of a query: its target's name and those of reference filters."""
+    found: list[str] = []
+
+    def pattern(name: NamePattern | None) -> None:
+        if name is not None and name.regex and name.text not in found:
+            found.append(name.text)
+
+    def walk(condition: Condition | None) -> None:
+        if isinstance(condition, And | Or):
+            for item in condition.items:
+                walk(item)
+        elif isinstance(condition, Not):
+            walk(condition.item)
+        elif isinstance(condition, References | ReferencedBy):
+            pattern(condition.target)
+            walk(condition.sub)
+        elif isinstance(condition, PropertyCondition):
+            walk(condition.sub)
+
+    pattern(query.target.name)
+    walk(query.filter)
+    return found
 
 
 class QueryStore(Protocol):
@@ -97,18 +228,26 @@ Me = tuple[str, str] | None
 """``(username, realm)`` of the caller, for ``… BY ME``."""
 
 
-def evaluate(query: Query, store: QueryStore, *, me: Me = None) -> list[int]:
-    """Ids of the (current) entities a FIND/COUNT/SELECT query returns, ascending."""
-    return sorted(_Evaluator(query, store, me).run())
+def evaluate(
+    query: Query, store: QueryStore, *, me: Me = None, run: QueryRun | None = None
+) -> list[int]:
+    """Ids of the (current) entities a FIND/COUNT/SELECT query returns, ascending.
+
+    ``run`` carries the deadline and regex verdicts (a fresh one if None); past the deadline
+    this raises :class:`QueryTooSlow`."""
+    return sorted(_Evaluator(query, store, me, run or QueryRun(query)).run())
 
 
-def evaluate_versions(query: Query, store: EntityStore, *, me: Me = None) -> list[Entity]:
+def evaluate_versions(
+    query: Query, store: EntityStore, *, me: Me = None, run: QueryRun | None = None
+) -> list[Entity]:
     """``FIND ANY VERSION OF …``: every version (current or older) that matches, by id and then
     oldest first. Older versions are evaluated as if they were current, one generation at a
     time (every entity's first older version, then the second …), against the others' heads."""
+    run = run or QueryRun(query)
     with store.lock:
         matched: list[tuple[int, int, Entity]] = []
-        for entity_id in evaluate(query, store, me=me):
+        for entity_id in evaluate(query, store, me=me, run=run):
             head = store.get(entity_id)
             if head is not None:
                 matched.append((entity_id, _seq(head), head))
@@ -118,8 +257,9 @@ def evaluate_versions(query: Query, store: EntityStore, *, me: Me = None) -> lis
             overlay = {i: h[generation] for i, h in histories.items() if len(h) > generation}
             if not overlay:
                 break
+            run.deadline.check()
             view = _VersionView(store, overlay)
-            for entity_id in _Evaluator(query, view, me).run():
+            for entity_id in _Evaluator(query, view, me, run).run():
                 if entity_id in overlay:
                     matched.append((entity_id, _seq(overlay[entity_id]), overlay[entity_id]))
             generation += 1
@@ -237,17 +377,13 @@ def _glob_regex(glob: str, *, path: bool = False) -> GlobMatcher:
     return GlobMatcher(glob, path=path)
 
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    """``<<…>>``: searched in names, case-insensitively (the parser checked it compiles)."""
-    return re.compile(pattern, re.IGNORECASE if decisions.REGEX_CASE_INSENSITIVE else 0)
-
-
-def matches_name(pattern: NamePattern, store: QueryStore) -> set[int]:
-    """Entities whose own name (or id, for a number) matches the pattern."""
+def matches_name(
+    pattern: NamePattern, store: QueryStore, run: QueryRun | None = None
+) -> set[int]:
+    """Entities whose own name (or id, for a number) matches the pattern; a ``<<regex>>`` is
+    searched in linear time, under ``run``'s deadline."""
     if pattern.regex:
-        regex = _regex(pattern.text)
-        return store.match_names(lambda name: regex.search(name) is not None)
+        return store.match_names((run or QueryRun()).name_test(pattern.text))
     if pattern.has_wildcard:
         glob = _glob_regex(pattern.text)
         return store.match_names(glob.fullmatch)
@@ -283,15 +419,17 @@ def _cost(condition: Condition) -> int:
 
 
 class _Evaluator:
-    def __init__(self, query: Query, store: QueryStore, me: Me) -> None:
+    def __init__(self, query: Query, store: QueryStore, me: Me, run: QueryRun) -> None:
         self.query = query
         self.store = store
         self.me = me
+        self.run_state = run
 
     def fail(self, detail: str) -> UnsupportedQuery:
         return UnsupportedQuery(self.query.text, detail)
 
     def run(self) -> set[int]:
+        self.run_state.deadline.check()
         candidates = self.target_ids(self.query.target)
         if self.query.filter is None:
             return set(candidates)
@@ -310,7 +448,7 @@ class _Evaluator:
                 result |= self.store.ids_with_role(role)
         else:
             related: set[int] = set()
-            for entity_id in matches_name(name, self.store):
+            for entity_id in matches_name(name, self.store, self.run_state):
                 related |= self.store.descendants(entity_id)
             result = {
                 i for i in related if (e := self.store.get(i)) is not None and e.role in roles
@@ -323,6 +461,7 @@ class _Evaluator:
 
     def eval(self, condition: Condition, candidates: AbstractSet[int]) -> set[int]:
         """The subset of ``candidates`` (never mutated: it may be cached) that matches."""
+        self.run_state.deadline.check()
         if not candidates:
             return set()
         if isinstance(condition, And):
@@ -366,7 +505,7 @@ class _Evaluator:
 
     def referenced_targets(self, pattern: NamePattern, sub: Condition | None) -> set[int]:
         related: set[int] = set()
-        for entity_id in matches_name(pattern, self.store):
+        for entity_id in matches_name(pattern, self.store, self.run_state):
             related |= self.store.descendants(entity_id)
         return self.eval(sub, related) if sub is not None else related
 

@@ -39,6 +39,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sss_emulator import decisions
 from sss_emulator.backend.query.lexer import (
     OPERATORS,
     QuerySyntaxError,
@@ -46,6 +47,7 @@ from sss_emulator.backend.query.lexer import (
     tokenize,
     unescape_glob,
 )
+from sss_emulator.backend.query.regex import RegexRefused, compile_name_regex
 
 __all__ = [
     "MAX_DEPTH",
@@ -56,6 +58,7 @@ __all__ = [
     "Or",
     "PropertyCondition",
     "Query",
+    "QueryRefused",
     "QuerySyntaxError",
     "ReferencedBy",
     "References",
@@ -210,10 +213,15 @@ class Query:
     any_version: bool = field(default=False)
 
 
-class _TooDeep(QuerySyntaxError):
-    """Nesting beyond :data:`MAX_DEPTH`: a client error (400) whatever the verb."""
+class QueryRefused(QuerySyntaxError):
+    """A query refused for what it would cost, not for its syntax: a client error
+    (:data:`decisions.QUERY_LIMIT_STATUS`) whatever the verb, so a COUNT fails loudly too."""
 
-    status = 400
+    status = decisions.QUERY_LIMIT_STATUS
+
+
+class _TooDeep(QueryRefused):
+    """Nesting beyond :data:`MAX_DEPTH`."""
 
 
 def parse_query(text: str) -> Query:
@@ -612,6 +620,10 @@ class _Parser:
         except re.error as err:
             detail = f"the regular expression <<{token.text}>> is invalid: {err}"
             raise self.error(detail, token) from err
+        try:
+            compile_name_regex(token.text)  # cached: the evaluator gets the same object
+        except RegexRefused as err:
+            raise QueryRefused(self.text, str(err), token.pos) from err
         return NamePattern(token.text, regex=True)
 
     def value_token(self) -> Token:
