@@ -6,6 +6,7 @@ Used by ``run`` and by ``replay --call``; watch mode has its own loop around the
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import sys
 import threading
@@ -22,7 +23,7 @@ from sss_emulator.errors import EmulatorError, SetupError
 from sss_emulator.invocation import RunInvocation, prepare
 from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
 
-__all__ = ("EXIT_INTERRUPTED", "execute", "refusal_format")
+__all__ = ("EXIT_INTERRUPTED", "configure_logging", "execute", "refusal_format")
 
 EXIT_INTERRUPTED = 130
 
@@ -59,6 +60,11 @@ def _stop_signals_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def configure_logging(debug: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="sss-emulate: %(name)s: %(message)s", stream=sys.stderr)
 
 
 def _exit_code(outcome: RunOutcome) -> int:
