@@ -18,7 +18,6 @@ from typing import BinaryIO, TextIO
 from sss_emulator.config import FORMATS, resolve_values
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.tokens import Identity
-from sss_emulator.devtools.snapshots import report_snapshot
 from sss_emulator.errors import EmulatorError, SetupError
 from sss_emulator.invocation import RunInvocation, prepare
 from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
@@ -132,7 +131,11 @@ def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool)
     if fmt == "text":
         say(err, outcome_summary(outcome))
     code = _exit_code(outcome)
-    if prepared.snapshot is not None and not report_snapshot(
+    if prepared.snapshot is None:
+        return code
+    from sss_emulator.devtools.snapshots import report_snapshot  # only with --snapshot
+
+    if not report_snapshot(
             prepared.snapshot, outcome, lambda line: print(line, file=err, flush=True)):
         return code or 1  # a differing snapshot fails an otherwise good run
     return code
