@@ -11,13 +11,13 @@ Asking costs a Python start-up and ``importlib.metadata`` (30-50 ms, more throug
 more than the rest of a CLI run. Answers are therefore cached per interpreter, ``PYTHON*``
 variables and working directory: in memory for the life of the process, and on disk (in the
 private ``<tmp>/sss-emulator-<uid>/cache``) for the next ``sss-emulate``, together with a
-fingerprint of everything the answer was read from: the interpreter and its ``pyvenv.cfg``,
-every ``sys.path`` folder (installing or removing a package changes its folder; this is also how
-``importlib.metadata`` itself decides a folder is unchanged), the ``.pth`` files and
-``sitecustomize`` that build ``sys.path``, the user site (below the run's HOME), and the
-metadata files the versions were read from. A stored answer whose fingerprint differs is asked
-again. An interpreter that is a wrapper choosing the real one on every start (a pyenv shim: its
-``sys.executable`` is another file) is not stored on disk.
+fingerprint of everything the answer was read from: the interpreter and its ``pyvenv.cfg``;
+in every ``sys.path`` folder (the user site below the run's HOME included) the entries that
+could be a client's distribution (``importlib.metadata`` finds one only by a file name starting
+with its name) and the ``.pth`` files that build ``sys.path``, with their contents' stamps;
+``sitecustomize``; and the metadata files the versions were read from. A stored answer whose
+fingerprint differs is asked again. An interpreter that is a wrapper choosing the real one on
+every start (a pyenv shim: its ``sys.executable`` is another file) is not stored on disk.
 """
 
 from __future__ import annotations
