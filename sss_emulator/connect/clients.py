@@ -76,6 +76,10 @@ _DISK_ENTRIES = 32
 _CacheKey = tuple[str, tuple[tuple[str, str], ...], str]
 _CACHE: dict[_CacheKey, ClientInfo | None] = {}
 _LOCK = threading.Lock()
+#: ``subprocess.Popen`` as it was when this module loaded: the probe is the emulator's own
+#: process, which a test's ``fp`` (pytest-subprocess, there to fake what scripts start) must not
+#: fake; in a tuple because ``fp`` also replaces module-level names bound to the original.
+_REAL_POPEN = (subprocess.Popen,)
 
 
 def _version(text: str | None) -> tuple[int, ...] | None:
@@ -154,14 +158,18 @@ def detect_client(python: str, env: Mapping[str, str]) -> ClientInfo | None:
 def _probe(python: str, env: Mapping[str, str]) -> tuple[ClientInfo | None, Any]:
     """Ask ``python``: its client versions, and what they were read from (None: unknown)."""
     try:
-        done = subprocess.run(
-            [python, "-c", _PROBE], env=dict(env), capture_output=True, text=True, timeout=20,
-            stdin=subprocess.DEVNULL,
-        )
-        if done.returncode == 0:
-            data = json.loads(done.stdout.strip().splitlines()[-1])
+        with _REAL_POPEN[0]([python, "-c", _PROBE], env=dict(env), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as probe:
+            try:
+                stdout, stderr = probe.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                probe.kill()
+                probe.communicate()
+                raise
+        if probe.returncode == 0:
+            data = json.loads(stdout.strip().splitlines()[-1])
             return ClientInfo(data.get("linkahead"), data.get("caosdb")), data.get("sources")
-        logger.debug("client probe with %s failed: %s", python, done.stderr.strip())
+        logger.debug("client probe with %s failed: %s", python, stderr.strip())
     except (OSError, subprocess.SubprocessError, ValueError, IndexError, AttributeError) as exc:
         logger.debug("client probe with %s failed: %s", python, exc)
     return None, None

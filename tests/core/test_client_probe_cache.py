@@ -4,10 +4,10 @@ as anything it was read from changes (see :mod:`sss_emulator.connect.clients`)."
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,13 +25,13 @@ def probes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
     monkeypatch.setattr(clients, "_CACHE", {})
     started: list[list[str]] = []
-    real_run = subprocess.run
+    real_popen = clients._REAL_POPEN[0]
 
-    def run(argv: list[str], **kwargs: object) -> object:
+    def popen(argv: list[str], **kwargs: object) -> object:
         started.append(argv)
-        return real_run(argv, **kwargs)  # type: ignore[call-overload]
+        return real_popen(argv, **kwargs)  # type: ignore[call-overload]
 
-    monkeypatch.setattr(clients.subprocess, "run", run)
+    monkeypatch.setattr(clients, "_REAL_POPEN", (popen,))
     return started
 
 
@@ -145,3 +145,10 @@ def test_a_broken_or_foreign_cache_file_is_asked_again(
         cache.write_text(text)
         assert _detect(env) == first
     assert len(probes) == 5
+
+
+def test_a_tests_fp_does_not_fake_the_probe(tmp_path: Path, fp: Any) -> None:
+    """pytest-subprocess's ``fp`` fakes what scripts start, not the emulator's own probe."""
+    info, sources = clients._probe(PYTHON, _env(tmp_path, tmp_path))
+    assert info is not None and sources is not None
+    assert fp.call_count([PYTHON, "-c", clients._PROBE]) == 0
