@@ -81,6 +81,11 @@ def _env(root: Path) -> dict[str, str]:
            "SSS_SHARED_ROOT": str(root / "shared")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("PYTHONPATH", None)
+    # A run asks the script's Python which LinkAhead client it has, for a shell script the
+    # python3 on PATH (connect/clients). As in the test suite, that is this interpreter's whether
+    # or not its venv is activated: a pyenv shim first on PATH would be asked anew on every run
+    # (its answer cannot be kept), which measures pyenv, not the emulator.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
 
 
@@ -97,6 +102,7 @@ def _startup(runs: int, root: Path, baseline: Path | None) -> None:
     commands["pass"] = ([sys.executable, "-c", "pass"], REPO)
     got = _interleaved(commands, runs, env)
     wall_pass, cpu_pass = got["pass"]
+    print(f"interpreter: {sys.executable} (first on the runs' PATH)")
     print(f"python -c pass x{runs}: median {wall_pass * 1000:.1f} ms wall, "
           f"{cpu_pass * 1000:.1f} ms CPU")
     for name in trees:

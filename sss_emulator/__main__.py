@@ -1,5 +1,5 @@
 """``python -m sss_emulator`` is ``sss-emulate``."""
 
-from sss_emulator.cli.commands import main
+from sss_emulator.cli.program import main
 
 main()

@@ -6,6 +6,7 @@ Used by ``run`` and by ``replay --call``; watch mode has its own loop around the
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import sys
 import threading
@@ -17,12 +18,11 @@ from typing import BinaryIO, TextIO
 from sss_emulator.config import FORMATS, resolve_values
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.tokens import Identity
-from sss_emulator.devtools.snapshots import report_snapshot
 from sss_emulator.errors import EmulatorError, SetupError
 from sss_emulator.invocation import RunInvocation, prepare
 from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
 
-__all__ = ("EXIT_INTERRUPTED", "execute", "refusal_format")
+__all__ = ("EXIT_INTERRUPTED", "configure_logging", "execute", "refusal_format")
 
 EXIT_INTERRUPTED = 130
 
@@ -59,6 +59,11 @@ def _stop_signals_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def configure_logging(debug: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="sss-emulate: %(name)s: %(message)s", stream=sys.stderr)
 
 
 def _exit_code(outcome: RunOutcome) -> int:
@@ -126,7 +131,11 @@ def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool)
     if fmt == "text":
         say(err, outcome_summary(outcome))
     code = _exit_code(outcome)
-    if prepared.snapshot is not None and not report_snapshot(
+    if prepared.snapshot is None:
+        return code
+    from sss_emulator.devtools.snapshots import report_snapshot  # only with --snapshot
+
+    if not report_snapshot(
             prepared.snapshot, outcome, lambda line: print(line, file=err, flush=True)):
         return code or 1  # a differing snapshot fails an otherwise good run
     return code

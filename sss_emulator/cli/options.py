@@ -7,13 +7,12 @@ can point at the option).
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from sss_emulator.cli.execute import configure_logging
 from sss_emulator.config import SETTINGS
 
 __all__ = ("RUN_CONTEXT", "WATCH_OPTIONS", "SettingValue", "collect_options", "configure_logging",
@@ -116,11 +115,6 @@ def collect_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The options that were typed, as typed (``--no-stand-in`` is ``False``, and kept)."""
     return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()
             if v is not None and v != ()}
-
-
-def configure_logging(debug: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="sss-emulate: %(name)s: %(message)s", stream=sys.stderr)
 
 
 #: Settings for ``run``/``watch`` that click accepts as extra arguments, not as options.

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 from sss_emulator.core.permissions import UsersConfig
@@ -48,6 +47,8 @@ def identity_for(
 
 
 def _unknown_user(user: str, known: list[str], roles_option: str) -> str:
+    import difflib  # only for a name that is not known
+
     close = difflib.get_close_matches(user, known, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return (f"unknown user {user!r}{hint}: the users file lists {', '.join(known)}; use one of "

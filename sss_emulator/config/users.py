@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,8 @@ def _check_keys(found: Iterable[Any], allowed: tuple[str, ...], where: str) -> N
     if not unknown:
         return
     key = unknown[0]
+    import difflib  # only for a name that is not known
+
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ConfigError(f"{where}: unknown key {key!r}{hint}; the keys are "

@@ -106,6 +106,15 @@ def _ini_text(stand_in: Any, existing: str | None, url: str | None, cacert: str 
     return texts[key]
 
 
+def _user_records(users: UsersConfig | None) -> list[Any]:
+    """The users file's users as the stand-in knows them (its model loads only if any)."""
+    if users is None or not users.users:
+        return []
+    from sss_emulator.backend.model import UserRecord
+
+    return [UserRecord(u.name, u.realm, u.email, u.roles) for u in users.users.values()]
+
+
 class StandInHook:
     """Starts the stand-in on the first run and keeps it until :meth:`close`.
 
@@ -143,7 +152,6 @@ class StandInHook:
         """The running stand-in (started on first use)."""
         with self._lock:
             if self._stand_in is None:
-                from sss_emulator.backend.model import UserRecord
                 from sss_emulator.backend.standin import StandIn
 
                 # only what this stand-in uses is imported: a run without data files or a
@@ -159,8 +167,7 @@ class StandInHook:
                         from sss_emulator.backend.store import EntityStore
 
                         store = EntityStore(sqlite_path=self.sqlite_path)
-                    known = [UserRecord(u.name, u.realm, u.email, u.roles)
-                             for u in (self.users.users.values() if self.users else ())]
+                    known = _user_records(self.users)
                     standin_root()  # what SIGKILLed emulators' stand-ins left there goes
                     stand_in = StandIn(authenticate=self._authenticate, data_files=self.data_files,
                                        store=store, context_root=self.context_root, users=known,

@@ -6,11 +6,11 @@ with ``/Response/script/@code``, ``/Response/script/call``, ``…/stdout`` and `
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import json
 import re
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -63,9 +63,8 @@ class ResponseMeta:
     identity: Identity | None = None
     baseuri: str = "http://127.0.0.1:10443"
     srid: str = field(default_factory=lambda: secrets.token_hex(16))
-    timestamp: str = field(
-        default_factory=lambda: str(int(_dt.datetime.now(_dt.UTC).timestamp() * 1000))
-    )
+    #: Milliseconds since the epoch, as the server writes them.
+    timestamp: str = field(default_factory=lambda: str(int(time.time() * 1000)))
 
 
 def _root(meta: ResponseMeta) -> etree._Element:

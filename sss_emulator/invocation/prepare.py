@@ -7,33 +7,29 @@ re-prepares the same invocation before every run, and both get a :class:`Prepare
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sss_emulator.config import FORMATS, Settings, identity_for, resolve_settings
-from sss_emulator.connect.real_server import RealServerHook, login_to_server
 from sss_emulator.core.call import CallRequest, request_from_form
 from sss_emulator.core.hooks import ProcessRunner
 from sss_emulator.core.runner import run_process
 from sss_emulator.core.scripts import call_for_path
 from sss_emulator.core.tokens import Identity
-from sss_emulator.devtools.coverage import project_runner
-from sss_emulator.devtools.debug import (
-    DebugRunner,
-    attach_instructions,
-    parse_debug_wait,
-    require_debugpy,
-)
-from sss_emulator.devtools.snapshots import Snapshots
 from sss_emulator.errors import ConfigError, ScriptNotFound
 from sss_emulator.invocation.emulator import Emulator, world_of
 from sss_emulator.invocation.script_args import attachments, parse_script_args
 from sss_emulator.terminal import say
+
+if TYPE_CHECKING:
+    from sss_emulator.devtools.snapshots import Snapshots
+
+# A feature is imported by the run that uses it (--server-url, --debug-wait, --coverage,
+# --snapshot), not by every run.
 
 __all__ = ("FORMATS", "Prepared", "RunInvocation", "devtools_runner", "prepare")
 
@@ -122,6 +118,8 @@ def prepare(invocation: RunInvocation, *, local_only: bool = False) -> Prepared:
         raise ConfigError("--server-address puts the stand-in at the server's address; it does "
                           "not go with --server-url or --no-stand-in (drop one of them).")
     if server_url:
+        from sss_emulator.connect.real_server import RealServerHook
+
         auth_token = _log_in(server_url, values.get("username"), values.get("cacert"))
         cacert = str(values["cacert"]) if values.get("cacert") else None
         connection = {"stand_in": False,
@@ -139,6 +137,8 @@ def _snapshot(options: Mapping[str, Any], cwd: Path) -> Snapshots | None:
         if options.get("update_snapshot"):
             raise ConfigError("--update-snapshot needs --snapshot DIR (where to write it).")
         return None
+    from sss_emulator.devtools.snapshots import Snapshots
+
     return Snapshots((cwd / str(options["snapshot"])).absolute(),
                      update=bool(options.get("update_snapshot")),
                      replacements=[(str(cwd.absolute()), "<CWD>")],
@@ -151,8 +151,15 @@ def devtools_runner(values: Mapping[str, Any], call: str) -> ProcessRunner:
     Debugging wins over coverage: a tracer under the debugger records nothing (and debugpy
     warns), so a debugged run is not measured.
     """
-    debug = parse_debug_wait(values.get("debug_wait"))
+    if values.get("debug_wait") is not None:
+        from sss_emulator.devtools.debug import parse_debug_wait
+
+        debug = parse_debug_wait(values.get("debug_wait"))
+    else:
+        debug = None
     if debug is not None:
+        from sss_emulator.devtools.debug import DebugRunner, attach_instructions, require_debugpy
+
         require_debugpy()
         if values.get("coverage"):
             say(sys.stderr, "note: --coverage is off for a run under --debug-wait (a tracer "
@@ -160,12 +167,16 @@ def devtools_runner(values: Mapping[str, Any], call: str) -> ProcessRunner:
         return DebugRunner(debug[0], on_listening=lambda host, port: say(
             sys.stderr, attach_instructions(host, port, call)))
     if values.get("coverage"):
+        from sss_emulator.devtools.coverage import project_runner
+
         return project_runner(run_process, report=lambda line: say(sys.stderr, line))
     return run_process
 
 
 def _log_in(url: str, username: str | None, cacert: Any) -> str:
     """A session token of the real server, for ``--server-url``."""
+    from sss_emulator.connect.real_server import login_to_server
+
     if not username:
         raise ConfigError("--server-url needs --username (or SSS_USERNAME) to log in with.")
     password = os.environ.get("SSS_PASSWORD")
@@ -173,6 +184,8 @@ def _log_in(url: str, username: str | None, cacert: Any) -> str:
         if not sys.stdin.isatty():
             raise ConfigError("No password for --server-url: set SSS_PASSWORD or run in a "
                               "terminal to be asked.")
+        import getpass
+
         password = getpass.getpass(f"Password of {username} on {url}: ", stream=sys.stderr)
     return login_to_server(url, username, password, cacert=str(cacert) if cacert else None)
 
