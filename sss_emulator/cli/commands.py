@@ -27,7 +27,7 @@ from sss_emulator.cli.options import (
     setting_options,
     watch_options,
 )
-from sss_emulator.cli.usage import check_no_unknown_options
+from sss_emulator.cli.usage import ScriptCommand, check_no_unknown_options
 from sss_emulator.config import resolve_settings
 from sss_emulator.core.reaper import become_subreaper
 from sss_emulator.core.render import render_json
@@ -110,7 +110,7 @@ def main() -> None:
     """
 
 
-@main.command("run", context_settings=RUN_CONTEXT)
+@main.command("run", cls=ScriptCommand, context_settings=RUN_CONTEXT)
 @run_options
 @click.option("--watch", is_flag=True, help="Rerun whenever the script or its inputs change.")
 @watch_options

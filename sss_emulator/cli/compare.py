@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from sss_emulator.cli.options import RUN_CONTEXT, collect_options, configure_logging, run_options
+from sss_emulator.cli.usage import ScriptCommand
 
 __all__ = ("EXIT_DIFFERENT", "EXIT_EQUAL", "EXIT_UNUSABLE", "compare_command", "read_password",
            "report_width")
@@ -83,7 +84,7 @@ def _confirm(yes: bool, call: str, url: str, user: str, fmt: str) -> None:
         _fail(fmt, "not confirmed; nothing ran.")
 
 
-@click.command("compare", context_settings=RUN_CONTEXT)
+@click.command("compare", cls=ScriptCommand, context_settings=RUN_CONTEXT)
 @run_options
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=str),
               help="Read the server password from this file (else SSS_PASSWORD, else a "

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sss_emulator.cli.execute import configure_logging
+from sss_emulator.cli.usage import ScriptArgument
 from sss_emulator.config import SETTINGS
 
 __all__ = ("RUN_CONTEXT", "WATCH_OPTIONS", "SettingValue", "collect_options", "configure_logging",
@@ -124,8 +125,8 @@ RUN_CONTEXT = {"ignore_unknown_options": True, "allow_interspersed_args": True}
 def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """SCRIPT, its arguments and every option of ``run`` (shared with ``watch``)."""
     decorators: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
-        click.argument("script"),
-        click.argument("script_args", nargs=-1, type=click.UNPROCESSED),
+        click.argument("script", type=ScriptArgument()),
+        click.argument("script_args", nargs=-1, type=ScriptArgument()),
         setting_options,
         click.option("--format", "format", type=str, default=None, metavar="[text|json|xml]",
                      help="text (live output, summary on stderr), json (one document) or xml "

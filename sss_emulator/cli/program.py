@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import errno
 import os
-import re
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -30,12 +29,6 @@ __all__ = ("COMMANDS", "end_program", "main", "plain_run")
 
 #: The commands of ``sss-emulate``; a first word that is none of these is a script (``run``).
 COMMANDS = ("run", "list", "doctor", "serve", "watch", "compare", "record", "replay")
-#: Script arguments that start with ``-`` and that click passes through unchanged: ``-pN`` and
-#: ``-O…``. click reads an unknown ``-xyz`` as the short options ``-x -y -z``, keeping the unknown
-#: ones; ``h`` is ``-h`` (help), so a word with an ``h`` goes to click.
-_SCRIPT_OPTION = re.compile(r"-p[0-9]+\Z|-O[^h]*\Z")
-
-
 def plain_run(argv: Sequence[str], environ: Mapping[str, str]) -> RunInvocation | None:
     """``SCRIPT [-pN | -O… | VALUE]...`` as click's ``run`` reads it: the script and its
     arguments, no option of ours. None for every other command line (click decides), and when
@@ -44,8 +37,13 @@ def plain_run(argv: Sequence[str], environ: Mapping[str, str]) -> RunInvocation 
         return None
     if any(name.startswith("_") and name.endswith("_COMPLETE") for name in environ):
         return None
-    if any(arg.startswith("-") and not _SCRIPT_OPTION.match(arg) for arg in argv[1:]):
-        return None
+    from sss_emulator.cli.words import awaits_value, is_script_option
+
+    awaiting = False  # the word after -pN / -Oname is the script's whatever it looks like
+    for arg in argv[1:]:
+        if arg.startswith("-") and not awaiting and not is_script_option(arg):
+            return None
+        awaiting = not awaiting and awaits_value(arg)
     from sss_emulator.invocation import RunInvocation
 
     return RunInvocation(script=argv[0], script_args=tuple(argv[1:]))

@@ -7,15 +7,59 @@ and fail later with a misleading message.
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
-__all__ = ("check_no_unknown_options",)
+from sss_emulator.cli.words import awaits_value, is_script_option
 
-_POSITIONAL = re.compile(r"-p\d+\Z")
+__all__ = ("ScriptArgument", "ScriptCommand", "check_no_unknown_options")
+
+#: What a script's word is wrapped in while click parses the command line: click reads an
+#: unknown ``-Ochannel=1`` as the short options ``-O -c -h ...`` (so ``h`` asked for help), and
+#: the value after ``-p0`` as an option of ours when it looks like one (``-p0 --keep``).
+_WRAPPED = "\x00script-word\x00"
+
+
+def _wrap_script_words(args: Sequence[str]) -> list[str]:
+    """The script's words (``-pN``/``-O...`` and the value each awaits) hidden from click's
+    option parser; everything after ``--`` click already leaves alone."""
+    wrapped: list[str] = []
+    awaiting = False
+    for index, token in enumerate(args):
+        if awaiting or is_script_option(token):
+            wrapped.append(_WRAPPED + token)
+            awaiting = not awaiting and awaits_value(token)
+        elif token == "--":
+            wrapped.extend(args[index:])
+            break
+        else:
+            wrapped.append(token)
+    return wrapped
+
+
+class ScriptCommand(click.Command):
+    """A command whose extra words are a script's arguments, as the server will receive them."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _wrap_script_words(args))
+
+
+if TYPE_CHECKING:  # generic only since click 8.2; the project supports 8.1
+    _ParamType = click.ParamType[Any, Any]
+else:
+    _ParamType = click.ParamType
+
+
+class ScriptArgument(_ParamType):
+    """SCRIPT and its arguments as typed (unwrapped after click's parsing)."""
+
+    name = "script_argument"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        return value.removeprefix(_WRAPPED) if isinstance(value, str) else value
 
 
 def _option_names(command: click.Command) -> list[str]:
@@ -26,16 +70,10 @@ def _option_names(command: click.Command) -> list[str]:
     return names
 
 
-def _awaits_value(token: str) -> bool:
-    """``-p0`` and ``-Oname`` take the next argument as their value."""
-    return bool(_POSITIONAL.match(token)) or (token.startswith("-O") and "=" not in token)
-
-
 def _unknown(token: str) -> bool:
     if not token.startswith("-") or token == "-":
         return False
-    name = token.partition("=")[0]
-    return not (_POSITIONAL.match(name) or re.match(r"-p\d+=", token) or token.startswith("-O"))
+    return not is_script_option(token)
 
 
 def check_no_unknown_options(ctx: click.Context, script: str,
@@ -51,9 +89,11 @@ def check_no_unknown_options(ctx: click.Context, script: str,
             skip = False
             continue
         if _unknown(token):
+            import difflib  # only for a mistake: a plain command line need not load it
+
             name = token.partition("=")[0]
             close = difflib.get_close_matches(name, _option_names(ctx.command), n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]}?)" if close else (
                 "; script arguments are -p0 VALUE or -Oname=VALUE")
             raise click.UsageError(f"no such option {name}{hint}", ctx)
-        skip = _awaits_value(token)
+        skip = awaits_value(token)

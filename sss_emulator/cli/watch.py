@@ -15,7 +15,7 @@ from sss_emulator.cli.options import (
     run_options,
     watch_options,
 )
-from sss_emulator.cli.usage import check_no_unknown_options
+from sss_emulator.cli.usage import ScriptCommand, check_no_unknown_options
 from sss_emulator.invocation import RunInvocation
 
 __all__ = ("watch_command",)
@@ -24,7 +24,7 @@ __all__ = ("watch_command",)
 # --- the ``watch`` command --------------------------------------------------------------------
 
 
-@click.command("watch", context_settings=RUN_CONTEXT)
+@click.command("watch", cls=ScriptCommand, context_settings=RUN_CONTEXT)
 @run_options
 @watch_options
 @devtool_options

@@ -184,6 +184,21 @@ def test_option_like_values_of_script_arguments_are_the_scripts(cli, samples: Pa
     assert "no such option -x; script arguments are -p0 VALUE or -Oname=VALUE" in other.stderr
 
 
+@pytest.mark.parametrize(("args", "tail"), [
+    (["-Ochannel=1"], "--channel=1"),  # click once read -O -c -h...: help instead of a run
+    (["-Ohelp", "x", "-p0", "-h"], "--help=x -h"),
+    (["-p0", "--keep", "-p1", "--format=json"], "--keep --format=json"),
+])
+def test_script_words_that_look_like_our_options_go_to_the_script(cli, samples: Path,
+                                                                  args: list[str],
+                                                                  tail: str) -> None:
+    """Whatever letters an -O name has, and whatever a value looks like, the script gets it."""
+    for extra in ([], ["--timeout", "30"]):  # with an option of ours too (click's whole parse)
+        result = cli("--bin-dir", str(samples), *extra, "minimal.bash", *args)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.rstrip().endswith(tail), result.stdout
+
+
 def test_unknown_user_and_unknown_users_file_keys_are_named(cli, tmp_path: Path,
                                                             samples: Path,
                                                             examples: Path) -> None:

@@ -65,15 +65,16 @@ def test_a_plain_line_is_read_as_click_reads_it(argv: list[str]) -> None:
 
 @pytest.mark.parametrize("argv", [
     ["x.bash"], ["x.bash", "-p0", "v", "-Ofoo=bar"], ["x.bash", "-p0", "two words", "@f.json"],
-    ["x.bash", "-Oname", "value", "-p10", ""]])
+    ["x.bash", "-Oname", "value", "-p10", ""], ["x.bash", "-Ochannel=1"], ["x.bash", "-p0", "-h"],
+    ["x.bash", "-p0", "--keep"], ["x.bash", "-Oname", "--format"]])
 def test_the_usual_lines_are_plain(argv: list[str]) -> None:
     assert plain_run(argv, {}) == RunInvocation(script=argv[0], script_args=tuple(argv[1:]),
                                                 cwd=Path.cwd())
 
 
 @pytest.mark.parametrize("argv", [
-    [], ["--help"], ["run", "x.bash"], ["list"], ["x.bash", "--keep"], ["x.bash", "-p0", "--x"],
-    ["x.bash", "-Ochannel=1"], ["x.bash", "--"], ["x.bash", "-"], ["-p0", "x"]])
+    [], ["--help"], ["run", "x.bash"], ["list"], ["x.bash", "--keep"], ["x.bash", "-p0", "x", "--x"],
+    ["x.bash", "--"], ["x.bash", "-"], ["-p0", "x"]])
 def test_everything_else_goes_to_click(argv: list[str]) -> None:
     assert plain_run(argv, {}) is None
 
@@ -83,7 +84,7 @@ def test_shell_completion_goes_to_click() -> None:
 
 
 def test_what_plain_run_knows_of_the_command_line_is_still_true() -> None:
-    """The commands, and that -h is the only short option run has (see _SCRIPT_OPTION)."""
+    """The commands, and that -h is the only short option run has (cli/words.py's rule)."""
     assert set(commands.main.commands) == set(COMMANDS)
     with click.Context(commands.main) as group_ctx:
         run = commands.main.commands["run"]
