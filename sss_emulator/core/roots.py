@@ -91,13 +91,14 @@ def private_dir(path: Path) -> Path:
     """Make ``path`` (mode 0700) and check it. Below the default private base, the base and
     every level are checked; elsewhere (a root the user chose) only that it is no link."""
     base = private_base()
-    if path.parent == base:
-        with contextlib.suppress(FileExistsError):
-            base.mkdir(mode=0o700)
-        check_private(base)
-        with contextlib.suppress(FileExistsError):
-            path.mkdir(mode=0o700)
-        return check_private(path)
+    if path.is_relative_to(base) and path != base:
+        level = base
+        for part in (".", *path.relative_to(base).parts):  # "." is the base itself
+            level = level / part if part != "." else base
+            with contextlib.suppress(FileExistsError):
+                level.mkdir(mode=0o700)
+            check_private(level)
+        return path
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.is_symlink():
         raise SetupError(f"{path} is a symlink; remove it so runs cannot be redirected elsewhere.")

@@ -73,8 +73,8 @@ def test_the_usual_lines_are_plain(argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize("argv", [
-    [], ["--help"], ["run", "x.bash"], ["list"], ["x.bash", "--keep"], ["x.bash", "-p0", "x", "--x"],
-    ["x.bash", "--"], ["x.bash", "-"], ["-p0", "x"]])
+    [], ["--help"], ["run", "x.bash"], ["list"], ["x.bash", "--keep"],
+    ["x.bash", "-p0", "x", "--x"], ["x.bash", "--"], ["x.bash", "-"], ["-p0", "x"]])
 def test_everything_else_goes_to_click(argv: list[str]) -> None:
     assert plain_run(argv, {}) is None
 

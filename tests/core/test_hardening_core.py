@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -307,3 +308,20 @@ def test_setsid_daemons_do_not_outlive_a_run_of_serve(tmp_path: Path, make_scrip
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def test_every_level_below_the_private_base_is_made_private_and_checked(
+        private_tmp: Path, tmp_path: Path) -> None:
+    """``trash/<pid>-0`` made its ``trash`` 0755 unchecked: a link planted there was followed."""
+    from sss_emulator.core.roots import private_dir
+    from sss_emulator.errors import SetupError
+
+    made = private_dir(private_tmp / "trash" / "1-0")
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (private_tmp, made.parent, made)] == [
+        0o700] * 3
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (private_tmp / "standin").symlink_to(victim)
+    with pytest.raises(SetupError, match="symbolic link"):
+        private_dir(private_tmp / "standin" / "x")
+    assert list(victim.iterdir()) == []
