@@ -173,6 +173,14 @@ def _handlers() -> tuple[type[WSGIRequestHandler], type[WSGIRequestHandler]]:
             with contextlib.suppress(OSError):  # not TCP (e.g. a Unix socket)
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """werkzeug colours request lines with terminal escapes even into a log file or
+            a CI log; plain text unless stderr is a terminal."""
+            if sys.stderr.isatty():
+                super().log_request(code, size)
+            else:
+                self.log("info", '"%s" %s %s', self.requestline, code, size)
+
     class QuietHandler(Handler):
         """Request lines go to our logger at debug level instead of stderr."""
 

@@ -6,6 +6,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import linkahead
@@ -193,3 +194,22 @@ def test_served_script_mail_is_captured_and_recorded(tmp_path: Path, samples: Pa
     assert record.script == "register_guitar.py"
     assert [(m["to"], m["subject"]) for m in record.mails] == [
         (["shop@example.com"], "New guitar: Telecaster")]
+
+
+def test_request_lines_in_a_log_file_carry_no_terminal_escapes(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """werkzeug coloured ``POST /scripting`` with ANSI escapes even when stderr was a file."""
+    import logging
+    import urllib.error
+    import urllib.request
+
+    def refuse(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("403 Forbidden", [("Content-Length", "0")])
+        return []
+
+    with caplog.at_level(logging.INFO, logger="werkzeug"), running_server(
+            refuse, quiet=False) as handle, pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"{handle.url}/scripting", data=b"call=x", timeout=30)
+    lines = [r.getMessage() for r in caplog.records if "/scripting" in r.getMessage()]
+    assert lines and all("\x1b" not in line for line in lines), lines
+    assert '"POST /scripting HTTP/1.1" 403' in lines[0]
