@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sss_emulator import decisions
 from sss_emulator.core import reaper
@@ -92,6 +93,51 @@ def _exit_code(returncode: int) -> int:
     return decisions.exit_code_for_signal(-returncode) if returncode < 0 else returncode
 
 
+#: Output of one stream kept in memory while a script runs; beyond it, the rest goes to an
+#: unnamed temporary file (nothing to clean up, nothing a watcher sees) and is read back once at
+#: the end, so a 200 MB stdout costs its size once, not a growing buffer plus its copy.
+CAPTURE_IN_MEMORY = 8 * 1024 * 1024
+
+
+class _Capture:
+    """One stream's bytes: a buffer, spilled to an unnamed temporary file when it grows."""
+
+    __slots__ = ("_buffer", "_file", "size")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._file: BinaryIO | None = None
+        self.size = 0
+
+    def extend(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self._file is None and len(self._buffer) + len(chunk) <= CAPTURE_IN_MEMORY:
+            self._buffer.extend(chunk)
+            return
+        if self._file is None:
+            import tempfile  # only for a large output: a plain run need not load it
+
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in value()/close()
+            self._file.write(self._buffer)
+            self._buffer = bytearray()
+        self._file.write(chunk)
+
+    def value(self) -> bytes:
+        """Everything captured, as one ``bytes`` of exactly its size."""
+        if self._file is None:
+            return bytes(self._buffer)
+        try:
+            self._file.seek(0)
+            return self._file.read()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 class _Streams:
     """Reads stdout and stderr in the calling thread with one selector, as ``communicate`` does,
     so no thread has to start per run; each chunk also goes to its live sink.
@@ -104,13 +150,13 @@ class _Streams:
 
     def __init__(self, proc: subprocess.Popen[bytes], sinks: dict[int, StreamSink | None]):
         assert proc.stdout is not None and proc.stderr is not None
-        self.buffers: dict[int, bytearray] = {}
+        self.buffers: dict[int, _Capture] = {}
         self.sinks = sinks
         self.selector = selectors.DefaultSelector()
         for key, stream in ((1, proc.stdout), (2, proc.stderr)):
             os.set_blocking(stream.fileno(), False)
             self.selector.register(stream, selectors.EVENT_READ, key)
-            self.buffers[key] = bytearray()
+            self.buffers[key] = _Capture()
         self.pidfd: int | None = None
         with contextlib.suppress(AttributeError, OSError):  # not Linux >= 5.3
             self.pidfd = os.pidfd_open(proc.pid)
@@ -154,6 +200,7 @@ class _Streams:
             self.read(0.05)
 
     def close(self) -> None:
+        """Stop reading (the captures stay readable until :meth:`_Capture.value`)."""
         for key in list(self.selector.get_map().values()):
             self.selector.unregister(key.fileobj)
         self.selector.close()
@@ -230,6 +277,8 @@ def run_process(
         stop_group(proc)
         reaper.reap_run(marker)
         streams.drain(1.0)
+        for capture in streams.buffers.values():
+            capture.close()
         raise
     finally:
         streams.close()
@@ -240,8 +289,8 @@ def run_process(
     reaper.untrack(proc.pid)
     return ProcessResult(
         returncode=None if timed_out else _exit_code(returncode),
-        stdout=bytes(streams.buffers[1]),
-        stderr=bytes(streams.buffers[2]),
+        stdout=streams.buffers[1].value(),
+        stderr=streams.buffers[2].value(),
         duration_s=time.monotonic() - started,
         timed_out=timed_out,
     )

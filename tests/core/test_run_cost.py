@@ -161,3 +161,31 @@ def test_in_a_terminal_the_script_cannot_reach_it(make_script, tmp_path: Path) -
         os.close(leader)
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == b"none\n"
+
+
+def test_a_large_output_is_captured_whole_through_an_unnamed_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond the in-memory share, output goes to a file with no name (nothing in any folder
+    to clean up or to wake a watcher) and comes back byte for byte, stdout and stderr apart."""
+    from sss_emulator.core import runner
+
+    monkeypatch.setattr(runner, "CAPTURE_IN_MEMORY", 1000)
+    opened: list[object] = []
+    real_temporary_file = __import__("tempfile").TemporaryFile
+
+    def counting(*args: object, **kwargs: object) -> object:
+        handle = real_temporary_file(*args, **kwargs)
+        opened.append(handle)
+        return handle
+
+    monkeypatch.setattr("tempfile.TemporaryFile", counting)
+    code = ("import sys\nfor i in range(3000):\n    sys.stdout.write(f'{i:05d}\\xe9\\n')\n"
+            "sys.stderr.write('e' * 5000)\n")
+    before = set(os.listdir(tmp_path))
+    result = runner.run_process([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ),
+                                timeout=60)
+    assert result.returncode == 0
+    assert result.stdout == "".join(f"{i:05d}\u00e9\n" for i in range(3000)).encode()
+    assert result.stderr == b"e" * 5000
+    assert len(opened) == 2 and all(handle.closed for handle in opened)  # type: ignore[attr-defined]
+    assert set(os.listdir(tmp_path)) == before
