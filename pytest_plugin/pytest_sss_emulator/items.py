@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from sss_emulator.callfile import (
     load_call_file,
 )
 from sss_emulator.core.outcome import RunOutcome
+from sss_emulator.core.roots import mark_kept, owned_dir
 from sss_emulator.errors import EmulatorError, ScriptTimeout
 
 from .parity import ParityError
@@ -61,12 +61,18 @@ class CallItem(pytest.Item):
         return self.config.stash[STATE]
 
     def setup(self) -> None:
-        self._root = Path(tempfile.mkdtemp(prefix="sss-call-"))
+        # named for this session's process, below the owned scratch root: should pytest be
+        # killed before teardown, the next session that runs a call file removes it
+        self._root = owned_dir("callfile")
 
     def teardown(self) -> None:
         state = self._state()
         failed = self.stash.get(CALL_FAILED, False)
-        if self._root is not None and not (failed and state.log.kept):
+        if self._root is None:
+            return
+        if failed and state.log.kept:
+            mark_kept(self._root)  # --sss-keep: the kept run's folders outlive this session
+        else:
             shutil.rmtree(self._root, ignore_errors=True)
 
     def runtest(self) -> None:

@@ -51,10 +51,11 @@ __all__ = ["StandIn"]
 _log = logging.getLogger("sss_emulator.backend.standin")
 
 
-def _shared_root() -> Path | None:
+def _shared_root() -> Path | str:
     """``<tmp>/sss-emulator-<uid>/standin``, the home of the shared ``sendmail``, if it is this
-    user's alone (owned by them, writable by nobody else); None sends the caller back to a
-    private temporary folder. Scripts run the program in there, so nobody else may write it.
+    user's alone (owned by them, writable by nobody else); otherwise why not, which sends the
+    caller back to a private temporary folder. Scripts run the program in there, so nobody else
+    may write it.
 
     The same folder as ``sss_emulator.core.roots.standin_root``, which the emulator sweeps of
     folders whose owner died (this layer may not import the core, so the path is written twice).
@@ -67,12 +68,22 @@ def _shared_root() -> Path | None:
             info = os.lstat(folder)
             if (not stat.S_ISDIR(info.st_mode) or info.st_uid != uid
                     or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
-                _log.debug("%s is not this user's alone; the stand-in uses a private folder",
-                           folder)
-                return None
-    except OSError:
-        return None
+                return f"{folder} is not this user's alone"
+    except OSError as exc:
+        return f"cannot use {exc.filename or root}: {exc.strerror or exc}"
     return root / "standin"
+
+
+_noted_fallback = threading.Event()
+
+
+def _note_fallback(reason: str, folder: str) -> None:
+    """One line, once per process: the stand-in's folder is a plain temporary one, which no
+    start sweeps, so a killed emulator leaves it (and its captured mails) behind."""
+    if not _noted_fallback.is_set():
+        _noted_fallback.set()
+        _log.warning("note: %s; the stand-in's mail spools go to %s instead, left behind if "
+                     "the emulator is killed", reason, os.path.dirname(folder))
 
 
 class StandIn(Service):
@@ -128,7 +139,7 @@ class StandIn(Service):
             self._seed(self.store, data_files)
         self._stack = ExitStack()
         shared = _shared_root() if state_dir is None else None
-        if shared is not None:
+        if isinstance(shared, Path):
             # One sendmail for all stand-ins of this user, reading the spool from the run's
             # environment; the spool is made only when mail arrives. A run that sends none
             # creates no directory here (creating and removing directories is what costs).
@@ -141,12 +152,13 @@ class StandIn(Service):
                 owned = tempfile.TemporaryDirectory(prefix="sss-standin-")
                 self._stack.callback(owned.cleanup)
                 state_dir = owned.name
+                _note_fallback(str(shared), owned.name)
             self.state_dir = Path(state_dir)
             self.bin_dir = self.state_dir / "bin"
         self.collector = MailCollector(self.state_dir / "mail")
         self.context_root = context_root_prefix(context_root)
         self.sendmail = write_sendmail_program(
-            self.bin_dir, None if shared is not None else self.collector.spool_dir)
+            self.bin_dir, None if isinstance(shared, Path) else self.collector.spool_dir)
         self._base_url: str | None = None
         self._server: httpd.ServerHandle | None = None
         self._sink = SmtpSink(self.collector)  # started by the waiter, on its first client

@@ -17,7 +17,13 @@ from typing import Any, NoReturn
 import click
 
 from sss_emulator.cli.devtools import devtool_options, normalise_debug_wait
-from sss_emulator.cli.execute import EXIT_INTERRUPTED, execute, refusal_format
+from sss_emulator.cli.execute import (
+    EXIT_INTERRUPTED,
+    Stopped,
+    execute,
+    refusal_format,
+    stop_signals_interrupt,
+)
 from sss_emulator.cli.options import (
     RUN_CONTEXT,
     WATCH_OPTIONS,
@@ -204,7 +210,12 @@ def doctor_command(script: str, no_run: bool, format: str, **kwargs: Any) -> Non
             sys.exit(error.exit_code)
         _fail(error)
     try:
-        checks = diagnose(script, settings, Path.cwd(), run=not no_run)
+        with stop_signals_interrupt():  # TERM/HUP stop the trial run and remove its folder
+            checks = diagnose(script, settings, Path.cwd(), run=not no_run)
+    except Stopped as stop:
+        say(sys.stderr, f"stopped by {stop.name}; the trial run was stopped and its folder "
+                        "removed.")
+        sys.exit(128 + stop.signum)
     except EmulatorError as error:
         checks = [Check("settings", "settings", "fail", error.message)]
     except Exception as exc:  # doctor reports, it never crashes

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from sss_emulator.config import Settings
 from sss_emulator.core.call import CallRequest
 from sss_emulator.core.permissions import permission_for
+from sss_emulator.core.roots import owned_scratch
 from sss_emulator.core.runner import ProcessResult, run_process
 from sss_emulator.core.scripts import call_for_path, resolve_script
 from sss_emulator.errors import EmulatorError, ScriptNotExecutable
@@ -114,12 +114,18 @@ def _shebang(path: Path) -> tuple[Check, bool]:
 
 
 def _trial(path: Path) -> ProcessResult | OSError:
-    with tempfile.TemporaryDirectory(prefix="sss-doctor-") as tmp:
-        shared = Path(tmp) / "shared"
+    """Run the script once in a scratch folder of its own (HOME, cwd and SHARED_DIR in it).
+
+    The folder is named for this process below the owned scratch root, so what a SIGKILLed
+    doctor left is swept by the next start; TERM and HUP unwind through here (``doctor``'s
+    command turns them into an interrupt), stopping the script and removing the folder.
+    """
+    with owned_scratch("doctor") as tmp:
+        shared = tmp / "shared"
         shared.mkdir()
-        env = dict(os.environ, HOME=tmp, SHARED_DIR=str(shared))
+        env = dict(os.environ, HOME=str(tmp), SHARED_DIR=str(shared))
         try:
-            return run_process([str(path), "--auth-token=doctor-check"], cwd=Path(tmp), env=env,
+            return run_process([str(path), "--auth-token=doctor-check"], cwd=tmp, env=env,
                                timeout=TRIAL_TIMEOUT_S)
         except OSError as exc:
             return exc

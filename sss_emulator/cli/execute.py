@@ -22,7 +22,8 @@ from sss_emulator.errors import EmulatorError, SetupError
 from sss_emulator.invocation import RunInvocation, prepare
 from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
 
-__all__ = ("EXIT_INTERRUPTED", "configure_logging", "execute", "refusal_format")
+__all__ = ("EXIT_INTERRUPTED", "STOP_SIGNALS", "Stopped", "configure_logging", "execute",
+           "refusal_format", "stop_signals_interrupt")
 
 EXIT_INTERRUPTED = 130
 
@@ -34,7 +35,7 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
                      if hasattr(signal, name))
 
 
-class _Stopped(KeyboardInterrupt):
+class Stopped(KeyboardInterrupt):
     """SIGTERM or SIGHUP arrived: unwinds like Ctrl+C, so every cleanup on the way runs."""
 
     def __init__(self, signum: int) -> None:
@@ -44,14 +45,15 @@ class _Stopped(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _stop_signals_interrupt() -> Iterator[None]:
-    """While a run is going on, turn SIGTERM and SIGHUP into :class:`_Stopped`."""
+def stop_signals_interrupt() -> Iterator[None]:
+    """While a run (or doctor's trial run) is going on, turn SIGTERM and SIGHUP into
+    :class:`Stopped`, so they clean up as Ctrl+C does instead of ending the process at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise _Stopped(signum)
+        raise Stopped(signum)
 
     previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
     try:
@@ -87,9 +89,9 @@ def execute(
     out = stdout or sys.stdout.buffer
     err = stderr or sys.stderr
     try:
-        with _stop_signals_interrupt():
+        with stop_signals_interrupt():
             return _execute(invocation, out, err, debug)
-    except _Stopped as stop:  # a signal between two runs' steps, after the handler returned
+    except Stopped as stop:  # a signal between two runs' steps, after the handler returned
         say(err, f"stopped by {stop.name}; the script was stopped and its directory removed.")
         return 128 + stop.signum
 
@@ -115,7 +117,7 @@ def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool)
         write_refusal(error, fmt or refusal_format(invocation.options.get("format"),
                                                    invocation.cwd), identity, out, err)
         return error.exit_code
-    except _Stopped as stop:
+    except Stopped as stop:
         say(err, f"stopped by {stop.name}; the script was stopped and its directory removed.")
         return 128 + stop.signum
     except KeyboardInterrupt:

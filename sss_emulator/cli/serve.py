@@ -20,7 +20,7 @@ from sss_emulator.cli.options import (
     world_options,
 )
 from sss_emulator.config import Settings
-from sss_emulator.core.roots import private_root
+from sss_emulator.core.roots import private_dir, private_root, sweep_dead_runs
 from sss_emulator.errors import EmulatorError
 from sss_emulator.wire import is_loopback
 
@@ -142,6 +142,10 @@ def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:
         # checked: a folder another user prepared must not hand us their key
         tls_files = make_self_signed_cert(private_root("tls"), host) if tls else None
         app, settings = build_app(options, tls=tls_files, settings=settings)
+        # what a SIGKILLed server left in this work root (runs, uploads, its history's spooled
+        # outputs) goes now, not at the first run; a planted work root is refused before
+        # anything listens
+        sweep_dead_runs(private_dir(app.emulator.work_root))
     except EmulatorError as error:
         if error.exit_code == click.UsageError.exit_code:
             raise click.UsageError(error.message) from error

@@ -8,9 +8,14 @@ user, and closed to everyone else; if not, the run is refused with what to do.
 Every directory a run makes below the work root carries its owner in its name
 (``call-<pid>.<start time>-…``); a process that starts sweeps the directories whose owner has
 died (a SIGKILLed run), and never those of a process that is still running, nor ``--keep``
-directories. The stand-in's own folders (its mail spool, its file store with ``--mounts``, its
-certificate at ``--server-address``) follow the same rule in ``<tmp>/sss-emulator-<uid>/standin``
-(:func:`standin_root`, :func:`owned_dir`).
+directories. Every other temporary folder follows the same rule in an owned root below the
+private base (:data:`OWNED_ROOTS`, :func:`owned_dir`): the stand-in's own folders (its mail
+spool, its file store with ``--mounts``, its certificate at ``--server-address``) in
+``<tmp>/sss-emulator-<uid>/standin`` (:func:`standin_root`), and the front ends' scratch folders
+(a call file case's roots, a ``--coverage`` run's data, a history's spooled outputs, ``record``'s
+and ``doctor``'s scratch) in ``<tmp>/sss-emulator-<uid>/scratch``. One sweep,
+:func:`sweep_dead_runs`, serves every root; a root is swept once per process, when the process
+first makes a folder there.
 """
 
 from __future__ import annotations
@@ -24,16 +29,22 @@ import signal
 import stat
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from sss_emulator.core import processes
 from sss_emulator.errors import SetupError
 
 __all__ = (
+    "FALLBACK_PREFIXES",
+    "OWNED_ROOTS",
     "OWNER_TAG",
+    "WORK_KINDS",
     "check_private",
     "mark_kept",
     "owned_dir",
+    "owned_root",
+    "owned_scratch",
     "private_base",
     "private_dir",
     "private_root",
@@ -47,11 +58,35 @@ logger = logging.getLogger("sss_emulator.core.roots")
 #: ``<pid>.<start time>`` of this process: with the start time, a recycled pid is not mistaken
 #: for the run's owner.
 OWNER_TAG = f"{os.getpid()}.{processes.start_time(os.getpid()) or 0}"
+#: Kinds of folder a run makes in a work root (the workspace, ``serve``'s uploads and history);
+#: the workspace sweeps them when it first uses that root.
+WORK_KINDS = ("call", "upload", "history", "trash")
+#: The owned roots below the private base and the kinds of folder :func:`owned_dir` makes in
+#: each: ``standin`` (the stand-in's folders; ``standin-…`` are named by ``backend.standin``,
+#: which may not import this module) and ``scratch`` (the front ends' temporary folders: a call
+#: file case's roots, a ``--coverage`` run's data, a history's spool, ``record``, ``doctor``).
+OWNED_ROOTS: dict[str, tuple[str, ...]] = {
+    "standin": ("standin", "caosroot", "address-tls"),
+    "scratch": ("callfile", "coverage", "history", "record", "doctor"),
+}
+_ROOT_OF = {kind: root for root, kinds in OWNED_ROOTS.items() for kind in kinds}
+#: Names of the plain temporary folders made where an owned root cannot be private; nothing
+#: sweeps them (the temp dir is everyone's), but watch mode ignores them.
+FALLBACK_PREFIXES = tuple(f"sss-{kind}-" for kind in _ROOT_OF)
 _OWNED = re.compile(
-    r"(?:call|upload|history|trash|standin|caosroot|address-tls)-(\d+)\.(\d+)-")
+    rf"(?:{'|'.join(re.escape(k) for k in sorted({*WORK_KINDS, *_ROOT_OF}))})-(\d+)\.(\d+)-")
 _KEPT_SUFFIX = ".kept"
 _swept: set[str] = set()
 _swept_lock = threading.Lock()
+_noted: set[str] = set()
+_unusable: dict[str, str] = {}
+#: What each kind's folders hold, for the note that they cannot be private.
+_WHAT = {
+    "standin": "the stand-in's mail spools", "caosroot": "the stand-in's file stores",
+    "address-tls": "--server-address certificates", "callfile": "call file cases' folders",
+    "coverage": "--coverage data", "history": "the run history's large outputs",
+    "record": "record's scratch folders", "doctor": "doctor's trial folders",
+}
 
 
 def private_base() -> Path:
@@ -164,6 +199,41 @@ def sweep_dead_runs(work_root: Path) -> list[Path]:
     return removed
 
 
+def owned_root(name: str) -> Path | None:
+    """``<tmp>/sss-emulator-<uid>/<name>`` (one of :data:`OWNED_ROOTS`), with what dead owners
+    left there swept (once per process); None when it cannot be this user's alone.
+
+    Swept when a process is about to make a folder there, so what a SIGKILLed emulator, server
+    or test session left goes with the next start that uses the root, never a running one's.
+    """
+    if name not in OWNED_ROOTS:
+        raise ValueError(f"{name!r} is not an owned root; add it to OWNED_ROOTS")
+    try:
+        root = private_root(name)
+    except SetupError as exc:
+        logger.debug("%s folders go to plain temporary folders: %s", name, exc)
+        _unusable[name] = exc.message.split("; ", 1)[0].rstrip(".")  # "<path> is a link"
+        return None
+    sweep_dead_runs(root)
+    return root
+
+
+def _note_fallback(kind: str, folder: Path) -> None:
+    """Say once per process and kind, in one line, that ``kind``'s folders are not private.
+
+    A note, not an error: the folder works (mode 0700, as ``mkdtemp`` makes it), but nothing
+    sweeps the temp dir, so a killed emulator leaves it behind, and the user may want to remove
+    what made the root unusable (often a folder another user made first).
+    """
+    with _swept_lock:
+        if kind in _noted:
+            return
+        _noted.add(kind)
+    reason = _unusable.get(_ROOT_OF[kind], "the private root cannot be used")
+    logger.warning("note: %s; %s go to %s instead, left behind if the emulator is killed",
+                   reason, _WHAT[kind], folder.parent)
+
+
 def standin_root() -> Path | None:
     """``<tmp>/sss-emulator-<uid>/standin``, where the stand-in keeps its folders, with what
     dead owners left there swept (once per process); None when it is not this user's alone.
@@ -172,24 +242,39 @@ def standin_root() -> Path | None:
     and certificate go with the next start that has a stand-in, never a running one's. The
     stand-in (``backend.standin``, which may not import the core) names the same folder.
     """
-    try:
-        root = private_root("standin")
-    except SetupError as exc:
-        logger.debug("the stand-in uses plain temporary folders: %s", exc)
-        return None
-    sweep_dead_runs(root)
-    return root
+    return owned_root("standin")
 
 
 def owned_dir(kind: str) -> Path:
-    """A new private folder ``<kind>-<pid>.<start time>-…`` below :func:`standin_root`, which
-    the next start removes if this process dies without doing it (``kind`` is one the sweep
-    knows: ``caosroot``, ``address-tls``); a plain temporary folder where that root is not
-    usable."""
-    if _OWNED.match(f"{kind}-1.1-") is None:
-        raise ValueError(f"{kind!r} folders would never be swept; add the kind to _OWNED")
-    root = standin_root()
+    """A new private folder ``<kind>-<pid>.<start time>-…`` in the owned root of ``kind``
+    (:data:`OWNED_ROOTS`), which the next start removes if this process dies without doing it;
+    a plain temporary folder ``sss-<kind>-…`` (also 0700) where that root is not usable.
+
+    An unknown kind is refused: its folders would never be swept.
+    """
+    name = _ROOT_OF.get(kind)
+    if name is None:
+        raise ValueError(f"{kind!r} folders would never be swept; add the kind to OWNED_ROOTS")
+    root = owned_root(name)
     if root is not None:
-        with contextlib.suppress(OSError):
+        try:
             return Path(tempfile.mkdtemp(prefix=f"{kind}-{OWNER_TAG}-", dir=root))
-    return Path(tempfile.mkdtemp(prefix=f"sss-{kind}-"))
+        except OSError as exc:
+            _unusable[name] = f"cannot make a folder in {root}: {exc.strerror or exc}"
+    folder = Path(tempfile.mkdtemp(prefix=f"sss-{kind}-"))
+    _note_fallback(kind, folder)
+    return folder
+
+
+@contextlib.contextmanager
+def owned_scratch(kind: str) -> Iterator[Path]:
+    """:func:`owned_dir` for the length of a ``with`` block, removed at its end.
+
+    In place of ``tempfile.TemporaryDirectory``: what a block cut short by SIGKILL (or a thread
+    cut off at exit) leaves is swept by the next start instead of staying in the temp dir.
+    """
+    folder = owned_dir(kind)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -24,13 +24,13 @@ import importlib.util
 import shutil
 import sys
 import sysconfig
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sss_emulator.core.roots import owned_dir
 from sss_emulator.devtools import is_python_script
 from sss_emulator.errors import SetupError
 
@@ -128,7 +128,9 @@ class CoverageRunner:
                               on_stdout=on_stdout, on_stderr=on_stderr, cancel=cancel)
         import coverage
 
-        private = Path(tempfile.mkdtemp(prefix="sss-coverage-"))
+        # named for this process below the owned scratch root: a SIGKILLed run's data folder is
+        # removed by the next start that measures coverage
+        private = owned_dir("coverage")
         try:
             own = coverage.Coverage(config_file=True, data_file=str(private / ".coverage"))
             measured["COVERAGE_PROCESS_CONFIG"] = _serialized(own)

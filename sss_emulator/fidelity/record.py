@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import http.client
 import logging
+import shutil
 import ssl
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
+from sss_emulator.core.roots import owned_dir
 from sss_emulator.fidelity.client import ScriptingClient
 from sss_emulator.fidelity.observed import Observed, parse_response
 from sss_emulator.fidelity.recording import CallFileWriter, RecordedCall
@@ -78,6 +81,8 @@ class RecordingProxy:
         self.on_record: Callable[[Path, Observed], None] | None = None
         self._context = (ssl.create_default_context(cafile=cacert)
                          if parts.scheme == "https" else None)
+        self._scratch: Path | None = None
+        self._scratch_lock = threading.Lock()
 
     @property
     def origin(self) -> str:
@@ -105,7 +110,23 @@ class RecordingProxy:
             return [message]
 
     def close(self) -> None:
-        """Nothing to stop: every request has its own connection."""
+        """Remove the scratch folder (every request has its own connection, nothing to stop).
+
+        Requests still in flight are cut off when the program ends (their threads are daemons),
+        so their parts would stay; the folder goes with them, and if the proxy is SIGKILLed the
+        next start sweeps it (:func:`~sss_emulator.core.roots.owned_dir`).
+        """
+        with self._scratch_lock:
+            scratch, self._scratch = self._scratch, None
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _call_scratch(self) -> Path:
+        """A new private folder for one call's form parts, in the proxy's scratch folder."""
+        with self._scratch_lock:
+            if self._scratch is None:
+                self._scratch = owned_dir("record")
+            return Path(tempfile.mkdtemp(prefix="call-", dir=self._scratch))
 
     # --- forwarding ----------------------------------------------------------------------------
 
@@ -236,8 +257,9 @@ class RecordingProxy:
                         "CONTENT_LENGTH": str(size), "wsgi.input": spool}
         token = token_from_cookie_header(cookie)
         tokens = tuple(t for t in (token, session_token_from_set_cookie(set_cookies)) if t)
-        with tempfile.TemporaryDirectory(prefix="sss-record-") as scratch:
-            fields = read_form(form_environ, Path(scratch) / "parts", FormLimits(max_body=None))
+        scratch = self._call_scratch()
+        try:
+            fields = read_form(form_environ, scratch / "parts", FormLimits(max_body=None))
             if not any(name == "call" and isinstance(value, str) and value
                        for name, value in fields):
                 logger.info("not recorded: the request to /scripting has no call field")
@@ -250,6 +272,8 @@ class RecordingProxy:
                 observed = replace(observed, shared=files, shared_complete=complete)
             path = self.writer.write(RecordedCall(fields, observed, tokens,
                                                   anonymous=token is None))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         self.recorded.append(path)
         logger.info("recorded %s", path)
         if self.on_record is not None:

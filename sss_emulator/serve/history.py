@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sss_emulator.core.outcome import RunOutcome
+from sss_emulator.core.roots import owned_dir
 
 __all__ = ("SPOOL_THRESHOLD", "RunHistory", "RunRecord", "StoredOutput")
 
@@ -143,8 +143,11 @@ class RunRecord:
 class RunHistory(Mapping[str, RunRecord]):
     """``srid → RunRecord`` of the last ``size`` runs, oldest first when iterated.
 
-    ``spool_dir`` (made on first use, removed by :meth:`clear`) receives large outputs; by
-    default a private folder in the temp dir. ``max_spool_bytes`` bounds them all together.
+    ``spool_dir`` (made on first use, removed by :meth:`clear` and :meth:`close`) receives large
+    outputs, which may hold what users' scripts printed: ``serve`` gives a folder named for its
+    process in its work root; by default it is a private one below the owned scratch root
+    (:func:`~sss_emulator.core.roots.owned_dir`). Either way the next start removes it should
+    this process be killed before :meth:`close`. ``max_spool_bytes`` bounds them all together.
     """
 
     def __init__(self, size: int = 200, *, spool_dir: Path | None = None,
@@ -161,7 +164,7 @@ class RunHistory(Mapping[str, RunRecord]):
         """Where outputs beyond :data:`SPOOL_THRESHOLD` go."""
         with self._lock:
             if self._spool_dir is None:
-                self._spool_dir = Path(tempfile.mkdtemp(prefix="sss-emulator-history-"))
+                self._spool_dir = owned_dir("history")
             return self._spool_dir
 
     @property

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sss_emulator.config import Settings, find_pyproject
+from sss_emulator.core.roots import FALLBACK_PREFIXES
 from sss_emulator.core.workspace import default_root
 
 __all__ = ("IGNORED_DIR_NAMES", "IGNORED_FILE_PATTERNS", "OWN_TEMP_PREFIXES", "WatchTargets",
@@ -26,11 +27,11 @@ __all__ = ("IGNORED_DIR_NAMES", "IGNORED_FILE_PATTERNS", "OWN_TEMP_PREFIXES", "W
 IGNORED_DIR_NAMES = frozenset({
     "__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".ruff_cache",
 })
-#: Names of what the emulator itself creates in the temp dir: its private root
-#: (``sss-emulator-<uid>``: work, shared, tls), the server's history spool
-#: (``sss-emulator-history-*``), the stand-in's per-run files (``sss-standin-*``) and doctor's
-#: probes. Ignored wherever TMPDIR is, even inside a watched folder.
-OWN_TEMP_PREFIXES = ("sss-emulator-", "sss-standin-", "sss-doctor-")
+#: Names of what the emulator itself creates in the temp dir: its private base
+#: (``sss-emulator-<uid>``: work, shared, tls, standin, scratch) and the plain temporary folders
+#: used where an owned root cannot be private (``sss-standin-*``, ``sss-doctor-*``, ...).
+#: Ignored wherever TMPDIR is, even inside a watched folder.
+OWN_TEMP_PREFIXES = ("sss-emulator-", *FALLBACK_PREFIXES)
 #: Editor swap, backup and probe files (vim writes ``4913`` to test a folder is writable).
 IGNORED_FILE_PATTERNS = ("*.swp", "*.swo", "*.swx", "*~", ".#*", "#*#", "4913", "*.pyc")
 

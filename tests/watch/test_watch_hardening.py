@@ -47,7 +47,8 @@ def test_every_folder_the_emulator_writes_in_is_ignored(
     tmp = tmp_path / "bin" / "tmp"
     for written in ("sss-standin-abc123/store.sqlite", "sss-standin-x/mail/1.eml",
                     "sss-emulator-history-1/srid.stdout", f"sss-emulator-{os.getuid()}",
-                    f"sss-emulator-{os.getuid()}/work/call-1/x", "sss-doctor-1/x.sh"):
+                    f"sss-emulator-{os.getuid()}/work/call-1/x", "sss-doctor-1/x.sh",
+                    "sss-coverage-1/.coverage", "sss-callfile-1/work/x"):
         assert not targets.matters(str(tmp / written)), written
     assert targets.matters(str(tmp_path / "bin" / "s.sh"))
     assert targets.matters(str(tmp / "my-own-file.txt"))
