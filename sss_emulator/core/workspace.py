@@ -32,7 +32,13 @@ from pathlib import Path
 from sss_emulator import decisions
 from sss_emulator.core import processes
 from sss_emulator.core.call import UPLOAD_DIR, Upload, check_upload_name
-from sss_emulator.core.roots import OWNER_TAG, mark_kept, private_dir, sweep_dead_runs
+from sss_emulator.core.roots import (
+    OWNER_TAG,
+    checked_root,
+    mark_kept,
+    private_dir,
+    sweep_dead_runs,
+)
 from sss_emulator.errors import SetupError
 
 __all__ = ("Workspace", "default_root", "list_shared_files", "wait_for_removals", "workspace")
@@ -223,11 +229,11 @@ def workspace(
 ) -> Iterator[Workspace]:
     """Create the run's directories, yield them, and remove the working dir afterwards."""
     try:
-        sweep_dead_runs(_private_dir(work_root))  # once per process: what SIGKILLed runs left
+        sweep_dead_runs(checked_root(work_root))  # once per process: what SIGKILLed runs left
         workdir = Path(tempfile.mkdtemp(prefix=f"call-{OWNER_TAG}-", dir=work_root))
     except OSError as exc:
         raise SetupError(f"Cannot create a working directory in {work_root}: {exc}") from exc
-    shared_dir = _private_dir(shared_root) / decisions.shared_dir_name()
+    shared_dir = checked_root(shared_root) / decisions.shared_dir_name()
     ws = Workspace(workdir=workdir, shared_dir=shared_dir, keep=keep)
     try:
         if ws.home != workdir:
