@@ -60,11 +60,11 @@ def point_run_at(context: RunContext, stand_in: Any, url: str | None = None,
              else decisions.EMAIL_SECTION_WHEN_CLIENT_UNKNOWN)
     path, existing = read_ini(context)
     try:
-        path.write_text(_ini_text(stand_in, existing, url, cacert, email), encoding="utf-8")
+        _write(path, _ini_text(stand_in, existing, url, cacert, email))
         if client is not None and client.reads_pycaosdb_ini:
             old = context.workspace.home / PYCAOSDB_INI_NAME
             base = old.read_text(encoding="utf-8") if old.is_file() else existing
-            old.write_text(_ini_text(stand_in, base, url, cacert, False), encoding="utf-8")
+            _write(old, _ini_text(stand_in, base, url, cacert, False))
     except ValueError as exc:
         logger.warning("%s left unchanged: %s", path.name, exc)
     drop_tls_overrides(context.env)
@@ -91,19 +91,34 @@ def _client_of(context: RunContext) -> ClientInfo | None:
     return detect_client(python, context.env) if python is not None else None
 
 
-#: Patched ini texts per stand-in: every run of one skeleton gets the same text. Weak keys, so a
-#: closed emulator's stand-in (and its store) is not kept alive by the cache.
+#: Patched ini files per stand-in, encoded: every run of one skeleton gets the same bytes. Weak
+#: keys, so a closed emulator's stand-in (and its store) is not kept alive by the cache.
 _INI_CACHE: weakref.WeakKeyDictionary[
-    Any, dict[tuple[str | None, str | None, str | None, bool], str]] = weakref.WeakKeyDictionary()
+    Any, dict[tuple[str | None, str | None, str | None, bool], bytes]] = (
+        weakref.WeakKeyDictionary())
 
 
 def _ini_text(stand_in: Any, existing: str | None, url: str | None, cacert: str | None,
-              email: bool) -> str:
+              email: bool) -> bytes:
     texts = _INI_CACHE.setdefault(stand_in, {})
     key = (existing, url, cacert, email)
-    if key not in texts:
-        texts[key] = stand_in.ini_text(existing, url=url, cacert=cacert, email=email)
-    return texts[key]
+    data = texts.get(key)
+    if data is None:
+        text = stand_in.ini_text(existing, url=url, cacert=cacert, email=email)
+        data = texts[key] = text.encode("utf-8")
+    return data
+
+
+def _write(path: Path, data: bytes) -> None:
+    """``path.write_text`` for bytes encoded once: the same file (mode 0666 less the umask,
+    truncated if it exists) in three system calls, without a text layer per run."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _user_records(users: UsersConfig | None) -> list[Any]:
