@@ -33,6 +33,7 @@ __all__ = (
     "OWNER_TAG",
     "check_private",
     "checked_root",
+    "default_root",
     "mark_kept",
     "owned_dir",
     "private_base",
@@ -59,6 +60,11 @@ def private_base() -> Path:
     """``<tmp>/sss-emulator-<uid>``, the parent of the default roots."""
     uid = os.getuid() if hasattr(os, "getuid") else 0
     return Path(tempfile.gettempdir()) / f"sss-emulator-{uid}"
+
+
+def default_root(kind: str) -> Path:
+    """``<tmp>/sss-emulator-<uid>/<kind>``: private to this user, shared by their runs."""
+    return private_base() / kind
 
 
 def check_private(path: Path) -> Path:

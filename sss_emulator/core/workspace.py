@@ -3,42 +3,35 @@
 Everything here is created ``0o700`` below a root the caller chose; the working directory is
 removed in ``finally`` whatever happened (success, failure, timeout, exception, Ctrl+C), unless
 the caller asked to keep it. SHARED_DIR is kept: the server serves its files after the script has
-ended.
-
-Removing is split in two so the caller does not wait for the file system: the directory is first
-*renamed* into a private trash folder on the same file system (one cheap system call; from then
-on it is gone from the work root and nobody can see or reuse it), and a background thread deletes
-it. Deleting directories is what costs (on some ext4 set-ups several milliseconds per directory,
-more than the script itself). :func:`wait_for_removals` waits for that thread (the emulator's
-``close()`` and interpreter exit call it); where the trash is on another file system, or the
-rename fails for any other reason, the directory is deleted on the spot as before.
+ended. What can wait is done in the background (:mod:`sss_emulator.core.background`): deleting
+a finished run's directory, and making the next run's.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import itertools
 import logging
-import os
-import random
 import shutil
 import tempfile
-import threading
-import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sss_emulator import decisions
-from sss_emulator.core import processes
+from sss_emulator.core.background import (
+    Stage,
+    discard,
+    into_place,
+    make_shared,
+    remove,
+    wait_for_removals,
+)
 from sss_emulator.core.call import UPLOAD_DIR, Upload, check_upload_name
 from sss_emulator.core.roots import (
     OWNER_TAG,
     checked_root,
+    default_root,
     mark_kept,
-    private_dir,
     sweep_dead_runs,
 )
 from sss_emulator.errors import SetupError
@@ -47,320 +40,6 @@ __all__ = ("Stage", "Workspace", "default_root", "list_shared_files", "wait_for_
            "workspace")
 
 logger = logging.getLogger("sss_emulator.core.workspace")
-
-
-def default_root(kind: str) -> Path:
-    """``<tmp>/sss-emulator-<uid>/<kind>``: private to this user, shared by their runs."""
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    return Path(tempfile.gettempdir()) / f"sss-emulator-{uid}" / kind
-
-
-def _private_dir(path: Path) -> Path:
-    return private_dir(path)
-
-
-class _Remover:
-    """Deletes finished runs' directories in one background thread, off the caller's path.
-
-    Runs rename their directories into one of two trash buckets of this process while the
-    thread deletes what is in the other (a double buffer): a rename and a deletion in the same
-    parent directory would wait for each other's lock on it. The thread lingers a moment after
-    its last job so a loop of runs does not start a thread per run, and is a daemon so a
-    lingering thread never delays the end of the program; an ``atexit`` hook waits for the
-    removals still queued, so none is lost on a normal exit or Ctrl+C. What a process that was
-    killed outright left in the trash is swept by the next one.
-    """
-
-    #: Seconds the thread waits for more work before it ends.
-    LINGER_S = 1.0
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        self._queue: list[Path] = []
-        self._jobs: list[Callable[[], None]] = []
-        self._busy = False
-        self._thread: threading.Thread | None = None
-        self._buckets: dict[int, Path] = {}
-        self._intake = 0
-        self._pid = os.getpid()
-        self._names = itertools.count()
-        self._swept = False
-
-    def _bucket(self, index: int) -> Path:
-        """Trash bucket ``index`` (0 or 1) of this process, made on first use."""
-        if self._pid != os.getpid():  # a forked child: buckets of its own
-            self._pid, self._buckets = os.getpid(), {}
-        bucket = self._buckets.get(index)
-        if bucket is None:
-            bucket = _private_dir(default_root("trash") / f"{self._pid}-{index}")
-            self._buckets[index] = bucket
-        return bucket
-
-    def remove(self, path: Path) -> None:
-        """Make ``path`` vanish now; its contents are deleted in the background."""
-        try:
-            with self._lock:
-                bucket = self._bucket(self._intake)
-            target = bucket / f"{next(self._names)}-{path.name}"
-            os.rename(path, target)
-        except (OSError, SetupError):  # another file system, a vanished path, a bad trash
-            shutil.rmtree(path, ignore_errors=True)
-            return
-        with self._lock:
-            self._queue.append(target)
-            self._wake()
-
-    def submit(self, job: Callable[[], None]) -> None:
-        """Run ``job`` in the background thread, before the removals waiting there."""
-        with self._lock:
-            self._jobs.append(job)
-            self._wake()
-
-    def _wake(self) -> None:
-        """Tell the thread there is work, starting it if need be (the lock is held)."""
-        self._changed.notify_all()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="sss-cleanup", daemon=True)
-            self._thread.start()
-
-    def _work(self) -> None:
-        if not self._swept:
-            self._swept = True
-            self._sweep_orphans()
-        while True:
-            with self._lock:
-                self._busy = False
-                self._changed.notify_all()
-                if not self._queue and not self._jobs:
-                    self._changed.wait(self.LINGER_S)
-                if not self._queue and not self._jobs:
-                    self._thread = None
-                    self._changed.notify_all()
-                    return
-                jobs, self._jobs = self._jobs, []
-                batch, self._queue = self._queue, []
-                if batch:
-                    self._intake ^= 1  # runs rename into the other bucket meanwhile
-                self._busy = True
-            for job in jobs:  # first: a run may be about to start that waits for one
-                try:
-                    job()
-                except Exception:
-                    logger.exception("background job failed")
-            for path in batch:
-                shutil.rmtree(path, ignore_errors=True)
-
-    def _sweep_orphans(self) -> None:
-        """Queue what processes that died without cleaning up left in the trash (and the
-        directories they had made ahead for runs that never came)."""
-        orphans = []
-        for kind in ("trash", "stage"):
-            try:
-                entries = list(os.scandir(default_root(kind)))
-            except OSError:
-                continue
-            orphans += [Path(e.path) for e in entries if not _owner_alive(e.name)]
-        with self._lock:
-            self._queue.extend(orphans)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until every directory handed over so far is deleted; False on timeout."""
-        with self._lock:
-            return self._changed.wait_for(
-                lambda: not self._queue and not self._jobs and not self._busy, timeout)
-
-    def at_exit(self) -> None:
-        """Finish the removals and take this process's (empty) buckets away."""
-        if self.wait(timeout=60):
-            for bucket in self._buckets.values():
-                with contextlib.suppress(OSError):
-                    bucket.rmdir()
-
-
-def _owner_alive(name: str) -> bool:
-    pid = name.split("-", 1)[0]
-    if not pid.isdigit():
-        return True  # not ours; leave it alone
-    return int(pid) == os.getpid() or processes.exists(int(pid))
-
-
-_REMOVER = _Remover()
-
-
-def _at_exit() -> None:
-    """Remove the directories made ahead for runs that will not come, then finish every
-    removal (a normal exit or Ctrl+C)."""
-    for stage in list(_STAGES):
-        stage.close()
-    _REMOVER.at_exit()
-    with contextlib.suppress(OSError):
-        (default_root("stage") / str(os.getpid())).rmdir()
-
-
-atexit.register(_at_exit)
-
-
-def wait_for_removals(timeout: float | None = None) -> bool:
-    """Wait until the working directories of finished runs are deleted from disk.
-
-    They vanish from the work root when the run ends; this waits for the disk space, e.g.
-    before a test measures it or a program exits (``Emulator.close`` calls it).
-    """
-    return _REMOVER.wait(timeout)
-
-
-@dataclass(frozen=True)
-class _Staged:
-    """Directories made ahead for one run, in this process's stage folder."""
-
-    roots: tuple[Path, Path]
-    #: Becomes the working directory; holds ``.upload_files`` already.
-    workdir: Path
-    #: Becomes SHARED_DIR; None where the shared root is on another file system.
-    shared: Path | None
-
-
-#: Every :class:`Stage` of this process (its sets are removed at exit).
-_STAGES: weakref.WeakSet[Stage] = weakref.WeakSet()
-_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"  # tempfile.mkdtemp's
-_names: list[tuple[int, random.Random]] = []
-
-
-def _stage_root() -> Path:
-    """``<tmp>/sss-emulator-<uid>/stage/<pid>``, made and checked."""
-    return checked_root(default_root("stage") / str(os.getpid()))
-
-
-def _random_name() -> str:
-    """Eight characters as ``tempfile.mkdtemp`` picks them (a generator per process)."""
-    pid = os.getpid()
-    if not _names or _names[0][0] != pid:
-        _names[:] = [(pid, random.Random())]
-    return "".join(_names[0][1].choices(_NAME_CHARS, k=8))
-
-
-def _discard(staged: _Staged) -> None:
-    """Remove a set nobody will use (empty directories; a tree only if something got in)."""
-    for path in (staged.workdir / UPLOAD_DIR, staged.workdir, staged.shared):
-        if path is not None:
-            try:
-                os.rmdir(path)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                shutil.rmtree(path, ignore_errors=True)
-
-
-class Stage:
-    """The next run's directories, made ahead off the critical path: one set per emulator.
-
-    Making a directory costs 0.1-0.25 ms on some ext4 set-ups, and a run needs three (its
-    working directory, ``.upload_files`` in it, SHARED_DIR): together more than half of what a
-    shell script's whole run costs there. From an emulator's second run on, the cleanup thread
-    makes the next run's set after each run, in this process's private stage folder
-    (``<tmp>/sss-emulator-<uid>/stage/<pid>``); the next run renames them into place under
-    names made as before (one cheap system call each). Only where the work root lies on the
-    stage folder's file system (and for SHARED_DIR, the shared root); elsewhere, and whenever
-    no set is ready, the run makes its directories itself as before. What a script sees is the
-    same: the same names, modes and contents. An unused set is removed when the emulator
-    closes or is collected and at exit; a killed process's by the next cleanup thread.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._ready: _Staged | None = None
-        self._pending = False
-        self._runs = 0
-        self._closed = False
-        #: Roots whose file system the stage folder is not on.
-        self._elsewhere: set[tuple[Path, Path]] = set()
-        self._pid = os.getpid()
-        _STAGES.add(self)
-
-    def take(self, work_root: Path, shared_root: Path) -> _Staged | None:
-        """The set made for these roots, if one is ready (it is then the caller's)."""
-        with self._lock:
-            staged, self._ready = self._ready, None
-        if staged is None:
-            return None
-        if staged.roots != (work_root, shared_root) or self._pid != os.getpid():
-            if self._pid == os.getpid():
-                _REMOVER.submit(lambda: _discard(staged))
-            return None
-        return staged
-
-    def ran(self, work_root: Path, shared_root: Path) -> None:
-        """A run in these roots ended: from the second on, make the next one's set."""
-        roots = (work_root, shared_root)
-        with self._lock:
-            self._runs += 1
-            if (self._runs < 2 or self._pending or self._ready is not None or self._closed
-                    or roots in self._elsewhere or self._pid != os.getpid()):
-                return
-            self._pending = True
-        _REMOVER.submit(lambda: self._make(roots))
-
-    def _make(self, roots: tuple[Path, Path]) -> None:
-        """Make a set (in the cleanup thread)."""
-        staged = None
-        try:
-            root = _stage_root()
-            device = os.stat(root).st_dev
-            if os.stat(roots[0]).st_dev == device:
-                workdir = Path(tempfile.mkdtemp(dir=root))
-                os.mkdir(workdir / UPLOAD_DIR, 0o700)
-                shared = None
-                if os.stat(roots[1]).st_dev == device:
-                    shared = Path(tempfile.mkdtemp(dir=root, suffix=".shared"))
-                staged = _Staged(roots, workdir, shared)
-        except (OSError, SetupError) as exc:
-            logger.debug("no directories made ahead: %s", exc)
-        with self._lock:
-            self._pending = False
-            if staged is None:
-                self._elsewhere.add(roots)
-            elif self._closed or self._ready is not None:
-                pass
-            else:
-                self._ready, staged = staged, None
-        if staged is not None:
-            _discard(staged)
-
-    def close(self) -> None:
-        """Remove the set made ahead, if any (in the cleanup thread); make no more."""
-        with self._lock:
-            self._closed = True
-            staged, self._ready = self._ready, None
-        if staged is not None and self._pid == os.getpid():
-            _REMOVER.submit(lambda: _discard(staged))
-
-
-def _into_place(staged: _Staged, work_root: Path) -> Path | None:
-    """The staged working directory renamed to ``call-<owner>-<random>`` in the work root, as
-    ``mkdtemp`` would have named it; None if that failed (the run makes its own)."""
-    try:
-        for _ in range(100):
-            workdir = work_root / f"call-{OWNER_TAG}-{_random_name()}"
-            if not os.path.lexists(workdir):  # rename would replace an empty directory
-                os.rename(staged.workdir, workdir)
-                return workdir
-    except OSError as exc:
-        logger.debug("a working directory made ahead could not be used: %s", exc)
-    _REMOVER.submit(lambda: _discard(staged))
-    return None
-
-
-def _make_shared(staged: _Staged | None, shared_dir: Path) -> None:
-    """SHARED_DIR: the staged one renamed into place, else made (mode 0700 either way)."""
-    if staged is not None and staged.shared is not None:
-        try:
-            os.rename(staged.shared, shared_dir)
-            return
-        except OSError as exc:
-            logger.debug("a SHARED_DIR made ahead could not be used: %s", exc)
-            shutil.rmtree(staged.shared, ignore_errors=True)
-    shared_dir.mkdir(mode=0o700)
 
 
 @dataclass(frozen=True)
@@ -430,9 +109,9 @@ def workspace(
     shared_dir = checked_root(shared_root) / decisions.shared_dir_name()
     staged = stage.take(work_root, shared_root) if stage is not None else None
     try:
-        workdir = _into_place(staged, work_root) if staged is not None else None
+        workdir = into_place(staged, work_root) if staged is not None else None
         if workdir is None:
-            staged = None  # _into_place handed it to the cleanup
+            staged = None  # into_place handed it to the cleanup
             workdir = Path(tempfile.mkdtemp(prefix=f"call-{OWNER_TAG}-", dir=work_root))
     except OSError as exc:
         raise SetupError(f"Cannot create a working directory in {work_root}: {exc}") from exc
@@ -442,23 +121,23 @@ def workspace(
             ws.home.mkdir(mode=0o700, exist_ok=True)
         _copy_skeleton(skeleton, ws.home)
         _place_uploads(uploads, workdir / UPLOAD_DIR, made=staged is not None)
-        _make_shared(staged, shared_dir)
+        make_shared(staged, shared_dir)
         staged = None
         yield ws
     except OSError as exc:
         raise SetupError(f"Cannot prepare the working directory {workdir}: {exc}") from exc
     finally:
-        if staged is not None and staged.shared is not None:  # the run failed before using it
-            shutil.rmtree(staged.shared, ignore_errors=True)
+        if staged is not None:  # the run failed before using its SHARED_DIR
+            discard(staged)
         if stage is not None:
             stage.ran(work_root, shared_root)  # first: its job goes before the removal
         if keep:
             mark_kept(workdir)
             logger.info("kept working directory %s", workdir)
         else:
-            _REMOVER.remove(workdir)
+            remove(workdir)
             if ws.home != workdir:
-                _REMOVER.remove(ws.home)
+                remove(ws.home)
 
 
 def list_shared_files(shared_dir: Path) -> dict[str, Path]:

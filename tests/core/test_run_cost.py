@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from sss_emulator.core import background
 from sss_emulator.core import workspace as workspace_module
 from sss_emulator.core.roots import OWNER_TAG
 from sss_emulator.core.workspace import wait_for_removals
@@ -74,7 +75,7 @@ def test_workdir_is_deleted_on_the_spot_when_it_cannot_be_moved(
     def no_rename(src: object, dst: object) -> None:
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(workspace_module.os, "rename", no_rename)
+    monkeypatch.setattr(background.os, "rename", no_rename)
     res = Emulator([script.parent], stand_in=False, **roots).run_server_side_script("ok.sh")
     assert res.code == 0
     assert not res.workdir.exists() and list(roots["work_root"].iterdir()) == []
@@ -95,7 +96,7 @@ def test_timeout_and_errors_still_remove_the_workdir(make_script, roots: dict[st
 def test_trash_left_by_a_killed_process_is_swept(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Entries of a process that no longer exists are deleted by the next cleanup thread."""
-    monkeypatch.setattr(workspace_module, "default_root", lambda kind: tmp_path / kind)
+    monkeypatch.setattr(background, "default_root", lambda kind: tmp_path / kind)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     orphan = tmp_path / "trash" / f"{dead.pid}-0" / "3-call-orphan"
@@ -104,7 +105,7 @@ def test_trash_left_by_a_killed_process_is_swept(tmp_path: Path,
     made_ahead.mkdir(parents=True)
     foreign = tmp_path / "trash" / "not-ours"
     foreign.mkdir()
-    remover = workspace_module._Remover()
+    remover = background._Remover()
     finished = tmp_path / "call-finished"
     finished.mkdir()
     remover.remove(finished)
