@@ -41,8 +41,8 @@ _PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "a
 
 
 def read_ini(context: RunContext) -> tuple[Path, str | None]:
-    path = context.workspace.home / INI_NAME
-    return path, path.read_text(encoding="utf-8") if path.is_file() else None
+    """The run's ini and its text as the run has it so far (None: there is none)."""
+    return context.workspace.home / INI_NAME, context.workspace.read_home(INI_NAME)
 
 
 def point_run_at(context: RunContext, stand_in: Any, url: str | None = None,
@@ -59,12 +59,13 @@ def point_run_at(context: RunContext, stand_in: Any, url: str | None = None,
     email = (client.accepts_email_section if client is not None
              else decisions.EMAIL_SECTION_WHEN_CLIENT_UNKNOWN)
     path, existing = read_ini(context)
+    ws = context.workspace
     try:
-        _write(path, _ini_text(stand_in, existing, url, cacert, email))
+        ws.place(INI_NAME, _ini_text(stand_in, existing, url, cacert, email))
         if client is not None and client.reads_pycaosdb_ini:
-            old = context.workspace.home / PYCAOSDB_INI_NAME
-            base = old.read_text(encoding="utf-8") if old.is_file() else existing
-            _write(old, _ini_text(stand_in, base, url, cacert, False))
+            old = ws.read_home(PYCAOSDB_INI_NAME)
+            base = old if old is not None else existing
+            ws.place(PYCAOSDB_INI_NAME, _ini_text(stand_in, base, url, cacert, False))
     except ValueError as exc:
         logger.warning("%s left unchanged: %s", path.name, exc)
     drop_tls_overrides(context.env)
@@ -107,18 +108,6 @@ def _ini_text(stand_in: Any, existing: str | None, url: str | None, cacert: str 
         text = stand_in.ini_text(existing, url=url, cacert=cacert, email=email)
         data = texts[key] = text.encode("utf-8")
     return data
-
-
-def _write(path: Path, data: bytes) -> None:
-    """``path.write_text`` for bytes encoded once: the same file (mode 0666 less the umask,
-    truncated if it exists) in three system calls, without a text layer per run."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
 
 
 def _user_records(users: UsersConfig | None) -> list[Any]:

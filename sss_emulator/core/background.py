@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -25,8 +26,8 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sss_emulator.core import processes
@@ -35,7 +36,7 @@ from sss_emulator.core.roots import OWNER_TAG, checked_root, default_root, priva
 from sss_emulator.errors import SetupError
 
 __all__ = ("Stage", "Staged", "discard", "into_place", "make_shared", "remove",
-           "wait_for_removals")
+           "wait_for_removals", "write_file")
 
 logger = logging.getLogger("sss_emulator.core.background")
 
@@ -210,6 +211,8 @@ class Staged:
     workdir: Path
     #: Becomes SHARED_DIR; None where the shared root is on another file system.
     shared: Path | None
+    #: Files in the working directory (HOME), by name: what hooks placed in the previous run.
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 #: Every :class:`Stage` of this process (its sets are removed at exit).
@@ -231,8 +234,23 @@ def _random_name() -> str:
     return "".join(_names[0][1].choices(_NAME_CHARS, k=8))
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """``path.write_bytes(data)`` in three system calls: a file of mode 0666 less the umask,
+    truncated if it exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 def _discard(staged: Staged) -> None:
-    """Remove a set nobody will use (empty directories; a tree only if something got in)."""
+    """Remove a set nobody will use (what was made; a tree only if something else got in)."""
+    for name in staged.files:
+        with contextlib.suppress(OSError):
+            os.unlink(staged.workdir / name)
     for path in (staged.workdir / UPLOAD_DIR, staged.workdir, staged.shared):
         if path is not None:
             try:
@@ -253,9 +271,13 @@ class Stage:
     (``<tmp>/sss-emulator-<uid>/stage/<pid>``); the next run renames them into place under
     names made as before (one cheap system call each). Only where the work root lies on the
     stage folder's file system (and for SHARED_DIR, the shared root); elsewhere, and whenever
-    no set is ready, the run makes its directories itself as before. What a script sees is the
-    same: the same names, modes and contents. An unused set is removed when the emulator
-    closes or is collected and at exit; a killed process's by the next cleanup thread.
+    no set is ready, the run makes its directories itself as before. The files hooks placed in
+    the previous run's HOME (the stand-in's ``.pylinkahead.ini``: one more file creation, as
+    dear as a directory) are made with the set, without a home skeleton only; a hook placing
+    the same bytes again writes nothing, and one made ahead that no hook placed is removed
+    before the script starts (:class:`~sss_emulator.core.workspace.Workspace`). What a script
+    sees is the same: the same names, modes and contents. An unused set is removed when the
+    emulator closes or is collected and at exit; a killed process's by the next cleanup thread.
     """
 
     def __init__(self) -> None:
@@ -264,6 +286,8 @@ class Stage:
         self._pending = False
         self._runs = 0
         self._closed = False
+        #: What hooks placed in the last run's HOME: the next set's files.
+        self._files: dict[str, bytes] = {}
         #: Roots whose file system the stage folder is not on.
         self._elsewhere: set[tuple[Path, Path]] = set()
         self._pid = os.getpid()
@@ -281,11 +305,14 @@ class Stage:
             return None
         return staged
 
-    def ran(self, work_root: Path, shared_root: Path) -> None:
-        """A run in these roots ended: from the second on, make the next one's set."""
+    def ran(self, work_root: Path, shared_root: Path,
+            files: Mapping[str, bytes] | None = None) -> None:
+        """A run in these roots ended: from the second on, make the next one's set, with
+        ``files`` (what hooks placed in its HOME) in its working directory."""
         roots = (work_root, shared_root)
         with self._lock:
             self._runs += 1
+            self._files = dict(files or {})
             if (self._runs < 2 or self._pending or self._ready is not None or self._closed
                     or roots in self._elsewhere or self._pid != os.getpid()):
                 return
@@ -294,26 +321,30 @@ class Stage:
 
     def _make(self, roots: tuple[Path, Path]) -> None:
         """Make a set (in the cleanup thread)."""
+        with self._lock:
+            files = self._files
         staged = None
         try:
             root = _stage_root()
             device = os.stat(root).st_dev
             if os.stat(roots[0]).st_dev == device:
-                workdir = Path(tempfile.mkdtemp(dir=root))
-                os.mkdir(workdir / UPLOAD_DIR, 0o700)
-                shared = None
+                staged = Staged(roots, Path(tempfile.mkdtemp(dir=root)), None, files)
+                os.mkdir(staged.workdir / UPLOAD_DIR, 0o700)
+                for name, data in files.items():
+                    write_file(staged.workdir / name, data)
                 if os.stat(roots[1]).st_dev == device:
                     shared = Path(tempfile.mkdtemp(dir=root, suffix=".shared"))
-                staged = Staged(roots, workdir, shared)
+                    staged = dataclasses.replace(staged, shared=shared)
         except (OSError, SetupError) as exc:
             logger.debug("no directories made ahead: %s", exc)
+            if staged is not None:
+                shutil.rmtree(staged.workdir, ignore_errors=True)
+            staged = None
         with self._lock:
             self._pending = False
             if staged is None:
                 self._elsewhere.add(roots)
-            elif self._closed or self._ready is not None:
-                pass
-            else:
+            elif not self._closed and self._ready is None:
                 self._ready, staged = staged, None
         if staged is not None:
             _discard(staged)

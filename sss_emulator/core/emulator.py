@@ -236,6 +236,7 @@ class Emulator:
             context = RunContext(request, script, ws, identity, token, self.script_env(ws))
             for hook in self.hooks:
                 hook.before_run(context)
+            ws.settle()
             argv = build_argv(script.path, token, request)
             try:
                 result = self.runner(argv, cwd=ws.workdir, env=context.env,

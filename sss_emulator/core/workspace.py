@@ -9,12 +9,13 @@ a finished run's directory, and making the next run's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sss_emulator import decisions
@@ -25,6 +26,7 @@ from sss_emulator.core.background import (
     make_shared,
     remove,
     wait_for_removals,
+    write_file,
 )
 from sss_emulator.core.call import UPLOAD_DIR, Upload, check_upload_name
 from sss_emulator.core.roots import (
@@ -44,11 +46,21 @@ logger = logging.getLogger("sss_emulator.core.workspace")
 
 @dataclass(frozen=True)
 class Workspace:
-    """The directories of one run."""
+    """The directories of one run.
+
+    Hooks write files into HOME with :meth:`place` and read what is there with
+    :meth:`read_home`, so that the next run's files can be made ahead with the directories (see
+    :class:`~sss_emulator.core.background.Stage`): a file made ahead with the same bytes is
+    not written again.
+    """
 
     workdir: Path
     shared_dir: Path
     keep: bool
+    #: Files made ahead in HOME that no hook has placed in this run yet, with their bytes.
+    made_ahead: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    #: What hooks placed in HOME in this run.
+    placed: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def home(self) -> Path:
@@ -60,6 +72,31 @@ class Workspace:
     @property
     def upload_dir(self) -> Path:
         return self.workdir / UPLOAD_DIR
+
+    def read_home(self, name: str) -> str | None:
+        """The text of ``HOME/name`` as this run has it (the skeleton's copy, or what a hook
+        placed), or None: never a file made ahead that no hook has placed yet."""
+        if name in self.made_ahead:
+            return None
+        path = self.home / name
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def place(self, name: str, data: bytes) -> None:
+        """Write ``HOME/name`` (as ``write_bytes`` would), unless it was made ahead with
+        exactly these bytes."""
+        if self.made_ahead.pop(name, None) != data:
+            write_file(self.home / name, data)
+        self.placed[name] = data
+
+    def settle(self) -> None:
+        """Remove the files made ahead that no hook placed in this run (the emulator calls it
+        after the hooks, before the script starts), unless something else rewrote them."""
+        for name, data in self.made_ahead.items():
+            path = self.home / name
+            with contextlib.suppress(OSError):
+                if path.read_bytes() == data:
+                    path.unlink()
+        self.made_ahead.clear()
 
 
 def _copy_skeleton(skeleton: Path | None, target: Path) -> None:
@@ -115,10 +152,15 @@ def workspace(
             workdir = Path(tempfile.mkdtemp(prefix=f"call-{OWNER_TAG}-", dir=work_root))
     except OSError as exc:
         raise SetupError(f"Cannot create a working directory in {work_root}: {exc}") from exc
-    ws = Workspace(workdir=workdir, shared_dir=shared_dir, keep=keep)
+    made_ahead = dict(staged.files) if staged is not None else {}
+    ws = Workspace(workdir=workdir, shared_dir=shared_dir, keep=keep, made_ahead=made_ahead)
     try:
         if ws.home != workdir:
             ws.home.mkdir(mode=0o700, exist_ok=True)
+        if skeleton is not None and made_ahead:  # HOME is the skeleton's copy alone
+            for name in made_ahead:
+                (workdir / name).unlink()
+            made_ahead.clear()
         _copy_skeleton(skeleton, ws.home)
         _place_uploads(uploads, workdir / UPLOAD_DIR, made=staged is not None)
         make_shared(staged, shared_dir)
@@ -129,8 +171,9 @@ def workspace(
     finally:
         if staged is not None:  # the run failed before using its SHARED_DIR
             discard(staged)
-        if stage is not None:
-            stage.ran(work_root, shared_root)  # first: its job goes before the removal
+        if stage is not None:  # first: its job goes before the removal
+            stage.ran(work_root, shared_root,
+                      ws.placed if skeleton is None and ws.home == workdir else None)
         if keep:
             mark_kept(workdir)
             logger.info("kept working directory %s", workdir)
