@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import errno
 import itertools
 import logging
 import os
@@ -26,7 +27,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,8 @@ class _Remover:
         self._pid = os.getpid()
         self._names = itertools.count()
         self._swept = False
+        #: Folders whose entries cannot be renamed into the trash (another file system).
+        self._elsewhere: set[str] = set()
 
     def _bucket(self, index: int) -> Path:
         """Trash bucket ``index`` (0 or 1) of this process, made on first use."""
@@ -79,15 +82,23 @@ class _Remover:
             self._buckets[index] = bucket
         return bucket
 
-    def remove(self, path: Path) -> None:
-        """Make ``path`` vanish now; its contents are deleted in the background."""
+    def remove(self, path: Path, made: Iterable[str] = ()) -> None:
+        """Make ``path`` vanish now; its contents are deleted in the background. Where that
+        cannot be (the trash is on another file system), it is deleted on the spot; ``made``
+        names the files the run made in it, which are then tried first."""
+        parent = str(path.parent)
+        if parent in self._elsewhere:
+            _delete_now(path, made)
+            return
         try:
             with self._lock:
                 bucket = self._bucket(self._intake)
             target = bucket / f"{next(self._names)}-{path.name}"
             os.rename(path, target)
-        except (OSError, SetupError):  # another file system, a vanished path, a bad trash
-            shutil.rmtree(path, ignore_errors=True)
+        except (OSError, SetupError) as exc:  # another file system, a vanished path, a bad trash
+            if isinstance(exc, OSError) and exc.errno == errno.EXDEV:
+                self._elsewhere.add(parent)  # no rename to try next time
+            _delete_now(path, made)
             return
         with self._lock:
             self._queue.append(target)
@@ -160,6 +171,18 @@ class _Remover:
                     bucket.rmdir()
 
 
+def _delete_now(path: Path, made: Iterable[str]) -> None:
+    """Delete a run's directory on the spot: as a run usually leaves it (the files it was made
+    with, an empty ``.upload_files``), in a few system calls; else the whole tree."""
+    try:
+        for name in made:
+            os.unlink(path / name)
+        os.rmdir(path / UPLOAD_DIR)
+        os.rmdir(path)
+    except OSError:  # the script left something (or took something away)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _owner_alive(name: str) -> bool:
     pid = name.split("-", 1)[0]
     if not pid.isdigit():
@@ -183,9 +206,10 @@ def _at_exit() -> None:
 atexit.register(_at_exit)
 
 
-def remove(path: Path) -> None:
-    """Make ``path`` vanish now; its contents are deleted in the background."""
-    _REMOVER.remove(path)
+def remove(path: Path, made: Iterable[str] = ()) -> None:
+    """Make ``path`` vanish now; its contents are deleted in the background (see
+    :meth:`_Remover.remove`)."""
+    _REMOVER.remove(path, made)
 
 
 def discard(staged: Staged) -> None:

@@ -177,10 +177,11 @@ def workspace(
         if keep:
             mark_kept(workdir)
             logger.info("kept working directory %s", workdir)
+        elif ws.home == workdir:
+            remove(workdir, ws.placed)
         else:
             remove(workdir)
-            if ws.home != workdir:
-                remove(ws.home)
+            remove(ws.home)
 
 
 def list_shared_files(shared_dir: Path) -> dict[str, Path]:

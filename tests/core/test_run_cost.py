@@ -67,18 +67,24 @@ def test_workdir_is_deleted_off_the_callers_thread(make_script, roots: dict[str,
     assert _ours_in_trash() == []
 
 
+@pytest.mark.parametrize("body", ["touch file", "rm .pylinkahead.ini", "true",
+                                  "mkdir -p .upload_files/a; ln -s / .upload_files/b"])
 def test_workdir_is_deleted_on_the_spot_when_it_cannot_be_moved(
-        make_script, roots: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A trash on another file system (rename fails): deleted before run() returns."""
-    script = make_script("ok.sh", "#!/bin/sh\ntouch file\n")
+        make_script, roots: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+        body: str) -> None:
+    """A trash on another file system (rename fails): deleted before run() returns, whatever
+    the script left (or took away) of what the run made (the stand-in's ini)."""
+    script = make_script("ok.sh", f"#!/bin/sh\n{body}\n")
 
     def no_rename(src: object, dst: object) -> None:
         raise OSError(18, "Invalid cross-device link")
 
     monkeypatch.setattr(background.os, "rename", no_rename)
-    res = Emulator([script.parent], stand_in=False, **roots).run_server_side_script("ok.sh")
-    assert res.code == 0
-    assert not res.workdir.exists() and list(roots["work_root"].iterdir()) == []
+    with Emulator([script.parent], **roots) as em:
+        for _ in range(2):
+            res = em.run_server_side_script("ok.sh")
+            assert res.code == 0
+            assert not res.workdir.exists() and list(roots["work_root"].iterdir()) == []
 
 
 def test_timeout_and_errors_still_remove_the_workdir(make_script, roots: dict[str, Path]) -> None:
