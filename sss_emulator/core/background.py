@@ -36,7 +36,7 @@ from sss_emulator.core.call import UPLOAD_DIR
 from sss_emulator.core.roots import OWNER_TAG, checked_root, default_root, private_dir
 from sss_emulator.errors import SetupError
 
-__all__ = ("Stage", "Staged", "discard", "into_place", "make_shared", "remove",
+__all__ = ("Stage", "Staged", "discard", "into_place", "make_shared", "random_name", "remove",
            "wait_for_removals", "write_file")
 
 logger = logging.getLogger("sss_emulator.core.background")
@@ -174,11 +174,12 @@ class _Remover:
 def _delete_now(path: Path, made: Iterable[str]) -> None:
     """Delete a run's directory on the spot: as a run usually leaves it (the files it was made
     with, an empty ``.upload_files``), in a few system calls; else the whole tree."""
+    folder = str(path)
     try:
         for name in made:
-            os.unlink(path / name)
-        os.rmdir(path / UPLOAD_DIR)
-        os.rmdir(path)
+            os.unlink(f"{folder}/{name}")
+        os.rmdir(f"{folder}/{UPLOAD_DIR}")
+        os.rmdir(folder)
     except OSError:  # the script left something (or took something away)
         shutil.rmtree(path, ignore_errors=True)
 
@@ -250,7 +251,7 @@ def _stage_root() -> Path:
     return checked_root(default_root("stage") / str(os.getpid()))
 
 
-def _random_name() -> str:
+def random_name() -> str:
     """Eight characters as ``tempfile.mkdtemp`` picks them (a generator per process)."""
     pid = os.getpid()
     if not _names or _names[0][0] != pid:
@@ -387,7 +388,7 @@ def into_place(staged: Staged, work_root: Path) -> Path | None:
     ``mkdtemp`` would have named it; None if that failed (the run makes its own)."""
     try:
         for _ in range(100):
-            workdir = work_root / f"call-{OWNER_TAG}-{_random_name()}"
+            workdir = work_root / f"call-{OWNER_TAG}-{random_name()}"
             if not os.path.lexists(workdir):  # rename would replace an empty directory
                 os.rename(staged.workdir, workdir)
                 return workdir

@@ -10,7 +10,9 @@ a finished run's directory, and making the next run's.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -24,6 +26,7 @@ from sss_emulator.core.background import (
     discard,
     into_place,
     make_shared,
+    random_name,
     remove,
     wait_for_removals,
     write_file,
@@ -99,6 +102,20 @@ class Workspace:
         self.made_ahead.clear()
 
 
+def _make_workdir(work_root: Path) -> Path:
+    """``tempfile.mkdtemp(prefix=f"call-{OWNER_TAG}-", dir=work_root)``: the same directory
+    (mode 0700, eight of mkdtemp's characters, a new name on a clash), without its generality."""
+    prefix = f"{os.path.abspath(work_root)}/call-{OWNER_TAG}-"
+    for _ in range(tempfile.TMP_MAX):
+        path = prefix + random_name()
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return Path(path)
+    raise FileExistsError(errno.EEXIST, f"No free working directory name in {work_root}")
+
+
 def _copy_skeleton(skeleton: Path | None, target: Path) -> None:
     if skeleton is None:
         return
@@ -149,7 +166,7 @@ def workspace(
         workdir = into_place(staged, work_root) if staged is not None else None
         if workdir is None:
             staged = None  # into_place handed it to the cleanup
-            workdir = Path(tempfile.mkdtemp(prefix=f"call-{OWNER_TAG}-", dir=work_root))
+            workdir = _make_workdir(work_root)
     except OSError as exc:
         raise SetupError(f"Cannot create a working directory in {work_root}: {exc}") from exc
     made_ahead = dict(staged.files) if staged is not None else {}

@@ -17,7 +17,6 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -137,15 +136,14 @@ def test_directories_made_ahead_look_as_if_made_by_the_run(
     script sees the same names, modes and contents as in a run that made its own."""
     script = make_script("look.sh", _LOOK)
     em = Emulator([script.parent], stand_in=False, **roots)
-    made_by_runs: list[str] = []
-    real_mkdtemp = workspace_module.tempfile.mkdtemp
+    made_by_runs: list[Path] = []
+    real_make = workspace_module._make_workdir
 
-    def counting_mkdtemp(*args: Any, **kwargs: Any) -> str:
-        if threading.current_thread() is threading.main_thread():
-            made_by_runs.append(kwargs.get("prefix", ""))
-        return real_mkdtemp(*args, **kwargs)
+    def counting_make(work_root: Path) -> Path:
+        made_by_runs.append(work_root)
+        return real_make(work_root)
 
-    monkeypatch.setattr(workspace_module.tempfile, "mkdtemp", counting_mkdtemp)
+    monkeypatch.setattr(workspace_module, "_make_workdir", counting_make)
     looks = []
     for _ in range(4):
         looks.append(em.run_server_side_script("look.sh").stdout_text.split("\n"))
