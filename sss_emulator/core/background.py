@@ -37,7 +37,7 @@ from sss_emulator.core.roots import OWNER_TAG, checked_root, default_root, priva
 from sss_emulator.errors import SetupError
 
 __all__ = ("Stage", "Staged", "discard", "into_place", "make_shared", "random_name", "remove",
-           "wait_for_removals", "write_file")
+           "wait_for_removals", "wake", "write_file")
 
 logger = logging.getLogger("sss_emulator.core.background")
 
@@ -82,10 +82,11 @@ class _Remover:
             self._buckets[index] = bucket
         return bucket
 
-    def remove(self, path: Path, made: Iterable[str] = ()) -> None:
+    def remove(self, path: Path, made: Iterable[str] = (), *, wake: bool = True) -> None:
         """Make ``path`` vanish now; its contents are deleted in the background. Where that
         cannot be (the trash is on another file system), it is deleted on the spot; ``made``
-        names the files the run made in it, which are then tried first."""
+        names the files the run made in it, which are then tried first. ``wake=False`` leaves
+        the thread asleep until :meth:`wake`."""
         parent = str(path.parent)
         if parent in self._elsewhere:
             _delete_now(path, made)
@@ -102,13 +103,21 @@ class _Remover:
             return
         with self._lock:
             self._queue.append(target)
-            self._wake()
+            if wake:
+                self._wake()
 
-    def submit(self, job: Callable[[], None]) -> None:
+    def submit(self, job: Callable[[], None], *, wake: bool = True) -> None:
         """Run ``job`` in the background thread, before the removals waiting there."""
         with self._lock:
             self._jobs.append(job)
-            self._wake()
+            if wake:
+                self._wake()
+
+    def wake(self) -> None:
+        """Start on what was handed over with ``wake=False``."""
+        with self._lock:
+            if self._queue or self._jobs:
+                self._wake()
 
     def _wake(self) -> None:
         """Tell the thread there is work, starting it if need be (the lock is held)."""
@@ -160,6 +169,8 @@ class _Remover:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every directory handed over so far is deleted; False on timeout."""
         with self._lock:
+            if self._queue or self._jobs:
+                self._wake()  # whatever was handed over without waking the thread
             return self._changed.wait_for(
                 lambda: not self._queue and not self._jobs and not self._busy, timeout)
 
@@ -207,10 +218,15 @@ def _at_exit() -> None:
 atexit.register(_at_exit)
 
 
-def remove(path: Path, made: Iterable[str] = ()) -> None:
+def remove(path: Path, made: Iterable[str] = (), *, wake: bool = True) -> None:
     """Make ``path`` vanish now; its contents are deleted in the background (see
     :meth:`_Remover.remove`)."""
-    _REMOVER.remove(path, made)
+    _REMOVER.remove(path, made, wake=wake)
+
+
+def wake() -> None:
+    """Start the cleanup thread on what was handed over with ``wake=False``."""
+    _REMOVER.wake()
 
 
 def discard(staged: Staged) -> None:
@@ -331,9 +347,10 @@ class Stage:
         return staged
 
     def ran(self, work_root: Path, shared_root: Path,
-            files: Mapping[str, bytes] | None = None) -> None:
+            files: Mapping[str, bytes] | None = None, *, wake: bool = True) -> None:
         """A run in these roots ended: from the second on, make the next one's set, with
-        ``files`` (what hooks placed in its HOME) in its working directory."""
+        ``files`` (what hooks placed in its HOME) in its working directory (``wake=False``:
+        once :func:`wake` is called)."""
         roots = (work_root, shared_root)
         with self._lock:
             self._runs += 1
@@ -342,7 +359,7 @@ class Stage:
                     or roots in self._elsewhere or self._pid != os.getpid()):
                 return
             self._pending = True
-        _REMOVER.submit(lambda: self._make(roots))
+        _REMOVER.submit(lambda: self._make(roots), wake=wake)
 
     def _make(self, roots: tuple[Path, Path]) -> None:
         """Make a set (in the cleanup thread)."""

@@ -29,6 +29,7 @@ from sss_emulator.core.background import (
     random_name,
     remove,
     wait_for_removals,
+    wake,
     write_file,
 )
 from sss_emulator.core.call import UPLOAD_DIR, Upload, check_upload_name
@@ -186,19 +187,25 @@ def workspace(
     except OSError as exc:
         raise SetupError(f"Cannot prepare the working directory {workdir}: {exc}") from exc
     finally:
-        if staged is not None:  # the run failed before using its SHARED_DIR
-            discard(staged)
-        if stage is not None:  # first: its job goes before the removal
-            stage.ran(work_root, shared_root,
-                      ws.placed if skeleton is None and ws.home == workdir else None)
-        if keep:
-            mark_kept(workdir)
-            logger.info("kept working directory %s", workdir)
-        elif ws.home == workdir:
-            remove(workdir, ws.placed)
-        else:
-            remove(workdir)
-            remove(ws.home)
+        # The cleanup thread is woken once both are handed over: the rename out of the work
+        # root does not compete with it, and it makes the next run's set before deleting.
+        try:
+            if staged is not None:  # the run failed before using its SHARED_DIR
+                discard(staged)
+            if stage is not None:
+                stage.ran(work_root, shared_root,
+                          ws.placed if skeleton is None and ws.home == workdir else None,
+                          wake=False)
+            if keep:
+                mark_kept(workdir)
+                logger.info("kept working directory %s", workdir)
+            elif ws.home == workdir:
+                remove(workdir, ws.placed, wake=False)
+            else:
+                remove(workdir, wake=False)
+                remove(ws.home, wake=False)
+        finally:
+            wake()
 
 
 def list_shared_files(shared_dir: Path) -> dict[str, Path]:
