@@ -133,6 +133,7 @@ def script_python(script: Path, env: Mapping[str, str]) -> str | None:
 
 #: Scripts' shebang Pythons by path, with the stamp of the file they were read from.
 _SHEBANGS: dict[str, tuple[list[int], str | None]] = {}
+_SHEBANGS_KEPT = 1024
 #: A file's stamp is trusted once its modification time is this far in the past.
 _SETTLED_NS = 2_000_000_000
 
@@ -158,6 +159,8 @@ def _shebang_python(script: Path) -> str | None:
             found = name
     # a file written within the file system's clock tick may change again under the same stamp
     if stamp is not None and stamp[0] < time.time_ns() - _SETTLED_NS:
+        if len(_SHEBANGS) >= _SHEBANGS_KEPT:
+            _SHEBANGS.clear()
         _SHEBANGS[key] = (stamp, found)
     return found
 

@@ -114,6 +114,7 @@ def private_dir(path: Path) -> Path:
 
 #: Roots :func:`private_dir` made and checked: path -> what ``lstat`` said of it then.
 _checked: dict[str, tuple[int, int, int, int]] = {}
+_CHECKED_KEPT = 1024
 
 
 def _identity(path: str) -> tuple[int, int, int, int] | None:
@@ -140,6 +141,8 @@ def checked_root(path: Path) -> Path:
     private_dir(path)
     found = _identity(key)
     if found is not None and stat.S_ISDIR(found[3]):
+        if len(_checked) >= _CHECKED_KEPT:  # e.g. a test suite's thousand tmp roots
+            _checked.clear()
         _checked[key] = found
     return path
 
