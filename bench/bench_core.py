@@ -1,6 +1,7 @@
 """What a run costs beyond the script itself: start-up, import, and the emulator's own overhead.
 
     python bench/bench_core.py [--runs 200] [--cli-runs 30] [--concurrent 50] [--baseline REV]
+                               [--rounds 3] [--skip-startup]
 
 Every ratio is measured interleaved in one process (A, B, A, B, ...), so machine noise hits both
 sides alike, and compares medians:
@@ -12,12 +13,16 @@ sides alike, and compares medians:
 3. ``Emulator.run`` of minimal.bash vs a bare ``subprocess.run`` of the same argv (goal <= 1.3x),
    without and with the LinkAhead stand-in (which a script that never calls back must not pay
    for); on the default temp dir and on a tmpfs (/dev/shm) where one exists, since the
-   emulator creates and removes a working directory and a SHARED_DIR per run.
+   emulator creates and removes a working directory and a SHARED_DIR per run. Each also
+   "quiesced": the emulator's background work (deleting finished runs' directories, making the
+   next run's) is waited for outside both timings, so it cannot slow the bare run down.
 4. N runs in parallel threads, each of which must see its own working directory and SHARED_DIR.
 
 ``--baseline REV`` also measures the code of git revision REV (``git archive`` into a temporary
 folder), side by side: its CLI runs interleaved with ours and ``python -c pass`` in the same loop,
-and its ``Emulator.run`` ratios by this same script run against that copy.
+and its ``Emulator.run`` ratios by this same script run against that copy and against this tree,
+each in a process of its own, alternately for ``--rounds`` rounds (two versions of one package
+cannot share a process); ``--skip-startup`` leaves out 1. and 2.
 
 Start-up is measured as an installed copy runs: with bytecode caches, not compiling every module
 from source (``PYTHONDONTWRITEBYTECODE`` is dropped for the children). Each line gives the wall
@@ -45,6 +50,12 @@ sys.path.insert(0, str(REPO))
 
 from sss_emulator import Emulator  # noqa: E402
 from sss_emulator.core.call import CallRequest, build_argv  # noqa: E402
+
+try:  # not in every revision --baseline may name
+    from sss_emulator.core.workspace import wait_for_removals
+except ImportError:  # pragma: no cover
+    def wait_for_removals(timeout: float | None = None) -> bool:
+        return True
 
 #: Modules a run of a bash script that never calls back has no use for.
 HEAVY = ("werkzeug", "watchdog", "aiosmtpd", "asyncio", "lxml", "yaml")
@@ -130,7 +141,13 @@ def _startup(runs: int, root: Path, baseline: Path | None) -> None:
               f"{', '.join(heavy) or 'none'} (goal: none)")
 
 
-def _overhead(root: Path, runs: int, stand_in: bool, label: str) -> None:
+def _overhead(root: Path, runs: int, stand_in: bool, quiesce: bool) -> tuple[float, float]:
+    """Median seconds of ``Emulator.run`` and of a bare ``subprocess.run``, interleaved.
+
+    ``quiesce``: wait for the emulator's background work (deleting finished runs' directories,
+    making the next run's) between the two, outside both timings, so that it does not slow the
+    bare run down; without it, the loop runs as a test suite's runs do.
+    """
     em = Emulator([REPO / "sample_scripts"], work_root=root / "work",
                   shared_root=root / "shared", timeout=60, stand_in=stand_in)
     request = CallRequest("minimal.bash", positionals=("Positional0",))
@@ -145,26 +162,57 @@ def _overhead(root: Path, runs: int, stand_in: bool, label: str) -> None:
         outcome = em.run(request)
         emulated.append(time.perf_counter() - started)
         assert outcome.code == 0
+        if quiesce:
+            wait_for_removals()
         started = time.perf_counter()
         subprocess.run(argv, cwd=bare_dir, stdin=subprocess.DEVNULL, capture_output=True,
                        check=True)
         bare.append(time.perf_counter() - started)
+        if quiesce:
+            wait_for_removals()
     em.close()
-    med_em, med_bare = statistics.median(emulated), statistics.median(bare)
-    kind = "with the LinkAhead stand-in" if stand_in else "stand_in=False"
-    print(f"[{label}] Emulator.run minimal.bash x{runs} ({kind}, roots in {root.parent}): "
-          f"median {med_em * 1000:.2f} ms, bare subprocess.run {med_bare * 1000:.2f} ms, "
-          f"ratio {med_em / med_bare:.2f} (goal <= 1.3)")
+    return statistics.median(emulated), statistics.median(bare)
 
 
-def _all_overheads(runs: int, label: str) -> None:
+#: The Emulator.run rows: (stand-in, quiesced) for each roots' base folder.
+OVERHEAD_CASES = [(stand_in, quiesce) for stand_in in (False, True) for quiesce in (False, True)]
+
+
+def _all_overheads(runs: int, label: str) -> dict[str, float]:
+    """Print each Emulator.run row; return their ratios by row name."""
     bases = [Path(tempfile.gettempdir())]
     if Path("/dev/shm").is_dir():
         bases.append(Path("/dev/shm"))
-    for stand_in in (False, True):
+    ratios = {}
+    for stand_in, quiesce in OVERHEAD_CASES:
         for base in bases:
             with tempfile.TemporaryDirectory(prefix="sss-bench-", dir=base) as tmp:
-                _overhead(Path(tmp), runs, stand_in, label)
+                med_em, med_bare = _overhead(Path(tmp), runs, stand_in, quiesce)
+            kind = "with the LinkAhead stand-in" if stand_in else "stand_in=False"
+            row = f"{kind}, roots in {base}{', quiesced' if quiesce else ''}"
+            ratios[row] = med_em / med_bare
+            print(f"[{label}] Emulator.run minimal.bash x{runs} ({row}): median "
+                  f"{med_em * 1000:.2f} ms, bare subprocess.run {med_bare * 1000:.2f} ms, ratio "
+                  f"{med_em / med_bare:.2f} (goal <= 1.3)", flush=True)
+    return ratios
+
+
+def _overheads_side_by_side(runs: int, rounds: int, baseline: Path, env: dict[str, str]) -> None:
+    """Both trees' Emulator.run rows, each tree in a process of its own, alternately."""
+    got: dict[str, dict[str, list[float]]] = {"this": {}, "baseline": {}}
+    for _ in range(rounds):
+        for label, tree in (("this", REPO), ("baseline", baseline)):
+            out = subprocess.run([sys.executable, str(tree / "bench" / "bench_core.py"),
+                                  "--runs", str(runs), "--overhead-only", label],
+                                 check=True, env=env, cwd=tree, capture_output=True, text=True)
+            print(out.stdout, end="", flush=True)
+            for row, ratio in json.loads(out.stdout.splitlines()[-1].split(" ", 1)[1]).items():
+                got[label].setdefault(row, []).append(ratio)
+    print(f"Emulator.run ratios, {rounds} alternating rounds (min-max, this vs baseline):")
+    for row in got["this"]:
+        this, base = got["this"][row], got["baseline"].get(row, [])
+        print(f"  {row}: this {min(this):.2f}-{max(this):.2f}, baseline "
+              f"{min(base, default=0):.2f}-{max(base, default=0):.2f}")
 
 
 def _concurrent(count: int) -> bool:
@@ -205,11 +253,15 @@ def main() -> int:
     parser.add_argument("--concurrent", type=int, default=50)
     parser.add_argument("--baseline", metavar="REV",
                         help="also measure git revision REV, side by side")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --baseline: Emulator.run rounds, the two trees alternately")
+    parser.add_argument("--skip-startup", action="store_true",
+                        help="measure only Emulator.run and the concurrent runs")
     parser.add_argument("--overhead-only", metavar="LABEL", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    if args.overhead_only:  # this script, run inside a --baseline copy
-        _all_overheads(args.runs, args.overhead_only)
+    if args.overhead_only:  # one tree's Emulator.run rows, for --baseline (the last line: JSON)
+        print("ratios", json.dumps(_all_overheads(args.runs, args.overhead_only)))
         return 0
     with tempfile.TemporaryDirectory(prefix="sss-bench-") as tmp:
         baseline = None
@@ -217,12 +269,12 @@ def main() -> int:
             baseline = Path(tmp) / "baseline"
             baseline.mkdir()
             _export(args.baseline, baseline)
-        _startup(args.cli_runs, Path(tmp), baseline)
-        _all_overheads(args.runs, "this")
-        if baseline is not None:
-            subprocess.run([sys.executable, str(baseline / "bench" / "bench_core.py"),
-                            "--runs", str(args.runs), "--overhead-only", "baseline"],
-                           check=True, env=_env(Path(tmp)))
+        if not args.skip_startup:
+            _startup(args.cli_runs, Path(tmp), baseline)
+        if baseline is None:
+            _all_overheads(args.runs, "this")
+        else:
+            _overheads_side_by_side(args.runs, args.rounds, baseline, _env(Path(tmp)))
     return 0 if _concurrent(args.concurrent) else 1
 
 

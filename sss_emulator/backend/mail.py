@@ -97,12 +97,21 @@ class MailCollector:
 
     @property
     def mails(self) -> list[Mail]:
-        return [_parse_record(p) for p in sorted(self.spool_dir.glob("*.json"))]
+        return [_parse_record(p) for p in self._spooled()]
 
     def clear(self) -> None:
         """Forget captured mail, e.g. between two runs that share a collector."""
-        for path in self.spool_dir.glob("*.json"):
+        for path in self._spooled():
             path.unlink()
+
+    def _spooled(self) -> list[Path]:
+        """The spooled messages, oldest first (none while the spool does not exist: one failed
+        system call for a run that sent no mail)."""
+        try:
+            names = os.listdir(self.spool_dir)
+        except OSError:
+            return []
+        return [self.spool_dir / name for name in sorted(names) if name.endswith(".json")]
 
 
 def _parse_record(path: Path) -> Mail:

@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,17 +125,44 @@ def script_python(script: Path, env: Mapping[str, str]) -> str | None:
     """The Python a script runs with: its shebang's interpreter if that is a Python, else the
     ``python3`` on the run's ``PATH`` (a shell script calling Python); None if there is none."""
     path = env.get("PATH", os.defpath)
+    name = _shebang_python(script)
+    if name is not None:
+        return shutil.which(name, path=path) if "/" not in name else name
+    return shutil.which("python3", path=path)
+
+
+#: Scripts' shebang Pythons by path, with the stamp of the file they were read from.
+_SHEBANGS: dict[str, tuple[list[int], str | None]] = {}
+_SHEBANGS_KEPT = 1024
+#: A file's stamp is trusted once its modification time is this far in the past.
+_SETTLED_NS = 2_000_000_000
+
+
+def _shebang_python(script: Path) -> str | None:
+    """The Python the script's shebang line names (``python3``, ``/usr/bin/python3.11``), or
+    None. Read again only when the file's stamp changed (a ``stat`` instead of reading it)."""
+    key = str(script)
+    stamp = _stamp(key)
+    known = _SHEBANGS.get(key)
+    if stamp is not None and known is not None and known[0] == stamp:
+        return known[1]
     try:
-        with script.open("rb") as handle:
+        with open(key, "rb") as handle:
             first = handle.readline(512)
     except OSError:
         first = b""
     words = first[2:].decode(errors="replace").split() if first.startswith(b"#!") else []
+    found = None
     if words:
         name = words[1] if Path(words[0]).name == "env" and len(words) > 1 else words[0]
         if Path(name).name.startswith("python"):
-            return shutil.which(name, path=path) if "/" not in name else name
-    return shutil.which("python3", path=path)
+            found = name
+    # a file written within the file system's clock tick may change again under the same stamp
+    if stamp is not None and stamp[0] < time.time_ns() - _SETTLED_NS:
+        if len(_SHEBANGS) >= _SHEBANGS_KEPT:
+            _SHEBANGS.clear()
+        _SHEBANGS[key] = (stamp, found)
+    return found
 
 
 def detect_client(python: str, env: Mapping[str, str]) -> ClientInfo | None:

@@ -56,9 +56,9 @@ class RealServerHook:
     def before_run(self, context: RunContext) -> None:
         from sss_emulator.backend import patch_pylinkahead_ini
 
-        path, existing = read_ini(context)
-        path.write_text(patch_pylinkahead_ini(existing, self.url, cacert=self.cacert),
-                        encoding="utf-8")
+        _, existing = read_ini(context)
+        text = patch_pylinkahead_ini(existing, self.url, cacert=self.cacert)
+        context.workspace.place(INI_NAME, text.encode("utf-8"))
         drop_tls_overrides(context.env)
 
     def after_run(self, context: RunContext, outcome: RunOutcome) -> RunOutcome:

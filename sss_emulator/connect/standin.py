@@ -41,8 +41,8 @@ _PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "a
 
 
 def read_ini(context: RunContext) -> tuple[Path, str | None]:
-    path = context.workspace.home / INI_NAME
-    return path, path.read_text(encoding="utf-8") if path.is_file() else None
+    """The run's ini and its text as the run has it so far (None: there is none)."""
+    return context.workspace.home / INI_NAME, context.workspace.read_home(INI_NAME)
 
 
 def point_run_at(context: RunContext, stand_in: Any, url: str | None = None,
@@ -59,12 +59,13 @@ def point_run_at(context: RunContext, stand_in: Any, url: str | None = None,
     email = (client.accepts_email_section if client is not None
              else decisions.EMAIL_SECTION_WHEN_CLIENT_UNKNOWN)
     path, existing = read_ini(context)
+    ws = context.workspace
     try:
-        path.write_text(_ini_text(stand_in, existing, url, cacert, email), encoding="utf-8")
+        ws.place(INI_NAME, _ini_text(stand_in, existing, url, cacert, email))
         if client is not None and client.reads_pycaosdb_ini:
-            old = context.workspace.home / PYCAOSDB_INI_NAME
-            base = old.read_text(encoding="utf-8") if old.is_file() else existing
-            old.write_text(_ini_text(stand_in, base, url, cacert, False), encoding="utf-8")
+            old = ws.read_home(PYCAOSDB_INI_NAME)
+            base = old if old is not None else existing
+            ws.place(PYCAOSDB_INI_NAME, _ini_text(stand_in, base, url, cacert, False))
     except ValueError as exc:
         logger.warning("%s left unchanged: %s", path.name, exc)
     drop_tls_overrides(context.env)
@@ -91,19 +92,22 @@ def _client_of(context: RunContext) -> ClientInfo | None:
     return detect_client(python, context.env) if python is not None else None
 
 
-#: Patched ini texts per stand-in: every run of one skeleton gets the same text. Weak keys, so a
-#: closed emulator's stand-in (and its store) is not kept alive by the cache.
+#: Patched ini files per stand-in, encoded: every run of one skeleton gets the same bytes. Weak
+#: keys, so a closed emulator's stand-in (and its store) is not kept alive by the cache.
 _INI_CACHE: weakref.WeakKeyDictionary[
-    Any, dict[tuple[str | None, str | None, str | None, bool], str]] = weakref.WeakKeyDictionary()
+    Any, dict[tuple[str | None, str | None, str | None, bool], bytes]] = (
+        weakref.WeakKeyDictionary())
 
 
 def _ini_text(stand_in: Any, existing: str | None, url: str | None, cacert: str | None,
-              email: bool) -> str:
+              email: bool) -> bytes:
     texts = _INI_CACHE.setdefault(stand_in, {})
     key = (existing, url, cacert, email)
-    if key not in texts:
-        texts[key] = stand_in.ini_text(existing, url=url, cacert=cacert, email=email)
-    return texts[key]
+    data = texts.get(key)
+    if data is None:
+        text = stand_in.ini_text(existing, url=url, cacert=cacert, email=email)
+        data = texts[key] = text.encode("utf-8")
+    return data
 
 
 def _user_records(users: UsersConfig | None) -> list[Any]:

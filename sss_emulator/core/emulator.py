@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -30,7 +31,13 @@ from sss_emulator.core.permissions import UsersConfig, is_allowed, permission_fo
 from sss_emulator.core.runner import StreamSink, run_process
 from sss_emulator.core.scripts import resolve_script
 from sss_emulator.core.tokens import ANONYMOUS, Identity, PurposeEntry, TokenAuthority, find_purpose
-from sss_emulator.core.workspace import Workspace, default_root, wait_for_removals, workspace
+from sss_emulator.core.workspace import (
+    Stage,
+    Workspace,
+    default_root,
+    wait_for_removals,
+    workspace,
+)
 from sss_emulator.errors import NotAuthenticated, PermissionDenied, ScriptTimeout, SetupError
 
 __all__ = ("EMULATOR_SECRET_ENV", "Emulator")
@@ -104,15 +111,21 @@ class Emulator:
         #: The inherited part of the scripts' environment, rebuilt only when ``os.environ`` or
         #: ``env`` changed since the last run (see :meth:`script_env`).
         self._env_cache: tuple[object, dict[str, str], dict[str, str]] | None = None
+        #: The next run's directories, made ahead from the second run on (removed by close(),
+        #: or when the emulator is collected).
+        self._stage = Stage()
+        weakref.finalize(self, self._stage.close)
 
     def close(self) -> None:
         """Stop what hooks started (the stand-in's server and SMTP sink), and wait until the
         working directories of finished runs are deleted from disk (they vanished from the work
-        root when each run ended; the deleting happens off the run's critical path)."""
+        root when each run ended; the deleting happens off the run's critical path), and so are
+        the directories made ahead for a next run."""
         try:
             for hook in self.hooks:
                 hook.close()
         finally:
+            self._stage.close()
             wait_for_removals()
 
     def __enter__(self) -> Emulator:
@@ -218,10 +231,12 @@ class Emulator:
             work_root=self.work_root,
             shared_root=self.shared_root,
             keep=keep,
+            stage=self._stage,
         ) as ws:
             context = RunContext(request, script, ws, identity, token, self.script_env(ws))
             for hook in self.hooks:
                 hook.before_run(context)
+            ws.settle()
             argv = build_argv(script.path, token, request)
             try:
                 result = self.runner(argv, cwd=ws.workdir, env=context.env,

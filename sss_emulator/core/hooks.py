@@ -38,7 +38,11 @@ class RunContext:
 
 
 class RunHook(Protocol):
-    """Something that prepares a run and adds to its outcome (e.g. the LinkAhead stand-in)."""
+    """Something that prepares a run and adds to its outcome (e.g. the LinkAhead stand-in).
+
+    A hook writes files into HOME with ``context.workspace.place`` and reads them with
+    ``read_home``: the next run's can then be made ahead, off its critical path.
+    """
 
     def before_run(self, context: RunContext) -> None: ...
 

@@ -41,6 +41,8 @@ __all__ = (
     "OWNER_TAG",
     "WORK_KINDS",
     "check_private",
+    "checked_root",
+    "default_root",
     "mark_kept",
     "owned_dir",
     "owned_root",
@@ -95,6 +97,11 @@ def private_base() -> Path:
     return Path(tempfile.gettempdir()) / f"sss-emulator-{uid}"
 
 
+def default_root(kind: str) -> Path:
+    """``<tmp>/sss-emulator-<uid>/<kind>``: private to this user, shared by their runs."""
+    return private_base() / kind
+
+
 def check_private(path: Path) -> Path:
     """Refuse ``path`` unless it is a real directory of this user that nobody else may use."""
     try:
@@ -137,6 +144,41 @@ def private_dir(path: Path) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.is_symlink():
         raise SetupError(f"{path} is a symlink; remove it so runs cannot be redirected elsewhere.")
+    return path
+
+
+#: Roots :func:`private_dir` made and checked: path -> what ``lstat`` said of it then.
+_checked: dict[str, tuple[int, int, int, int]] = {}
+_CHECKED_KEPT = 1024
+
+
+def _identity(path: str) -> tuple[int, int, int, int] | None:
+    """Device, inode, owner and mode of ``path`` itself (not of a link's target), or None."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_uid, info.st_mode
+
+
+def checked_root(path: Path) -> Path:
+    """:func:`private_dir` for a root every run writes below, checked in full once per process.
+
+    Later runs look once (``lstat``) that ``path`` is still the directory that was checked: the
+    same device and inode, owner and mode. Anything else (removed, replaced by a link or by
+    another user's folder) is made and checked again as on first use. Making and checking every
+    level on each run cost more than a shell script's run on some file systems.
+    """
+    key = str(path)
+    known = _checked.get(key)
+    if known is not None and _identity(key) == known:
+        return path
+    private_dir(path)
+    found = _identity(key)
+    if found is not None and stat.S_ISDIR(found[3]):
+        if len(_checked) >= _CHECKED_KEPT:  # e.g. a test suite's thousand tmp roots
+            _checked.clear()
+        _checked[key] = found
     return path
 
 

@@ -138,12 +138,19 @@ class _Capture:
             self._file = None
 
 
+#: poll(2) where there is one: for the three descriptors of a run it needs no set-up and tear-down
+#: system calls (epoll needs five to eight a run).
+_SELECTOR: type[selectors.BaseSelector] = getattr(selectors, "PollSelector",
+                                                  selectors.DefaultSelector)
+
+
 class _Streams:
     """Reads stdout and stderr in the calling thread with one selector, as ``communicate`` does,
     so no thread has to start per run; each chunk also goes to its live sink.
 
     Where Linux offers a pidfd, the process's exit is one more event of the same selector, so a
-    run ends the moment the script does instead of at the next poll.
+    run ends the moment the script does instead of at the next poll. What is still watched is
+    counted as events arrive (the runner asks after every wake-up).
     """
 
     _EXIT = 0
@@ -152,19 +159,24 @@ class _Streams:
         assert proc.stdout is not None and proc.stderr is not None
         self.buffers: dict[int, _Capture] = {}
         self.sinks = sinks
-        self.selector = selectors.DefaultSelector()
+        self.selector = _SELECTOR()
         for key, stream in ((1, proc.stdout), (2, proc.stderr)):
             os.set_blocking(stream.fileno(), False)
             self.selector.register(stream, selectors.EVENT_READ, key)
             self.buffers[key] = _Capture()
+        #: Streams not at EOF yet.
+        self.streams_open = 2
+        #: Whether the selector will wake up when the process exits (until it has).
+        self.watching_exit = False
         self.pidfd: int | None = None
         with contextlib.suppress(AttributeError, OSError):  # not Linux >= 5.3
             self.pidfd = os.pidfd_open(proc.pid)
             self.selector.register(self.pidfd, selectors.EVENT_READ, self._EXIT)
+            self.watching_exit = True
 
     @property
     def open(self) -> bool:
-        return any(key.data != self._EXIT for key in self.selector.get_map().values())
+        return self.streams_open > 0
 
     def read(self, timeout: float | None) -> None:
         """Read what is there within ``timeout`` seconds (or until the process exits);
@@ -172,6 +184,7 @@ class _Streams:
         for key, _ in self.selector.select(timeout):
             if key.data == self._EXIT:
                 self.selector.unregister(key.fileobj)
+                self.watching_exit = False
                 continue
             try:
                 chunk = os.read(key.fd, 65536)
@@ -179,6 +192,7 @@ class _Streams:
                 continue
             if not chunk:
                 self.selector.unregister(key.fileobj)
+                self.streams_open -= 1
                 continue
             self.buffers[key.data].extend(chunk)
             sink = self.sinks.get(key.data)
@@ -189,14 +203,9 @@ class _Streams:
                     logger.exception("live output sink failed")
                     self.sinks[key.data] = None
 
-    @property
-    def watching_exit(self) -> bool:
-        """Whether the selector will wake up when the process exits."""
-        return any(key.data == self._EXIT for key in self.selector.get_map().values())
-
     def drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while self.open and time.monotonic() < deadline:
+        while self.streams_open and time.monotonic() < deadline:
             self.read(0.05)
 
     def close(self) -> None:
@@ -242,8 +251,9 @@ def run_process(
     reaper.track(proc.pid)
     streams = _Streams(proc, {1: on_stdout, 2: on_stderr})
     try:
-        # Until the script exits: read output, watch the clock and the cancel flag.
-        while proc.poll() is None:
+        # Until the script exits: read output, watch the clock and the cancel flag. While the
+        # pidfd is watched, its event says when the script has exited (then poll() reaps it).
+        while streams.watching_exit or proc.poll() is None:
             if cancel is not None and cancel.is_set():
                 logger.info("run cancelled: stopping process group %s", proc.pid)
                 raise RunCancelled(f"process group {proc.pid} stopped on request")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -53,22 +54,22 @@ def resolve_script(call: str, bin_dirs: Sequence[Path]) -> ResolvedScript:
     path is not found, like any missing script. A symlink inside a bin dir pointing to an
     executable elsewhere is a valid script.
     """
-    relative = _normalised_call(call)
-    if relative is None:
+    candidates = _candidates(call, bin_dirs)
+    if candidates is None:
         shown = call if len(call) <= 80 else call[:77] + "..."
         raise ScriptNotFound(
             f"Script {shown!r} not found: a call is a path relative to a bin dir: no leading "
             "'/', no '.', '..' or empty segments, at most 255 bytes per name and 4096 in all."
         )
-    for bin_dir in bin_dirs:
-        base = bin_dir.absolute()
-        candidate = base / relative
+    for base, candidate, in_base in candidates:
         # A folder inside the bin dir that is itself a symlink to elsewhere would let
         # a call escape; only the final component may be a link.
         try:
-            if not _parent_inside(candidate, base) or not candidate.is_file():
+            if not in_base and not _parent_inside(candidate, base):
                 continue
-        except OSError:  # e.g. the bin dir's path plus the call exceeds PATH_MAX
+            if not stat.S_ISREG(os.stat(candidate).st_mode):
+                continue
+        except OSError:  # missing, or e.g. the bin dir's path plus the call exceeds PATH_MAX
             continue
         if not os.access(candidate, os.X_OK):
             raise ScriptNotExecutable(
@@ -81,6 +82,30 @@ def resolve_script(call: str, bin_dirs: Sequence[Path]) -> ResolvedScript:
         f"Script {call!r} not found in the bin dirs {searched}; check the name or add its "
         "folder with --bin-dir."
     )
+
+
+_Candidates = tuple[tuple[Path, Path, bool], ...]
+#: What :func:`_candidates` worked out, by call, bin dirs and working directory.
+_CANDIDATES: dict[tuple[str, tuple[Path, ...], str], _Candidates | None] = {}
+_CANDIDATES_KEPT = 256
+
+
+def _candidates(call: str, bin_dirs: Sequence[Path]) -> _Candidates | None:
+    """For each bin dir: its absolute path, the call's path in it and whether that lies
+    directly in it; None when the call is no plain path. Pure path work, done once per call
+    (the file system is asked on every lookup)."""
+    key = (call, tuple(bin_dirs), os.getcwd())
+    if key in _CANDIDATES:
+        return _CANDIDATES[key]
+    relative = _normalised_call(call)
+    found: _Candidates | None = None
+    if relative is not None:
+        bases = [bin_dir.absolute() for bin_dir in bin_dirs]
+        found = tuple((base, base / relative, len(relative.parts) == 1) for base in bases)
+    if len(_CANDIDATES) >= _CANDIDATES_KEPT:
+        _CANDIDATES.clear()
+    _CANDIDATES[key] = found
+    return found
 
 
 def _parent_inside(candidate: Path, base: Path) -> bool:

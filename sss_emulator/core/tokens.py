@@ -137,6 +137,9 @@ class TokenInfo:
         return now > self.issued_ms + self.validity_ms
 
 
+#: ``json.dumps(value, separators=(",", ":"))`` without making an encoder per call.
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
 #: Tokens longer than this are not even parsed (a real one is a few hundred bytes).
 MAX_TOKEN_CHARS = 64 * 1024
 #: Revocations and use counts are forgotten once their token has expired; pruned past this many.
@@ -169,10 +172,18 @@ class TokenAuthority:
                                                           repr=False)
     _uses: dict[str, _Uses] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    #: The secret and an HMAC keyed with it, copied per checksum.
+    _keyed: tuple[bytes, hmac.HMAC] | None = field(default=None, init=False, repr=False,
+                                                    compare=False)
 
     def _checksum(self, fields: Sequence[Any]) -> str:
-        payload = json.dumps(list(fields), separators=(",", ":")).encode()
-        return hmac.new(self.secret, payload, hashlib.sha512).hexdigest()
+        payload = _compact(list(fields)).encode()
+        keyed = self._keyed
+        if keyed is None or keyed[0] is not self.secret:  # the HMAC's key set up once
+            keyed = self._keyed = (self.secret, hmac.new(self.secret, None, hashlib.sha512))
+        mac = keyed[1].copy()
+        mac.update(payload)
+        return mac.hexdigest()
 
     def _salt(self) -> str:
         raw = secrets.token_hex(13).upper()
@@ -193,15 +204,14 @@ class TokenAuthority:
             parent_info = self.decode(parent)
             if parent_info is not None:
                 self._link(parent_info.key, checksum, now + decisions.SESSION_VALIDITY_MS)
-        return json.dumps([*head, checksum], separators=(",", ":"))
+        return _compact([*head, checksum])
 
     def one_time_token(self, entry: PurposeEntry) -> str:
         """The one-time token a purpose entry of ``authtoken.yaml`` grants a script."""
         head = ["O", decisions.ONE_TIME_REALM, entry.username, list(entry.roles),
                 list(entry.permissions), self.clock_ms(), entry.expires_after_ms, self._salt()]
         tail = [entry.max_replays, entry.replay_timeout_ms]
-        return json.dumps([*head, self._checksum([*head, *tail]), *tail],
-                          separators=(",", ":"))
+        return _compact([*head, self._checksum([*head, *tail]), *tail])
 
     def decode(self, token: str) -> TokenInfo | None:
         """``token`` decoded if this authority issued it, untampered, unexpired and not

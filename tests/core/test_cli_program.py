@@ -86,7 +86,7 @@ def test_shell_completion_goes_to_click() -> None:
 def test_what_plain_run_knows_of_the_command_line_is_still_true() -> None:
     """The commands, and that -h is the only short option run has (cli/words.py's rule)."""
     assert set(commands.main.commands) == set(COMMANDS)
-    with click.Context(commands.main) as group_ctx:
+    with click.Context(commands.main, **commands.main.context_settings) as group_ctx:
         run = commands.main.commands["run"]
         with click.Context(run, parent=group_ctx) as ctx:
             short = {opt for param in run.get_params(ctx) for opt in

@@ -325,3 +325,32 @@ def test_every_level_below_the_private_base_is_made_private_and_checked(
     with pytest.raises(SetupError, match="symbolic link"):
         private_dir(private_tmp / "standin" / "x")
     assert list(victim.iterdir()) == []
+
+
+@pytest.mark.parametrize("plant", ["work-link", "shared-link", "base-link", "removed"])
+def test_a_root_changed_after_the_first_run_is_checked_again(
+        private_tmp: Path, tmp_path: Path, make_script: Any, plant: str) -> None:
+    """Roots are checked in full once per process; a root replaced afterwards (its lstat
+    differs) is checked in full again, so a planted link is still refused."""
+    import shutil
+
+    from sss_emulator.errors import SetupError
+
+    emulator = _default_emulator(make_script)
+    assert emulator.run_server_side_script("hello.sh").code == 0
+    victim = tmp_path / "victim-home"
+    victim.mkdir()
+    if plant == "removed":
+        shutil.rmtree(private_tmp / "work")
+        assert emulator.run_server_side_script("hello.sh").code == 0  # made again
+        return
+    if plant == "base-link":
+        private_tmp.rename(tmp_path / "moved-away")
+        private_tmp.symlink_to(victim)
+    else:
+        root = private_tmp / plant.split("-")[0]
+        shutil.rmtree(root)
+        root.symlink_to(victim)
+    with pytest.raises(SetupError):
+        emulator.run_server_side_script("hello.sh")
+    assert list(victim.iterdir()) == [], "nothing was written through the planted link"

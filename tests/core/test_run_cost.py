@@ -1,7 +1,8 @@
 """What a run costs beyond the script, without changing what the script sees.
 
 Working directories vanish from the work root when the run ends and are deleted in the
-background; the inherited environment is built once and rebuilt when it changes; the script
+background; from an emulator's second run on, the next run's directories are made in the
+background too; the inherited environment is built once and rebuilt when it changes; the script
 gets a process group of its own, and a session of its own only while there is a terminal to cut
 it off from.
 """
@@ -9,6 +10,8 @@ it off from.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from sss_emulator.core import background
 from sss_emulator.core import workspace as workspace_module
+from sss_emulator.core.roots import OWNER_TAG
 from sss_emulator.core.workspace import wait_for_removals
 from sss_emulator.invocation import Emulator
 
@@ -61,18 +66,24 @@ def test_workdir_is_deleted_off_the_callers_thread(make_script, roots: dict[str,
     assert _ours_in_trash() == []
 
 
+@pytest.mark.parametrize("body", ["touch file", "rm .pylinkahead.ini", "true",
+                                  "mkdir -p .upload_files/a; ln -s / .upload_files/b"])
 def test_workdir_is_deleted_on_the_spot_when_it_cannot_be_moved(
-        make_script, roots: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A trash on another file system (rename fails): deleted before run() returns."""
-    script = make_script("ok.sh", "#!/bin/sh\ntouch file\n")
+        make_script, roots: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+        body: str) -> None:
+    """A trash on another file system (rename fails): deleted before run() returns, whatever
+    the script left (or took away) of what the run made (the stand-in's ini)."""
+    script = make_script("ok.sh", f"#!/bin/sh\n{body}\n")
 
     def no_rename(src: object, dst: object) -> None:
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(workspace_module.os, "rename", no_rename)
-    res = Emulator([script.parent], stand_in=False, **roots).run_server_side_script("ok.sh")
-    assert res.code == 0
-    assert not res.workdir.exists() and list(roots["work_root"].iterdir()) == []
+    monkeypatch.setattr(background.os, "rename", no_rename)
+    with Emulator([script.parent], **roots) as em:
+        for _ in range(2):
+            res = em.run_server_side_script("ok.sh")
+            assert res.code == 0
+            assert not res.workdir.exists() and list(roots["work_root"].iterdir()) == []
 
 
 def test_timeout_and_errors_still_remove_the_workdir(make_script, roots: dict[str, Path]) -> None:
@@ -90,14 +101,16 @@ def test_timeout_and_errors_still_remove_the_workdir(make_script, roots: dict[st
 def test_trash_left_by_a_killed_process_is_swept(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Entries of a process that no longer exists are deleted by the next cleanup thread."""
-    monkeypatch.setattr(workspace_module, "default_root", lambda kind: tmp_path / kind)
+    monkeypatch.setattr(background, "default_root", lambda kind: tmp_path / kind)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     orphan = tmp_path / "trash" / f"{dead.pid}-0" / "3-call-orphan"
     (orphan / "sub").mkdir(parents=True)
+    made_ahead = tmp_path / "stage" / str(dead.pid) / "tmpabc" / ".upload_files"
+    made_ahead.mkdir(parents=True)
     foreign = tmp_path / "trash" / "not-ours"
     foreign.mkdir()
-    remover = workspace_module._Remover()
+    remover = background._Remover()
     finished = tmp_path / "call-finished"
     finished.mkdir()
     remover.remove(finished)
@@ -105,6 +118,83 @@ def test_trash_left_by_a_killed_process_is_swept(tmp_path: Path,
     assert not finished.exists()
     remover.at_exit()
     assert sorted(p.name for p in (tmp_path / "trash").iterdir()) == ["not-ours"]
+    assert list((tmp_path / "stage").iterdir()) == []
+
+
+_LOOK = ('#!/bin/sh\nbasename "$PWD"; stat -c %a . .upload_files "$SHARED_DIR"; ls -A\n'
+         'basename "$SHARED_DIR"; echo "[$(ls -A "$SHARED_DIR")]"; dirname "$SHARED_DIR"\n')
+
+
+def _stage_entries() -> list[str]:
+    stage = workspace_module.default_root("stage") / str(os.getpid())
+    return sorted(p.name for p in stage.iterdir()) if stage.is_dir() else []
+
+
+def test_directories_made_ahead_look_as_if_made_by_the_run(
+        make_script, roots: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the second run on, the next run's directories are made in the background; the
+    script sees the same names, modes and contents as in a run that made its own."""
+    script = make_script("look.sh", _LOOK)
+    em = Emulator([script.parent], stand_in=False, **roots)
+    made_by_runs: list[Path] = []
+    real_make = workspace_module._make_workdir
+
+    def counting_make(work_root: Path) -> Path:
+        made_by_runs.append(work_root)
+        return real_make(work_root)
+
+    monkeypatch.setattr(workspace_module, "_make_workdir", counting_make)
+    looks = []
+    for _ in range(4):
+        looks.append(em.run_server_side_script("look.sh").stdout_text.split("\n"))
+        wait_for_removals()
+    assert len(made_by_runs) == 2, "runs 3 and 4 found their directories made"
+    for name, *modes, listing, shared, shared_ls, shared_parent, _ in looks:
+        assert re.fullmatch(rf"call-{re.escape(OWNER_TAG)}-[a-z0-9_]{{8}}", name)
+        assert modes == ["700", "700", "700"]
+        assert listing == ".upload_files"
+        assert re.fullmatch(r"[0-9a-f]{32}", shared) and shared_ls == "[]"
+        assert shared_parent == str(roots["shared_root"])
+    assert len({look[0] for look in looks}) == 4
+    assert _stage_entries()  # the fifth run's set, ...
+    em.close()
+    assert _stage_entries() == []  # ... removed with the emulator
+    assert list(roots["work_root"].iterdir()) == []
+    assert len(list(roots["shared_root"].iterdir())) == 4
+
+
+def test_directories_made_ahead_for_other_roots_are_not_used(make_script, tmp_path: Path,
+                                                             roots: dict[str, Path]) -> None:
+    script = make_script("look.sh", _LOOK)
+    em = Emulator([script.parent], stand_in=False, **roots)
+    for _ in range(2):
+        em.run_server_side_script("look.sh")
+    wait_for_removals()
+    made_for_the_old_roots = _stage_entries()
+    assert made_for_the_old_roots
+    em.work_root, em.shared_root = tmp_path / "work2", tmp_path / "shared2"
+    look = em.run_server_side_script("look.sh").stdout_text.split("\n")
+    assert look[-2] == str(tmp_path / "shared2")
+    assert list(roots["work_root"].iterdir()) == []
+    assert len(list(roots["shared_root"].iterdir())) == 2
+    wait_for_removals()
+    assert not set(made_for_the_old_roots) & set(_stage_entries())  # discarded
+    em.close()
+
+
+def test_a_set_made_ahead_that_vanished_is_replaced_by_the_runs_own(
+        make_script, roots: dict[str, Path]) -> None:
+    script = make_script("look.sh", _LOOK)
+    em = Emulator([script.parent], stand_in=False, **roots)
+    for _ in range(2):
+        em.run_server_side_script("look.sh")
+    wait_for_removals()
+    stage = workspace_module.default_root("stage") / str(os.getpid())
+    for entry in stage.iterdir():
+        shutil.rmtree(entry)
+    look = em.run_server_side_script("look.sh").stdout_text.split("\n")
+    assert look[1:5] == ["700", "700", "700", ".upload_files"]
+    em.close()
 
 
 def test_environment_changes_between_runs_are_seen(make_script, roots: dict[str, Path],

@@ -15,6 +15,9 @@ from werkzeug.wrappers import Request, Response
 from sss_emulator import Emulator
 from sss_emulator.cli.commands import main
 from sss_emulator.connect.real_server import login_to_server
+from sss_emulator.core import background
+from sss_emulator.core import workspace as workspace_module
+from sss_emulator.core.workspace import wait_for_removals
 from sss_emulator.errors import ConfigError
 
 
@@ -83,6 +86,62 @@ def test_no_stand_in_leaves_home_alone(make_script, roots: dict[str, Path]) -> N
     script = make_script("ls.sh", "#!/bin/sh\nls -A\n")
     res = Emulator([script.parent], stand_in=False, **roots).run_server_side_script("ls.sh")
     assert res.stdout == ".upload_files\n"
+
+
+_HOME_LOOK = ('#!/bin/sh\nls -A; stat -c "%a %s" .pylinkahead.ini 2>/dev/null; '
+              'cat .pylinkahead.ini 2>/dev/null\n')
+
+
+def _looks(em: Emulator, times: int) -> list[str]:
+    looks = []
+    for _ in range(times):
+        looks.append(em.run_server_side_script("home.sh").stdout_text)
+        wait_for_removals()  # the next run's directories and ini are made meanwhile
+    return looks
+
+
+def test_an_ini_made_ahead_is_the_one_the_run_would_write(
+        make_script, roots: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the third run on the ini is made with the directories, in the background; the
+    script sees the same file (mode, size, text), and the run writes it no more."""
+    script = make_script("home.sh", _HOME_LOOK)
+    written_by_runs: list[str] = []
+    real_write = background.write_file
+
+    def counting_write(path: Path, data: bytes) -> None:
+        if threading.current_thread() is threading.main_thread():
+            written_by_runs.append(path.name)
+        real_write(path, data)
+
+    monkeypatch.setattr(workspace_module, "write_file", counting_write)
+    with Emulator([script.parent], **roots) as em:
+        looks = _looks(em, 4)
+    assert written_by_runs == [".pylinkahead.ini", ".pylinkahead.ini"]
+    assert looks[0].startswith(".pylinkahead.ini\n.upload_files\n")
+    assert "url = http://127.0.0.1:" in looks[0]
+    assert looks == [looks[0]] * 4
+
+
+def test_an_ini_made_ahead_goes_when_no_hook_places_it(make_script,
+                                                       roots: dict[str, Path]) -> None:
+    script = make_script("home.sh", _HOME_LOOK)
+    with Emulator([script.parent], **roots) as em:
+        _looks(em, 3)
+        em.hooks.clear()  # the stand-in's hook no more: nothing writes an ini
+        assert _looks(em, 1) == [".upload_files\n"]
+
+
+def test_a_skeleton_set_later_wins_over_an_ini_made_ahead(
+        tmp_path: Path, make_script, roots: dict[str, Path]) -> None:
+    script = make_script("home.sh", _HOME_LOOK)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".pylinkahead.ini").write_text("[Connection]\ntimeout = 200\n")
+    with Emulator([script.parent], **roots) as em:
+        _looks(em, 3)
+        em.home = home
+        look = _looks(em, 1)[0]
+    assert "timeout = 200" in look and "url = http://127.0.0.1:" in look
 
 
 def test_bad_data_file_is_a_config_error(samples: Path, tmp_path: Path,
