@@ -23,11 +23,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
+
+from memory import kib, peak_growth  # bench/memory.py: this folder is the script's sys.path[0]
 
 PASSWORD = "bench-password"
 MIB = 1024 * 1024
@@ -46,39 +45,6 @@ def _start_server(root: Path, bin_dir: Path) -> tuple[subprocess.Popen[str], str
         proc.kill()
         raise SystemExit(f"server did not start: {banner}{proc.stderr.read()}")
     return proc, match.group(1)
-
-
-def _kib(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def _peak_growth(pid: int, action: Callable[[], str]) -> tuple[float, float, str]:
-    """Run ``action``; the server's peak RSS growth in MiB, the seconds taken, its result."""
-    with contextlib.suppress(OSError):
-        Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset VmHWM
-    baseline = _kib(pid, "VmRSS")
-    peak = [baseline]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _kib(pid, "VmRSS"))
-            time.sleep(0.01)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.perf_counter()
-    try:
-        result = action()
-    finally:
-        elapsed = time.perf_counter() - started
-        done.set()
-        sampler.join()
-    high = max(peak[0], _kib(pid, "VmHWM"))
-    return (high - baseline) / 1024, elapsed, result
 
 
 def _login(url: str) -> str:
@@ -146,11 +112,11 @@ def main() -> None:
         proc, url = _start_server(root, bin_dir)
         try:
             cookie = _login(url)
-            print(f"server pid {proc.pid} on {url}; RSS {_kib(proc.pid, 'VmRSS') / 1024:.1f} "
+            print(f"server pid {proc.pid} on {url}; RSS {kib(proc.pid, 'VmRSS') / 1024:.1f} "
                   "MiB at start")
             for run in range(1, args.runs + 1):
-                growth, seconds, result = _peak_growth(proc.pid, lambda: _run_big(url, cookie))
-                rss = _kib(proc.pid, "VmRSS") / 1024
+                growth, seconds, result, _ = peak_growth(proc.pid, lambda: _run_big(url, cookie))
+                rss = kib(proc.pid, "VmRSS") / 1024
                 print(f"{args.stdout_mb} MB stdout, run {run}: peak RSS growth {growth:.0f} MiB "
                       f"in {seconds:.1f} s ({result}); RSS after {rss:.0f} MiB")
             spool = sorted((root / "work").glob("history-*/*"))
@@ -158,7 +124,7 @@ def main() -> None:
                   f"{sum(p.stat().st_size for p in spool) / 1e6:.0f} MB")
             for path, ctype in (("/Entity", "text/xml"),
                                 ("/scripting", "application/x-www-form-urlencoded")):
-                growth, seconds, result = _peak_growth(
+                growth, seconds, result, _ = peak_growth(
                     proc.pid,
                     lambda p=path, c=ctype: _stream_body(url, cookie, p, c, args.body_mib))
                 print(f"{args.body_mib} MiB bad body to {path}: peak RSS growth {growth:.1f} MiB "

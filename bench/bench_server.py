@@ -16,7 +16,6 @@ and the memory a large upload takes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import os
 import re
@@ -24,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from memory import peak_growth  # noqa: E402  (bench/memory.py, beside this script)
 
 from sss_emulator import Emulator  # noqa: E402
 
@@ -142,13 +142,6 @@ def bench_concurrency(url: str, clients: int, per_client: int) -> None:
           f" x{sequential / concurrent:.2f}; {os.cpu_count()} cores)")
 
 
-def _rss_kib(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 def bench_upload(url: str, pid: int, mib: int) -> None:
     cookie = _login(url)
     boundary = "benchBoundary7MA4YWxkTrZu0gW"
@@ -157,40 +150,26 @@ def bench_upload(url: str, pid: int, mib: int) -> None:
             f"filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     block = (b"0123456789abcdef" * 65536)[:MIB]
-    with contextlib.suppress(OSError):  # reset the peak (VmHWM) so only the upload counts
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    baseline = _rss_kib(pid, "VmRSS")
-    peak = [baseline]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_kib(pid, "VmRSS"))
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600)
-    started = time.perf_counter()
-    conn.putrequest("POST", "/scripting")
-    conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
-    conn.putheader("Content-Length", str(len(head) + mib * MIB + len(tail)))
-    conn.putheader("Cookie", cookie)
-    conn.endheaders()
-    conn.send(head)
-    for _ in range(mib):
-        conn.send(block)
-    conn.send(tail)
-    response = conn.getresponse()
-    body = response.read()
-    elapsed = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    high = max(peak[0], _rss_kib(pid, "VmHWM"))
+
+    def upload() -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600)
+        conn.putrequest("POST", "/scripting")
+        conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        conn.putheader("Content-Length", str(len(head) + mib * MIB + len(tail)))
+        conn.putheader("Cookie", cookie)
+        conn.endheaders()
+        conn.send(head)
+        for _ in range(mib):
+            conn.send(block)
+        conn.send(tail)
+        response = conn.getresponse()
+        return response.status, response.read()
+
+    growth, elapsed, (status, body), baseline = peak_growth(pid, upload)
+    high = baseline + growth * 1024
     size = re.search(rb"<stdout>(\d+)", body)
-    assert response.status == 200 and size and int(size.group(1)) == mib * MIB, body[:400]
-    growth = (high - baseline) / 1024
+    assert status == 200 and size and int(size.group(1)) == mib * MIB, body[:400]
     print(f"upload: {mib} MiB streamed in {elapsed:.1f} s ({mib / elapsed:.0f} MiB/s); the "
           f"script saw {int(size.group(1))} bytes")
     print(f"  server RSS {baseline / 1024:.1f} MiB before, peak {high / 1024:.1f} MiB: growth "
