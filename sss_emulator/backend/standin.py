@@ -102,7 +102,7 @@ class StandIn(Service):
             own server (``sss-emulate serve``) and only wants the store and the mail capture.
         users: users ``GET User/<realm>/<name>`` knows besides the caller (e-mail, roles).
         owner: ``<pid>.<start time>`` of the process the stand-in's folder belongs to
-            (``sss_emulator.core.roots.OWNER_TAG``); it is in the folder's name, so when this
+            (``sss_emulator.core.roots.owner_tag()``); it is in the folder's name, so when this
             process is killed before :meth:`stop`, the next start sees the owner is gone and
             removes the folder. The default, ``<pid>.0``, is told apart by the pid alone.
 

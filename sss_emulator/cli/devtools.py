@@ -21,13 +21,22 @@ _VALUE = re.compile(r"\A(?:\d+|once(?::\d+)?|off)\Z")
 
 def normalise_debug_wait(args: Sequence[str]) -> list[str]:
     """``--debug-wait [PORT|once|once:PORT]`` → ``--debug-wait=VALUE`` (``default`` if none)."""
+    from sss_emulator.cli.words import awaits_value
+
     out: list[str] = []
     index = 0
+    awaited = False  # the word after -pN / -Oname is the script's, whatever it looks like
     while index < len(args):
         arg = args[index]
         if arg == "--":
             out.extend(args[index:])
             break
+        if awaited:
+            awaited = False
+            out.append(arg)
+            index += 1
+            continue
+        awaited = awaits_value(arg)
         if arg == "--debug-wait":
             following = args[index + 1] if index + 1 < len(args) else ""
             if _VALUE.match(following):

@@ -22,13 +22,17 @@ __all__ = ("ScriptArgument", "ScriptCommand", "check_no_unknown_options")
 _WRAPPED = "\x00script-word\x00"
 
 
-def _wrap_script_words(args: Sequence[str]) -> list[str]:
+def _wrap_script_words(args: Sequence[str], takes_value: frozenset[str] = frozenset()) -> list[str]:
     """The script's words (``-pN``/``-O...`` and the value each awaits) hidden from click's
-    option parser; everything after ``--`` click already leaves alone."""
+    option parser; the value of an option of ours (``--user -p0``: a user named ``-p0``) and
+    everything after ``--`` are left to click."""
     wrapped: list[str] = []
-    awaiting = False
+    awaiting = ours = False
     for index, token in enumerate(args):
-        if awaiting or is_script_option(token):
+        if ours:
+            wrapped.append(token)
+            ours = False
+        elif awaiting or is_script_option(token):
             wrapped.append(_WRAPPED + token)
             awaiting = not awaiting and awaits_value(token)
         elif token == "--":
@@ -36,6 +40,7 @@ def _wrap_script_words(args: Sequence[str]) -> list[str]:
             break
         else:
             wrapped.append(token)
+            ours = token in takes_value
     return wrapped
 
 
@@ -43,7 +48,11 @@ class ScriptCommand(click.Command):
     """A command whose extra words are a script's arguments, as the server will receive them."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, _wrap_script_words(args))
+        takes_value = frozenset(
+            name for param in self.get_params(ctx) if isinstance(param, click.Option)
+            and not param.is_flag and not param.count and param.nargs > 0
+            for name in param.opts if name.startswith("--"))
+        return super().parse_args(ctx, _wrap_script_words(args, takes_value))
 
 
 if TYPE_CHECKING:  # generic only since click 8.2; the project supports 8.1

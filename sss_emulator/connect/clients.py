@@ -74,7 +74,9 @@ _PROBE = (
 _ENV_PREFIX = "PYTHON"
 #: Answers kept on disk; the oldest go first.
 _DISK_ENTRIES = 32
-_CacheKey = tuple[str, tuple[tuple[str, str], ...], str]
+#: The interpreter as named, its environment's PYTHON* variables, the folder, and where the
+#: name leads now (a link retargeted to another Python must not keep the old answer).
+_CacheKey = tuple[str, tuple[tuple[str, str], ...], str, str]
 _CACHE: dict[_CacheKey, ClientInfo | None] = {}
 _LOCK = threading.Lock()
 #: ``subprocess.Popen`` as it was when this module loaded: the probe is the emulator's own
@@ -169,7 +171,7 @@ def detect_client(python: str, env: Mapping[str, str]) -> ClientInfo | None:
     """The client versions ``python`` sees with this environment; None if it cannot say."""
     key: _CacheKey = (os.path.abspath(python),
                       tuple(sorted((k, v) for k, v in env.items() if k.startswith(_ENV_PREFIX))),
-                      os.getcwd())
+                      os.getcwd(), os.path.realpath(python))
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]

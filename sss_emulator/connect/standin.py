@@ -23,7 +23,7 @@ from sss_emulator.connect.clients import ClientInfo, detect_client, script_pytho
 from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.permissions import UsersConfig
-from sss_emulator.core.roots import OWNER_TAG, standin_root
+from sss_emulator.core.roots import owner_tag, standin_root
 from sss_emulator.core.tokens import TokenAuthority, TokenInfo
 from sss_emulator.errors import ConfigError
 
@@ -175,7 +175,7 @@ class StandInHook:
                     standin_root()  # what SIGKILLed emulators' stand-ins left there goes
                     stand_in = StandIn(authenticate=self._authenticate, data_files=self.data_files,
                                        store=store, context_root=self.context_root, users=known,
-                                       file_root=self.file_root, owner=OWNER_TAG)
+                                       file_root=self.file_root, owner=owner_tag())
                 except bad_data as exc:
                     raise ConfigError(str(exc)) from exc
                 if self.file_root is not None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sss_emulator.core import processes
 from sss_emulator.core.call import UPLOAD_DIR
-from sss_emulator.core.roots import OWNER_TAG, checked_root, default_root, private_dir
+from sss_emulator.core.roots import checked_root, default_root, owner_tag, private_dir
 from sss_emulator.errors import SetupError
 
 __all__ = ("Stage", "Staged", "discard", "into_place", "make_shared", "random_name", "remove",
@@ -58,7 +58,17 @@ class _Remover:
     LINGER_S = 1.0
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._reset()
+        self._swept = False
+        #: Folders whose entries cannot be renamed into the trash (another file system).
+        self._elsewhere: set[str] = set()
+
+    def _reset(self) -> None:
+        """A fresh state: at start, and in a forked child (whose copy of the thread is not
+        running and whose lock may have been held by it at the fork)."""
+        # Re-entrant: the collector may run an emulator's finalizer (which hands a job over)
+        # on this thread while it holds the lock.
+        self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._queue: list[Path] = []
         self._jobs: list[Callable[[], None]] = []
@@ -68,9 +78,6 @@ class _Remover:
         self._intake = 0
         self._pid = os.getpid()
         self._names = itertools.count()
-        self._swept = False
-        #: Folders whose entries cannot be renamed into the trash (another file system).
-        self._elsewhere: set[str] = set()
 
     def _bucket(self, index: int) -> Path:
         """Trash bucket ``index`` (0 or 1) of this process, made on first use."""
@@ -120,11 +127,18 @@ class _Remover:
                 self._wake()
 
     def _wake(self) -> None:
-        """Tell the thread there is work, starting it if need be (the lock is held)."""
+        """Tell the thread there is work, starting it if need be (the lock is held). Where no
+        thread can start (at interpreter shutdown, out of threads), the work stays queued for
+        :meth:`wait`, which then does it itself."""
         self._changed.notify_all()
         if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="sss-cleanup", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._work, name="sss-cleanup", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError as exc:
+                logger.debug("no cleanup thread: %s", exc)
+                return
+            self._thread = thread
 
     def _work(self) -> None:
         if not self._swept:
@@ -145,13 +159,7 @@ class _Remover:
                 if batch:
                     self._intake ^= 1  # runs rename into the other bucket meanwhile
                 self._busy = True
-            for job in jobs:  # first: a run may be about to start that waits for one
-                try:
-                    job()
-                except Exception:
-                    logger.exception("background job failed")
-            for path in batch:
-                shutil.rmtree(path, ignore_errors=True)
+            _do(jobs, batch)
 
     def _sweep_orphans(self) -> None:
         """Queue what processes that died without cleaning up left in the trash (and the
@@ -171,8 +179,13 @@ class _Remover:
         with self._lock:
             if self._queue or self._jobs:
                 self._wake()  # whatever was handed over without waking the thread
-            return self._changed.wait_for(
-                lambda: not self._queue and not self._jobs and not self._busy, timeout)
+            if self._thread is not None:
+                return self._changed.wait_for(
+                    lambda: not self._queue and not self._jobs and not self._busy, timeout)
+            jobs, self._jobs = self._jobs, []  # no thread could start: done here
+            batch, self._queue = self._queue, []
+        _do(jobs, batch)
+        return True
 
     def at_exit(self) -> None:
         """Finish the removals and take this process's (empty) buckets away."""
@@ -180,6 +193,16 @@ class _Remover:
             for bucket in self._buckets.values():
                 with contextlib.suppress(OSError):
                     bucket.rmdir()
+
+
+def _do(jobs: list[Callable[[], None]], batch: list[Path]) -> None:
+    for job in jobs:  # first: a run may be about to start that waits for one
+        try:
+            job()
+        except Exception:
+            logger.exception("background job failed")
+    for path in batch:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _delete_now(path: Path, made: Iterable[str]) -> None:
@@ -203,6 +226,8 @@ def _owner_alive(name: str) -> bool:
 
 
 _REMOVER = _Remover()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_REMOVER._reset)
 
 
 def _at_exit() -> None:
@@ -277,8 +302,17 @@ def random_name() -> str:
 
 def write_file(path: Path, data: bytes) -> None:
     """``path.write_bytes(data)`` in three system calls: a file of mode 0666 less the umask,
-    truncated if it exists."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    truncated if it exists. Never through a symbolic link: a home skeleton may hold a link to
+    the user's own ``.pylinkahead.ini``, and a run's copy of it must not change that file; the
+    link is replaced by a file of the run's own."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        os.unlink(path)
+        fd = os.open(path, flags | os.O_EXCL, 0o666)
     try:
         view = memoryview(data)
         while view:
@@ -405,7 +439,7 @@ def into_place(staged: Staged, work_root: Path) -> Path | None:
     ``mkdtemp`` would have named it; None if that failed (the run makes its own)."""
     try:
         for _ in range(100):
-            workdir = work_root / f"call-{OWNER_TAG}-{random_name()}"
+            workdir = work_root / f"call-{owner_tag()}-{random_name()}"
             if not os.path.lexists(workdir):  # rename would replace an empty directory
                 os.rename(staged.workdir, workdir)
                 return workdir

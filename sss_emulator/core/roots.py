@@ -38,7 +38,6 @@ from sss_emulator.errors import SetupError
 __all__ = (
     "FALLBACK_PREFIXES",
     "OWNED_ROOTS",
-    "OWNER_TAG",
     "WORK_KINDS",
     "check_private",
     "checked_root",
@@ -47,6 +46,7 @@ __all__ = (
     "owned_dir",
     "owned_root",
     "owned_scratch",
+    "owner_tag",
     "private_base",
     "private_dir",
     "private_root",
@@ -57,9 +57,17 @@ __all__ = (
 logger = logging.getLogger("sss_emulator.core.roots")
 
 
-#: ``<pid>.<start time>`` of this process: with the start time, a recycled pid is not mistaken
-#: for the run's owner.
-OWNER_TAG = f"{os.getpid()}.{processes.start_time(os.getpid()) or 0}"
+_owner: list[tuple[int, str]] = []
+
+
+def owner_tag() -> str:
+    """``<pid>.<start time>`` of this process: with the start time, a recycled pid is not
+    mistaken for the run's owner. Worked out again in a forked child, whose runs are its own
+    (a child carrying its parent's tag had its live runs swept once the parent was gone)."""
+    pid = os.getpid()
+    if not _owner or _owner[0][0] != pid:
+        _owner[:] = [(pid, f"{pid}.{processes.start_time(pid) or 0}")]
+    return _owner[0][1]
 #: Kinds of folder a run makes in a work root (the workspace, ``serve``'s uploads and history);
 #: the workspace sweeps them when it first uses that root.
 WORK_KINDS = ("call", "upload", "history", "trash")
@@ -119,7 +127,7 @@ def check_private(path: Path) -> Path:
         problem = f"may be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
     elif info.st_mode & 0o077:
         # ours, and nobody else could write in it (older versions made it 0755): close it
-        os.chmod(path, 0o700, follow_symlinks=False)
+        _close_mode(path)
     if problem is not None:
         raise SetupError(
             f"{path} {problem}; another local user may have prepared it to redirect your runs. "
@@ -127,6 +135,16 @@ def check_private(path: Path) -> Path:
             "SSS_SHARED_ROOT to folders of your own."
         )
     return path
+
+
+def _close_mode(path: Path) -> None:
+    """chmod 0700 through a descriptor opened without following links (``os.chmod`` with
+    ``follow_symlinks=False`` raises NotImplementedError where glibc is older than 2.32)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
 
 
 def private_dir(path: Path) -> Path:
@@ -300,7 +318,7 @@ def owned_dir(kind: str) -> Path:
     root = owned_root(name)
     if root is not None:
         try:
-            return Path(tempfile.mkdtemp(prefix=f"{kind}-{OWNER_TAG}-", dir=root))
+            return Path(tempfile.mkdtemp(prefix=f"{kind}-{owner_tag()}-", dir=root))
         except OSError as exc:
             _unusable[name] = f"cannot make a folder in {root}: {exc.strerror or exc}"
     folder = Path(tempfile.mkdtemp(prefix=f"sss-{kind}-"))

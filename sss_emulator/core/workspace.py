@@ -34,10 +34,10 @@ from sss_emulator.core.background import (
 )
 from sss_emulator.core.call import UPLOAD_DIR, Upload, check_upload_name
 from sss_emulator.core.roots import (
-    OWNER_TAG,
     checked_root,
     default_root,
     mark_kept,
+    owner_tag,
     sweep_dead_runs,
 )
 from sss_emulator.errors import SetupError
@@ -80,16 +80,21 @@ class Workspace:
     def read_home(self, name: str) -> str | None:
         """The text of ``HOME/name`` as this run has it (the skeleton's copy, or what a hook
         placed), or None: never a file made ahead that no hook has placed yet."""
-        if name in self.made_ahead:
-            return None
         path = self.home / name
+        if name in self.made_ahead:
+            current = _read_bytes(path)
+            if current == self.made_ahead[name]:
+                return None
+            del self.made_ahead[name]  # rewritten in this run (a hook that writes by path)
+            return None if current is None else current.decode("utf-8")
         return path.read_text(encoding="utf-8") if path.is_file() else None
 
     def place(self, name: str, data: bytes) -> None:
         """Write ``HOME/name`` (as ``write_bytes`` would), unless it was made ahead with
-        exactly these bytes."""
-        if self.made_ahead.pop(name, None) != data:
-            write_file(self.home / name, data)
+        exactly these bytes and still holds them."""
+        path = self.home / name
+        if self.made_ahead.pop(name, None) != data or _read_bytes(path) != data:
+            write_file(path, data)
         self.placed[name] = data
 
     def settle(self) -> None:
@@ -103,10 +108,17 @@ class Workspace:
         self.made_ahead.clear()
 
 
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
 def _make_workdir(work_root: Path) -> Path:
-    """``tempfile.mkdtemp(prefix=f"call-{OWNER_TAG}-", dir=work_root)``: the same directory
+    """``tempfile.mkdtemp(prefix=f"call-{owner_tag()}-", dir=work_root)``: the same directory
     (mode 0700, eight of mkdtemp's characters, a new name on a clash), without its generality."""
-    prefix = f"{os.path.abspath(work_root)}/call-{OWNER_TAG}-"
+    prefix = f"{os.path.abspath(work_root)}/call-{owner_tag()}-"
     for _ in range(tempfile.TMP_MAX):
         path = prefix + random_name()
         try:

@@ -45,7 +45,7 @@ from sss_emulator.core.call import request_from_form
 from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.render import ResponseMeta, render_error_xml
-from sss_emulator.core.roots import OWNER_TAG, private_dir, standin_root
+from sss_emulator.core.roots import owner_tag, private_dir, standin_root
 from sss_emulator.core.scripts import resolve_script
 from sss_emulator.core.tokens import Identity, find_purpose
 from sss_emulator.devtools.debug import (
@@ -181,7 +181,7 @@ class ServerApp:
         self.sessions = Sessions(users, self.emulator.authority)
         self.history = RunHistory(
             config.history_size,
-            spool_dir=self.emulator.work_root / f"history-{OWNER_TAG}-{os.urandom(4).hex()}")
+            spool_dir=self.emulator.work_root / f"history-{owner_tag()}-{os.urandom(4).hex()}")
         self.context_root = self.emulator.context_root.strip("/")
         self.public_url = config.public_url
         self.cacert = config.cacert
@@ -388,7 +388,7 @@ class ServerApp:
     def _upload_dir(self) -> Path:
         """A fresh name below the work root; created only if the body carries files."""
         root = private_dir(self.emulator.work_root)
-        return root / f"upload-{OWNER_TAG}-{os.urandom(8).hex()}"
+        return root / f"upload-{owner_tag()}-{os.urandom(8).hex()}"
 
     def _track(self, workdir: Path) -> None:
         with self._lock:
@@ -512,7 +512,7 @@ class ServerApp:
                 users=[UserRecord(u.name, u.realm, u.email, u.roles)
                        for u in self.users.users.values()],
                 file_root=self.config.file_root,
-                owner=OWNER_TAG,
+                owner=owner_tag(),
             )
         except DataFileError as exc:
             raise ConfigError(str(exc)) from exc

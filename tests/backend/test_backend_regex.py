@@ -283,3 +283,14 @@ def test_other_requests_are_answered_while_a_bad_regex_runs(
     assert (status, b'results="0"' in body) == (200, True) or (
         status == 400 and b"ran longer than" in body
     )
+
+
+@pytest.mark.parametrize("query", ["FIND RECORD <<a{0,4294967295}>>",
+                                   "COUNT RECORD WHICH REFERENCES <<x{99999999999}>>"])
+def test_a_count_too_large_for_re_is_a_query_error(backend_store: EntityStore,
+                                                  query: str) -> None:
+    """``re``'s parser raises OverflowError (not re.error) for such counts: once a 500, now the
+    malformed-query error every other bad pattern gets."""
+    response = _client(backend_store).get("/Entity", query_string={"query": query})
+    assert response.status_code != 500, response.data[:300]  # a handled answer, no crash
+    assert b"is invalid: the repetition number is too large" in response.data

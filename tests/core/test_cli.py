@@ -199,6 +199,17 @@ def test_script_words_that_look_like_our_options_go_to_the_script(cli, samples: 
         assert result.stdout.rstrip().endswith(tail), result.stdout
 
 
+def test_a_value_of_our_options_is_never_taken_for_a_script_word(cli, samples: Path) -> None:
+    """``--user -p0`` names a user ``-p0`` (the word must reach the option as typed), and
+    ``-p0 --debug-wait`` gives the script ``--debug-wait`` on click's path too."""
+    refused = cli("--bin-dir", str(samples), "minimal.bash", "--user", "-p0")
+    assert refused.exit_code == 2
+    assert "User '-p0'" in refused.stderr and "\x00" not in refused.stderr
+    passed = cli("--bin-dir", str(samples), "--keep", "minimal.bash", "-p0", "--debug-wait")
+    assert passed.exit_code == 0, passed.output
+    assert passed.stdout.rstrip().endswith(" --debug-wait"), passed.stdout
+
+
 def test_unknown_user_and_unknown_users_file_keys_are_named(cli, tmp_path: Path,
                                                             samples: Path,
                                                             examples: Path) -> None:

@@ -152,3 +152,27 @@ def test_a_tests_fp_does_not_fake_the_probe(tmp_path: Path, fp: Any) -> None:
     info, sources = clients._probe(PYTHON, _env(tmp_path, tmp_path))
     assert info is not None and sources is not None
     assert fp.call_count([PYTHON, "-c", clients._PROBE]) == 0
+
+
+def test_an_interpreter_link_pointed_elsewhere_is_asked_again(
+        tmp_path: Path, probes: list[list[str]]) -> None:
+    """``python3 -> python3.11`` retargeted (update-alternatives): the kept answer was the old
+    interpreter's, so the name alone must not find it."""
+    links = tmp_path / "links"
+    links.mkdir()
+    first, second = tmp_path / "py-a", tmp_path / "py-b"
+    first.symlink_to(PYTHON)
+    second.write_text(f'#!/bin/sh\nexec "{PYTHON}" "$@"\n')  # another file: another Python
+    second.chmod(0o755)
+    (links / "python3").symlink_to(first)
+    env = _env(tmp_path, tmp_path)
+    clients._CACHE.clear()
+    clients.detect_client(str(links / "python3"), env)
+    clients._CACHE.clear()
+    clients.detect_client(str(links / "python3"), env)
+    assert len(probes) == 1  # kept
+    (links / "python3").unlink()
+    (links / "python3").symlink_to(second)
+    clients._CACHE.clear()
+    clients.detect_client(str(links / "python3"), env)
+    assert len(probes) == 2  # the link leads elsewhere now: asked again

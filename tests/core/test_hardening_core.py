@@ -212,7 +212,7 @@ def test_the_sweep_removes_only_dead_owners_directories(tmp_path: Path) -> None:
             "dead_history": f"history-{dead.pid}.12345-0a",
             "reused_pid": f"call-{live.pid}.1-xyz",
             "live": f"call-{live.pid}.{live_start}-ghi",
-            "ours": f"call-{roots.OWNER_TAG}-jkl",
+            "ours": f"call-{roots.owner_tag()}-jkl",
             "kept": f"call-{dead.pid}.12345-kept",
             "unrelated": "my-notes",
         }

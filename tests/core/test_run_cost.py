@@ -17,12 +17,13 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sss_emulator.core import background
 from sss_emulator.core import workspace as workspace_module
-from sss_emulator.core.roots import OWNER_TAG
+from sss_emulator.core.roots import owner_tag
 from sss_emulator.core.workspace import wait_for_removals
 from sss_emulator.invocation import Emulator
 
@@ -43,9 +44,10 @@ def test_workdir_is_deleted_off_the_callers_thread(make_script, roots: dict[str,
     real_rmtree = workspace_module.shutil.rmtree
 
     def slow_rmtree(path: str | Path, ignore_errors: bool = False) -> None:
-        deleting.set()
-        release.wait(30)
-        deleted_in.append(threading.current_thread().name)
+        if f"/{os.getpid()}-" in str(path):  # ours, not what dead processes left in the trash
+            deleting.set()
+            release.wait(30)
+            deleted_in.append(threading.current_thread().name)
         real_rmtree(path, ignore_errors=ignore_errors)
 
     monkeypatch.setattr(workspace_module.shutil, "rmtree", slow_rmtree)
@@ -150,7 +152,7 @@ def test_directories_made_ahead_look_as_if_made_by_the_run(
         wait_for_removals()
     assert len(made_by_runs) == 2, "runs 3 and 4 found their directories made"
     for name, *modes, listing, shared, shared_ls, shared_parent, _ in looks:
-        assert re.fullmatch(rf"call-{re.escape(OWNER_TAG)}-[a-z0-9_]{{8}}", name)
+        assert re.fullmatch(rf"call-{re.escape(owner_tag())}-[a-z0-9_]{{8}}", name)
         assert modes == ["700", "700", "700"]
         assert listing == ".upload_files"
         assert re.fullmatch(r"[0-9a-f]{32}", shared) and shared_ls == "[]"
@@ -279,3 +281,89 @@ def test_a_large_output_is_captured_whole_through_an_unnamed_file(
     assert result.stderr == b"e" * 5000
     assert len(opened) == 2 and all(handle.closed for handle in opened)  # type: ignore[attr-defined]
     assert set(os.listdir(tmp_path)) == before
+
+
+def test_a_hook_that_writes_the_ini_by_path_keeps_it_on_every_run(
+        make_script, roots: dict[str, Path]) -> None:
+    """Files made ahead for the next run must not hide what a hook wrote by path: the stand-in's
+    patch of the user's ini was dropped from the fourth run on."""
+    from sss_emulator.core.hooks import RunContext
+
+    class WritesByPath:
+        def before_run(self, context: RunContext) -> None:
+            (context.workspace.home / ".pylinkahead.ini").write_text("[Mine]\nkey = 1\n")
+
+        def after_run(self, context: RunContext, outcome: Any) -> Any:
+            return outcome
+
+        def close(self) -> None:
+            pass
+
+    make_script("ini.sh", "#!/bin/sh\ncat .pylinkahead.ini\n")
+    emulator = Emulator(bin_dirs=[make_script("x.sh", "#!/bin/sh\n").parent],
+                        hooks=[WritesByPath()], **roots)
+    try:
+        for _ in range(6):
+            out = emulator.run_server_side_script("ini.sh").stdout
+            assert "[Mine]" in out and "[Connection]" in out, out
+    finally:
+        emulator.close()
+
+
+def test_a_linked_ini_in_the_skeleton_is_never_written_through(
+        make_script, roots: dict[str, Path], tmp_path: Path) -> None:
+    """A skeleton may link to the user's own ini (dotfiles); a run's patched copy replaces the
+    link in the run's HOME and leaves the user's file as it was."""
+    mine = tmp_path / "dotfiles-ini"
+    mine.write_text("[Connection]\nurl = https://mine.example\n")
+    skeleton = tmp_path / "skeleton"
+    skeleton.mkdir()
+    (skeleton / ".pylinkahead.ini").symlink_to(mine)
+    bin_dir = make_script("ini.sh", "#!/bin/sh\ncat .pylinkahead.ini\n").parent
+    emulator = Emulator(bin_dirs=[bin_dir], home=skeleton, **roots)
+    try:
+        for _ in range(3):
+            out = emulator.run_server_side_script("ini.sh").stdout
+            assert "127.0.0.1" in out and "mine.example" not in out, out
+    finally:
+        emulator.close()
+    assert mine.read_text() == "[Connection]\nurl = https://mine.example\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_and_cleans_up_as_itself(make_script,
+                                                     roots: dict[str, Path]) -> None:
+    """After a fork (pytest-xdist, multiprocessing), the child's runs carry its own owner tag
+    and its cleanup thread starts anew: removals finish instead of queueing forever."""
+    from sss_emulator.core import roots as roots_module
+
+    bin_dir = make_script("ok.sh", "#!/bin/sh\npwd\n").parent
+    emulator = Emulator(bin_dirs=[bin_dir], stand_in=False, **roots)
+    emulator.run_server_side_script("ok.sh")
+    emulator.run_server_side_script("ok.sh")  # the cleanup thread is alive now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, never return into pytest
+        code = 1
+        try:
+            child = Emulator(bin_dirs=[bin_dir], stand_in=False, **roots)
+            out = child.run_server_side_script("ok.sh").stdout
+            tag_ok = f"call-{os.getpid()}." in out and roots_module.owner_tag().startswith(
+                f"{os.getpid()}.")
+            child.close()
+            done = wait_for_removals(10)
+            os.write(write, f"{tag_ok} {done}".encode())
+            from sss_emulator.core import background
+
+            background._at_exit()  # os._exit skips atexit: leave no trash bucket behind
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    try:
+        answer = os.read(read, 100).decode()
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+        emulator.close()
+    assert answer == "True True"

@@ -94,7 +94,7 @@ def test_every_kind_is_swept_where_it_is_made_and_a_live_owners_never(
             for kind in kinds:
                 made = roots.owned_dir(kind)
                 assert made.parent == base / name and made.name.startswith(
-                    f"{kind}-{roots.OWNER_TAG}-"), made
+                    f"{kind}-{roots.owner_tag()}-"), made
                 assert stat.S_IMODE(made.stat().st_mode) == 0o700
                 assert stat.S_IMODE(made.parent.stat().st_mode) == 0o700
         assert set(roots.OWNED_ROOTS) == {"standin", "scratch"}
@@ -106,7 +106,7 @@ def test_every_kind_is_swept_where_it_is_made_and_a_live_owners_never(
             root.mkdir(mode=0o700, exist_ok=True)
             for owner, goes in ((f"{dead.pid}.12345", True), (live_tag, False),
                                 (f"{live.pid}.1", True),  # the pid was reused
-                                (roots.OWNER_TAG, False), (f"{dead.pid}.999", False)):
+                                (roots.owner_tag(), False), (f"{dead.pid}.999", False)):
                 folder = root / f"{kind}-{owner}-x{len(expected.get(name, ()))}"
                 folder.mkdir()
                 (folder / "file").write_text("x")
@@ -239,7 +239,7 @@ def test_the_recording_proxys_scratch_is_owned_and_goes_with_close(
                                                                 upstream="http://x"))
     call = proxy._call_scratch()
     assert call.parent.parent == _base(tmp_path) / "scratch"
-    assert call.parent.name.startswith(f"record-{roots.OWNER_TAG}-")
+    assert call.parent.name.startswith(f"record-{roots.owner_tag()}-")
     proxy.close()
     assert not call.parent.exists()
 

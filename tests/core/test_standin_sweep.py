@@ -117,7 +117,7 @@ def test_owned_folders_carry_their_owner_and_outlive_no_one(
         assert root is not None
         assert listener.cert is not None
         for folder in (holder.path, listener.cert.parent):
-            assert folder.parent == root and f"-{roots.OWNER_TAG}-" in folder.name
+            assert folder.parent == root and f"-{roots.owner_tag()}-" in folder.name
             assert folder.stat().st_mode & 0o077 == 0
         roots._swept.discard(str(root))
         assert roots.sweep_dead_runs(root) == []

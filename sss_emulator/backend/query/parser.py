@@ -617,7 +617,7 @@ class _Parser:
     def regex(self, token: Token) -> NamePattern:
         try:
             re.compile(token.text)
-        except re.error as err:
+        except (re.error, OverflowError) as err:
             detail = f"the regular expression <<{token.text}>> is invalid: {err}"
             raise self.error(detail, token) from err
         try:

@@ -237,7 +237,7 @@ class NameRegex:
     def __init__(self, pattern: str, flags: int) -> None:
         try:
             parsed = _parser.parse(pattern, flags)
-        except re.error as err:
+        except (re.error, OverflowError) as err:
             raise RegexRefused(f"the regular expression <<{pattern}>> is invalid: {err}") from err
         program = _Program(pattern, decisions.REGEX_MAX_STATES)
         match = program.add(_MATCH, -1)
