@@ -8,6 +8,7 @@ the one document asked for.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -86,14 +87,37 @@ class _TextSink:
 def _copy_to(stream: BinaryIO | _TextSink, shown_on: Any) -> Callable[[bytes], None]:
     """A sink copying chunks to ``stream``, remembering whether ``shown_on`` is mid-line."""
 
+    closed: list[bool] = []
+
     def sink(chunk: bytes) -> None:
         with _LOCK:
-            stream.write(chunk)
-            stream.flush()
+            if closed:
+                return
+            try:
+                stream.write(chunk)
+                stream.flush()
+            except BrokenPipeError:  # the reader went away (``| head``): the run goes on
+                closed.append(True)
+                _quiet(stream)
+                return
             if chunk:
                 _set_mid_line(shown_on, not chunk.endswith(b"\n"))
 
     return sink
+
+
+def _quiet(stream: Any) -> None:
+    """Send what is left for a closed pipe nowhere, so later writes and the flush at exit do
+    not fail (click does the same for its own output)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def live_sinks(fmt: str, out: BinaryIO, err: TextIO

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from sss_emulator.config import FORMATS, resolve_values
 from sss_emulator.core.outcome import RunOutcome
@@ -86,14 +87,20 @@ def execute(
     A failure of the emulator itself (a bug, not a refused call) is one line and exit 125, or
     its traceback with ``debug``.
     """
-    out = stdout or sys.stdout.buffer
-    err = stderr or sys.stderr
+    # A closed stdout/stderr (``>&-``) leaves the interpreter without the stream: the run goes
+    # on, and what it would show goes nowhere.
+    out = stdout or (sys.stdout.buffer if sys.stdout is not None else _nowhere("wb"))
+    err = stderr or (sys.stderr if sys.stderr is not None else _nowhere("w"))
     try:
         with stop_signals_interrupt():
             return _execute(invocation, out, err, debug)
     except Stopped as stop:  # a signal between two runs' steps, after the handler returned
         say(err, f"stopped by {stop.name}; the script was stopped and its directory removed.")
         return 128 + stop.signum
+
+
+def _nowhere(mode: str) -> Any:
+    return open(os.devnull, mode)
 
 
 def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool) -> int:

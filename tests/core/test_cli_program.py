@@ -148,3 +148,34 @@ def test_end_program_waits_for_threads_runs_atexit_and_flushes(tmp_path: Path) -
     marker.unlink()
     done = subprocess.run([sys.executable, "-c", quick, "241"], capture_output=True, text=True)
     assert (done.returncode, done.stdout, marker.read_text()) == (241, "unflushed;", "ran")
+
+
+@pytest.mark.parametrize("extra", [[], ["--timeout", "60"]], ids=["plain", "click"])
+def test_a_reader_that_goes_away_ends_nothing_with_a_traceback(tmp_path: Path,
+                                                               extra: list[str]) -> None:
+    """``sss-emulate script | head -1``: once a traceback of the live output sink."""
+    script = tmp_path / "many.sh"
+    script.write_text("#!/bin/sh\ni=0\nwhile [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); "
+                      "done\n")
+    script.chmod(0o755)
+    command = " ".join([sys.executable, "-m", "sss_emulator", *extra, str(script)])
+    done = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -1"],
+                          capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    assert done.stdout == "line 0\n"
+    assert "Traceback" not in done.stderr and "failed" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "json"]], ids=["plain", "click"])
+def test_a_closed_stdout_still_runs_the_script(tmp_path: Path, extra: list[str]) -> None:
+    """``sss-emulate script >&-``: once an AttributeError about ``None.buffer``."""
+    marker = tmp_path / "ran"
+    script = tmp_path / "touch.sh"
+    script.write_text(f"#!/bin/sh\necho out\ntouch '{marker}'\n")
+    script.chmod(0o755)
+    command = " ".join([sys.executable, "-m", "sss_emulator", *extra, str(script)])
+    done = subprocess.run(["bash", "-c", f"{command} >&-"], capture_output=True, text=True,
+                          env=_env(tmp_path), timeout=120)
+    assert marker.exists()
+    assert "Traceback" not in done.stderr and "error" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
