@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -99,6 +100,13 @@ def _copy_to(stream: BinaryIO | _TextSink, shown_on: Any) -> Callable[[bytes], N
             except BrokenPipeError:  # the reader went away (``| head``): the run goes on
                 closed.append(True)
                 _quiet(stream)
+                return
+            except OSError as exc:  # a full disk, a revoked terminal: say so once, go on
+                closed.append(True)
+                _quiet(stream)
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.write(f"sss-emulate: the script's output can no longer be shown "
+                                     f"({exc.strerror or exc}); the run goes on.\n")
                 return
             if chunk:
                 _set_mid_line(shown_on, not chunk.endswith(b"\n"))

@@ -101,8 +101,12 @@ def check_no_unknown_options(ctx: click.Context, script: str,
             import difflib  # only for a mistake: a plain command line need not load it
 
             name = token.partition("=")[0]
-            close = difflib.get_close_matches(name, _option_names(ctx.command), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]}?)" if close else (
+            names = _option_names(ctx.command)
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close and close[0] != name else (
                 "; script arguments are -p0 VALUE or -Oname=VALUE")
+            if name in names:  # ours, but after "--": the script's, which takes no such word
+                raise click.UsageError(f"{name} after -- is not an option of sss-emulate{hint}",
+                                       ctx)
             raise click.UsageError(f"no such option {name}{hint}", ctx)
         skip = awaits_value(token)

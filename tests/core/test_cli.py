@@ -210,6 +210,14 @@ def test_a_value_of_our_options_is_never_taken_for_a_script_word(cli, samples: P
     assert passed.stdout.rstrip().endswith(" --debug-wait"), passed.stdout
 
 
+def test_an_option_of_ours_after_the_double_dash_is_explained(cli, samples: Path) -> None:
+    """Once: "no such option --keep (did you mean --keep?)"."""
+    result = cli("--bin-dir", str(samples), "minimal.bash", "--", "--keep")
+    assert result.exit_code == 2
+    assert ("--keep after -- is not an option of sss-emulate; script arguments are -p0 VALUE "
+            "or -Oname=VALUE") in result.stderr
+
+
 def test_unknown_user_and_unknown_users_file_keys_are_named(cli, tmp_path: Path,
                                                             samples: Path,
                                                             examples: Path) -> None:

@@ -179,3 +179,18 @@ def test_a_closed_stdout_still_runs_the_script(tmp_path: Path, extra: list[str])
     assert marker.exists()
     assert "Traceback" not in done.stderr and "error" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr
+
+
+def test_output_to_a_full_disk_is_one_line_and_the_run_goes_on(tmp_path: Path) -> None:
+    """``sss-emulate script > /dev/full``: once a traceback of the live output sink."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    marker = tmp_path / "ran"
+    script = tmp_path / "touch.sh"
+    script.write_text(f"#!/bin/sh\necho out\nsleep 0.2\ntouch '{marker}'\n")
+    script.chmod(0o755)
+    done = subprocess.run(["bash", "-c", f"{sys.executable} -m sss_emulator {script} > /dev/full"],
+                          capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    assert marker.exists()
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "output can no longer be shown (No space left on device)" in done.stderr
