@@ -17,44 +17,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import os
-import re
 import socket
 import subprocess
-import sys
 import tempfile
 import urllib.parse
 from pathlib import Path
 
-from memory import kib, peak_growth  # bench/memory.py: this folder is the script's sys.path[0]
+from serve_process import kib, login, peak_growth, start_serve  # beside this script
 
-PASSWORD = "bench-password"
 MIB = 1024 * 1024
-
-
-def _start_server(root: Path, bin_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "SSS_ADMIN_PASSWORD": PASSWORD}
-    args = [sys.executable, "-m", "sss_emulator", "serve", "--port", "0", "--quiet",
-            "--work-root", str(root / "work"), "--shared-root", str(root / "shared"),
-            "--bin-dir", str(bin_dir), "--timeout", "600"]
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stderr is not None
-    banner = proc.stderr.readline()
-    match = re.search(r"on (http://[\d.]+:\d+)", banner)
-    if match is None:
-        proc.kill()
-        raise SystemExit(f"server did not start: {banner}{proc.stderr.read()}")
-    return proc, match.group(1)
-
-
-def _login(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    body = urllib.parse.urlencode({"username": "admin", "password": PASSWORD}).encode()
-    conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
-    response = conn.getresponse()
-    response.read()
-    return (response.getheader("Set-Cookie") or "").split(";", 1)[0]
 
 
 def _run_big(url: str, cookie: str) -> str:
@@ -109,9 +80,9 @@ def main() -> None:
         big.write_text(f"#!/bin/sh\nhead -c {args.stdout_mb * 1000 * 1000} /dev/zero "
                        "| tr '\\0' x\n")
         big.chmod(0o755)
-        proc, url = _start_server(root, bin_dir)
+        proc, url = start_serve(root, [bin_dir])
         try:
-            cookie = _login(url)
+            cookie = login(url)
             print(f"server pid {proc.pid} on {url}; RSS {kib(proc.pid, 'VmRSS') / 1024:.1f} "
                   "MiB at start")
             for run in range(1, args.runs + 1):

@@ -20,7 +20,6 @@ import http.client
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,41 +30,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from memory import peak_growth  # noqa: E402  (bench/memory.py, beside this script)
+from serve_process import PASSWORD, login, peak_growth, start_serve  # noqa: E402  (beside this script)
 
 from sss_emulator import Emulator  # noqa: E402
 
-PASSWORD = "bench-password"
 MIB = 1024 * 1024
-
-
-def _start_server(root: Path, bin_dirs: list[Path],
-                  max_body_mib: int) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "SSS_ADMIN_PASSWORD": PASSWORD}
-    args = [sys.executable, "-m", "sss_emulator", "serve", "--port", "0", "--quiet",
-            "--work-root", str(root / "srv-work"), "--shared-root", str(root / "srv-shared"),
-            "--max-body", str(max_body_mib), "--timeout", "600"]
-    for folder in bin_dirs:
-        args += ["--bin-dir", str(folder)]
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stderr is not None
-    banner = proc.stderr.readline()
-    match = re.search(r"on (http://[\d.]+:\d+)", banner)
-    if match is None:
-        proc.kill()
-        raise SystemExit(f"server did not start: {banner}{proc.stderr.read()}")
-    return proc, match.group(1)
-
-
-def _login(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    body = urllib.parse.urlencode({"username": "admin", "password": PASSWORD}).encode()
-    conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
-    response = conn.getresponse()
-    response.read()
-    cookie = response.getheader("Set-Cookie") or ""
-    return cookie.split(";", 1)[0]
 
 
 def _post(url: str, cookie: str, fields: dict[str, str]) -> tuple[int, bytes]:
@@ -113,7 +82,7 @@ def bench_latency(url: str, root: Path, runs: int) -> None:
 
 
 def bench_concurrency(url: str, clients: int, per_client: int) -> None:
-    cookies = [_login(url) for _ in range(clients)]
+    cookies = [login(url) for _ in range(clients)]
 
     def client(index: int) -> list[str]:
         srids = []
@@ -143,7 +112,7 @@ def bench_concurrency(url: str, clients: int, per_client: int) -> None:
 
 
 def bench_upload(url: str, pid: int, mib: int) -> None:
-    cookie = _login(url)
+    cookie = login(url)
     boundary = "benchBoundary7MA4YWxkTrZu0gW"
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"call\"\r\n\r\nsize.sh\r\n"
             f"--{boundary}\r\nContent-Disposition: form-data; name=\"-p0\"; "
@@ -189,7 +158,8 @@ def main() -> None:
         extra.mkdir()
         (extra / "size.sh").write_text('#!/bin/sh\nstat -c %s "$2"\n')
         (extra / "size.sh").chmod(0o755)
-        proc, url = _start_server(root, [REPO / "sample_scripts", extra], args.upload_mib + 16)
+        proc, url = start_serve(root, [REPO / "sample_scripts", extra],
+                                 ["--max-body", str(args.upload_mib + 16)])
         try:
             print(f"server {url} (pid {proc.pid})")
             bench_latency(url, root, args.runs)
