@@ -117,15 +117,18 @@ def user_info_element(name: str, realm: str, roles: Iterable[str]) -> etree._Ele
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only: ``localhost``, 127.0.0.0/8 or ``::1``
-    (brackets and a final dot allowed). Servers bound there check the ``Host`` of requests
-    (:mod:`sss_emulator.httpd`), and ``serve`` warns when bound anywhere else."""
+    """Whether ``host`` names this machine only: ``localhost`` (and ``*.localhost``),
+    127.0.0.0/8, ``::1`` or ``::ffff:127.x.y.z`` (brackets and a final dot allowed). Servers
+    bound there check the ``Host`` of requests (:mod:`sss_emulator.httpd`), and ``serve`` warns
+    when bound anywhere else."""
     import ipaddress
 
     name = host.strip().strip("[]").rstrip(".").lower()
-    if name == "localhost":
+    if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: browsers keep it local
         return True
     try:
-        return ipaddress.ip_address(name).is_loopback
+        address = ipaddress.ip_address(name)
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)  # [::ffff:127.0.0.1]
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)

@@ -55,6 +55,10 @@ def _raw_get(port: int, path: str, host: str | None, *,
         ("127.0.0.1:10443", (), True),
         ("127.8.9.10", (), True),
         ("[::1]:10443", (), True),
+        ("[::ffff:127.0.0.1]:10443", (), True),  # IPv4-mapped loopback
+        ("app.localhost:10443", (), True),  # RFC 6761: browsers resolve it to this machine
+        ("[::ffff:10.0.0.1]", (), False),
+        ("localhost.example", (), False),
         (None, (), True),  # HTTP/1.0 without Host: no browser
         ("evil.example", (), False),
         ("evil.example:10443", (), False),
