@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sss_emulator.core import processes
 from sss_emulator.core.call import UPLOAD_DIR
-from sss_emulator.core.roots import checked_root, default_root, owner_tag, private_dir
+from sss_emulator.core.roots import checked_root, default_root, owner_alive, owner_tag, private_dir
 from sss_emulator.errors import SetupError
 
 __all__ = ("Stage", "Staged", "discard", "into_place", "make_shared", "random_name", "remove",
@@ -85,7 +85,7 @@ class _Remover:
             self._pid, self._buckets = os.getpid(), {}
         bucket = self._buckets.get(index)
         if bucket is None:
-            bucket = private_dir(default_root("trash") / f"{self._pid}-{index}")
+            bucket = private_dir(default_root("trash") / f"{owner_tag()}-{index}")
             self._buckets[index] = bucket
         return bucket
 
@@ -219,9 +219,14 @@ def _delete_now(path: Path, made: Iterable[str]) -> None:
 
 
 def _owner_alive(name: str) -> bool:
-    pid = name.split("-", 1)[0]
+    """Whether the process that made ``<pid>.<start time>-…`` (or, from older versions,
+    ``<pid>-…``) may still use it; a reused pid with another start time is not it."""
+    tag = name.split("-", 1)[0]
+    pid, _, started = tag.partition(".")
     if not pid.isdigit():
         return True  # not ours; leave it alone
+    if started:
+        return owner_alive(pid, started)
     return int(pid) == os.getpid() or processes.exists(int(pid))
 
 
@@ -237,7 +242,7 @@ def _at_exit() -> None:
         stage.close()
     _REMOVER.at_exit()
     with contextlib.suppress(OSError):
-        (default_root("stage") / str(os.getpid())).rmdir()
+        (default_root("stage") / owner_tag()).rmdir()
 
 
 atexit.register(_at_exit)
@@ -288,8 +293,8 @@ _names: list[tuple[int, random.Random]] = []
 
 
 def _stage_root() -> Path:
-    """``<tmp>/sss-emulator-<uid>/stage/<pid>``, made and checked."""
-    return checked_root(default_root("stage") / str(os.getpid()))
+    """``<tmp>/sss-emulator-<uid>/stage/<owner tag>``, made and checked."""
+    return checked_root(default_root("stage") / owner_tag())
 
 
 def random_name() -> str:
@@ -343,7 +348,7 @@ class Stage:
     working directory, ``.upload_files`` in it, SHARED_DIR): together more than half of what a
     shell script's whole run costs there. From an emulator's second run on, the cleanup thread
     makes the next run's set after each run, in this process's private stage folder
-    (``<tmp>/sss-emulator-<uid>/stage/<pid>``); the next run renames them into place under
+    (``<tmp>/sss-emulator-<uid>/stage/<owner tag>``); the next run renames them into place under
     names made as before (one cheap system call each). Only where the work root lies on the
     stage folder's file system (and for SHARED_DIR, the shared root); elsewhere, and whenever
     no set is ready, the run makes its directories itself as before. The files hooks placed in

@@ -46,6 +46,7 @@ __all__ = (
     "owned_dir",
     "owned_root",
     "owned_scratch",
+    "owner_alive",
     "owner_tag",
     "private_base",
     "private_dir",
@@ -211,7 +212,8 @@ def mark_kept(workdir: Path) -> None:
         workdir.with_name(workdir.name + _KEPT_SUFFIX).touch(mode=0o600)
 
 
-def _owner_alive(pid: str, started: str) -> bool:
+def owner_alive(pid: str, started: str) -> bool:
+    """Whether process ``pid`` that started at ``started`` (its owner tag) still runs."""
     owner = int(pid)
     if owner == os.getpid():
         return True
@@ -249,7 +251,7 @@ def sweep_dead_runs(work_root: Path) -> list[Path]:
         match = _OWNED.match(entry.name)
         if match is None or not entry.is_dir(follow_symlinks=False):
             continue
-        if entry.name + _KEPT_SUFFIX in names or _owner_alive(*match.groups()):
+        if entry.name + _KEPT_SUFFIX in names or owner_alive(*match.groups()):
             continue
         _kill_processes_in(entry.path)  # the dead run's script may have outlived it
         shutil.rmtree(entry.path, ignore_errors=True)

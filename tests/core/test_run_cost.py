@@ -31,7 +31,7 @@ from sss_emulator.invocation import Emulator
 def _ours_in_trash() -> list[str]:
     """What this process's trash buckets hold."""
     trash = workspace_module.default_root("trash")
-    return [entry.name for bucket in trash.glob(f"{os.getpid()}-*") for entry in bucket.iterdir()]
+    return [entry.name for bucket in trash.glob(f"{owner_tag()}-*") for entry in bucket.iterdir()]
 
 
 def test_workdir_is_deleted_off_the_callers_thread(make_script, roots: dict[str, Path],
@@ -44,7 +44,7 @@ def test_workdir_is_deleted_off_the_callers_thread(make_script, roots: dict[str,
     real_rmtree = workspace_module.shutil.rmtree
 
     def slow_rmtree(path: str | Path, ignore_errors: bool = False) -> None:
-        if f"/{os.getpid()}-" in str(path):  # ours, not what dead processes left in the trash
+        if f"/{owner_tag()}-" in str(path):  # ours, not what dead processes left in the trash
             deleting.set()
             release.wait(30)
             deleted_in.append(threading.current_thread().name)
@@ -60,7 +60,7 @@ def test_workdir_is_deleted_off_the_callers_thread(make_script, roots: dict[str,
     assert deleting.wait(30)
     em.run_server_side_script("ok.sh")  # renamed while the first is being deleted ...
     trash = workspace_module.default_root("trash")
-    buckets = {p.parent.name for p in trash.glob(f"{os.getpid()}-*/*")}
+    buckets = {p.parent.name for p in trash.glob(f"{owner_tag()}-*/*")}
     assert len(buckets) == 2  # ... into the other bucket, so neither waits for the other
     release.set()
     em.close()
@@ -112,6 +112,11 @@ def test_trash_left_by_a_killed_process_is_swept(tmp_path: Path,
     made_ahead.mkdir(parents=True)
     foreign = tmp_path / "trash" / "not-ours"
     foreign.mkdir()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    reused = tmp_path / "trash" / f"{live.pid}.1-0" / "4-call-reused"  # its pid, not its start
+    reused.mkdir(parents=True)
+    kept = tmp_path / "stage" / owner_tag()  # this process's own, tagged as it tags it now
+    kept.mkdir(parents=True)
     remover = background._Remover()
     finished = tmp_path / "call-finished"
     finished.mkdir()
@@ -119,8 +124,10 @@ def test_trash_left_by_a_killed_process_is_swept(tmp_path: Path,
     assert remover.wait(30)
     assert not finished.exists()
     remover.at_exit()
+    live.kill()
+    live.wait()
     assert sorted(p.name for p in (tmp_path / "trash").iterdir()) == ["not-ours"]
-    assert list((tmp_path / "stage").iterdir()) == []
+    assert [p.name for p in (tmp_path / "stage").iterdir()] == [owner_tag()]
 
 
 _LOOK = ('#!/bin/sh\nbasename "$PWD"; stat -c %a . .upload_files "$SHARED_DIR"; ls -A\n'
@@ -128,7 +135,7 @@ _LOOK = ('#!/bin/sh\nbasename "$PWD"; stat -c %a . .upload_files "$SHARED_DIR"; 
 
 
 def _stage_entries() -> list[str]:
-    stage = workspace_module.default_root("stage") / str(os.getpid())
+    stage = workspace_module.default_root("stage") / owner_tag()
     return sorted(p.name for p in stage.iterdir()) if stage.is_dir() else []
 
 
@@ -191,7 +198,7 @@ def test_a_set_made_ahead_that_vanished_is_replaced_by_the_runs_own(
     for _ in range(2):
         em.run_server_side_script("look.sh")
     wait_for_removals()
-    stage = workspace_module.default_root("stage") / str(os.getpid())
+    stage = workspace_module.default_root("stage") / owner_tag()
     for entry in stage.iterdir():
         shutil.rmtree(entry)
     look = em.run_server_side_script("look.sh").stdout_text.split("\n")
