@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from sss_emulator.cli.commands import main
+from sss_emulator.core import processes
 
 
 @pytest.fixture
@@ -311,10 +312,7 @@ def test_ctrl_c_stops_the_script_and_removes_the_workdir(tmp_path: Path, make_sc
 
 def _alive(pid: int) -> bool:
     """Running (a zombie waiting for an init that does not reap counts as gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
+    return processes.state(pid) not in (None, "Z")
 
 
 def test_python_dash_m_and_help(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
+from werkzeug.test import Client, TestResponse
 
 from sss_emulator.config import UserEntry, UsersConfig
 from sss_emulator.invocation import Emulator
@@ -80,3 +82,22 @@ def app(make_app_for: Callable[..., ServerApp]) -> ServerApp:
 def leftovers(root: Path) -> list[str]:
     """Anything a request left in the work root (upload dirs, working dirs)."""
     return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+
+def login(app: ServerApp, user: str = "admin", password: str = ADMIN_PW) -> Client:
+    """A test client holding ``user``'s session cookie."""
+    client = Client(app)
+    response = client.post("/login", data={"username": user, "password": password})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return client
+
+
+def xml(response: TestResponse) -> etree._Element:
+    return etree.fromstring(response.get_data())
+
+
+def error_of(response: TestResponse) -> str:
+    """The description of the response's one ``Error`` element."""
+    errors = xml(response).findall("Error")
+    assert len(errors) == 1, response.get_data(as_text=True)
+    return str(errors[0].get("description"))

@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 import pytest
 from lxml import etree
-from server_helpers import ADMIN_PW, ALICE_PW, leftovers, multipart
+from server_helpers import ADMIN_PW, ALICE_PW, leftovers, login, multipart, xml
+from server_helpers import error_of as helpers_error_of
 from werkzeug.test import Client, TestResponse
 
 from sss_emulator import decisions
@@ -18,22 +19,12 @@ from sss_emulator.serve.app import XML_CONTENT_TYPE, ServerApp
 from sss_emulator.serve.form import FormLimits
 
 
-def login(app: ServerApp, user: str = "admin", password: str = ADMIN_PW) -> Client:
-    client = Client(app)
-    response = client.post("/login", data={"username": user, "password": password})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return client
-
-
-def xml(response: TestResponse) -> etree._Element:
-    return etree.fromstring(response.get_data())
-
-
 def error_of(response: TestResponse) -> str:
-    errors = xml(response).findall("Error")
-    assert len(errors) == 1, response.get_data(as_text=True)
-    assert errors[0].get("code") == str(response.status_code)
-    return str(errors[0].get("description"))
+    """The one ``Error``'s description; its code is the HTTP status here."""
+    description = helpers_error_of(response)
+    code = xml(response).findall("Error")[0].get("code")
+    assert code == str(response.status_code)
+    return description
 
 
 def test_urlencoded_call_answers_with_the_contract_document(app: ServerApp) -> None:

@@ -18,8 +18,7 @@ from urllib.parse import quote, unquote
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lxml import etree
-from server_helpers import ADMIN_PW, ALICE_PW, leftovers, multipart
+from server_helpers import ADMIN_PW, ALICE_PW, error_of, leftovers, login, multipart, xml
 from werkzeug.test import Client, TestResponse
 
 from sss_emulator import decisions, httpd
@@ -28,23 +27,6 @@ from sss_emulator.core.tokens import Identity, PurposeEntry
 from sss_emulator.errors import ScriptNotFound
 from sss_emulator.httpd import running_server
 from sss_emulator.serve.app import ServerApp
-
-
-def login(app: ServerApp, user: str = "admin", password: str = ADMIN_PW) -> Client:
-    client = Client(app)
-    response = client.post("/login", data={"username": user, "password": password})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return client
-
-
-def xml(response: TestResponse) -> etree._Element:
-    return etree.fromstring(response.get_data())
-
-
-def error_of(response: TestResponse) -> str:
-    errors = xml(response).findall("Error")
-    assert len(errors) == 1, response.get_data(as_text=True)
-    return str(errors[0].get("description"))
 
 
 def cookie(token: str) -> dict[str, str]:
