@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import wait_for
 from click.testing import CliRunner
 from fidelity_helpers import PASSWORD, Server
 
@@ -60,11 +61,7 @@ def browser() -> Iterator[Any]:
 
 
 def _wait(driver: Any, condition: Any) -> Any:
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    ignored = (NoSuchElementException, StaleElementReferenceException)
-    return WebDriverWait(driver, WAIT_S, ignored_exceptions=ignored).until(condition)
+    return wait_for(driver, condition, WAIT_S)
 
 
 def test_the_browser_page_through_the_proxy_is_recorded(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import wait_for
 from webpage_helpers import (
     ADMIN_PASSWORD,
     LONG_NAME,
@@ -110,12 +111,7 @@ def width(request: pytest.FixtureRequest, browser: Any) -> Iterator[str]:
 
 
 def _wait(driver: Any, condition: Any) -> Any:
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    # a reload (after logging in) may replace an element between finding and reading it
-    ignored = (NoSuchElementException, StaleElementReferenceException)
-    return WebDriverWait(driver, WAIT_S, ignored_exceptions=ignored).until(condition)
+    return wait_for(driver, condition, WAIT_S)
 
 
 def _by_id(driver: Any, ident: str) -> Any:
