@@ -12,11 +12,13 @@ overwritten or deleted (the update is refused in one line), nothing is written t
 symbolic link, and a shared file the script left as a symbolic link is stored as a note, not
 read through. A folder written before the manifest existed is adopted when it holds nothing but
 the layout's files, or when it lies in the plugin's own ``__sss_snapshots__`` tree.
+
 Before comparing (and writing), what differs from run to run is replaced by placeholders: the
-auth token, the SHARED_DIR and working directory paths and the random SHARED_DIR name, the bin
-dir, temporary roots, a local URL's port, ISO timestamps, the response's ``timestamp`` and
-``srid``, UUIDs. Used by the pytest plugin (``sss_snapshot``, call files' ``snapshot: true``)
-and by ``sss-emulate --snapshot DIR`` (also in watch mode).
+auth token (also printed escaped, URL-quoted, spaced or as a list), the SHARED_DIR and working
+directory paths and the random SHARED_DIR name, the bin dir, temporary roots, a local URL's
+port, ISO timestamps, the response's ``timestamp`` and ``srid``, UUIDs. Used by the pytest
+plugin (``sss_snapshot``, call files' ``snapshot: true``) and by ``sss-emulate --snapshot DIR``
+(also in watch mode).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sss_emulator.core.outcome import RunOutcome
+from sss_emulator.core.printed_tokens import redact_printed_tokens
 
 __all__ = ("LAYOUT", "MANIFEST", "SnapshotMismatch", "SnapshotRefused", "Snapshots",
            "normalise_text", "report_snapshot")
@@ -78,9 +81,22 @@ def normalise_text(text: str, outcome: RunOutcome, extra: Iterable[tuple[str, st
     for old, new in sorted(pairs, key=lambda p: len(p[0]), reverse=True):
         if old:
             text = text.replace(old, new)
+    # the token printed escaped, quoted, as a list, …; its salt printed alone
+    text = redact_printed_tokens(text, _token_parts(outcome.token))
     for pattern, placeholder in _PATTERNS:
         text = pattern.sub(placeholder, text)
     return text
+
+
+def _token_parts(token: str | None) -> tuple[str, ...]:
+    """The salt and checksum of the run's token (fields 8 and 9 of its JSON array)."""
+    try:
+        fields = json.loads(token or "")
+    except ValueError:
+        return ()
+    if not isinstance(fields, list):
+        return ()
+    return tuple(str(part) for part in fields[7:9])
 
 
 def _bin_dir(outcome: RunOutcome) -> str:

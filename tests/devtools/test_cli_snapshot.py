@@ -169,3 +169,15 @@ def test_a_shared_link_left_by_the_script_is_not_copied_into_the_snapshot(repo: 
     stored = (repo / "snap" / "shared" / "key")
     assert not stored.is_symlink()
     assert "PRIVATE KEY" not in stored.read_text()
+
+
+def test_the_token_printed_as_a_list_is_not_stored(repo: Path) -> None:
+    (repo / "t.py").write_text(
+        "#!/usr/bin/env python3\nimport json, sys\n"
+        "tok = sys.argv[1].split('=', 1)[1]\nprint(json.loads(tok))\nprint(json.dumps(tok))\n")
+    (repo / "t.py").chmod(0o755)
+    args = ("--snapshot", "snap", "--no-stand-in", "t.py")
+    done = _sss_emulate(repo, *args, "--update-snapshot")
+    assert done.returncode == 0, done.stderr
+    assert (repo / "snap" / "stdout.txt").read_text() == '<TOKEN>\n"<TOKEN>"\n'
+    assert _sss_emulate(repo, *args).returncode == 0  # a new token next run: still a match

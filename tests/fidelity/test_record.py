@@ -328,3 +328,54 @@ def test_a_tls_server_is_reached_with_its_certificate(tmp_path: Path, site: Path
             str(site / "home-server"), "greet.sh", "-p0", "tls"],
             env={**fidelity_env, "SSS_PASSWORD": PASSWORD}, catch_exceptions=False)
         assert result.exit_code == 0, result.output
+
+
+#: Prints its token every way a script might, into stdout, stderr and a shared file.
+LEAK_PY = r'''#!/usr/bin/env python3
+import json, os, sys, urllib.parse
+tok = sys.argv[1].split("=", 1)[1]
+fields = json.loads(tok)
+print(json.dumps(tok))                         # JSON-escaped
+print(urllib.parse.quote(tok))                 # URL-quoted
+print(urllib.parse.quote(tok, safe=""))
+print(json.dumps(fields))                      # spaced
+print(fields)                                  # a Python list
+print(json.dumps(fields, indent=1))            # over lines
+print("salt", fields[7], file=sys.stderr)      # its parts alone
+print("checksum", fields[8], file=sys.stderr)
+print({"token": tok}, file=sys.stderr)
+name = os.path.join(os.environ["SHARED_DIR"], "leak.txt")
+with open(name, "w") as out:
+    out.write(repr(fields) + "\n" + json.dumps(tok) + "\n")
+print(f'<a href="/Shared/{os.path.basename(os.environ["SHARED_DIR"])}/leak.txt">t</a>')
+print("arg", sys.argv[2])
+'''
+
+
+def test_a_token_the_script_prints_in_any_form_is_never_written(
+        recorder: tuple[ServerHandle, RecordingProxy], site: Path, tmp_path: Path,
+        fidelity_env: dict[str, str]) -> None:
+    """The script's own token (minted by the server, unknown to the proxy) printed escaped,
+    quoted, spaced, as a list or over lines, and a token passed as an argument: none of its
+    checksum or salt reaches a call file; the call file still replays."""
+    (site / "bin" / "leak.py").write_text(LEAK_PY)
+    (site / "bin" / "leak.py").chmod(0o755)
+    handle, proxy = recorder
+    _pylib(handle.url)
+    linkahead.get_connection()._login()  # type: ignore[attr-defined]
+    other = linkahead.get_connection()._authenticator.auth_token  # type: ignore[attr-defined]
+    passed = str(json.loads(other))  # a token as an argument, as a Python list
+    response = run_server_side_script("leak.py", passed)
+    assert response.code == 0
+    printed = json.loads(re.search(r"^(\[.*?\])$", response.stdout, re.M | re.S).group(1))
+    assert printed[8] in response.stdout  # the server did hand it out
+    stored = "".join(p.read_text(errors="replace")
+                     for p in proxy.recorded[0].parent.rglob("*") if p.is_file())
+    assert re.search(r"[0-9a-fA-F]{128}", stored) is None, stored
+    for secret in (printed[7], printed[8], json.loads(other)[7]):
+        assert secret not in stored
+    case = load_call_file(proxy.recorded[0])[0]
+    assert "<TOKEN>" in case.expect["stdout_exact"] and "<TOKEN>" in case.expect["stderr_exact"]
+    assert case.expect["shared_files"]["leak.txt"] == "<TOKEN>\n\"<TOKEN>\"\n"
+    replayed = _replay(proxy.recorded[0], site, "server", fidelity_env)
+    assert replayed.exit_code == 0, replayed.output
