@@ -379,3 +379,88 @@ def test_a_token_the_script_prints_in_any_form_is_never_written(
     assert case.expect["shared_files"]["leak.txt"] == "<TOKEN>\n\"<TOKEN>\"\n"
     replayed = _replay(proxy.recorded[0], site, "server", fidelity_env)
     assert replayed.exit_code == 0, replayed.output
+
+
+# --- quiet exposure: where the proxy listens, what it forwards in clear, how much it spools ----
+
+
+def _start_record(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """``sss-emulate record`` as a user starts it; its banner lines up to "Press Ctrl+C"."""
+    process = subprocess.Popen([sys.executable, "-m", "sss_emulator", "record", "--port", "0",
+                                "--quiet", *args], stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    banner: list[str] = []
+    for line in process.stderr:
+        banner.append(line.rstrip("\n"))
+        if line.startswith("Press Ctrl+C"):
+            break
+    return process, banner
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.terminate()
+    return process.communicate(timeout=20)[1]
+
+
+def test_record_on_every_interface_warns_and_names_where_it_listens(
+        server: Server, tmp_path: Path) -> None:
+    process, banner = _start_record("--host", "0.0.0.0", "--server-url", server.url,
+                                    "--out", str(tmp_path / "out"))
+    try:
+        port = re.search(r"at http://127\.0\.0\.1:(\d+)/", "\n".join(banner))
+        assert port, banner
+        warnings = [line for line in banner if line.startswith("Warning:")]
+        assert len(warnings) == 1, banner
+        assert f"every network interface of this machine (0.0.0.0:{port.group(1)}" \
+            in warnings[0]
+        assert server.url in warnings[0] and "--host 127.0.0.1" in warnings[0]
+    finally:
+        _stop(process)
+
+
+def test_record_warns_that_logins_go_to_a_plain_http_server_in_clear(tmp_path: Path) -> None:
+    process, banner = _start_record("--server-url", "http://linkahead.example.org",
+                                    "--out", str(tmp_path / "out"))
+    _stop(process)
+    assert banner[0] == ("sss-emulate record: warning: http://linkahead.example.org is plain "
+                         "http: the logins (passwords) and session tokens the proxy forwards "
+                         "cross the network unencrypted; use https:// (with --cacert for a "
+                         "self-signed certificate).")
+
+
+def test_a_scripting_body_over_the_limit_is_413_and_reaches_no_server(
+        server: Server, tmp_path: Path) -> None:
+    """Declared too large, or chunked past the limit: the server's 413 error document, the
+    call never reaches the server, nothing is recorded; a call within the limit still is."""
+    process, banner = _start_record("--max-body", "0.05", "--server-url", server.url,
+                                    "--out", str(tmp_path / "out"))
+    try:
+        url = re.search(r"at (http://\S+?)/? instead", "\n".join(banner))
+        assert url, banner
+        cookie = _browser_login(url.group(1), "admin", PASSWORD)
+        big = b"call=size.sh&-p0=" + b"x" * (1024 * 1024)
+        for chunked in (False, True):
+            body: Any = iter([big[i:i + 8192] for i in range(0, len(big), 8192)]) \
+                if chunked else big
+            headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+            parsed = urllib.parse.urlsplit(url.group(1))
+            connection = http.client.HTTPConnection(parsed.netloc, timeout=60)
+            try:
+                connection.request("POST", "/scripting", body=body, headers=headers,
+                                   encode_chunked=chunked)
+                response = connection.getresponse()
+                answer = response.read().decode()
+            finally:
+                connection.close()
+            assert response.status == 413, answer
+            assert '<Error code="' in answer and "larger than this server accepts" in answer
+        assert run_script_through(url.group(1)) == 0
+    finally:
+        err = _stop(process)
+    assert "1 call recorded" in err
+    assert [p.name for p in (tmp_path / "out").glob("*.yaml")] == ["sss_0001_greet.sh.yaml"]
+
+
+def run_script_through(url: str) -> int:
+    _pylib(url)
+    return int(run_server_side_script("greet.sh", "a").code)
