@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from sss_emulator import decisions, errors
-from sss_emulator.core.call import FieldValue, Upload
+from sss_emulator.core.call import FieldValue, Upload, check_upload_name
 from sss_emulator.core.printed_tokens import redact_printed_tokens
 from sss_emulator.fidelity.normalise import TOKEN, Normaliser, Rule, SideFacts
 from sss_emulator.fidelity.observed import Observed
@@ -205,9 +205,17 @@ class CallFileWriter:
             if name == "call":
                 continue
             if isinstance(value, Upload):
-                target = files_dir / redact(value.filename)
+                filename = redact(value.filename)
+                try:
+                    check_upload_name(filename)
+                except errors.BadRequestForm:  # ../x or /abs: never a path outside out_dir
+                    notes.append(f"field {redact(name)}: the file name {filename!r} is not a "
+                                 f"plain file name; kept as upload-{len(uploads)}, so a replay "
+                                 "sends that name")
+                    filename = f"upload-{len(uploads)}"
+                target = files_dir / filename
                 if target.exists():  # another part had the same name; the server refuses it
-                    target = files_dir / str(len(uploads)) / value.filename
+                    target = files_dir / str(len(uploads)) / filename
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(value.source, target)
                 name = redact(name)

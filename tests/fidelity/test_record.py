@@ -464,3 +464,35 @@ def test_a_scripting_body_over_the_limit_is_413_and_reaches_no_server(
 def run_script_through(url: str) -> int:
     _pylib(url)
     return int(run_server_side_script("greet.sh", "a").code)
+
+
+@pytest.mark.parametrize("filename", ["../../escaped.txt", "/tmp/sss-record-absolute.txt"],
+                         ids=["relative", "absolute"])
+def test_an_upload_named_like_a_path_is_kept_inside_the_out_folder(
+        recorder: tuple[ServerHandle, RecordingProxy], tmp_path: Path, filename: str) -> None:
+    """A multipart file name is the sender's word: ../ or an absolute path never leads the
+    recorder to write outside --out (the server refuses the call; it is still recorded)."""
+    handle, proxy = recorder
+    absolute = Path("/tmp/sss-record-absolute.txt")
+    absolute.unlink(missing_ok=True)
+    cookie = _browser_login(handle.url, "admin", PASSWORD)
+    status, _ = _browser_post_status(handle.url + "/scripting", [
+        ("call", "size.sh", None), ("-p0", b"planted by a stranger\n", filename)], cookie)
+    assert status == 400
+    assert not (tmp_path / "escaped.txt").exists() and not absolute.exists()
+    outside = [p for p in tmp_path.rglob("*") if p.is_file()
+               and (tmp_path / "recorded") not in p.parents]
+    assert outside == []
+    stored = [p for p in (tmp_path / "recorded").rglob("*") if p.is_file()
+              and p.suffix != ".yaml"]
+    assert [p.read_bytes() for p in stored] == [b"planted by a stranger\n"]
+    assert "is not a plain file name" in proxy.recorded[0].read_text()
+
+
+def _browser_post_status(url: str, parts: list[tuple[str, bytes | str, str | None]],
+                         cookie: str) -> tuple[int, bytes]:
+    try:
+        return _browser_post(url, parts, cookie)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()
