@@ -11,7 +11,7 @@ from sss_emulator.core.printed_tokens import redact_printed_tokens, token_parts
 from sss_emulator.core.tokens import Identity, PurposeEntry, TokenAuthority
 
 AUTHORITY = TokenAuthority()
-SESSION = AUTHORITY.session_token(Identity("ann", "PAM", ("administration", "x]y")))
+SESSION = AUTHORITY.session_token(Identity("ann", "PAM", ("administration", "team a")))
 ONE_TIME = AUTHORITY.one_time_token(PurposeEntry("SCRIPTING:EXECUTE:a.py", roles=("r",)))
 
 
