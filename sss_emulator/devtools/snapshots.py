@@ -227,6 +227,11 @@ class Snapshots:
             if target.is_dir():
                 raise SnapshotRefused(f"{target} is a folder where the snapshot writes a file; "
                                       "move it away or choose another folder for the snapshot.")
+            in_way = next((p for p in target.parents
+                           if self.folder in p.parents and p.exists() and not p.is_dir()), None)
+            if in_way is not None:
+                raise SnapshotRefused(f"{in_way} is a file where the snapshot needs a folder; "
+                                      "move it away or choose another folder for the snapshot.")
         self.folder.mkdir(parents=True, exist_ok=True)
         for entry in entries:
             _write_below(self.folder, entry.name, entry.data)

@@ -236,8 +236,9 @@ class Normaliser:
 
     def describe(self) -> list[str]:
         """What this normaliser rewrites, for the report."""
-        lines = [f"auth tokens in any printed form ({TOKEN})", f"SHARED_DIR names and paths ({SHARED_NAME}, "
-                 f"{SHARED_DIR})", f"working directory ({WORKDIR})", f"bin dir paths ({BIN_DIR})",
+        lines = [f"auth tokens in any printed form ({TOKEN})",
+                 f"SHARED_DIR names and paths ({SHARED_NAME}, {SHARED_DIR})",
+                 f"working directory ({WORKDIR})", f"bin dir paths ({BIN_DIR})",
                  f"request ids ({SRID})", f"ISO timestamps ({TIMESTAMP})"]
         lines += [f"your rule {rule.describe()}" for rule in self.rules]
         return lines

@@ -126,6 +126,14 @@ def test_a_file_the_snapshot_did_not_write_is_never_overwritten(repo: Path) -> N
         in refusal[0], done.stderr
     assert "Traceback" not in done.stderr
     assert _files(repo) == before  # nothing written, nothing removed
+    (repo / "stdout.txt").unlink()
+    (repo / "shared").write_text("a file of mine named shared\n")  # where shared/o.txt goes
+    before = _files(repo)
+    done = _sss_emulate(repo, "--snapshot", ".", "--update-snapshot", "--no-stand-in",
+                        "g.py", "-p0", "x")
+    assert done.returncode == 1 and "is a file where the snapshot needs a folder" \
+        in done.stderr, done.stderr
+    assert _files(repo) == before
 
 
 def test_update_keeps_a_file_put_into_the_snapshot_folder(repo: Path) -> None:
