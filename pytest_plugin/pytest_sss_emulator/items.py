@@ -23,7 +23,13 @@ from sss_emulator.errors import EmulatorError, ScriptTimeout
 from .parity import ParityError
 from .pytest_emulator import PytestEmulator
 from .settings import PluginConfigError
-from .snapshots import SnapshotMismatch, snapshot_folder, snapshots_for
+from .snapshots import (
+    SnapshotMismatch,
+    SnapshotNameError,
+    checked_name,
+    snapshot_folder,
+    snapshots_for,
+)
 from .state import STATE, PluginState
 
 __all__ = ("CALL_FAILED", "CallCaseFailure", "CallFile", "CallItem")
@@ -136,7 +142,10 @@ class CallItem(pytest.Item):
         return expected, outcome_normaliser(outcome, emulator.bin_dirs, rules)
 
     def _snapshot_problems(self, outcome: RunOutcome) -> list[str]:
-        folder = snapshot_folder(self.path, self.case.name)
+        try:
+            folder = snapshot_folder(self.path, checked_name(self.case.name, "the case name"))
+        except SnapshotNameError as error:
+            return [f"snapshot: {error}"]
         assert self._root is not None
         snapshots = snapshots_for(self.config, folder, self._root)
         try:

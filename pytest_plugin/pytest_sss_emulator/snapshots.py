@@ -19,10 +19,16 @@ from pathlib import Path
 import pytest
 
 from sss_emulator.core.outcome import RunOutcome
-from sss_emulator.devtools.snapshots import SnapshotMismatch, Snapshots, normalise_text
+from sss_emulator.devtools.snapshots import (
+    LAYOUT,
+    MANIFEST,
+    SnapshotMismatch,
+    Snapshots,
+    normalise_text,
+)
 
-__all__ = ("SNAPSHOT_DIR", "SnapshotMismatch", "Snapshots", "add_snapshot_options",
-           "normalise_text", "sss_snapshot")
+__all__ = ("SNAPSHOT_DIR", "SnapshotMismatch", "SnapshotNameError", "Snapshots",
+           "add_snapshot_options", "checked_name", "normalise_text", "sss_snapshot")
 
 #: The folder beside the tests that holds every snapshot.
 SNAPSHOT_DIR = "__sss_snapshots__"
@@ -35,14 +41,34 @@ def add_snapshot_options(parser: pytest.Parser) -> None:
                             f"true' ({SNAPSHOT_DIR}/ beside the tests) instead of comparing")
 
 
+class SnapshotNameError(ValueError):
+    """A snapshot name that would lead out of its test's folder (or onto its files)."""
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("_") or "_"
 
 
+def checked_name(name: str, what: str, nested: bool = False) -> str:
+    """``name`` as a folder name; :class:`SnapshotNameError` for ``.``/``..`` parts, which
+    would resolve outside the test's folder, or (``nested``: a label inside a test's snapshot)
+    a name that is one of the snapshot's own files."""
+    parts = name.replace("\\", "/").split("/")
+    safe = _safe(name)
+    if "\x00" in name or any(part.strip() in (".", "..") for part in parts) or \
+            safe.strip(".") == "" or (nested and safe in (*LAYOUT, MANIFEST, "shared")):
+        raise SnapshotNameError(f"{what} {name!r} is refused as a snapshot name: '.', '..' "
+                                "and the snapshot's own file names would leave its folder; use "
+                                "a plain name such as 'next-year'.")
+    return safe
+
+
 def snapshot_folder(test_file: Path, test_name: str, label: str | None = None) -> Path:
-    """``__sss_snapshots__/<module>/<test>[/<label>]`` beside ``test_file``."""
+    """``__sss_snapshots__/<module>/<test>[/<label>]`` beside ``test_file``; never outside it
+    (:class:`SnapshotNameError` for a label such as ``..``; a test's node name is only made
+    safe, since pytest chose it)."""
     folder = test_file.parent / SNAPSHOT_DIR / _safe(test_file.stem) / _safe(test_name)
-    return folder / _safe(label) if label else folder
+    return folder / checked_name(label, "the name=", nested=True) if label is not None else folder
 
 
 def snapshots_for(config: pytest.Config, folder: Path, basetemp: Path | None = None
@@ -50,7 +76,8 @@ def snapshots_for(config: pytest.Config, folder: Path, basetemp: Path | None = N
     """A :class:`Snapshots` with the session's update flag and path placeholders."""
     replacements = [(str(basetemp), "<TMP>")] if basetemp is not None else []
     replacements.append((str(config.rootpath), "<ROOT>"))
-    return Snapshots(folder, bool(config.option.sss_update_snapshots), replacements)
+    return Snapshots(folder, bool(config.option.sss_update_snapshots), replacements,
+                     adopt_layout=True)
 
 
 class SnapshotFixture:
@@ -71,8 +98,11 @@ class SnapshotFixture:
         if key in self._used:
             raise ValueError(f"sss_snapshot: a second snapshot in one test needs its own name= "
                              f"({name!r} used twice)")
+        try:
+            folder = snapshot_folder(self._request.path, self._request.node.name, name or None)
+        except SnapshotNameError as error:
+            raise SnapshotNameError(f"sss_snapshot: {error}") from None
         self._used.add(key)
-        folder = snapshot_folder(self._request.path, self._request.node.name, name)
         snapshots_for(self._request.config, folder, self._basetemp).check(outcome)
 
 

@@ -7,7 +7,6 @@ login refused, server unreachable, no confirmation).
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import shutil
@@ -27,10 +26,6 @@ EXIT_EQUAL = 0
 EXIT_DIFFERENT = 1
 EXIT_UNUSABLE = 2
 
-#: Where a password may come from besides a prompt and --password-file.
-PASSWORD_ENV = "SSS_PASSWORD"
-
-
 def _interactive() -> bool:
     """Is there a person at a terminal to ask?"""
     return sys.stdin.isatty()
@@ -42,22 +37,19 @@ def report_width() -> int:
 
 
 def read_password(password_file: str | None, username: str, url: str) -> str:
-    """--password-file, else ``SSS_PASSWORD``, else a prompt; never the command line.
+    """--password-file (private, or refused), else ``SSS_PASSWORD``, else a prompt; never the
+    command line (:mod:`sss_emulator.connect.credentials`).
 
     Raises :class:`click.UsageError` when none is available.
     """
-    if password_file:
-        try:
-            return Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise click.UsageError(f"Cannot read --password-file {password_file}: "
-                                   f"{exc.strerror or exc}.") from None
-    if os.environ.get(PASSWORD_ENV) is not None:
-        return os.environ[PASSWORD_ENV]
-    if not _interactive():
-        raise click.UsageError(f"No password for {username} on {url}: use --password-file, "
-                               f"set {PASSWORD_ENV}, or run in a terminal to be asked.")
-    return getpass.getpass(f"Password of {username} on {url}: ", stream=sys.stderr)
+    from sss_emulator.connect.credentials import server_password
+    from sss_emulator.errors import ConfigError
+
+    try:
+        return server_password(username, url, password_file=password_file,
+                               interactive=_interactive())
+    except ConfigError as error:
+        raise click.UsageError(error.message) from None
 
 
 def _fail(fmt: str, message: str, kind: str = "UsageError") -> NoReturn:
@@ -87,8 +79,9 @@ def _confirm(yes: bool, call: str, url: str, user: str, fmt: str) -> None:
 @click.command("compare", cls=ScriptCommand, context_settings=RUN_CONTEXT)
 @run_options
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=str),
-              help="Read the server password from this file (else SSS_PASSWORD, else a "
-                   "prompt; never on the command line).")
+              help="Read the server password from this file, which only you may read (chmod "
+                   "600; else refused); else SSS_PASSWORD, else a prompt; never on the "
+                   "command line.")
 @click.option("--rules", "rules_file", type=click.Path(dir_okay=False, path_type=str),
               help="More normalisation: a file of 'REGEX => REPLACEMENT' lines.")
 @click.option("--yes", is_flag=True,
@@ -130,6 +123,11 @@ def compare_command(script: str, script_args: tuple[str, ...], password_file: st
         if not username:
             raise click.UsageError("compare needs --user NAME (or --username): who to log in "
                                    "as on the server.")
+        from sss_emulator.connect.credentials import cleartext_warning
+
+        warning = cleartext_warning(plan.server_url)
+        if warning is not None:  # before the question: the user may still say no
+            click.echo(f"sss-emulate compare: {warning}", err=True)
         _confirm(yes, plan.call, plan.server_url, str(username), fmt)
         password = read_password(password_file, str(username), plan.server_url)
         report = run_compare(plan, str(username), password)

@@ -57,12 +57,15 @@ def _recorded_line(path: Path, observed: Observed) -> str:
               help="Extra normalisation, 'REGEX => REPLACEMENT' lines; the call files name it.")
 @click.option("--cacert", type=click.Path(dir_okay=False, exists=True, path_type=str),
               envvar="SSS_CACERT", help="CA certificate of --server-url. [SSS_CACERT]")
+@click.option("--max-body", "max_body_mib", type=click.FloatRange(min=0), default=None,
+              help="Largest /scripting request body in MiB the proxy spools and forwards "
+                   "(default 4096, as serve); larger answers 413 and reaches no server.")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
 @click.option("--debug", is_flag=True, help="Log what the proxy does, with tracebacks.")
 def record_command(server_url: str, host: str, port: int, allowed_hosts: tuple[str, ...],
                    out_dir: Path,
                    bin_dirs: tuple[Path, ...], rules_file: Path | None, cacert: str | None,
-                   quiet: bool, debug: bool) -> None:
+                   max_body_mib: float | None, quiet: bool, debug: bool) -> None:
     """Forward everything to --server-url; save every /scripting call as a call file.
 
     Point the web UI, pylib or curl at the printed address instead of the server: they work
@@ -74,6 +77,9 @@ def record_command(server_url: str, host: str, port: int, allowed_hosts: tuple[s
     Example:
       sss-emulate record --server-url https://linkahead.example.org --out tests/recorded
     """
+    from sss_emulator import decisions
+    from sss_emulator.cli.serve import exposure_warning
+    from sss_emulator.connect.credentials import cleartext_warning
     from sss_emulator.errors import EmulatorError
     from sss_emulator.fidelity.normalise import load_rules
     from sss_emulator.fidelity.record import RecordingProxy
@@ -88,7 +94,9 @@ def record_command(server_url: str, host: str, port: int, allowed_hosts: tuple[s
         rules = load_rules(rules_file) if rules_file else ()
         writer = CallFileWriter(out_dir.absolute(), upstream=server_url, bin_dirs=bin_dirs,
                                 rules_file=rules_file, rules=rules)
-        proxy = RecordingProxy(server_url, writer, cacert=cacert)
+        max_body = (int(max_body_mib * 1024 * 1024) if max_body_mib is not None
+                    else decisions.MAX_REQUEST_BODY_BYTES)
+        proxy = RecordingProxy(server_url, writer, cacert=cacert, max_body=max_body)
     except EmulatorError as error:
         raise click.UsageError(error.message) from error
     except ValueError as error:
@@ -99,6 +107,15 @@ def record_command(server_url: str, host: str, port: int, allowed_hosts: tuple[s
     root = context_root_prefix(proxy.context_root)
 
     def ready(url: str) -> None:
+        exposed = exposure_warning(host, url, risk=(
+            f"Anyone who can reach it can use it to reach {proxy.upstream}; their logins "
+            "cross to the proxy unencrypted, and their calls are recorded into your folder."))
+        if exposed is not None:
+            click.echo(exposed, err=True)
+        clear = cleartext_warning(proxy.upstream, "the logins (passwords) and session tokens "
+                                                  "the proxy forwards")
+        if clear is not None:
+            click.echo(f"sss-emulate record: {clear}", err=True)
         click.echo(f"Recording calls to {proxy.upstream} into {writer.out_dir}/", err=True)
         click.echo(f"Point pylib or the browser at {url}{root}/ instead of the server "
                    "(the same users and passwords).", err=True)

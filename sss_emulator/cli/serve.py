@@ -36,8 +36,14 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 10443
 
 
-def exposure_warning(host: str, url: str) -> str | None:
-    """The warning for a ``--host`` other machines can reach, naming where it really listens."""
+#: What a ``serve`` reachable from other machines lets them do.
+SERVE_RISK = ("Anyone who can reach it can try passwords and run what their login (or "
+              "--anonymous) allows, with your files.")
+
+
+def exposure_warning(host: str, url: str, risk: str = SERVE_RISK) -> str | None:
+    """The warning for a ``--host`` other machines can reach, naming where it really listens
+    and what ``risk`` that is (``serve``'s, or ``record``'s)."""
     if is_loopback(host):
         return None
     import socket  # only for this warning: the CLI's start-up does not pay for it
@@ -46,9 +52,8 @@ def exposure_warning(host: str, url: str) -> str | None:
     where = (f"every network interface of this machine ({host}:{port}; others reach it as "
              f"http{'s' if url.startswith('https') else ''}://{socket.gethostname()}:{port})"
              if host in ("", "0.0.0.0", "::") else f"{host}:{port}")
-    return (f"Warning: listening on {where}, not only on this machine. Anyone who can reach "
-            "it can try passwords and run what their login (or --anonymous) allows, with your "
-            "files. Use --host 127.0.0.1 unless you mean this.")
+    return (f"Warning: listening on {where}, not only on this machine. {risk} Use --host "
+            "127.0.0.1 unless you mean this.")
 
 
 def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from sss_emulator.core.printed_tokens import TOKEN, redact_printed_tokens, token_parts
 from sss_emulator.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ __all__ = (
     "parse_rules",
 )
 
-TOKEN = "<TOKEN>"
 BIN_DIR = "<BIN_DIR>"
 SHARED_DIR = "<SHARED_DIR>"
 SHARED_NAME = "<SHARED>"
@@ -135,7 +135,8 @@ class SideFacts:
         bin_dirs: absolute bin dir paths (known for local runs).
         shared_dirs: absolute SHARED_DIR paths; shared_names: their random last segments.
         workdirs: working directories (HOME); tokens: tokens the run was given or used;
-        srids: request ids of the response.
+        srids: request ids of the response; token_parts: checksums and salts of tokens the
+        run printed in any form (:mod:`sss_emulator.core.printed_tokens`).
     """
 
     script_call: str = ""
@@ -145,6 +146,7 @@ class SideFacts:
     workdirs: tuple[str, ...] = ()
     tokens: tuple[str, ...] = ()
     srids: tuple[str, ...] = ()
+    token_parts: tuple[str, ...] = ()
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -196,7 +198,13 @@ class Normaliser:
             bins = [m.group(1) for text in texts for m in pattern.finditer(text)]
         facts = replace(self.facts, shared_names=_unique([*self.facts.shared_names, *names]),
                         bin_dirs=_unique([*self.facts.bin_dirs, *bins]))
-        return replace(self, facts=facts)
+        return replace(self, facts=facts).with_token_parts_of(texts)
+
+    def with_token_parts_of(self, texts: Iterable[str]) -> Normaliser:
+        """This normaliser, also redacting the tokens ``texts`` print (a salt printed alone
+        elsewhere included); for texts that reveal nothing else worth learning."""
+        parts = _unique([*self.facts.token_parts, *token_parts(texts)])
+        return replace(self, facts=replace(self.facts, token_parts=parts))
 
     def __call__(self, text: str) -> str:
         facts = self.facts
@@ -204,6 +212,7 @@ class Normaliser:
             text = text.replace(token, TOKEN).replace(quote(token, safe=""), TOKEN)
         text = _TOKEN_JSON.sub(TOKEN, text)
         text = _TOKEN_ARG.sub("--auth-token=" + TOKEN, text)
+        text = redact_printed_tokens(text, facts.token_parts)
         text = _SHARED_LINK.sub(f"/Shared/{SHARED_NAME}/", text)
         for path in sorted(_unique(facts.shared_dirs), key=len, reverse=True):
             text = _replace_path(text, path, SHARED_DIR)
@@ -227,8 +236,9 @@ class Normaliser:
 
     def describe(self) -> list[str]:
         """What this normaliser rewrites, for the report."""
-        lines = [f"auth tokens ({TOKEN})", f"SHARED_DIR names and paths ({SHARED_NAME}, "
-                 f"{SHARED_DIR})", f"working directory ({WORKDIR})", f"bin dir paths ({BIN_DIR})",
+        lines = [f"auth tokens in any printed form ({TOKEN})",
+                 f"SHARED_DIR names and paths ({SHARED_NAME}, {SHARED_DIR})",
+                 f"working directory ({WORKDIR})", f"bin dir paths ({BIN_DIR})",
                  f"request ids ({SRID})", f"ISO timestamps ({TIMESTAMP})"]
         lines += [f"your rule {rule.describe()}" for rule in self.rules]
         return lines

@@ -9,7 +9,10 @@ the server is pointed back at the proxy, and ``Origin``/``Referer`` are pointed 
 
 A ``POST …/scripting`` is spooled (to hand it on and read it), its answer read whole, and the
 pair written as a call file by :class:`~sss_emulator.fidelity.recording.CallFileWriter`. A call
-that cannot be recorded is still answered; the proxy only logs why.
+that cannot be recorded is still answered; the proxy only logs why. The spool has a limit, as
+``serve``'s ``--max-body``: a body declared larger is refused before a byte of it is read, a
+chunked one once it has passed the limit, with the server's 413 error document; neither
+reaches the server, and the spool stays in memory only up to 8 MiB (then on disk).
 
 Built on ``http.client``; :mod:`sss_emulator.httpd` runs the app.
 """
@@ -29,6 +32,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
+from sss_emulator import decisions
+from sss_emulator.core.render import ResponseMeta, render_error_xml
 from sss_emulator.core.roots import owned_dir
 from sss_emulator.fidelity.client import ScriptingClient
 from sss_emulator.fidelity.observed import Observed, parse_response
@@ -65,7 +70,8 @@ class RecordingProxy:
     """
 
     def __init__(self, upstream: str, writer: CallFileWriter, *, cacert: str | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None,
+                 max_body: int | None = decisions.MAX_REQUEST_BODY_BYTES) -> None:
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{upstream!r} is not an http(s) URL")
@@ -76,6 +82,8 @@ class RecordingProxy:
         self.writer = writer
         self.cacert = cacert
         self.timeout = timeout
+        #: The largest ``/scripting`` body spooled and forwarded (None: no limit).
+        self.max_body = max_body
         self.public_url: str | None = None
         self.recorded: list[Path] = []
         self.on_record: Callable[[Path, Observed], None] | None = None
@@ -220,10 +228,15 @@ class RecordingProxy:
         length = _content_length(environ)
         if length is None and not environ.get("wsgi.input_terminated"):
             length = 0  # no length and not chunked: there is no body
+        limit = self.max_body
+        if limit is not None and length is not None and length > limit:
+            return self._too_large(start_response)  # declared too large: not a byte read
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
         try:
             for chunk in _read_chunks(environ["wsgi.input"], length):
                 spool.write(chunk)
+                if limit is not None and spool.tell() > limit:  # chunked, past the limit
+                    return self._too_large(start_response)
             size = spool.tell()
             spool.seek(0)
             headers["Content-Length"] = str(size)
@@ -249,6 +262,19 @@ class RecordingProxy:
             spool.close()
         start_response(f"{status} {reason}", out_headers)
         return [answer]
+
+    def _too_large(self, start_response: StartResponse) -> Iterable[bytes]:
+        """413 with the server's error document; the client's connection is not reused (the
+        rest of its body is never read)."""
+        description = (decisions.TOO_LARGE_DESCRIPTION.format(limit=self.max_body)
+                       + " Send a smaller body, or start the proxy with a larger --max-body.")
+        logger.warning("refused a /scripting body over %s bytes", self.max_body)
+        body = render_error_xml(413, description,
+                                ResponseMeta(baseuri=self.public_url or self.upstream))
+        start_response("413 Request Entity Too Large", [
+            ("Content-Type", "text/xml; charset=UTF-8"),  # as serve answers
+            ("Content-Length", str(len(body))), ("Connection", "close")])
+        return [body]
 
     def _record(self, spool: IO[bytes], environ: dict[str, Any], size: int, status: int,
                 answer: bytes, cookie: str | None, set_cookies: list[str]) -> None:

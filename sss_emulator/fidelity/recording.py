@@ -3,8 +3,11 @@
 The server's answer becomes the expectation (``code``, ``call``, ``stdout_exact``,
 ``stderr_exact``, shared files, or the ``error`` of a refusal), normalised the way ``compare``
 normalises, with ``expect.normalise`` set so the local run is normalised alike when checked.
-Nothing else is kept: no header, no cookie, no password; the caller's token is redacted from
-every text that is written.
+Nothing else is kept: no header, no cookie, no password. The caller's token, and any token a
+script printed (its own, minted by the server and unknown here), are redacted from every text
+that is written, before it is written: stdout, stderr, the call, argument values and names,
+shared files' texts and names. A printed token is recognised by its content in every form a
+script is likely to print it (:mod:`sss_emulator.core.printed_tokens`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any
 import yaml
 
 from sss_emulator import decisions, errors
-from sss_emulator.core.call import FieldValue, Upload
+from sss_emulator.core.call import FieldValue, Upload, check_upload_name
+from sss_emulator.core.printed_tokens import redact_printed_tokens
 from sss_emulator.fidelity.normalise import TOKEN, Normaliser, Rule, SideFacts
 from sss_emulator.fidelity.observed import Observed
 
@@ -150,12 +154,18 @@ class CallFileWriter:
 
     def _case(self, stem: str, call: str, recorded: RecordedCall
               ) -> tuple[dict[str, Any], list[str]]:
-        redact = _Redactor(recorded.tokens)
         observed = recorded.observed
+        texts = [value for _, value in recorded.fields if isinstance(value, str)]
+        texts += [name for name, _ in recorded.fields]
+        texts += [name for name in observed.shared or {}]
+        texts += [text for data in (observed.shared or {}).values()
+                  if data is not None and (text := _text_of(data)) is not None]
         norm = Normaliser(SideFacts(script_call=call, tokens=recorded.tokens,
                                     srids=(observed.srid,) if observed.srid else ()),
                           self.rules).learned_from([observed.stdout or "", observed.stderr or "",
-                                                    observed.call or ""])
+                                                    observed.call or ""]
+                                                   ).with_token_parts_of(texts)
+        redact = _Redactor(recorded.tokens, norm.facts.token_parts)
         when = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         header = [f"Recorded by sss-emulate record from {self.upstream or 'a server'} at {when}.",
                   "The server's answer is the expectation (normalised: tokens, SHARED_DIR "
@@ -195,11 +205,20 @@ class CallFileWriter:
             if name == "call":
                 continue
             if isinstance(value, Upload):
-                target = files_dir / value.filename
+                filename = redact(value.filename)
+                try:
+                    check_upload_name(filename)
+                except errors.BadRequestForm:  # ../x or /abs: never a path outside out_dir
+                    notes.append(f"field {redact(name)}: the file name {filename!r} is not a "
+                                 f"plain file name; kept as upload-{len(uploads)}, so a replay "
+                                 "sends that name")
+                    filename = f"upload-{len(uploads)}"
+                target = files_dir / filename
                 if target.exists():  # another part had the same name; the server refuses it
-                    target = files_dir / str(len(uploads)) / value.filename
+                    target = files_dir / str(len(uploads)) / filename
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(value.source, target)
+                name = redact(name)
                 if name in uploads:
                     notes.append(f"field {name} carried two files; only the last is replayed")
                 uploads[name] = self._relative(target)
@@ -211,6 +230,7 @@ class CallFileWriter:
             if match:
                 positionals[int(match.group(1))] = redact(value)
             elif name.startswith("-O"):
+                name = redact(name)
                 if name[2:] in options:
                     notes.append(f"option {name} was sent twice; only the last value is kept")
                 options[name[2:]] = redact(value)
@@ -242,17 +262,20 @@ class CallFileWriter:
         for name in sorted(shared):
             data = shared[name]
             text = _text_of(data) if data is not None else None
+            name = redact_printed_tokens(name, norm.facts.token_parts)  # a name only loses tokens
             found[name] = norm(text) if text is not None else True
         return found
 
 
 class _Redactor:
-    """Replaces the caller's tokens in argument values (a script may be passed one)."""
+    """Replaces tokens in argument values and names (a script may be passed one): the caller's
+    as sent, and any token recognised by its content (``parts``: checksums and salts)."""
 
-    def __init__(self, tokens: Sequence[str]) -> None:
+    def __init__(self, tokens: Sequence[str], parts: Sequence[str] = ()) -> None:
         self.tokens = sorted((t for t in tokens if t), key=len, reverse=True)
+        self.parts = tuple(parts)
 
     def __call__(self, text: str) -> str:
         for token in self.tokens:
             text = text.replace(token, TOKEN)
-        return text
+        return redact_printed_tokens(text, self.parts)

@@ -175,10 +175,14 @@ def devtools_runner(values: Mapping[str, Any], call: str) -> ProcessRunner:
 
 def _log_in(url: str, username: str | None, cacert: Any) -> str:
     """A session token of the real server, for ``--server-url``."""
+    from sss_emulator.connect.credentials import cleartext_warning
     from sss_emulator.connect.real_server import login_to_server
 
     if not username:
         raise ConfigError("--server-url needs --username (or SSS_USERNAME) to log in with.")
+    warning = cleartext_warning(url)
+    if warning is not None:
+        print(f"sss-emulate: {warning}", file=sys.stderr, flush=True)
     password = os.environ.get("SSS_PASSWORD")
     if password is None:
         if not sys.stdin.isatty():

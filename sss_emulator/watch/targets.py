@@ -61,6 +61,9 @@ class WatchTargets:
     flat_folders: frozenset[str] = frozenset()
     #: Path prefixes of what the emulator writes in the temp dir (see OWN_TEMP_PREFIXES).
     ignored_prefixes: tuple[str, ...] = ()
+    #: Paths whose own events never matter, though what is below them may: the snapshot
+    #: folder (its files change on every ``--update-snapshot``, and it may be the project).
+    ignored_exact: frozenset[str] = frozenset()
 
     def matters(self, path: str) -> bool:
         """Whether a change to ``path`` should rerun the script."""
@@ -72,7 +75,7 @@ class WatchTargets:
 
     def is_ignored(self, path: str) -> bool:
         """Our own outputs, caches, editor droppings and the user's ``--ignore`` patterns."""
-        if any(_under(path, root) for root in self.ignored_roots):
+        if path in self.ignored_exact or any(_under(path, root) for root in self.ignored_roots):
             return True
         if path.startswith(self.ignored_prefixes):
             return True
@@ -150,6 +153,7 @@ def targets_for(
     folders: set[Path] = set()
     files: set[Path] = set()
     ignored: set[Path] = {default_root("work"), default_root("shared")}
+    exact: set[Path] = set()
 
     script_path = cwd / script
     if script_path.is_file():
@@ -177,8 +181,12 @@ def targets_for(
             if root is not None:
                 ignored.add(root)
     snapshot = _path_option(options.get("snapshot"), cwd)
-    if snapshot is not None:  # --update-snapshot writes there after every run
-        ignored.add(snapshot)
+    if snapshot is not None:  # --update-snapshot writes its files there after every run
+        from sss_emulator.devtools.snapshots import LAYOUT, MANIFEST
+
+        # only the snapshot's own files: the folder may be the project (--snapshot .)
+        ignored.update(snapshot / name for name in (*LAYOUT, "shared", MANIFEST))
+        exact.add(snapshot)
     profile = _path_option(values.get("profile"), cwd)
     if profile is not None:
         folders.add(profile if profile.is_dir() else profile.parent)
@@ -209,6 +217,7 @@ def targets_for(
         ignore_patterns=tuple(str(p) for p in _many(options.get("ignore"))),
         cwd=_norm(cwd),
         ignored_prefixes=_own_temp_prefixes(),
+        ignored_exact=frozenset({_norm(p) for p in exact} | {_norm(p.resolve()) for p in exact}),
     )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -164,6 +167,7 @@ def test_password_from_a_file(compare, server, site: Path) -> None:
     """--password-file is read (trailing newline dropped); SSS_PASSWORD is not needed."""
     secret = site / "pw"
     secret.write_text(PASSWORD + "\n")
+    secret.chmod(0o600)
     result = compare(server, "greet.sh", "--password-file", str(secret), password=None,
                      home="server")
     assert result.exit_code == 0, result.output
@@ -213,3 +217,60 @@ def test_an_unreachable_server_is_exit_2(compare, site: Path) -> None:
     result = compare(gone, "greet.sh")
     assert result.exit_code == 2
     assert "Cannot reach http://127.0.0.1:9" in result.stderr
+
+
+# --- the password: a private file, never in clear over a network -----------------------------
+
+
+def test_a_password_file_other_users_may_read_is_refused(compare, server, site: Path) -> None:
+    """As ssh refuses a private key others can read: one line naming the fix, exit 2, no
+    login; the same file made private (chmod 600) works."""
+    secret = site / "pw-open"
+    secret.write_text(PASSWORD + "\n")
+    secret.chmod(0o644)
+    result = compare(server, "greet.sh", "--password-file", str(secret), password=None,
+                     home="server")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "open to other users (mode 0644)" in result.stderr
+    assert f"chmod 600 {secret}" in result.stderr
+    secret.chmod(0o600)
+    result = compare(server, "greet.sh", "--password-file", str(secret), password=None,
+                     home="server")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_plain_http_server_elsewhere_is_warned_of_before_anything_is_sent(compare) -> None:
+    """http:// to another machine: one warning line, before the confirmation (nothing sent)."""
+    elsewhere = Server("http://linkahead.example.org", None, Path(), Path())  # type: ignore[arg-type]
+    result = compare(elsewhere, "greet.sh", yes=False)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == ("sss-emulate compare: warning: http://linkahead.example.org is plain "
+                        "http: the password and every session token cross the network "
+                        "unencrypted; use https:// (with --cacert for a self-signed "
+                        "certificate).")
+    assert "--yes" in lines[1]
+
+
+def test_run_with_a_plain_http_server_url_warns(fidelity_env: dict[str, str], site: Path
+                                                ) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sss_emulator", "run", "--server-url",
+         "http://linkahead.example.org", "--username", "admin", "--bin-dir", str(site / "bin"),
+         "greet.sh"], env=fidelity_env, capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL, check=False)
+    assert "warning: http://linkahead.example.org is plain http" in done.stderr, done.stderr
+
+
+def test_a_password_from_a_pipe_is_taken(compare, server) -> None:
+    """--password-file <(pass show srv): a pipe holds nothing on disk, so it is not refused."""
+    read, write = os.pipe()
+    os.write(write, (PASSWORD + "\n").encode())
+    os.close(write)
+    try:
+        result = compare(server, "greet.sh", "--password-file", f"/dev/fd/{read}",
+                         password=None, home="server")
+    finally:
+        os.close(read)
+    assert result.exit_code == 0, result.output

@@ -328,3 +328,171 @@ def test_a_tls_server_is_reached_with_its_certificate(tmp_path: Path, site: Path
             str(site / "home-server"), "greet.sh", "-p0", "tls"],
             env={**fidelity_env, "SSS_PASSWORD": PASSWORD}, catch_exceptions=False)
         assert result.exit_code == 0, result.output
+
+
+#: Prints its token every way a script might, into stdout, stderr and a shared file.
+LEAK_PY = r'''#!/usr/bin/env python3
+import json, os, sys, urllib.parse
+tok = sys.argv[1].split("=", 1)[1]
+fields = json.loads(tok)
+print(json.dumps(tok))                         # JSON-escaped
+print(urllib.parse.quote(tok))                 # URL-quoted
+print(urllib.parse.quote(tok, safe=""))
+print(json.dumps(fields))                      # spaced
+print(fields)                                  # a Python list
+print(json.dumps(fields, indent=1))            # over lines
+print("salt", fields[7], file=sys.stderr)      # its parts alone
+print("checksum", fields[8], file=sys.stderr)
+print({"token": tok}, file=sys.stderr)
+name = os.path.join(os.environ["SHARED_DIR"], "leak.txt")
+with open(name, "w") as out:
+    out.write(repr(fields) + "\n" + json.dumps(tok) + "\n")
+print(f'<a href="/Shared/{os.path.basename(os.environ["SHARED_DIR"])}/leak.txt">t</a>')
+print("arg", sys.argv[2])
+'''
+
+
+def test_a_token_the_script_prints_in_any_form_is_never_written(
+        recorder: tuple[ServerHandle, RecordingProxy], site: Path, tmp_path: Path,
+        fidelity_env: dict[str, str]) -> None:
+    """The script's own token (minted by the server, unknown to the proxy) printed escaped,
+    quoted, spaced, as a list or over lines, and a token passed as an argument: none of its
+    checksum or salt reaches a call file; the call file still replays."""
+    (site / "bin" / "leak.py").write_text(LEAK_PY)
+    (site / "bin" / "leak.py").chmod(0o755)
+    handle, proxy = recorder
+    _pylib(handle.url)
+    linkahead.get_connection()._login()  # type: ignore[attr-defined]
+    other = linkahead.get_connection()._authenticator.auth_token  # type: ignore[attr-defined]
+    passed = str(json.loads(other))  # a token as an argument, as a Python list
+    response = run_server_side_script("leak.py", passed)
+    assert response.code == 0
+    printed = json.loads(re.search(r"^(\[.*?\])$", response.stdout, re.M | re.S).group(1))
+    assert printed[8] in response.stdout  # the server did hand it out
+    stored = "".join(p.read_text(errors="replace")
+                     for p in proxy.recorded[0].parent.rglob("*") if p.is_file())
+    assert re.search(r"[0-9a-fA-F]{128}", stored) is None, stored
+    for secret in (printed[7], printed[8], json.loads(other)[7]):
+        assert secret not in stored
+    case = load_call_file(proxy.recorded[0])[0]
+    assert "<TOKEN>" in case.expect["stdout_exact"] and "<TOKEN>" in case.expect["stderr_exact"]
+    assert case.expect["shared_files"]["leak.txt"] == "<TOKEN>\n\"<TOKEN>\"\n"
+    replayed = _replay(proxy.recorded[0], site, "server", fidelity_env)
+    assert replayed.exit_code == 0, replayed.output
+
+
+# --- quiet exposure: where the proxy listens, what it forwards in clear, how much it spools ----
+
+
+def _start_record(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """``sss-emulate record`` as a user starts it; its banner lines up to "Press Ctrl+C"."""
+    process = subprocess.Popen([sys.executable, "-m", "sss_emulator", "record", "--port", "0",
+                                "--quiet", *args], stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    banner: list[str] = []
+    for line in process.stderr:
+        banner.append(line.rstrip("\n"))
+        if line.startswith("Press Ctrl+C"):
+            break
+    return process, banner
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.terminate()
+    return process.communicate(timeout=20)[1]
+
+
+def test_record_on_every_interface_warns_and_names_where_it_listens(
+        server: Server, tmp_path: Path) -> None:
+    process, banner = _start_record("--host", "0.0.0.0", "--server-url", server.url,
+                                    "--out", str(tmp_path / "out"))
+    try:
+        port = re.search(r"at http://127\.0\.0\.1:(\d+)/", "\n".join(banner))
+        assert port, banner
+        warnings = [line for line in banner if line.startswith("Warning:")]
+        assert len(warnings) == 1, banner
+        assert f"every network interface of this machine (0.0.0.0:{port.group(1)}" \
+            in warnings[0]
+        assert server.url in warnings[0] and "--host 127.0.0.1" in warnings[0]
+    finally:
+        _stop(process)
+
+
+def test_record_warns_that_logins_go_to_a_plain_http_server_in_clear(tmp_path: Path) -> None:
+    process, banner = _start_record("--server-url", "http://linkahead.example.org",
+                                    "--out", str(tmp_path / "out"))
+    _stop(process)
+    assert banner[0] == ("sss-emulate record: warning: http://linkahead.example.org is plain "
+                         "http: the logins (passwords) and session tokens the proxy forwards "
+                         "cross the network unencrypted; use https:// (with --cacert for a "
+                         "self-signed certificate).")
+
+
+def test_a_scripting_body_over_the_limit_is_413_and_reaches_no_server(
+        server: Server, tmp_path: Path) -> None:
+    """Declared too large, or chunked past the limit: the server's 413 error document, the
+    call never reaches the server, nothing is recorded; a call within the limit still is."""
+    process, banner = _start_record("--max-body", "0.05", "--server-url", server.url,
+                                    "--out", str(tmp_path / "out"))
+    try:
+        url = re.search(r"at (http://\S+?)/? instead", "\n".join(banner))
+        assert url, banner
+        cookie = _browser_login(url.group(1), "admin", PASSWORD)
+        big = b"call=size.sh&-p0=" + b"x" * (1024 * 1024)
+        for chunked in (False, True):
+            body: Any = iter([big[i:i + 8192] for i in range(0, len(big), 8192)]) \
+                if chunked else big
+            headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+            parsed = urllib.parse.urlsplit(url.group(1))
+            connection = http.client.HTTPConnection(parsed.netloc, timeout=60)
+            try:
+                connection.request("POST", "/scripting", body=body, headers=headers,
+                                   encode_chunked=chunked)
+                response = connection.getresponse()
+                answer = response.read().decode()
+            finally:
+                connection.close()
+            assert response.status == 413, answer
+            assert '<Error code="' in answer and "larger than this server accepts" in answer
+        assert run_script_through(url.group(1)) == 0
+    finally:
+        err = _stop(process)
+    assert "1 call recorded" in err
+    assert [p.name for p in (tmp_path / "out").glob("*.yaml")] == ["sss_0001_greet.sh.yaml"]
+
+
+def run_script_through(url: str) -> int:
+    _pylib(url)
+    return int(run_server_side_script("greet.sh", "a").code)
+
+
+@pytest.mark.parametrize("filename", ["../../escaped.txt", "/tmp/sss-record-absolute.txt"],
+                         ids=["relative", "absolute"])
+def test_an_upload_named_like_a_path_is_kept_inside_the_out_folder(
+        recorder: tuple[ServerHandle, RecordingProxy], tmp_path: Path, filename: str) -> None:
+    """A multipart file name is the sender's word: ../ or an absolute path never leads the
+    recorder to write outside --out (the server refuses the call; it is still recorded)."""
+    handle, proxy = recorder
+    absolute = Path("/tmp/sss-record-absolute.txt")
+    absolute.unlink(missing_ok=True)
+    cookie = _browser_login(handle.url, "admin", PASSWORD)
+    status, _ = _browser_post_status(handle.url + "/scripting", [
+        ("call", "size.sh", None), ("-p0", b"planted by a stranger\n", filename)], cookie)
+    assert status == 400
+    assert not (tmp_path / "escaped.txt").exists() and not absolute.exists()
+    outside = [p for p in tmp_path.rglob("*") if p.is_file()
+               and (tmp_path / "recorded") not in p.parents]
+    assert outside == []
+    stored = [p for p in (tmp_path / "recorded").rglob("*") if p.is_file()
+              and p.suffix != ".yaml"]
+    assert [p.read_bytes() for p in stored] == [b"planted by a stranger\n"]
+    assert "is not a plain file name" in proxy.recorded[0].read_text()
+
+
+def _browser_post_status(url: str, parts: list[tuple[str, bytes | str, str | None]],
+                         cookie: str) -> tuple[int, bytes]:
+    try:
+        return _browser_post(url, parts, cookie)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()

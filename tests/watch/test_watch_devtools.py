@@ -83,3 +83,20 @@ def test_snapshot_after_every_run(tmp_path: Path, start_watcher: Callable[..., W
     watcher.wait_for(r"snapshot: the run of 'v.py' differs from its snapshot")
     watcher.wait_for(r"^\+version 2$")
     assert watcher.interrupt() == 0
+
+
+def test_a_snapshot_in_the_watched_folder_itself_leaves_it_watched(
+        tmp_path: Path, start_watcher: Callable[..., Watcher]) -> None:
+    """--snapshot bin: the update keeps the script and writing the snapshot is no change, yet
+    a change to the script is seen."""
+    script = write_script(tmp_path / "bin" / "v.py", PY.format(n=1))
+    watcher = start_watcher("bin/v.py", "--watch", "--no-stand-in", "--snapshot", "bin",
+                            "--update-snapshot")
+    watcher.wait_for(r"snapshot: written to ")
+    watcher.wait_for(r"watching bin/")
+    script.write_text(PY.format(n=2))
+    watcher.wait_for(r"snapshot: written to ", count=2)
+    assert watcher.run_headers() == ["run 1: start", "run 2: changed bin/v.py"]
+    assert watcher.interrupt() == 0
+    assert script.read_text() == PY.format(n=2)
+    assert (tmp_path / "bin" / "stdout.txt").read_text() == "version 2\n"
