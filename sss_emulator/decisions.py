@@ -45,6 +45,7 @@ __all__ = (
     "REGEX_CASE_INSENSITIVE",
     "REGEX_MAX_STATES",
     "SCRUBBED_ENV",
+    "SCRUBBED_ENV_PREFIXES",
     "SERVER_CERT_PATH",
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
@@ -74,10 +75,21 @@ KILL_GRACE_S = 2.0
 #: Processes a script left running in its group are stopped when the script exits, so that
 #: nothing outlives the (deleted) working directory.
 KILL_LEFTOVER_CHILDREN = True
-#: Variables of the caller's environment the script does not get: a server's process would
-#: not carry the caller's shell directory, and an ini override would make pylib read the
-#: developer's own config instead of the HOME copy (PYCAOSDBINI even makes pylib exit 1).
-SCRUBBED_ENV = ("PWD", "OLDPWD", "PYLINKAHEADINI", "PYCAOSDBINI")
+#: Variables of the caller's environment the script does not get (``core.environment``): a
+#: server's process would not carry the caller's shell directory; an ini override would make
+#: pylib read the developer's own (production) config instead of the HOME copy (PYCAOSDBINI
+#: even makes pylib exit 1), and so would ``XDG_CONFIG_HOME`` where HOME holds no ini; ``NETRC``
+#: hands requests the developer's passwords; the SSH/GPG agents, the Kerberos ticket cache and
+#: the D-Bus session bus (the keyring pylib's ``password_method = keyring`` asks) are the
+#: developer's credentials. The server's own environment holds none of them.
+SCRUBBED_ENV = ("PWD", "OLDPWD", "PYLINKAHEADINI", "PYCAOSDBINI", "XDG_CONFIG_HOME", "NETRC",
+                "SSH_AUTH_SOCK", "GPG_AGENT_INFO", "KRB5CCNAME", "DBUS_SESSION_BUS_ADDRESS")
+#: Prefixes of variables no script gets: ``SSS_*`` are the emulator's own settings, among them
+#: secrets (``SSS_PASSWORD`` of the real server, ``SSS_ADMIN_PASSWORD`` of ``serve``) and
+#: pointers to them; a server sets none of them for its scripts. What a script needs of the
+#: emulator (``SSS_EMULATOR_MAIL_SPOOL``, ``SSS_EMULATOR_RUN``) is set for the run after the
+#: scrub, and ``--env`` pairs are the user's own and kept.
+SCRUBBED_ENV_PREFIXES = ("SSS_",)
 #: stdout/stderr are returned unchanged (no whitespace trimming).
 TRIM_OUTPUT = False
 #: What replaces characters that XML 1.0 cannot carry (NUL, most C0 controls).

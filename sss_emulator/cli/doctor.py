@@ -22,9 +22,9 @@ from sss_emulator.config import Settings
 from sss_emulator.core.call import CallRequest
 from sss_emulator.core.permissions import permission_for
 from sss_emulator.core.roots import owned_scratch
-from sss_emulator.core.runner import ProcessResult, run_process
+from sss_emulator.core.runner import ProcessResult
 from sss_emulator.core.scripts import call_for_path, resolve_script
-from sss_emulator.errors import EmulatorError, ScriptNotExecutable
+from sss_emulator.errors import EmulatorError, ScriptNotExecutable, SetupError
 
 __all__ = ("SCHEMA", "STATUSES", "Check", "diagnose", "report_document")
 
@@ -113,28 +113,38 @@ def _shebang(path: Path) -> tuple[Check, bool]:
     return Check("shebang", "shebang", "ok", f"runs with {found}", f"first line: {shown!r}"), True
 
 
-def _trial(path: Path) -> ProcessResult | OSError:
-    """Run the script once in a scratch folder of its own (HOME, cwd and SHARED_DIR in it).
+def _trial(path: Path, settings: Settings) -> ProcessResult | OSError:
+    """Run the script once, as any run: through the emulator with the LinkAhead stand-in.
 
-    The folder is named for this process below the owned scratch root, so what a SIGKILLed
+    So the trial gets what every run gets and nothing else: a scrubbed environment (no
+    ``SSS_PASSWORD``, no production ``PYLINKAHEADINI``), a HOME whose ini points at the
+    stand-in, the stand-in's ``sendmail`` (the real one is never run) and a real token.
+    Its folders are below a scratch folder named for this process, so what a SIGKILLed
     doctor left is swept by the next start; TERM and HUP unwind through here (``doctor``'s
     command turns them into an interrupt), stopping the script and removing the folder.
     """
+    from sss_emulator.invocation import Emulator
+
     with owned_scratch("doctor") as tmp:
-        shared = tmp / "shared"
-        shared.mkdir()
-        env = dict(os.environ, HOME=str(tmp), SHARED_DIR=str(shared))
-        try:
-            return run_process([str(path), "--auth-token=doctor-check"], cwd=tmp, env=env,
-                               timeout=TRIAL_TIMEOUT_S)
-        except OSError as exc:
-            return exc
+        emulator = Emulator.from_settings(settings, bin_dirs=(path.parent,),
+                                          timeout=TRIAL_TIMEOUT_S, work_root=tmp / "work",
+                                          shared_root=tmp / "shared")
+        with emulator:
+            try:
+                outcome = emulator.run(CallRequest(path.name))
+            except SetupError as error:  # exec failed: the cause says why
+                if isinstance(error.__cause__, OSError):
+                    return error.__cause__
+                raise
+        return ProcessResult(returncode=outcome.code, stdout=outcome.stdout_bytes,
+                             stderr=outcome.stderr_bytes, duration_s=outcome.duration_s,
+                             timed_out=outcome.timed_out)
 
 
-def _token_check(path: Path) -> Check:
+def _token_check(path: Path, settings: Settings) -> Check:
     """Run the script once with only ``--auth-token=…`` and judge what it did."""
     title = "accepts --auth-token="
-    result = _trial(path)
+    result = _trial(path, settings)
     if isinstance(result, OSError):
         why = os.strerror(result.errno) if result.errno else str(result)
         fix = ("add a shebang line" if result.errno == errno.ENOEXEC
@@ -225,7 +235,7 @@ def diagnose(script: str, settings: Settings, cwd: Path, *, run: bool = True) ->
         checks.append(Check("auth_token", "accepts --auth-token=", "fail",
                             "not run: the server could not start it either (see above)"))
     else:
-        checks.append(_token_check(path))
+        checks.append(_token_check(path, settings))
     return [*checks, _permission(call)]
 
 

@@ -34,6 +34,11 @@ logger = logging.getLogger("sss_emulator.cli.serve")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 10443
+#: Said at start by ``serve --allow-debug-wait``: what the switch gives away.
+DEBUG_WAIT_WARNING = (
+    "Warning: --allow-debug-wait: every caller who may run a script (anonymous ones too with "
+    "--anonymous) may make it wait for a debugger on 127.0.0.1, and any local process that "
+    "attaches to it can run code as you.")
 
 
 #: What a ``serve`` reachable from other machines lets them do.
@@ -74,6 +79,8 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None,
     warning = exposure_warning(host, url)
     if warning is not None:
         lines.insert(0, warning)
+    if app.config.allow_debug_wait:
+        lines.insert(0, DEBUG_WAIT_WARNING)
     if tls is not None:
         lines.append(f"TLS certificate: {tls.cert} (pylib: cacert={tls.cert}; curl: --cacert "
                      f"{tls.cert})")
@@ -121,6 +128,10 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None,
 @click.option("--coverage", "coverage", is_flag=True, default=None,
               help="Measure Python scripts with coverage.py; each run is added to the "
                    "project's .coverage. [SSS_COVERAGE]")
+@click.option("--allow-debug-wait", "allow_debug_wait", is_flag=True, default=None,
+              help="Let every caller who may run a script ask for a debugger (the page's "
+                   "'wait for a debugger' field); without it only the administration role "
+                   "may. Any local process can attach to such a debugger and run code as you.")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
 @click.option("--debug", is_flag=True, help="Log what the emulator does, with tracebacks.")
 def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:

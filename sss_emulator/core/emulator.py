@@ -25,6 +25,7 @@ from sss_emulator.core.call import (
     request_from_form,
 )
 from sss_emulator.core.call import request_from_pylib as _request_from_pylib
+from sss_emulator.core.environment import scrubbed_environment
 from sss_emulator.core.hooks import ProcessRunner, RunContext, RunHook
 from sss_emulator.core.outcome import RunOutcome, redact_argv
 from sss_emulator.core.permissions import UsersConfig, is_allowed, permission_for
@@ -40,10 +41,7 @@ from sss_emulator.core.workspace import (
 )
 from sss_emulator.errors import NotAuthenticated, PermissionDenied, ScriptTimeout, SetupError
 
-__all__ = ("EMULATOR_SECRET_ENV", "Emulator")
-
-#: Variables that hold secrets of the emulator itself; no script gets them.
-EMULATOR_SECRET_ENV = frozenset({"SSS_ADMIN_PASSWORD"})
+__all__ = ("Emulator",)
 
 logger = logging.getLogger("sss_emulator.core.emulator")
 
@@ -181,19 +179,19 @@ class Emulator:
         return self.authority.session_token(identity)
 
     def script_env(self, ws: Workspace) -> dict[str, str]:
-        """The caller's environment plus ``--env`` pairs, then HOME and SHARED_DIR.
+        """The caller's environment, scrubbed, plus ``--env`` pairs, then HOME and SHARED_DIR.
 
         The first two are built once and reused while neither ``os.environ`` nor ``env``
         changes (a C-level comparison of the raw environment per run instead of decoding every
-        variable again), so a test that sets a variable between runs still sees it. The
-        emulator's own secrets (:data:`EMULATOR_SECRET_ENV`) are left out: a script must not
-        learn the admin password of the server that runs it.
+        variable again), so a test that sets a variable between runs still sees it. The scrub
+        (:func:`~sss_emulator.core.environment.scrubbed_environment`, the one list of every
+        front end) leaves out the emulator's settings and secrets and the user's credentials:
+        a script must not learn the real server's password or read a production ini.
         """
         raw = _raw_environ()
         cache = self._env_cache
         if cache is None or raw is None or cache[0] != raw or cache[1] != self.env:
-            base = {k: v for k, v in os.environ.items()
-                    if k not in decisions.SCRUBBED_ENV and k not in EMULATOR_SECRET_ENV}
+            base = scrubbed_environment(os.environ)
             base.update(self.env)
             cache = (None if raw is None else raw.copy(), dict(self.env), base)
             self._env_cache = cache

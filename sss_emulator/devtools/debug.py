@@ -4,8 +4,10 @@
 ``debug_wrapper.py`` with this interpreter, learns over an inherited pipe when debugpy listens
 (``on_listening`` tells the user where to attach) and when a client finished attaching, and only
 then starts the run's clock: the timeout does not tick while it waits, and a cancel (watch mode
-rerun, Ctrl+C) stops the wait. The port is never probed by connecting to it: a bare connect can
-break debugpy's session for the real client.
+rerun, Ctrl+C, ``serve``'s client going away) stops the wait. ``attach_timeout`` bounds the wait
+itself (``serve`` gives it the run's timeout, so a request nobody attaches to ends). The port
+is never probed by connecting to it: a bare connect can break debugpy's session for the real
+client.
 
 What the script sees is a direct run's: its path as ``argv[0]``, its folder as ``sys.path[0]``,
 the server's arguments, HOME, SHARED_DIR. Coverage is switched off for it (a tracer and the
@@ -90,10 +92,13 @@ class DebugRunner:
 
     def __init__(self, port: int = DEFAULT_PORT, *,
                  on_listening: ListeningSink | None = None,
-                 listen_timeout: float = LISTEN_TIMEOUT_S) -> None:
+                 listen_timeout: float = LISTEN_TIMEOUT_S,
+                 attach_timeout: float | None = None) -> None:
         self.port = port
         self.on_listening = on_listening
         self.listen_timeout = listen_timeout
+        #: Seconds to wait for a debugger to attach (None: until attached or cancelled).
+        self.attach_timeout = attach_timeout
         #: The (host, port) of the last run's listener (port 0 asks for a free one).
         self.address: tuple[str, int] | None = None
 
@@ -167,8 +172,9 @@ class _Session:
         return any(k.data == 0 for k in self.selector.get_map().values())
 
     def _wait_for(self, word: str, deadline: float | None,
-                  cancel: threading.Event | None) -> bool:
-        """Read until the status pipe says ``word``; False if it closed without it."""
+                  cancel: threading.Event | None, late: str = "") -> bool:
+        """Read until the status pipe says ``word``; False if it closed without it, and a
+        :class:`SetupError` saying ``late`` once ``deadline`` passed."""
         while not any(line.startswith(word) for line in self._status_lines()):
             if not self._status_open():
                 return False
@@ -176,8 +182,7 @@ class _Session:
                 raise RunCancelled(f"process group {self.proc.pid} stopped while waiting for a "
                                    "debugger")
             if deadline is not None and time.monotonic() >= deadline:
-                raise SetupError(f"debugpy did not start listening within "
-                                 f"{self.runner.listen_timeout:g} s")
+                raise SetupError(late)
             self._read(0.1)
         return True
 
@@ -196,15 +201,21 @@ class _Session:
 
     def run(self, timeout: float | None, cancel: threading.Event | None) -> ProcessResult:
         try:
-            if not self._wait_for("LISTENING", time.monotonic() + self.runner.listen_timeout,
-                                  cancel):
+            runner = self.runner
+            if not self._wait_for("LISTENING", time.monotonic() + runner.listen_timeout, cancel,
+                                  f"debugpy did not start listening within "
+                                  f"{runner.listen_timeout:g} s"):
                 raise self._failure()
             _, host, port = next(line for line in self._status_lines()
                                  if line.startswith("LISTENING")).split()
             self.runner.address = (host, int(port))
             if self.runner.on_listening is not None:
                 self.runner.on_listening(host, int(port))
-            if not self._wait_for("ATTACHED", None, cancel):
+            limit = runner.attach_timeout
+            if not self._wait_for("ATTACHED", None if limit is None else time.monotonic() + limit,
+                                  cancel, f"No debugger attached within {limit or 0:g} s (the "
+                                  "run's timeout), so the script did not run; attach sooner or "
+                                  "raise --timeout."):
                 raise self._failure()
             return self._run_script(timeout, cancel)
         except BaseException:

@@ -46,6 +46,7 @@ from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.render import ResponseMeta, render_error_xml
 from sss_emulator.core.roots import owner_tag, private_dir, standin_root
+from sss_emulator.core.runner import RunCancelled
 from sss_emulator.core.scripts import resolve_script
 from sss_emulator.core.tokens import Identity, find_purpose
 from sss_emulator.devtools.debug import (
@@ -60,9 +61,11 @@ from sss_emulator.errors import (
     ConfigError,
     EmulatorError,
     NotAuthenticated,
+    PermissionDenied,
     SetupError,
 )
 from sss_emulator.invocation import Emulator
+from sss_emulator.serve.disconnect import cancel_on_disconnect
 from sss_emulator.serve.form import FormLimits, read_form
 from sss_emulator.serve.history import RunHistory
 from sss_emulator.serve.logins import (
@@ -108,6 +111,8 @@ class ServerConfig:
         file_root: a folder the stand-in keeps every stored file in (the scripts' caosroot).
         address_listener: where scripts expect the server (``--server-address``); their ini
             names it, and :meth:`ServerApp.close` stops it.
+        allow_debug_wait: every caller who may run a script may also ask for a debugger
+            (``serve --allow-debug-wait``); otherwise only the ``administration`` role may.
     """
 
     emulator: Emulator
@@ -122,6 +127,7 @@ class ServerConfig:
     sqlite_path: Path | None = None
     file_root: Path | None = None
     address_listener: AddressListener | None = None
+    allow_debug_wait: bool = False
 
 
 def make_app(config: ServerConfig) -> ServerApp:
@@ -326,6 +332,11 @@ class ServerApp:
             error = NotAuthenticated("Anonymous access is disabled; log in first (POST /login) "
                                      "or start the server with --anonymous.")
             return self._error(error.http_status, error.message, None, request)
+        try:
+            debug_port = self._debug_wait(request, identity)
+        except EmulatorError as error:
+            logger.info("refused %s a debugger: %s", identity.name, error.message)
+            return self._error(error.http_status, error.message, identity, request)
         self._local.host_url = request.host_url
         srid = os.urandom(16).hex()
         meta = self._meta(request, identity, srid)
@@ -344,11 +355,21 @@ class ServerApp:
             token = None
             if find_purpose(self.emulator.purposes, call_request.call) is None:
                 token = self.sessions.script_token(identity, self._token(request))
-            emulator = self._emulator_for(request)
-            outcome = emulator.run(call_request, identity=identity, auth_token=token)
+            if debug_port is None:
+                outcome = self.emulator.run(call_request, identity=identity, auth_token=token)
+            else:
+                # nobody attaches once the client is gone: its waiting process ends with it
+                with cancel_on_disconnect(request.environ.get("werkzeug.socket")) as gone:
+                    outcome = self._debug_emulator(debug_port).run(
+                        call_request, identity=identity, auth_token=token, cancel=gone)
         except EmulatorError as error:
             logger.info("refused %s: %s", identity.name, error.message)
             return self._error(error.http_status, error.message, identity, request)
+        except RunCancelled:
+            logger.info("the client of %s's debugged run went away; it was stopped",
+                        identity.name)
+            return self._error(400, "The client went away while the run waited for a "
+                                    "debugger; the run was stopped.", identity, request)
         finally:
             if upload_dir.exists():
                 shutil.rmtree(upload_dir, ignore_errors=True)
@@ -363,26 +384,50 @@ class ServerApp:
                             content_type=XML_CONTENT_TYPE)
         return Response(outcome.to_xml(meta), status=status, content_type=XML_CONTENT_TYPE)
 
-    def _emulator_for(self, request: Request) -> Emulator:
-        """The emulator of this request: the page's "wait for a debugger" field sends
-        ``X-SSS-Debug-Wait: PORT`` (never a form field, which the script would see), and that
-        run alone goes through debugpy (docs/debugging.md)."""
+    def may_debug(self, identity: Identity | None) -> bool:
+        """May this caller ask for a debugger? A waiting debugpy port lets any local process
+        that attaches run code as the developer, so only the ``administration`` role may,
+        unless the server was started with ``--allow-debug-wait`` (docs/debugging.md)."""
+        if identity is None:
+            return False
+        if self.config.allow_debug_wait:
+            return True
+        return (not identity.is_anonymous
+                and decisions.DEFAULT_ADMIN_ROLE in identity.roles)
+
+    def _debug_wait(self, request: Request, identity: Identity) -> int | None:
+        """The port the page's "wait for a debugger" field asks for (``X-SSS-Debug-Wait:
+        PORT``, a header, never a form field, which the script would see), or None.
+
+        Refused (403) before the body is read for a caller who may not ask for one."""
         wait = request.headers.get(DEBUG_WAIT_HEADER, "").strip()
         if not wait:
-            return self.emulator
+            return None
         try:
             parsed = parse_debug_wait(wait, DEBUG_WAIT_HEADER)
         except ConfigError as exc:  # the client's header, not the server's configuration
             raise BadRequestForm(exc.message) from None
         if parsed is None:
-            return self.emulator
+            return None
+        if not self.may_debug(identity):
+            raise PermissionDenied(
+                f"{identity.name} may not ask for a debugger ({DEBUG_WAIT_HEADER}): it opens "
+                "a port any local process can attach to and run code through. Log in with "
+                f"the {decisions.DEFAULT_ADMIN_ROLE} role, or start serve with "
+                "--allow-debug-wait.")
         require_debugpy()
+        return parsed[0]
+
+    def _debug_emulator(self, port: int) -> Emulator:
+        """The emulator of one debugged run: the same hooks, a runner that waits for a
+        debugger at most the run's timeout (docs/debugging.md)."""
         emulator = copy.copy(self.emulator)  # the runner is per run; hooks stay shared
 
         def on_listening(host: str, port: int) -> None:
             say(sys.stderr, attach_instructions(host, port, "a run from the page"))
 
-        emulator.runner = DebugRunner(parsed[0], on_listening=on_listening)
+        emulator.runner = DebugRunner(port, on_listening=on_listening,
+                                      attach_timeout=self.emulator.timeout)
         return emulator
 
     def _upload_dir(self) -> Path:

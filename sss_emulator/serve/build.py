@@ -93,7 +93,8 @@ def build_app(options: Mapping[str, Any], *, cwd: Path | None = None,
     app = make_app(ServerConfig(emulator, users=settings.users, static_dir=static_dir,
                                 limits=limits, cacert=tls.cert if tls else None,
                                 data_files=data, sqlite_path=db, file_root=file_root,
-                                address_listener=listener))
+                                address_listener=listener,
+                                allow_debug_wait=bool(options.get("allow_debug_wait"))))
     if data or db:
         try:
             available = app.load_backend()

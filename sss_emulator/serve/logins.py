@@ -33,7 +33,7 @@ __all__ = (
 logger = logging.getLogger("sss_emulator.serve.logins")
 
 #: The environment variable that sets the default ``admin`` password (never passed to scripts:
-#: it is in :data:`~sss_emulator.core.emulator.EMULATOR_SECRET_ENV`).
+#: ``core.environment`` scrubs every ``SSS_*``).
 ADMIN_PASSWORD_ENV = "SSS_ADMIN_PASSWORD"
 
 def default_users(

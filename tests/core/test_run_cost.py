@@ -209,15 +209,15 @@ def test_a_set_made_ahead_that_vanished_is_replaced_by_the_runs_own(
 def test_environment_changes_between_runs_are_seen(make_script, roots: dict[str, Path],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment is reused between runs, but never a stale one."""
-    script = make_script("env.sh", '#!/bin/sh\necho "${SSS_T_A:-unset} ${SSS_T_B:-unset}"\n')
+    script = make_script("env.sh", '#!/bin/sh\necho "${COST_A:-unset} ${COST_B:-unset}"\n')
     em = Emulator([script.parent], stand_in=False, **roots)
     assert em.run_server_side_script("env.sh").stdout == "unset unset\n"
-    monkeypatch.setenv("SSS_T_A", "a")
+    monkeypatch.setenv("COST_A", "a")
     assert em.run_server_side_script("env.sh").stdout == "a unset\n"
-    em.env["SSS_T_B"] = "b"
+    em.env["COST_B"] = "b"
     assert em.run_server_side_script("env.sh").stdout == "a b\n"
-    monkeypatch.delenv("SSS_T_A")
-    del em.env["SSS_T_B"]
+    monkeypatch.delenv("COST_A")
+    del em.env["COST_B"]
     assert em.run_server_side_script("env.sh").stdout == "unset unset\n"
     wait_for_removals()
 

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from server_helpers import ADMIN_PW
+from server_helpers import ADMIN_PW, ALICE_PW, login
 from werkzeug.test import Client
 
 from sss_emulator.serve import app as server_module
@@ -71,6 +71,13 @@ def test_a_bash_script_is_refused_in_one_line(app: ServerApp) -> None:
 def test_the_page_offers_the_field(app: ServerApp) -> None:
     page = _login(app).get("/sss/scripts/minimal.bash").get_data(as_text=True)
     assert 'id="debug-wait"' in page and 'id="debug-port"' in page
+
+
+def test_the_page_hides_the_field_from_those_who_may_not_ask(app: ServerApp) -> None:
+    """alice may run minimal.bash but not ask for a debugger: no field she could not use."""
+    page = login(app, "alice", ALICE_PW).get("/sss/scripts/minimal.bash").get_data(as_text=True)
+    assert "Run script" in page
+    assert 'id="debug-wait"' not in page
 
 
 def test_serve_coverage_adds_each_run(tmp_path: Path, bin_dir: Path,

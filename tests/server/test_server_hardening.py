@@ -233,13 +233,16 @@ def test_shared_files_are_sandboxed(app: ServerApp, bin_dir: Path) -> None:
 def test_scripts_do_not_get_the_admin_password(make_app_for: Callable[..., ServerApp],
                                                bin_dir: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every SSS_* variable is the emulator's own (core.environment); the rest is kept."""
     monkeypatch.setenv("SSS_ADMIN_PASSWORD", "the-admin-secret")
-    monkeypatch.setenv("SSS_HARMLESS", "visible")
+    monkeypatch.setenv("SSS_HARMLESS", "the-emulators-own")
+    monkeypatch.setenv("HARMLESS", "visible")
     script(bin_dir, "env.sh", "#!/bin/sh\nenv\n")
     stdout = xml(login(make_app_for()).post("/scripting", data={"call": "env.sh"})).findtext(
         "script/stdout", "")
     assert "the-admin-secret" not in stdout
-    assert "SSS_HARMLESS=visible" in stdout
+    assert "the-emulators-own" not in stdout
+    assert "HARMLESS=visible" in stdout.splitlines()
 
 
 def test_the_page_shows_nothing_before_login_when_anonymous_is_off(

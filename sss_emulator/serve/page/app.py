@@ -62,6 +62,8 @@ class ServerApp(Protocol):
 
     def identity(self, request: Request) -> Identity | None: ...
 
+    def may_debug(self, identity: Identity | None) -> bool: ...
+
 __all__ = ("PageApp", "frame_script", "make_page_app", "page_csp", "run_json")
 
 logger = logging.getLogger("sss_emulator.serve.page.app")
@@ -443,7 +445,8 @@ class PageApp:
             config = None
             notice = (f'<p class="notice error" role="alert">The form config cannot be used: '
                       f"{escape(str(exc))} Showing the generic form instead.</p>")
-        form = self._config_form(config) if config else self._generic_form(call)
+        debug = self.server_app.may_debug(viewer.identity)
+        form = self._config_form(config, debug) if config else self._generic_form(call, debug)
         allowed = self._allowed(viewer, call)
         may = ("" if allowed is not False else
                '<p class="notice warn">You lack this permission: the server will refuse the '
@@ -463,7 +466,7 @@ class PageApp:
 {self._history_section(self._recent(viewer, call))}"""
         return self._page(request, call, body)
 
-    def _generic_form(self, call: str) -> str:
+    def _generic_form(self, call: str, debug: bool) -> str:
         positional = "".join(_positional_row(i) for i in range(2))
         options = "".join(_option_row(i) for i in range(2))
         return f"""<form class="run-form" id="run-form" data-mode="generic" data-call="{
@@ -477,10 +480,10 @@ class PageApp:
 <div class="rows" data-rows="option">{options}</div>
 <button type="button" class="secondary" data-add="option">Add an option</button>
 </fieldset>
-{_run_button()}
+{_run_button(debug)}
 </form>"""
 
-    def _config_form(self, config: FormConfig) -> str:
+    def _config_form(self, config: FormConfig, debug: bool) -> str:
         source = escape(config.source.name) if config.source else "form config"
         return f"""<form class="run-form" id="run-form" data-mode="config" data-call="{
             escape(config.script)}">
@@ -489,7 +492,7 @@ class PageApp:
             escape(decisions.WEBUI_FORM_FIELD)}</code> with the files, as the web UI's
 <code>form_elements</code> does.</p>
 {render_config_fields(config)}
-{_run_button()}
+{_run_button(debug)}
 </form>"""
 
     def on_run(self, request: Request, srid: str) -> Response:
@@ -541,12 +544,15 @@ def _json(data: Any) -> Response:
     return Response(json.dumps(data, ensure_ascii=False), mimetype="application/json")
 
 
-def _run_button() -> str:
+def _run_button(debug: bool) -> str:
+    """The run button, and the "wait for a debugger" field for those who may ask for one
+    (the server refuses the others: ``ServerApp.may_debug``)."""
     return ('<noscript><p class="notice warn">This form sends its fields with JavaScript, as '
             "the web UI does; turn JavaScript on, or post to /scripting with curl.</p>"
             "</noscript>"
             '<div class="actions"><button type="submit" class="primary">Run script</button>'
-            '<span class="status" role="status"></span></div>' + _debug_wait_field())
+            '<span class="status" role="status"></span></div>'
+            + (_debug_wait_field() if debug else ""))
 
 
 def _debug_wait_field() -> str:
