@@ -119,7 +119,14 @@ _state = {"failed": False, "fork_hook": False}
 
 def _forget_after_fork() -> None:
     """In a child forked without ``exec``: let go of the parent's pipe, so that the parent's
-    guardian still sees the end when the parent dies; this process's runs get their own."""
+    guardian still sees the end when the parent dies; this process's runs get their own. The
+    lock is made anew: another thread of the parent may have held it at the fork."""
+    global _lock
+    _lock = threading.Lock()
+    _forget()
+
+
+def _forget() -> None:
     for guardian in _current:
         for fd in (guardian.fd, guardian.read_fd):
             if fd is not None:
@@ -136,7 +143,7 @@ def _pipe() -> _Guardian | None:
     if _state["failed"]:
         return None
     if _current:  # forked without the hook (it runs only for os.fork)
-        _forget_after_fork()
+        _forget()
     try:
         read_fd, write_fd = os.pipe()  # both close-on-exec: no script inherits them
     except OSError as exc:

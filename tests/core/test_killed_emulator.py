@@ -235,3 +235,33 @@ def test_a_script_waiting_for_a_debugger_dies_with_a_sigkilled_cli(make_script: 
         with contextlib.suppress(ProcessLookupError):
             emulator.kill()
         emulator.wait(timeout=WAIT_S)
+
+
+def test_a_forked_child_does_not_keep_its_parents_scripts_alive(
+        loop: tuple[Path, Path], make_script: Any, roots: dict[str, Path],
+        env: dict[str, str], tmp_path: Path) -> None:
+    """A program that forks (multiprocessing's default on Linux) after a run: the child must
+    not hold the parent's end of the guardian's pipe, or the parent's death goes unseen."""
+    script, folder = loop
+    make_script("quick.sh", "#!/bin/sh\necho quick\n")
+    program = textwrap.dedent(f"""
+        import os, time
+        from sss_emulator import Emulator
+
+        em = Emulator(bin_dirs=[{str(script.parent)!r}], stand_in=False,
+                      work_root={str(roots["work_root"])!r},
+                      shared_root={str(roots["shared_root"])!r})
+        em.run_server_side_script("quick.sh")
+        if os.fork() == 0:  # lives on after its parent was killed
+            time.sleep(300)
+            os._exit(0)
+        em.run_server_side_script("loop.sh", {str(folder)!r})
+    """)
+    emulator = subprocess.Popen([sys.executable, "-c", program], env=env, cwd=tmp_path,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        with _killed_after(emulator, folder) as pids:
+            assert gone(pids, within_s=WAIT_S), f"outlived the killed program: {_left(pids)}"
+    finally:
+        os.killpg(emulator.pid, signal.SIGKILL)  # the forked child, in the same session
