@@ -43,7 +43,7 @@ from sss_emulator import decisions
 from sss_emulator.core import processes
 from sss_emulator.core.reaper import RUN_MARKER_ENV
 
-__all__ = ("GUARDIAN_NAME", "group", "guardian_pid", "release", "watch")
+__all__ = ("GUARDIAN_NAME", "group", "release", "watch")
 
 logger = logging.getLogger("sss_emulator.core.guardian")
 
@@ -224,13 +224,6 @@ def release(marker: str) -> None:
             _send(f"- {marker}\n")
 
 
-def guardian_pid() -> int | None:
-    """The pid of this process's guardian, once it was started (for tests and ``doctor``)."""
-    with _lock:
-        guardian = _current[0] if _current and _current[0].owner == os.getpid() else None
-        return None if guardian is None else guardian.pid
-
-
 def _start(guardian: _Guardian) -> bool:
     """Start the guardian on the pipe's read end (called with the lock held)."""
     read_fd = guardian.read_fd
@@ -251,8 +244,6 @@ def _start(guardian: _Guardian) -> bool:
     guardian.read_fd = None
     guardian.pid = pid
     return True
-
-
 
 
 def _spawn(read_fd: int, devnull: int) -> int:
