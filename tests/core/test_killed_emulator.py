@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -265,3 +266,17 @@ def test_a_forked_child_does_not_keep_its_parents_scripts_alive(
             assert gone(pids, within_s=WAIT_S), f"outlived the killed program: {_left(pids)}"
     finally:
         os.killpg(emulator.pid, signal.SIGKILL)  # the forked child, in the same session
+
+
+def test_a_script_in_the_servers_mounts_dies_with_a_sigkilled_cli(loop: tuple[Path, Path],
+                                                                  env: dict[str, str],
+                                                                  tmp_path: Path) -> None:
+    """``--mounts``: the script runs below ``bwrap`` (or nsexec) in a mount namespace."""
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed (apt-get install bubblewrap; .ci/run does)")
+    script, folder = loop
+    (tmp_path / "data").mkdir()
+    emulator = _emulator([str(script), "--extroot", "data", "--extroot-path",
+                          "/linkahead/extroot", "--mounts", "-p0", str(folder)], env, tmp_path)
+    with _killed_after(emulator, folder) as pids:
+        assert gone(pids, within_s=WAIT_S), f"outlived the killed CLI: {_left(pids)}"
