@@ -47,6 +47,7 @@ __all__ = (
     "SCRUBBED_ENV",
     "SCRUBBED_ENV_PREFIXES",
     "SERVER_CERT_PATH",
+    "SESSION_RENEWED_PER_REQUEST",
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
     "TRIM_OUTPUT",
@@ -122,9 +123,20 @@ ANONYMOUS_REALM = "anonymous"
 ONE_TIME_REALM = "OneTimeAuthenticationToken"
 #: A purpose entry without ``username`` acts as this user (pylib's example token shows it).
 PURPOSE_TOKEN_DEFAULT_USER = "anonymous"
-#: Validity of a session token handed to a script (one hour).
-SESSION_VALIDITY_MS = 3_600_000
-#: One-time token defaults when the purpose entry does not say (pylib's example values).
+#: Lifetime of a session token, a login's and the one a script gets alike: the server's
+#: ``SESSION_TIMEOUT_MS`` default, 600000 ms (ten minutes), of its ``conf/core/server.conf`` (as
+#: recalled from caosdb-server; no copy of the file could be read to verify it). With
+#: :data:`SESSION_RENEWED_PER_REQUEST` a session lasts while it is used, and a token that leaked
+#: is refused ten minutes after it was issued, as on the server.
+SESSION_VALIDITY_MS = 600_000
+#: Every answer to a request made with a session token carries a fresh session token of the
+#: same holder (``Set-Cookie``), which pylib takes after each response
+#: (``AbstractAuthenticator.on_response``): a script that keeps working keeps a valid token,
+#: the web page keeps its login while in use. Revoking any token of such a chain (a logout)
+#: revokes the whole chain.
+SESSION_RENEWED_PER_REQUEST = True
+#: One-time token defaults when the purpose entry does not say (pylib's example values; the
+#: validity is also the server's ``ONE_TIME_TOKEN_EXPIRES_MS`` default, 604800000, as recalled).
 ONE_TIME_VALIDITY_MS = 604_800_000
 ONE_TIME_MAX_REPLAYS = 1
 ONE_TIME_REPLAY_TIMEOUT_MS = 30_000

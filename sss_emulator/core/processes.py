@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = (
+    "MARKED_PIDS_SH",
     "ProcessInfo",
     "children",
     "environ_value",
@@ -251,3 +252,18 @@ def running_in(directory: Path) -> list[ProcessInfo]:
         if cwd == prefix or cwd.startswith(prefix + "/"):
             found.append(process)
     return found
+
+
+#: :func:`environ_value`'s question asked of every process at once, in the POSIX shell, for a
+#: watcher that outlives this interpreter (:mod:`sss_emulator.core.guardian`): ``marked
+#: NAME=VALUE...`` prints the pid of each process whose environment holds one of the entries
+#: exactly (``grep -z``: GNU and busybox). Entries must not hold blanks (run markers are hex).
+MARKED_PIDS_SH = r"""marked() {
+  [ $# -gt 0 ] || return 0
+  set -- $(for entry in "$@"; do printf '%s\n' -e "$entry"; done)
+  for file in $(grep -lsFxz "$@" /proc/[0-9]*/environ 2>/dev/null); do
+    file=${file#/proc/}
+    echo "${file%/environ}"
+  done
+}
+"""

@@ -4,7 +4,8 @@
 stdout and stderr are read with one selector in the calling thread, captured separately and in
 full, and can also be streamed live (text mode of the CLI). On timeout or interruption the whole
 process group gets SIGTERM, then SIGKILL after a grace period, so a shell script's background
-children die with it.
+children die with it. Should this process die first (SIGKILL included), its guardian
+(:mod:`sss_emulator.core.guardian`) does the same for every run still in flight.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sss_emulator import decisions
-from sss_emulator.core import reaper
+from sss_emulator.core import guardian, reaper
 from sss_emulator.core.processes import group_alive
 
 __all__ = ("ProcessResult", "RunCancelled", "StreamSink", "run_process", "stop_group")
@@ -236,17 +237,23 @@ def run_process(
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     marker = reaper.new_marker()  # finds what the run leaves behind outside its group
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env={**env, reaper.RUN_MARKER_ENV: marker},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        close_fds=True,
-        start_new_session=_needs_new_session(),
-        process_group=None if _needs_new_session() else 0,
-    )
+    guardian.watch(marker)  # stopped with this process, however it ends
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env={**env, reaper.RUN_MARKER_ENV: marker},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            close_fds=True,
+            start_new_session=_needs_new_session(),
+            process_group=None if _needs_new_session() else 0,
+        )
+    except BaseException:
+        guardian.release(marker)
+        raise
+    guardian.group(marker, proc.pid)
     timed_out = False
     reaper.track(proc.pid)
     streams = _Streams(proc, {1: on_stdout, 2: on_stderr})
@@ -291,6 +298,8 @@ def run_process(
             capture.close()
         raise
     finally:
+        if decisions.KILL_LEFTOVER_CHILDREN or not group_alive(proc.pid):
+            guardian.release(marker)
         streams.close()
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:

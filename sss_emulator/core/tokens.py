@@ -162,7 +162,10 @@ class TokenAuthority:
     ports). Every field of a token is covered by its HMAC, the replay limits of one-time tokens
     too. Revocation (logout) and replay counting go by the checksum, which is the same for
     every JSON encoding of one token; revoking a token also revokes the tokens issued on its
-    behalf (``parent=``), i.e. those handed to the scripts its holder started.
+    behalf (``parent=``), i.e. those handed to the scripts its holder started. A session token
+    lives :data:`~sss_emulator.decisions.SESSION_VALIDITY_MS` (the server's session timeout);
+    :meth:`accept` renews it with each request, as the server does, and revoking any token of
+    such a chain of renewals revokes the chain from its first token on.
     """
 
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
@@ -171,6 +174,8 @@ class TokenAuthority:
     _children: dict[str, list[tuple[str, int]]] = field(default_factory=dict, init=False,
                                                           repr=False)
     _uses: dict[str, _Uses] = field(default_factory=dict, init=False, repr=False)
+    #: A renewed session token's checksum -> (the checksum of the token it renews, expiry).
+    _renewals: dict[str, tuple[str, int]] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     #: The secret and an HMAC keyed with it, copied per checksum.
     _keyed: tuple[bytes, hmac.HMAC] | None = field(default=None, init=False, repr=False,
@@ -196,14 +201,30 @@ class TokenAuthority:
         With ``parent`` (a token this authority accepts), logging ``parent`` out also
         revokes the new token: a script's token dies with its caller's session.
         """
+        parent_info = None if parent is None else self.decode(parent)
+        return self._session(identity, permissions, parent_info, renews=False)
+
+    def renew(self, token: str) -> str | None:
+        """A fresh session token of ``token``'s holder (same identity, roles, permissions),
+        valid for a full session from now; None unless ``token`` is a session token this
+        authority accepts. Revoking either revokes both."""
+        info = self.decode(token)
+        if info is None or info.kind != "S":
+            return None
+        return self._session(info.identity, info.permissions, info, renews=True)
+
+    def _session(self, identity: Identity, permissions: Sequence[str],
+                 parent: TokenInfo | None, *, renews: bool) -> str:
         now = self.clock_ms()
         head = ["S", identity.realm, identity.name, list(identity.roles), list(permissions),
                 now, decisions.SESSION_VALIDITY_MS, self._salt()]
         checksum = self._checksum(head)
         if parent is not None:
-            parent_info = self.decode(parent)
-            if parent_info is not None:
-                self._link(parent_info.key, checksum, now + decisions.SESSION_VALIDITY_MS)
+            expires = now + decisions.SESSION_VALIDITY_MS
+            self._link(parent.key, checksum, expires)
+            if renews:
+                with self._lock:
+                    self._renewals[checksum] = (parent.key, expires)
         return _compact([*head, checksum])
 
     def one_time_token(self, entry: PurposeEntry) -> str:
@@ -244,16 +265,30 @@ class TokenAuthority:
         renewed = self.session_token(info.identity, info.permissions, parent=token)
         return dataclasses.replace(info, renewed_token=renewed)
 
+    def accept(self, token: str) -> TokenInfo | None:
+        """:meth:`verify` for one request to the server: the answer to a request made with a
+        session token carries a renewed one in ``renewed_token`` (the server's ``Set-Cookie``,
+        :data:`~sss_emulator.decisions.SESSION_RENEWED_PER_REQUEST`)."""
+        info = self.verify(token)
+        if info is None or info.kind != "S" or not decisions.SESSION_RENEWED_PER_REQUEST:
+            return info
+        return dataclasses.replace(info, renewed_token=self.renew(token))
+
     def revoke(self, token: str) -> bool:
         """Refuse ``token`` (any encoding of it) and the tokens issued on its behalf from now
-        on; ``False`` when it is no token this authority accepts."""
+        on, and with a renewed token the session it renews back to its first token; ``False``
+        when it is no token this authority accepts."""
         info = self.decode(token)
         if info is None:
             return False
         now = self.clock_ms()
         with self._lock:
             self._prune(now)
-            pending = [(info.key, info.issued_ms + info.validity_ms)]
+            first, expires = info.key, info.issued_ms + info.validity_ms
+            while first in self._renewals:  # a renewal: the whole session goes
+                first = self._renewals[first][0]
+                expires = max(expires, now + decisions.SESSION_VALIDITY_MS)
+            pending = [(first, expires)]
             while pending:
                 key, expires = pending.pop()
                 self._revoked[key] = expires
@@ -271,6 +306,8 @@ class TokenAuthority:
             self._revoked = {k: e for k, e in self._revoked.items() if e >= now}
         if len(self._uses) > _PRUNE_AT:
             self._uses = {k: u for k, u in self._uses.items() if u.expires_ms >= now}
+        if len(self._renewals) > _PRUNE_AT:
+            self._renewals = {k: r for k, r in self._renewals.items() if r[1] >= now}
         if len(self._children) > _PRUNE_AT:
             self._children = {k: kept for k, v in self._children.items()
                               if (kept := [c for c in v if c[1] >= now])}

@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from sss_emulator import decisions
+from sss_emulator.core import guardian, reaper
+from sss_emulator.core.processes import group_alive
 from sss_emulator.core.runner import ProcessResult, RunCancelled, StreamSink, stop_group
 from sss_emulator.devtools import is_python_script, shebang
 from sss_emulator.devtools.coverage import strip_coverage_env
@@ -123,16 +125,25 @@ class DebugRunner:
         status_r, status_w = os.pipe()
         child_env = strip_coverage_env(env)
         child_env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+        marker = reaper.new_marker()  # a waiting debugger ends with the emulator too
+        child_env[reaper.RUN_MARKER_ENV] = marker
+        guardian.watch(marker)
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-X", "frozen_modules=off", str(WRAPPER), str(status_w), HOST,
-                 str(self.port), str(script), *argv[1:]],
-                cwd=cwd, env=child_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, start_new_session=True, pass_fds=(status_w,),
-            )
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-X", "frozen_modules=off", str(WRAPPER), str(status_w),
+                     HOST, str(self.port), str(script), *argv[1:]],
+                    cwd=cwd, env=child_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, start_new_session=True, pass_fds=(status_w,),
+                )
+            finally:
+                os.close(status_w)
+            guardian.group(marker, proc.pid)
+            return _Session(self, proc, status_r, {1: on_stdout, 2: on_stderr}).run(timeout,
+                                                                                     cancel)
         finally:
-            os.close(status_w)
-        return _Session(self, proc, status_r, {1: on_stdout, 2: on_stderr}).run(timeout, cancel)
+            reaper.reap_run(marker)  # setsid daemons, adopted as orphans (a CLI process)
+            guardian.release(marker)
 
 
 class _Session:
@@ -245,6 +256,8 @@ class _Session:
             self._read(0.05)
         self._drain()
         returncode = self.proc.wait()
+        if decisions.KILL_LEFTOVER_CHILDREN and group_alive(self.proc.pid):
+            stop_group(self.proc, grace_s=0.5)  # as a run without the debugger
         if returncode < 0:
             returncode = decisions.exit_code_for_signal(-returncode)
         return ProcessResult(returncode=None if timed_out else returncode,

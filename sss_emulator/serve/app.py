@@ -214,7 +214,22 @@ class ServerApp:
             logger.exception("internal error answering %s %s", request.method, request.path)
             response = self._error(500, "The emulator failed internally; see the server's "
                                         "log for the traceback.", None, request)
+        if isinstance(response, Response):
+            self._renew_session(request, response)
         return response(environ, start_response)
+
+    def _renew_session(self, request: Request, response: Response) -> None:
+        """Answer a request made with a valid session with a renewed one, as the server does
+        (:data:`~sss_emulator.decisions.SESSION_RENEWED_PER_REQUEST`): the page stays logged
+        in while it is used, and a token that leaked expires like any other."""
+        if (not decisions.SESSION_RENEWED_PER_REQUEST or response.status_code >= 400
+                or "Set-Cookie" in response.headers):
+            return
+        token = self._token(request)
+        renewed = self.sessions.renew(token) if token else None
+        if renewed is not None:
+            response.headers["Set-Cookie"] = session_cookie_header(
+                renewed, self._cookie_path(), secure=request.scheme == "https")
 
     def dispatch(self, request: Request) -> Response | WsgiApp:
         """Pick the handler for a request (paths are taken below the context root)."""
@@ -549,7 +564,7 @@ class ServerApp:
         standin_root()  # what SIGKILLed emulators' stand-ins left there goes
         try:
             stand_in = StandIn(
-                authenticate=self.sessions.verify,
+                authenticate=self.sessions.accept,
                 data_files=self.config.data_files,
                 store=EntityStore(sqlite_path=self.config.sqlite_path),
                 context_root=self.context_root,

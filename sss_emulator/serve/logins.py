@@ -94,6 +94,18 @@ class Sessions:
             return None
         return self.authority.verify(token)
 
+    def accept(self, token: str | None) -> TokenInfo | None:
+        """:meth:`verify` for a request the answer to which renews a session token (the
+        server's ``Set-Cookie``, :meth:`TokenAuthority.accept`)."""
+        if not token:
+            return None
+        return self.authority.accept(token)
+
+    def renew(self, token: str) -> str | None:
+        """A renewed session token for the session ``token`` (None for any other token;
+        a one-time token's use is not counted)."""
+        return self.authority.renew(token)
+
     def script_token(self, identity: Identity, session_token: str | None) -> str | None:
         """The session token a script of ``identity`` gets: tied to the caller's session, so
         that logging that session out revokes the script's token too."""

@@ -8,13 +8,12 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from process_helpers import gone as _gone
 
-from sss_emulator.core import processes
 from sss_emulator.core.tokens import Identity, PurposeEntry, TokenAuthority
 
 
@@ -110,17 +109,6 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path: Path, make_script,
     assert list(roots["work_root"].iterdir()) == []
     child = int((next(roots["shared_root"].iterdir()) / "pid").read_text())
     assert _gone([child])
-
-
-def _gone(pids: list[int], within_s: float = 10) -> bool:
-    """Whether every process is gone (a zombie an init does not reap counts as gone) within
-    ``within_s`` seconds, read through the project's one /proc reader."""
-    deadline = time.monotonic() + within_s
-    while any(processes.state(pid) not in (None, "Z") for pid in pids):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 # --- 7. private roots: owner and mode checked, planted links refused ------------------------
