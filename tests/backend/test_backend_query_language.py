@@ -231,6 +231,23 @@ class TestVersionsInQueries:
         assert [e.version.is_head for e in both] == [False, True]
         assert linkahead.execute_query("COUNT ANY VERSION OF Guitar WITH name=Changing") == 2
 
+    def test_any_version_of_a_role_without_a_name(self, backend_run: BackendRun) -> None:
+        """Issue 21: without a RecordType name the role's ids are patched with the old
+        versions', and answered 500 (``TypeError``) once any entity had been updated."""
+        rec = _guitar("Changing", price=10)
+        first = rec.version.id
+        rec.get_property("price").value = 20
+        rec.update()
+        records = len(linkahead.execute_query("FIND RECORD"))
+        found = linkahead.execute_query("FIND ANY VERSION OF RECORD")
+        assert len(found) == records + 1
+        assert [e.version.id for e in found if e.id == rec.id] == [first, rec.version.id]
+        old = linkahead.execute_query("FIND ANY VERSION OF RECORD WITH price = 10")
+        assert [(e.id, e.version.id) for e in old] == [(rec.id, first)]
+        entities = linkahead.execute_query("COUNT ENTITY")
+        assert linkahead.execute_query("COUNT ANY VERSION OF ENTITY") == entities + 1
+        assert linkahead.execute_query("COUNT ANY VERSION OF ENTITY WITH price = 10") == 1
+
 
 class TestCaoscrawlerQueries:
     """The identifiable queries caoscrawler 0.15 generates (``create_query_for_identifiable``)."""

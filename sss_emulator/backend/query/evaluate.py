@@ -781,6 +781,12 @@ class _Patched(AbstractSet[int]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    @classmethod
+    def _from_iterable(cls, it: Iterable[int]) -> frozenset[int]:
+        """What ``|``, ``&`` and ``-`` build (``set() | patched`` lands here through
+        ``__ror__``): a plain frozenset, as the base class cannot be made from an iterable."""
+        return frozenset(it)
+
 
 class _VersionView:
     """The store as it would look if some entities were at an older version (``overlay``)."""
