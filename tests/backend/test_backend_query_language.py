@@ -106,6 +106,25 @@ class TestUnits:
         assert _names("FIND Guitar WITH price > 1 kEUR") == ["Stratocaster"]
         assert _names("FIND Guitar WITH price > 0.9kEUR") == ["Bass Twelve", "Stratocaster"]
 
+    def test_numbers_with_an_exponent(self, backend_run: BackendRun) -> None:
+        """Issue 21: ``1.5e7`` was read as 1.5 in the unit ``e7``."""
+        assert _names("FIND Guitar WITH price > 1.5e7") == []
+        assert _names("FIND MusicalInstrument WITH price > 4E4") == ["Grand"]
+        assert _names("FIND Guitar WITH price > 1E-3") == ["Bass Twelve", "Classic", "Stratocaster"]
+        assert linkahead.execute_query("COUNT Guitar WITH price > -2.5e+4") == 3
+        assert _names("FIND Guitar WITH price < 1.2e3") == ["Bass Twelve", "Classic"]
+        assert _names("FIND Guitar WITH strings > 1e1") == ["Bass Twelve"]
+        assert _names("FIND Guitar WITH strings = 1.2e1") == ["Bass Twelve"]
+        assert _names("FIND Guitar WITH price = 3e2") == ["Classic"]
+
+    def test_numbers_with_an_exponent_and_a_unit(self, backend_run: BackendRun) -> None:
+        assert _names("FIND Guitar WITH price > 1.0e3 EUR") == ["Stratocaster"]
+        assert _names("FIND Guitar WITH price > 9e-1 kEUR") == ["Bass Twelve", "Stratocaster"]
+        assert _names("FIND Guitar WITH price > 1.5e2EUR") == ["Bass Twelve", "Classic",
+                                                               "Stratocaster"]
+        with pytest.raises(TransactionError, match="unit conversion"):
+            linkahead.execute_query("FIND Guitar WITH price > 1.5e7 USD")
+
     def test_other_units_are_refused_by_name(self, backend_run: BackendRun) -> None:
         with pytest.raises(TransactionError, match="unit conversion"):
             linkahead.execute_query("FIND Guitar WITH price > 1000 USD")
