@@ -41,6 +41,7 @@ __all__ = (
     "PURPOSE_TOKEN_DEFAULT_USER",
     "QUERY_LIMIT_STATUS",
     "QUERY_TIME_LIMIT_S",
+    "REFERENCE_BY_NAME_ROLES",
     "REFERENCE_TO_DATATYPE_ITSELF",
     "REGEX_CASE_INSENSITIVE",
     "REGEX_MAX_STATES",
@@ -164,6 +165,11 @@ OBLIGATORY_CHECKED_ROLES = ("Record", "File")
 #: A reference property typed with RecordType ``X`` accepts Records/Files that have ``X`` among
 #: their (transitive) parents, and RecordTypes that inherit from ``X``; ``X`` itself is refused.
 REFERENCE_TO_DATATYPE_ITSELF = False
+#: A reference value given by name may name an entity of these roles; when more than one
+#: entity (of any of them) has the name, the reference is refused as ambiguous (an error on the
+#: property, 114 on the entity), as the server refuses names it cannot identify, never resolved
+#: to the first. Which roles count, and the error's text and code, were not verified.
+REFERENCE_BY_NAME_ROLES: tuple[str, ...] = ("Record", "File", "RecordType", "Property")
 #: A new File needs its contents: an upload, a blob the store already has at its path, or a
 #: file under the stand-in's ``file_root`` (the stand-in's stand-in for the server's file system).
 FILE_NEEDS_CONTENTS = True
