@@ -50,6 +50,7 @@ __all__ = (
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
     "TRIM_OUTPUT",
+    "UNCHANGED_UPDATE_KEEPS_VERSION",
     "USER_RETRIEVE_OTHERS_ROLE",
     "XML_REPLACEMENT_CHAR",
     "exit_code_for_signal",
@@ -173,6 +174,11 @@ REFERENCE_BY_NAME_ROLES: tuple[str, ...] = ("Record", "File", "RecordType", "Pro
 #: A new File needs its contents: an upload, a blob the store already has at its path, or a
 #: file under the stand-in's ``file_root`` (the stand-in's stand-in for the server's file system).
 FILE_NEEDS_CONTENTS = True
+#: An update whose entity would store exactly what it holds (values compared as their datatype's
+#: values, parents and properties in order) makes no new version: the entity keeps its version,
+#: the answer carries it, and ``res.changes`` does not list it. How the server decides that
+#: nothing changed was not verified.
+UNCHANGED_UPDATE_KEEPS_VERSION = True
 #: ``UPDATED`` in a transaction filter (``WHICH WAS UPDATED BY ME``) means a later version than
 #: the first; the insert itself is no update.
 INSERT_IS_NO_UPDATE = True
