@@ -17,6 +17,7 @@ __all__ = (
     "DEFAULT_ADMIN_ROLE",
     "DEFAULT_REALM",
     "DEFAULT_USER",
+    "DOWNLOAD_NEEDS_FILE_ENTITY",
     "EMAIL_INI_SECTION_SINCE",
     "EMAIL_SECTION_WHEN_CLIENT_UNKNOWN",
     "ENTITY_ACL_OWNER_PERMISSIONS",
@@ -174,6 +175,11 @@ REFERENCE_BY_NAME_ROLES: tuple[str, ...] = ("Record", "File", "RecordType", "Pro
 #: A new File needs its contents: an upload, a blob the store already has at its path, or a
 #: file under the stand-in's ``file_root`` (the stand-in's stand-in for the server's file system).
 FILE_NEEDS_CONTENTS = True
+#: ``GET FileSystem/<path>`` serves only the contents of a File entity stored at that path: a
+#: file under the stand-in's ``file_root`` that no File names, or whose File was deleted, is 404
+#: (the server serves its file system through its File entities and removes a deleted File's
+#: file; not verified for files it did not store itself).
+DOWNLOAD_NEEDS_FILE_ENTITY = True
 #: An update whose entity would store exactly what it holds (values compared as their datatype's
 #: values, parents and properties in order) makes no new version: the entity keeps its version,
 #: the answer carries it, and ``res.changes`` does not list it. How the server decides that

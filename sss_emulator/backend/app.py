@@ -444,8 +444,13 @@ class _Backend:
         return _Answer(_xml(root), _first_error(answers))
 
     def download(self, rest: str) -> _Answer:
-        data = self.store.read_blob(rest)
-        if data is None and (local := self._local_file(rest)) is not None:
+        """The contents of the File entity stored at this path; a path no File has (never
+        had, or whose File was deleted) is 404, whatever lies in ``file_root``."""
+        with self.store.lock:
+            known = (self.store.path_owner(rest) is not None
+                     or not decisions.DOWNLOAD_NEEDS_FILE_ENTITY)
+            data = self.store.read_blob(rest) if known else None
+        if data is None and known and (local := self._local_file(rest)) is not None:
             data = local.read_bytes()
         if data is None:
             return _error(404, Message("Error", 404, f"File does not exist: /{rest.lstrip('/')}"))

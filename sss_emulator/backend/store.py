@@ -341,6 +341,8 @@ class EntityStore:
             for entity in targets.values():
                 self._unstore(entity)
                 self._history.pop(entity.id, None)  # type: ignore[arg-type]
+                if entity.role == "File" and entity.path is not None:
+                    self._drop_blob(entity.path)
                 self.changes["deleted"].append(entity.summary(self._parent_names(entity)))
                 self._persist_delete(entity.id)  # type: ignore[arg-type]
             for answer in answers:
@@ -430,6 +432,16 @@ class EntityStore:
         self._remove_file(old)
         if self._db is not None:
             self._db.delete_blob(old)
+
+    def _drop_blob(self, path: str) -> None:
+        """A deleted File's contents go with it, as the server removes the file: from memory,
+        the SQLite file, and the copy this store wrote under ``file_root`` (never a file it
+        did not write: a File made from a file already there keeps that file)."""
+        if self._blobs.pop(path, None) is None:
+            return
+        self._remove_file(path)
+        if self._db is not None:
+            self._db.delete_blob(path)
 
     def _unstore(self, entity: Entity) -> None:
         assert entity.id is not None
