@@ -53,6 +53,7 @@ __all__ = (
     "TRIM_OUTPUT",
     "UNCHANGED_UPDATE_KEEPS_VERSION",
     "USER_RETRIEVE_OTHERS_ROLE",
+    "WRITE_FAILURE_STATUS",
     "XML_REPLACEMENT_CHAR",
     "exit_code_for_signal",
     "shared_dir_name",
@@ -175,6 +176,11 @@ REFERENCE_BY_NAME_ROLES: tuple[str, ...] = ("Record", "File", "RecordType", "Pro
 #: A new File needs its contents: an upload, a blob the store already has at its path, or a
 #: file under the stand-in's ``file_root`` (the stand-in's stand-in for the server's file system).
 FILE_NEEDS_CONTENTS = True
+#: The HTTP status of a write the stand-in could not make durable (its ``--db`` file deleted
+#: while serving, a full disk): everything the write changed is taken back and the answer is
+#: ``<Response><Error code="500" description="…"/></Response>`` (pylib raises
+#: ``HTTPServerError``). What the server answers when its database fails was not verified.
+WRITE_FAILURE_STATUS = 500
 #: ``GET FileSystem/<path>`` serves only the contents of a File entity stored at that path: a
 #: file under the stand-in's ``file_root`` that no File names, or whose File was deleted, is 404
 #: (the server serves its file system through its File entities and removes a deleted File's
