@@ -25,6 +25,7 @@ from pathlib import Path
 
 import linkahead
 import pytest
+from backend_helpers import BackendRun
 from linkahead.exceptions import HTTPServerError
 
 from sss_emulator.backend import EntityStore
@@ -259,3 +260,27 @@ def test_a_full_file_store_takes_back_the_write(tmp_path: Path) -> None:
             store.update([replaced])
         assert _state(store) == before
         assert (caosroot / "a.txt").read_bytes() == b"a" * 1000
+
+
+def test_any_failure_is_the_servers_error_document_and_stores_nothing(
+    backend_run: BackendRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure that is no disk's (a bug) in the middle of a write: the same document, and the
+    half-made write is taken back."""
+    store = backend_run.store
+    count = len(store)
+
+    def broken(entity: Entity) -> None:
+        raise RuntimeError("broken\nin two lines")
+
+    monkeypatch.setattr(store, "_persist", broken)
+    rec = linkahead.Record(name="Half").add_parent("Manufacturer")
+    with pytest.raises(HTTPServerError) as info:
+        rec.insert()
+    assert isinstance(info.value.msg, str)
+    assert "RuntimeError: broken in two lines" in info.value.msg
+    assert "nothing of it was stored" in info.value.msg
+    monkeypatch.undo()
+    assert len(store) == count and store.find_by_name("Half") == []
+    assert linkahead.execute_query("COUNT RECORD WITH name=Half") == 0
+    assert store.changes["inserted"] == []
