@@ -232,6 +232,9 @@ class EntityStore:
         on the way (the SQLite file deleted while serving, a full disk) every change to memory,
         files and the SQLite file is taken back and :class:`StoreWriteError` says what failed.
         Acknowledged writes are committed before the answer, so they survive a SIGKILL."""
+        if self._journal is not None:  # inside another write (the lock is reentrant): its part
+            yield
+            return
         journal = self._journal = WriteJournal()
         next_id, revision = self._next_id, self.revision
         changed = {kind: len(done) for kind, done in self.changes.items()}
