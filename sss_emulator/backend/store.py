@@ -38,9 +38,10 @@ from sss_emulator.backend.model import (
 )
 from sss_emulator.backend.sqlite_file import SqliteMirror
 from sss_emulator.backend.transaction import Transaction, norm_path
+from sss_emulator.backend.unchanged import same_content, unchanged_answer
 from sss_emulator.backend.values import Key, typed_key, value_key
 
-__all__ = ["Author", "EntityStore", "StoreWriteError", "postings", "same_content", "value_key"]
+__all__ = ["Author", "EntityStore", "StoreWriteError", "postings", "value_key"]
 
 Author = tuple[str, str]
 """``(username, realm)`` of whoever writes; versions and ``INSERTED BY`` queries record it."""
@@ -347,7 +348,7 @@ class EntityStore:
                 if draft.path is None and old.path is not None and draft.upload is None:
                     draft.path, draft.checksum, draft.size = old.path, old.checksum, old.size
                 if decisions.UNCHANGED_UPDATE_KEEPS_VERSION and same_content(old, draft):
-                    answers.append(_unchanged_answer(old, draft))
+                    answers.append(unchanged_answer(old, draft))
                     continue
                 seq = (old.version.seq if old.version is not None else 1) + 1
                 draft.version = versions.setdefault(seq, Version(seq, now, *who))
@@ -733,40 +734,6 @@ def _has_errors(entity: Entity) -> bool:
         any(m.type == "Error" for m in entity.messages)
         or any(m.type == "Error" for p in entity.parents for m in p.messages)
         or any(m.type == "Error" for p in entity.properties for m in p.messages)
-    )
-
-
-def same_content(old: Entity, new: Entity) -> bool:
-    """Whether a resolved update draft stores exactly what ``old`` holds: the same name,
-    description, datatype, unit, value, parents, properties and file. Values compare as their
-    datatype's values (``300`` and ``300.0`` are one DOUBLE), as the server's database does."""
-    return (
-        (old.role, old.name, old.description, old.datatype, old.unit)
-        == (new.role, new.name, new.description, new.datatype, new.unit)
-        and _value_keys(old.value, old.datatype) == _value_keys(new.value, new.datatype)
-        and [p.id for p in old.parents] == [p.id for p in new.parents]
-        and [_property_content(p) for p in old.properties]
-        == [_property_content(p) for p in new.properties]
-        and (old.path, old.checksum, old.size) == (new.path, new.checksum, new.size)
-    )
-
-
-def _property_content(prop: PropertyValue) -> tuple[object, ...]:
-    return (prop.id, prop.name, prop.datatype, _value_keys(prop.value, prop.datatype),
-            prop.unit, (prop.importance or "FIX").upper(), prop.description)
-
-
-def _value_keys(value: Value, datatype: str | None) -> object:
-    if isinstance(value, list):
-        return [None if v is None else typed_key(v, datatype) for v in value]
-    return None if value is None else typed_key(value, datatype)
-
-
-def _unchanged_answer(old: Entity, draft: Entity) -> Entity:
-    """An update that changes nothing answers with the stored entity and its version, carrying
-    the request's cuid and warnings."""
-    return dataclasses.replace(
-        old, cuid=draft.cuid, messages=[m for m in draft.messages if m.type != "Error"]
     )
 
 
