@@ -17,6 +17,7 @@ __all__ = (
     "DEFAULT_ADMIN_ROLE",
     "DEFAULT_REALM",
     "DEFAULT_USER",
+    "DOWNLOAD_NEEDS_FILE_ENTITY",
     "EMAIL_INI_SECTION_SINCE",
     "EMAIL_SECTION_WHEN_CLIENT_UNKNOWN",
     "ENTITY_ACL_OWNER_PERMISSIONS",
@@ -41,6 +42,7 @@ __all__ = (
     "PURPOSE_TOKEN_DEFAULT_USER",
     "QUERY_LIMIT_STATUS",
     "QUERY_TIME_LIMIT_S",
+    "REFERENCE_BY_NAME_ROLES",
     "REFERENCE_TO_DATATYPE_ITSELF",
     "REGEX_CASE_INSENSITIVE",
     "REGEX_MAX_STATES",
@@ -51,7 +53,9 @@ __all__ = (
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
     "TRIM_OUTPUT",
+    "UNCHANGED_UPDATE_KEEPS_VERSION",
     "USER_RETRIEVE_OTHERS_ROLE",
+    "WRITE_FAILURE_STATUS",
     "XML_REPLACEMENT_CHAR",
     "exit_code_for_signal",
     "shared_dir_name",
@@ -188,9 +192,29 @@ OBLIGATORY_CHECKED_ROLES = ("Record", "File")
 #: A reference property typed with RecordType ``X`` accepts Records/Files that have ``X`` among
 #: their (transitive) parents, and RecordTypes that inherit from ``X``; ``X`` itself is refused.
 REFERENCE_TO_DATATYPE_ITSELF = False
+#: A reference value given by name may name an entity of these roles; when more than one
+#: entity (of any of them) has the name, the reference is refused as ambiguous (an error on the
+#: property, 114 on the entity), as the server refuses names it cannot identify, never resolved
+#: to the first. Which roles count, and the error's text and code, were not verified.
+REFERENCE_BY_NAME_ROLES: tuple[str, ...] = ("Record", "File", "RecordType", "Property")
 #: A new File needs its contents: an upload, a blob the store already has at its path, or a
 #: file under the stand-in's ``file_root`` (the stand-in's stand-in for the server's file system).
 FILE_NEEDS_CONTENTS = True
+#: The HTTP status of a write the stand-in could not make durable (its ``--db`` file deleted
+#: while serving, a full disk): everything the write changed is taken back and the answer is
+#: ``<Response><Error code="500" description="…"/></Response>`` (pylib raises
+#: ``HTTPServerError``). What the server answers when its database fails was not verified.
+WRITE_FAILURE_STATUS = 500
+#: ``GET FileSystem/<path>`` serves only the contents of a File entity stored at that path: a
+#: file under the stand-in's ``file_root`` that no File names, or whose File was deleted, is 404
+#: (the server serves its file system through its File entities and removes a deleted File's
+#: file; not verified for files it did not store itself).
+DOWNLOAD_NEEDS_FILE_ENTITY = True
+#: An update whose entity would store exactly what it holds (values compared as their datatype's
+#: values, parents and properties in order) makes no new version: the entity keeps its version,
+#: the answer carries it, and ``res.changes`` does not list it. How the server decides that
+#: nothing changed was not verified.
+UNCHANGED_UPDATE_KEEPS_VERSION = True
 #: ``UPDATED`` in a transaction filter (``WHICH WAS UPDATED BY ME``) means a later version than
 #: the first; the insert itself is no update.
 INSERT_IS_NO_UPDATE = True

@@ -38,7 +38,7 @@ from sss_emulator.backend.entity_xml import (
 from sss_emulator.backend.model import Entity, Message, Principal, UserRecord
 from sss_emulator.backend.query.evaluate import QueryRun, evaluate, evaluate_versions
 from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
-from sss_emulator.backend.store import EntityStore
+from sss_emulator.backend.store import EntityStore, StoreWriteError
 from sss_emulator.wire import (
     below_context_root,
     context_root_prefix,
@@ -134,7 +134,14 @@ def make_backend_app(
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = _Request(environ)
-        answer = backend.dispatch(request)
+        try:
+            answer = backend.dispatch(request)
+        except Exception as exc:  # never werkzeug's HTML page: the server's error document
+            _log.exception("the stand-in failed on %s %s", request.method, request.path)
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            answer = _error(500, Message(
+                "Error", 500, f"The stand-in failed on this request ({type(exc).__name__}: "
+                f"{detail}); nothing of it was stored. Please report this."))
         renewed = environ.get(_RENEWED)
         if renewed:
             answer.response.headers.add(
@@ -385,18 +392,21 @@ class _Backend:
         flags = {k.lower(): v for k, v in request.args.items()}
         unique = flags.get("uniquename", "").lower() == "true"
         author = (principal.name, principal.realm)
-        if self._refuse_acl_changes(drafts, author, insert=insert):
-            answers, ok = drafts, False
-        elif insert:
-            answers, ok = self.store.insert(
-                drafts, unique_names=unique, flags=flags, file_exists=self._file_exists,
-                author=author,
-            )
-        else:
-            answers, ok = self.store.update(
-                drafts, unique_names=unique, flags=flags, file_exists=self._file_exists,
-                author=author,
-            )
+        try:
+            if self._refuse_acl_changes(drafts, author, insert=insert):
+                answers, ok = drafts, False
+            elif insert:
+                answers, ok = self.store.insert(
+                    drafts, unique_names=unique, flags=flags, file_exists=self._file_exists,
+                    author=author,
+                )
+            else:
+                answers, ok = self.store.update(
+                    drafts, unique_names=unique, flags=flags, file_exists=self._file_exists,
+                    author=author,
+                )
+        except StoreWriteError as err:
+            return _write_failed(err, principal)
         root = response_element(principal)
         if not ok:
             root.append(render_message(messages.not_qualified()))
@@ -437,15 +447,23 @@ class _Backend:
         return None
 
     def delete(self, principal: Principal, rest: str) -> _Answer:
-        answers, _ok = self.store.delete([r for r in rest.split("&") if r])
+        try:
+            answers, _ok = self.store.delete([r for r in rest.split("&") if r])
+        except StoreWriteError as err:
+            return _write_failed(err, principal)
         root = response_element(principal)
         for entity in answers:
             root.append(render_entity(entity, self.store))
         return _Answer(_xml(root), _first_error(answers))
 
     def download(self, rest: str) -> _Answer:
-        data = self.store.read_blob(rest)
-        if data is None and (local := self._local_file(rest)) is not None:
+        """The contents of the File entity stored at this path; a path no File has (never
+        had, or whose File was deleted) is 404, whatever lies in ``file_root``."""
+        with self.store.lock:
+            known = (self.store.path_owner(rest) is not None
+                     or not decisions.DOWNLOAD_NEEDS_FILE_ENTITY)
+            data = self.store.read_blob(rest) if known else None
+        if data is None and known and (local := self._local_file(rest)) is not None:
             data = local.read_bytes()
         if data is None:
             return _error(404, Message("Error", 404, f"File does not exist: /{rest.lstrip('/')}"))
@@ -467,6 +485,13 @@ def _too_large(principal: Principal | None,
     return _error(413, Message("Error", 413, f"The request body is larger than the stand-in "
                                              f"accepts ({limit} bytes); send less at once."),
                   principal)
+
+
+def _write_failed(err: StoreWriteError, principal: Principal) -> _Answer:
+    """A write the store could not make durable (it took everything back): the server's error
+    document with the status a failing server answers, so pylib raises ``HTTPServerError``."""
+    status = decisions.WRITE_FAILURE_STATUS
+    return _error(status, Message("Error", status, str(err)), principal)
 
 
 def _first_error(entities: list[Entity]) -> str | None:

@@ -21,6 +21,7 @@ import yaml
 from lxml import etree
 
 from sss_emulator.backend.entity_xml import parse_entity
+from sss_emulator.backend.journal import StoreWriteError
 from sss_emulator.backend.model import (
     ROLES,
     Entity,
@@ -86,7 +87,11 @@ def load_data_file(store: EntityWriter, path: Path) -> list[Entity]:
             path, None, f"unknown data file type {suffix!r}; use .xml, .yml, .yaml or .json"
         )
     draft_lines = [lines.get(id(d)) for d in drafts]
-    answers, ok = store.insert(drafts, unique_names=False, keep_ids=True, record_changes=False)
+    try:
+        answers, ok = store.insert(drafts, unique_names=False, keep_ids=True,
+                                   record_changes=False)
+    except StoreWriteError as err:  # the store's file could not take them: nothing was loaded
+        raise DataFileError(path, None, str(err)) from err
     if not ok:
         for draft, line in zip(answers, draft_lines, strict=True):
             problem = _describe_errors(draft)

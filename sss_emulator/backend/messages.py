@@ -32,6 +32,7 @@ __all__ = [
     "obligatory_missing",
     "path_in_use",
     "query_error",
+    "reference_ambiguous",
     "reference_does_not_exist",
     "reference_not_qualified",
     "still_referenced",
@@ -77,6 +78,17 @@ def deleted() -> Message:
 def reference_does_not_exist(value: str) -> Message:
     """A reference property pointing at no entity (code unconfirmed)."""
     return Message("Error", 235, f"Referenced entity does not exist: {value!r}.")
+
+
+def reference_ambiguous(value: str) -> Message:
+    """A reference given by a name several entities share (text and code unconfirmed: the
+    server's ``ENTITY_NAME_DUPLICATES`` wording as remembered, no code pylib maps)."""
+    return Message(
+        "Error",
+        0,
+        f"This entity cannot be identified due to name duplicates: {value!r} names more than "
+        "one entity. Refer to it by its id.",
+    )
 
 
 _PARSE_TEXTS = {

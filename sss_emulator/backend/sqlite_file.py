@@ -6,6 +6,7 @@ reads everything back once when the store is opened.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
@@ -78,6 +79,13 @@ class SqliteMirror:
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_id', ?)", (next_id,)
         )
         self._db.commit()
+
+    def rollback(self) -> None:
+        """Take back what this store transaction wrote (its commit failed, or a step before).
+        A rollback that fails too (the connection is gone) leaves the file at its last commit,
+        which is where SQLite's journal puts it back on the next open."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.rollback()
 
     def close(self) -> None:
         self._db.close()

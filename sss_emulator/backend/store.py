@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sss_emulator import decisions
 from sss_emulator.backend import messages
+from sss_emulator.backend.journal import (
+    StoreWriteError,
+    WriteJournal,
+    failure_text,
+    write_file_undoably,
+)
 from sss_emulator.backend.model import (
     Entity,
     Message,
+    PropertyValue,
     Role,
     Value,
     Version,
@@ -29,9 +38,10 @@ from sss_emulator.backend.model import (
 )
 from sss_emulator.backend.sqlite_file import SqliteMirror
 from sss_emulator.backend.transaction import Transaction, norm_path
+from sss_emulator.backend.unchanged import same_content, unchanged_answer
 from sss_emulator.backend.values import Key, typed_key, value_key
 
-__all__ = ["Author", "EntityStore", "postings", "value_key"]
+__all__ = ["Author", "EntityStore", "StoreWriteError", "postings", "value_key"]
 
 Author = tuple[str, str]
 """``(username, realm)`` of whoever writes; versions and ``INSERTED BY`` queries record it."""
@@ -79,6 +89,8 @@ class EntityStore:
         }
         self._reset_indexes()
         self._db: SqliteMirror | None = None
+        self._journal: WriteJournal | None = None
+        """How to take back the write in progress, if it fails (see :meth:`_writing`)."""
         self.file_root: Path | None = None
         """A folder that holds every stored file at its server path (see :meth:`keep_files_in`)."""
         self.sqlite_path = Path(sqlite_path) if sqlite_path is not None else None
@@ -212,11 +224,50 @@ class EntityStore:
 
     def add_blob(self, path: str, data: bytes) -> None:
         """Put file contents at a server path, for seeding File entities."""
-        with self.lock:
-            self._blobs[norm_path(path)] = data
-            self._persist_blob(norm_path(path))
+        with self.lock, self._writing():
+            self._set_blob(norm_path(path), data)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write, all or nothing: it ends with the SQLite commit, and when anything fails
+        on the way (the SQLite file deleted while serving, a full disk) every change to memory,
+        files and the SQLite file is taken back and :class:`StoreWriteError` says what failed.
+        Acknowledged writes are committed before the answer, so they survive a SIGKILL."""
+        if self._journal is not None:  # inside another write (the lock is reentrant): its part
+            yield
+            return
+        journal = self._journal = WriteJournal()
+        next_id, revision = self._next_id, self.revision
+        changed = {kind: len(done) for kind, done in self.changes.items()}
+        try:
+            yield
+            if journal.dirty:
+                self._after_write()
+                if self._db is not None:
+                    self._db.commit(self._next_id)
+        except BaseException as exc:
+            self._journal = None  # taking back records nothing
+            journal.undo()
             if self._db is not None:
-                self._db.commit(self._next_id)
+                self._db.rollback()
+            self._next_id, self.revision = next_id, revision
+            for kind, count in changed.items():
+                del self.changes[kind][count:]
+            self._clear_caches()
+            if isinstance(exc, OSError | sqlite3.Error):
+                _log.warning("a write failed and was taken back: %s", exc)
+                raise StoreWriteError(failure_text(exc, self.sqlite_path)) from exc
+            raise
+        else:
+            journal.committed()
+        finally:
+            self._journal = None
+
+    def _on_undo(self, step: Callable[[], None]) -> None:
+        """Record how to take back a change to memory: right after making it, before any I/O
+        that may fail (a step recorded later would be lost with the failure)."""
+        if self._journal is not None:
+            self._journal.on_undo(step)
 
     # ----------------------------------------------------------------- writing
     def insert(
@@ -241,7 +292,7 @@ class EntityStore:
         ``file_exists`` enables the check that a new File has contents (see :class:`Transaction`);
         ``author`` is who writes (default: the emulator's default user, as for seeded data).
         """
-        with self.lock:
+        with self.lock, self._writing():
             tx = Transaction(self, drafts, flags=flags, file_exists=file_exists)
             given_ids, next_id = [d.id for d in drafts], self._next_id
             for draft in drafts:
@@ -258,7 +309,6 @@ class EntityStore:
             for draft in drafts:
                 draft.version = version
                 answers.append(self._store(draft, record_changes and "inserted"))
-            self._after_write()
             return answers, True
 
     def update(
@@ -275,7 +325,7 @@ class EntityStore:
         Each updated entity gets a new version; the replaced one stays retrievable as
         ``<id>@<version id>``.
         """
-        with self.lock:
+        with self.lock, self._writing():
             tx = Transaction(self, drafts, flags=flags, file_exists=file_exists)
             pairs: list[tuple[Entity, Entity | None]] = []
             for draft in drafts:
@@ -295,25 +345,26 @@ class EntityStore:
             answers: list[Entity] = []
             for draft in drafts:
                 old = self._entities[draft.id]  # type: ignore[index]
-                seq = (old.version.seq if old.version is not None else 1) + 1
-                draft.version = versions.setdefault(seq, Version(seq, now, *who))
-                self._history.setdefault(old.id, []).append(old)  # type: ignore[arg-type]
-                self._persist_history(old)
                 if draft.path is None and old.path is not None and draft.upload is None:
                     draft.path, draft.checksum, draft.size = old.path, old.checksum, old.size
-                elif draft.upload is None and old.path and draft.path and old.path != draft.path:
+                if decisions.UNCHANGED_UPDATE_KEEPS_VERSION and same_content(old, draft):
+                    answers.append(unchanged_answer(old, draft))
+                    continue
+                seq = (old.version.seq if old.version is not None else 1) + 1
+                draft.version = versions.setdefault(seq, Version(seq, now, *who))
+                self._add_history(old)
+                if draft.upload is None and old.path and draft.path and old.path != draft.path:
                     self._move_blob(old.path, draft.path)
                     draft.checksum, draft.size = old.checksum, old.size
                 self._unstore(old)
                 answers.append(self._store(draft, "updated"))
                 if old.role == "RecordType" and old.name and draft.name != old.name:
                     self._rename_datatype(old.name, draft.name or "")
-            self._after_write()
             return answers, True
 
     def delete(self, refs: list[str]) -> tuple[list[Entity], bool]:
         """Delete by id (or name, as pylib sends for id-less entities), all-or-nothing."""
-        with self.lock:
+        with self.lock, self._writing():
             answers: list[Entity] = []
             targets: dict[int, Entity] = {}
             for ref in refs:
@@ -333,12 +384,13 @@ class EntityStore:
                 return answers, False
             for entity in targets.values():
                 self._unstore(entity)
-                self._history.pop(entity.id, None)  # type: ignore[arg-type]
+                self._drop_history(entity.id)  # type: ignore[arg-type]
+                if entity.role == "File" and entity.path is not None:
+                    self._drop_blob(entity.path)
                 self.changes["deleted"].append(entity.summary(self._parent_names(entity)))
                 self._persist_delete(entity.id)  # type: ignore[arg-type]
             for answer in answers:
                 answer.messages.append(messages.deleted())
-            self._after_write()
             return answers, True
 
     def retrieve(self, refs: list[str]) -> list[Entity]:
@@ -380,8 +432,7 @@ class EntityStore:
         )
         entity.cuid, entity.messages, entity.flags, entity.acl = None, [], None, None
         if entity.upload is not None and entity.path is not None:
-            self._blobs[entity.path] = entity.upload
-            self._persist_blob(entity.path)
+            self._set_blob(entity.path, entity.upload)
         entity.upload, entity.upload_ref = None, None
         answer.upload = None
         for parent in entity.parents:
@@ -390,8 +441,8 @@ class EntityStore:
         for prop in entity.properties:
             prop.messages.clear()
         assert entity.id is not None
-        self._entities[entity.id] = entity
-        self._index(entity)
+        self._put(entity)
+        self._on_undo(lambda: self._take(entity))
         if isinstance(change, str):
             self.changes[change].append(entity.summary(self._parent_names(entity)))
         self._persist(entity)
@@ -403,39 +454,100 @@ class EntityStore:
         spellings = {old: new, f"LIST<{old}>": f"LIST<{new}>"}
         for entity in self._entities.values():
             changed = False
-            if entity.datatype in spellings:
-                entity.datatype = spellings[entity.datatype]
-                changed = True
-            for prop in entity.properties:
-                if prop.datatype in spellings:
-                    prop.datatype = spellings[prop.datatype]
+            holders: list[Entity | PropertyValue] = [entity, *entity.properties]
+            for holder in holders:
+                if holder.datatype in spellings:
+                    self._on_undo(_setter(holder, holder.datatype))
+                    holder.datatype = spellings[holder.datatype]
                     changed = True
             if changed:
                 self._persist(entity)
 
     def _move_blob(self, old: str, new: str) -> None:
         """A File whose path changed keeps its contents under the new path."""
-        data = self._blobs.pop(old, None)
+        data = self._blobs.get(old)
         if data is None:
             return
-        self._blobs[new] = data
-        self._persist_blob(new)
-        self._remove_file(old)
-        if self._db is not None:
-            self._db.delete_blob(old)
+        self._set_blob(old, None)
+        self._set_blob(new, data)
 
-    def _unstore(self, entity: Entity) -> None:
+    def _drop_blob(self, path: str) -> None:
+        """A deleted File's contents go with it, as the server removes the file: from memory,
+        the SQLite file, and the copy this store wrote under ``file_root`` (never a file it
+        did not write: a File made from a file already there keeps that file)."""
+        self._set_blob(path, None)
+
+    def _set_blob(self, path: str, data: bytes | None) -> None:
+        """Put (or with None, remove) a file's contents: in memory, in the SQLite file and as
+        the copy under ``file_root``; a removed copy goes only once the write is durable."""
+        previous = self._blobs.get(path)
+        if data is None and previous is None:
+            return
+        # each step is undoable before the next I/O, which may fail
+        self._on_undo(lambda: self._restore_blob(path, previous))
+        if data is None:
+            del self._blobs[path]
+            if self._db is not None:
+                self._db.delete_blob(path)
+            if self._journal is not None:
+                self._journal.after_commit(lambda: self._remove_file(path))
+            else:
+                self._remove_file(path)
+        else:
+            self._blobs[path] = data
+            if self._db is not None:
+                self._db.put_blob(path, data)
+            if self.file_root is not None:
+                self._write_file(path, data)
+
+    def _restore_blob(self, path: str, data: bytes | None) -> None:
+        if data is None:
+            self._blobs.pop(path, None)
+        else:
+            self._blobs[path] = data
+
+    def _add_history(self, old: Entity) -> None:
+        """Keep the version an update replaces."""
+        entity_id = old.id
+        assert entity_id is not None
+
+        def take_back() -> None:
+            chain = self._history[entity_id]
+            chain.pop()
+            if not chain:
+                del self._history[entity_id]
+
+        self._history.setdefault(entity_id, []).append(old)
+        self._on_undo(take_back)  # before the I/O, which may fail
+        self._persist_history(old)
+
+    def _drop_history(self, entity_id: int) -> None:
+        chain = self._history.pop(entity_id, None)
+        if chain is not None:
+            self._on_undo(lambda: self._history.__setitem__(entity_id, chain))
+
+    def _put(self, entity: Entity) -> None:
+        assert entity.id is not None
+        self._entities[entity.id] = entity
+        self._index(entity)
+
+    def _take(self, entity: Entity) -> None:
         assert entity.id is not None
         self._unindex(entity)
         del self._entities[entity.id]
 
+    def _unstore(self, entity: Entity) -> None:
+        self._take(entity)
+        self._on_undo(lambda: self._put(entity))
+
     def _after_write(self) -> None:
         self.revision += 1
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
         self.query_cache.clear()
         self._ancestor_cache.clear()
         self._descendant_cache.clear()
-        if self._db is not None:
-            self._db.commit(self._next_id)
 
     def _lookup_ref(self, ref: str) -> list[Entity]:
         ref, _at, version = ref.partition("@")
@@ -566,31 +678,26 @@ class EntityStore:
         if self._db is not None:
             self._db.delete_entity(entity_id)
 
-    def _persist_blob(self, path: str) -> None:
-        if self._db is not None:
-            self._db.put_blob(path, self._blobs[path])
-        if self.file_root is not None:
-            self._write_file(path)
-
     def keep_files_in(self, folder: Path) -> None:
         """Also keep each stored file's contents at ``folder/<path>``, as the server's file
         store (caosroot) does, so a script can read a file it inserted from disk."""
         with self.lock:
             self.file_root = folder
             folder.mkdir(parents=True, exist_ok=True)
-            for path in self._blobs:
-                self._write_file(path)
+            for path, data in self._blobs.items():
+                self._write_file(path, data)
 
-    def _write_file(self, path: str) -> None:
+    def _write_file(self, path: str, data: bytes) -> None:
         assert self.file_root is not None
         target = self.file_root / path.lstrip("/")
         if not target.resolve().is_relative_to(self.file_root.resolve()):
             return  # a path with ../ stays out of the folder (the server refuses it anyway)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(self._blobs[path])
+        write_file_undoably(self._journal, target, data)
 
     def _remove_file(self, path: str) -> None:
-        if self.file_root is not None:
+        """Remove the copy of a file the store no longer holds (one stored again at the same
+        path since, by the same write, stays)."""
+        if self.file_root is not None and path not in self._blobs:
             target = self.file_root / path.lstrip("/")
             if target.resolve().is_relative_to(self.file_root.resolve()):
                 target.unlink(missing_ok=True)
@@ -628,6 +735,15 @@ def _has_errors(entity: Entity) -> bool:
         or any(m.type == "Error" for p in entity.parents for m in p.messages)
         or any(m.type == "Error" for p in entity.properties for m in p.messages)
     )
+
+
+def _setter(holder: Entity | PropertyValue, datatype: str | None) -> Callable[[], None]:
+    """Puts a datatype back (taking back a renamed RecordType's new name)."""
+
+    def put_back() -> None:
+        holder.datatype = datatype
+
+    return put_back
 
 
 def _missing(ref: str) -> Entity:

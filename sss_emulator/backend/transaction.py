@@ -96,6 +96,13 @@ class Transaction:
                     return entity
         return found[0] if found else None
 
+    def named(self, name: str) -> list[Entity]:
+        """Every entity this name denotes: this request's drafts first, then the stored ones
+        the request does not replace (an update's draft stands for its stored entity)."""
+        batch = self.batch_by_name.get(name.lower(), [])
+        taken = {e.id for e in batch} | set(self.batch_by_id)
+        return batch + [e for e in self.store.find_by_name(name) if e.id not in taken]
+
     def lookup(
         self, ref_id: int | None, name: str | None, prefer: tuple[Role, ...]
     ) -> Entity | None:
@@ -303,10 +310,14 @@ class Transaction:
             if parse_datetime(value) is None:
                 prop.messages.append(messages.invalid_value(value, datatype))
         elif is_reference_datatype(datatype):
-            target = self._reference_target(value)
-            if target is None:
+            targets = self._reference_targets(value)
+            if not targets:
                 prop.messages.append(messages.reference_does_not_exist(value))
                 return value
+            if len(targets) > 1:
+                prop.messages.append(messages.reference_ambiguous(value))
+                return value
+            target = targets[0]
             if not self._reference_qualifies(target, datatype):
                 prop.messages.append(messages.reference_not_qualified(datatype))
             return str(target.id)
@@ -325,10 +336,14 @@ class Transaction:
             return decisions.REFERENCE_TO_DATATYPE_ITSELF
         return rt.id in self.ancestors(target.id)
 
-    def _reference_target(self, value: str) -> Entity | None:
+    def _reference_targets(self, value: str) -> list[Entity]:
+        """What a reference value denotes: the entity of an id, or every entity of a name
+        (more than one is refused as ambiguous, never resolved to the first)."""
         if value.lstrip("-").isdigit():
-            return self.lookup_id(int(value))
-        return self.lookup_name(value, ("Record", "File", "RecordType", "Property"))
+            found = self.lookup_id(int(value))
+            return [] if found is None else [found]
+        roles = decisions.REFERENCE_BY_NAME_ROLES
+        return [e for e in self.named(value) if e.role in roles]
 
     # ----------------------------------------------------------------- checks
     def _check_obligatory(self, draft: Entity) -> None:

@@ -10,6 +10,7 @@ import pytest
 from backend_helpers import BACKEND_TOKEN, BackendRun, backend_authenticate
 from linkahead.exceptions import (
     EntityDoesNotExistError,
+    HTTPResourceNotFoundError,
     LoginFailedError,
     TransactionError,
     UniqueNamesError,
@@ -18,6 +19,7 @@ from lxml import etree
 from werkzeug.test import Client
 
 from sss_emulator.backend import CallRecorder, EntityStore, make_backend_app
+from sss_emulator.backend.model import Entity
 
 _COOKIE = {"SessionToken": BACKEND_TOKEN}
 
@@ -119,6 +121,44 @@ class TestRoundTrips:
         found = linkahead.execute_query("FIND FILE WHICH IS STORED AT /scores/*", unique=True)
         assert found.id == f.id
         assert linkahead.Info()._stats.files == 1
+
+    def test_a_deleted_files_path_is_404(self, backend_run: BackendRun, tmp_path: Path) -> None:
+        """Issue 21: the deleted File's bytes were still served at its path."""
+        local = tmp_path / "score.txt"
+        local.write_bytes(b"secret score")
+        f = linkahead.File(path="/scores/gone.txt", file=str(local)).add_parent("Concert")
+        f.insert()
+        kept = linkahead.File(id=f.id).retrieve()
+        f.delete()
+        with pytest.raises(HTTPResourceNotFoundError):
+            kept.download(str(tmp_path / "copy.txt"))
+        with pytest.raises(HTTPResourceNotFoundError):
+            linkahead.get_connection().download_file("/scores/gone.txt")
+        assert backend_run.store.read_blob("/scores/gone.txt") is None
+        # the path is free again, and a new File there serves its own contents
+        local.write_bytes(b"new score")
+        again = linkahead.File(path="/scores/gone.txt", file=str(local)).insert()
+        assert Path(again.download(str(tmp_path / "n.txt"))).read_bytes() == b"new score"
+
+    def test_a_deleted_files_contents_leave_the_db_and_the_file_store(
+        self, tmp_path: Path
+    ) -> None:
+        """What the stand-in wrote for a File (its ``--db`` row, its copy in the scripts'
+        caosroot) goes with it; a file it did not write stays."""
+        store = EntityStore(sqlite_path=tmp_path / "store.sqlite")
+        caosroot = tmp_path / "caosroot"
+        store.keep_files_in(caosroot)
+        (caosroot / "mine.txt").write_bytes(b"the user's")
+        (up,), _ = store.insert([Entity(id=None, role="File", path="/up.txt", upload=b"x")])
+        (mine,), _ = store.insert([Entity(id=None, role="File", path="/mine.txt")])
+        assert (caosroot / "up.txt").read_bytes() == b"x"
+        store.delete([str(up.id), str(mine.id)])
+        assert not (caosroot / "up.txt").exists()
+        assert (caosroot / "mine.txt").read_bytes() == b"the user's"
+        store.close()
+        reopened = EntityStore(sqlite_path=tmp_path / "store.sqlite")
+        assert reopened.read_blob("/up.txt") is None and len(reopened) == 0
+        reopened.close()
 
     def test_file_update_moves_and_replaces_contents(
         self, backend_run: BackendRun, tmp_path: Path
@@ -273,10 +313,14 @@ class TestMounting:
     ) -> None:
         (tmp_path / "raw").mkdir()
         (tmp_path / "raw" / "a.bin").write_bytes(b"\x00\x01")
+        (tmp_path / "raw" / "unnamed.bin").write_bytes(b"\x02")
+        backend_store.insert([Entity(id=None, role="File", path="/raw/a.bin")])
         client = _client(backend_store, file_root=tmp_path)
         client.set_cookie("SessionToken", BACKEND_TOKEN)
         assert client.get("/FileSystem/raw/a.bin").data == b"\x00\x01"
         assert client.get("/FileSystem/../etc/passwd").status_code == 404
+        # a file no File entity names is not served, as the server serves its Files
+        assert client.get("/FileSystem/raw/unnamed.bin").status_code == 404
 
 
 class TestWireFormat:

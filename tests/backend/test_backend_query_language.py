@@ -106,6 +106,25 @@ class TestUnits:
         assert _names("FIND Guitar WITH price > 1 kEUR") == ["Stratocaster"]
         assert _names("FIND Guitar WITH price > 0.9kEUR") == ["Bass Twelve", "Stratocaster"]
 
+    def test_numbers_with_an_exponent(self, backend_run: BackendRun) -> None:
+        """Issue 21: ``1.5e7`` was read as 1.5 in the unit ``e7``."""
+        assert _names("FIND Guitar WITH price > 1.5e7") == []
+        assert _names("FIND MusicalInstrument WITH price > 4E4") == ["Grand"]
+        assert _names("FIND Guitar WITH price > 1E-3") == ["Bass Twelve", "Classic", "Stratocaster"]
+        assert linkahead.execute_query("COUNT Guitar WITH price > -2.5e+4") == 3
+        assert _names("FIND Guitar WITH price < 1.2e3") == ["Bass Twelve", "Classic"]
+        assert _names("FIND Guitar WITH strings > 1e1") == ["Bass Twelve"]
+        assert _names("FIND Guitar WITH strings = 1.2e1") == ["Bass Twelve"]
+        assert _names("FIND Guitar WITH price = 3e2") == ["Classic"]
+
+    def test_numbers_with_an_exponent_and_a_unit(self, backend_run: BackendRun) -> None:
+        assert _names("FIND Guitar WITH price > 1.0e3 EUR") == ["Stratocaster"]
+        assert _names("FIND Guitar WITH price > 9e-1 kEUR") == ["Bass Twelve", "Stratocaster"]
+        assert _names("FIND Guitar WITH price > 1.5e2EUR") == ["Bass Twelve", "Classic",
+                                                               "Stratocaster"]
+        with pytest.raises(TransactionError, match="unit conversion"):
+            linkahead.execute_query("FIND Guitar WITH price > 1.5e7 USD")
+
     def test_other_units_are_refused_by_name(self, backend_run: BackendRun) -> None:
         with pytest.raises(TransactionError, match="unit conversion"):
             linkahead.execute_query("FIND Guitar WITH price > 1000 USD")
@@ -230,6 +249,23 @@ class TestVersionsInQueries:
         assert [e.version.id for e in both] == [first, rec.version.id]
         assert [e.version.is_head for e in both] == [False, True]
         assert linkahead.execute_query("COUNT ANY VERSION OF Guitar WITH name=Changing") == 2
+
+    def test_any_version_of_a_role_without_a_name(self, backend_run: BackendRun) -> None:
+        """Issue 21: without a RecordType name the role's ids are patched with the old
+        versions', and answered 500 (``TypeError``) once any entity had been updated."""
+        rec = _guitar("Changing", price=10)
+        first = rec.version.id
+        rec.get_property("price").value = 20
+        rec.update()
+        records = len(linkahead.execute_query("FIND RECORD"))
+        found = linkahead.execute_query("FIND ANY VERSION OF RECORD")
+        assert len(found) == records + 1
+        assert [e.version.id for e in found if e.id == rec.id] == [first, rec.version.id]
+        old = linkahead.execute_query("FIND ANY VERSION OF RECORD WITH price = 10")
+        assert [(e.id, e.version.id) for e in old] == [(rec.id, first)]
+        entities = linkahead.execute_query("COUNT ENTITY")
+        assert linkahead.execute_query("COUNT ANY VERSION OF ENTITY") == entities + 1
+        assert linkahead.execute_query("COUNT ANY VERSION OF ENTITY WITH price = 10") == 1
 
 
 class TestCaoscrawlerQueries:

@@ -135,6 +135,68 @@ class TestReferences:
         concert.add_property(name="instruments", value=[guitar.id, piano.id]).insert()
         assert concert.id > 0
 
+    def test_a_name_two_records_share_is_refused_as_ambiguous(
+        self, backend_run: BackendRun
+    ) -> None:
+        """Issue 21: the reference was linked silently to the first ``Dup``."""
+        first = linkahead.Record(name="Dup").add_parent("Manufacturer").insert(unique=False)
+        second = linkahead.Record(name="Dup").add_parent("Manufacturer").insert(unique=False)
+        before = len(backend_run.store)
+        rec = _guitar().add_property(name="price", value=1)
+        rec.add_property(name="Manufacturer", value="Dup")
+        with pytest.raises(TransactionError) as info:
+            rec.insert()
+        assert info.value.msg == NOT_QUALIFIED
+        assert info.value.has_error(UnqualifiedPropertiesError)
+        (error,) = [e for e in _direct_errors(info.value) if e.entity.role == "Property"]
+        assert error.entity.name == "Manufacturer"
+        assert "name duplicates" in error.msg and "'Dup'" in error.msg
+        assert len(backend_run.store) == before
+        # by id it works, and a name only one entity has still resolves
+        rec.get_property("Manufacturer").value = second.id
+        rec.insert()
+        assert rec.get_property("Manufacturer").value == second.id
+        fender = linkahead.Record().add_parent("Guitar").add_property(name="price", value=2)
+        fender.add_property(name="Manufacturer", value="Fender").insert()
+        assert fender.get_property("Manufacturer").value not in (first.id, second.id, None)
+
+    def test_a_list_element_and_an_update_are_checked_too(self, backend_run: BackendRun) -> None:
+        for _ in range(2):
+            linkahead.Record(name="Twin").add_parent("Guitar").add_property(
+                name="price", value=5).insert(unique=False)
+        concert = linkahead.Record().add_parent("Concert")
+        concert.add_property(name="instruments", value=["Classic", "Twin"])
+        with pytest.raises(TransactionError) as info:
+            concert.insert()
+        assert info.value.has_error(UnqualifiedPropertiesError)
+        concert.get_property("instruments").value = ["Classic"]
+        concert.insert()
+        concert.get_property("instruments").value = ["Twin"]
+        with pytest.raises(TransactionError):
+            concert.update()
+
+    def test_a_name_this_request_also_gives_is_ambiguous(self, backend_run: BackendRun) -> None:
+        """A new Record named like a stored one makes the name ambiguous in the same request."""
+        twin = linkahead.Record(name="Yamaha").add_parent("Manufacturer")
+        rec = _guitar().add_property(name="price", value=1)
+        rec.add_property(name="Manufacturer", value="Yamaha")
+        with pytest.raises(TransactionError) as info:
+            linkahead.Container().extend([twin, rec]).insert(unique=False)
+        assert info.value.has_error(UnqualifiedPropertiesError)
+
+    def test_renaming_an_entity_in_the_same_update_leaves_one(
+        self, backend_run: BackendRun
+    ) -> None:
+        """An update's draft stands for its stored entity: renaming one of two ``Dup`` Records
+        while referring to ``Dup`` leaves one, and that one is taken."""
+        first = linkahead.Record(name="Dup").add_parent("Manufacturer").insert(unique=False)
+        second = linkahead.Record(name="Dup").add_parent("Manufacturer").insert(unique=False)
+        classic = linkahead.execute_query("FIND Guitar WITH name=Classic", unique=True)
+        first.name = "Renamed"
+        classic.get_property("Manufacturer").value = "Dup"
+        linkahead.Container().extend([first, classic]).update()
+        assert classic.get_property("Manufacturer").value == second.id
+
     def test_file_datatype_needs_a_file(self, backend_run: BackendRun) -> None:
         linkahead.Property(name="scan", datatype=linkahead.FILE).insert()
         yamaha = linkahead.execute_query("FIND Manufacturer WITH name=Yamaha", unique=True)

@@ -57,6 +57,47 @@ class TestVersions:
         previous = linkahead.Container().retrieve(query=f"{rec.id}@HEAD~1", sync=False)[0]
         assert previous.version.id == first
 
+    def test_an_update_that_changes_nothing_keeps_the_version(
+        self, backend_run: BackendRun
+    ) -> None:
+        """Issue 21: every update made a new version, also one that changed nothing."""
+        revision = backend_run.store.revision
+        seeded = linkahead.execute_query("FIND ENTITY")
+        before = {e.id: e.version.id for e in seeded}
+        seeded.update()  # every seeded entity sent back as retrieved: doubles, dates, lists…
+        assert {e.id: e.version.id for e in seeded} == before
+        again = linkahead.execute_query("FIND ENTITY")
+        assert {e.id: e.version.id for e in again} == before
+        assert all(e.version.is_head and not e.version.predecessors for e in again)
+        assert backend_run.store.changes["updated"] == []
+        assert backend_run.store.revision == revision
+        # one changed entity of a container gets a new version, the others keep theirs
+        strat = next(e for e in again if e.name == "Stratocaster")
+        strat.get_property("price").value = 1300
+        changed_ids = {strat.id}
+        again.update()
+        after = {e.id: e.version.id for e in linkahead.execute_query("FIND ENTITY")}
+        assert {i for i in after if after[i] != before[i]} == changed_ids
+        assert [c["id"] for c in backend_run.store.changes["updated"]] == [strat.id]
+        # sending the same value in another spelling is no change either
+        strat.get_property("price").value = "1.3e3"
+        strat.update()
+        assert strat.version.id == after[strat.id]
+
+    def test_a_file_sent_back_unchanged_keeps_its_version(
+        self, backend_run: BackendRun, tmp_path: Path
+    ) -> None:
+        local = tmp_path / "scan.txt"
+        local.write_bytes(b"scan")
+        stored = linkahead.File(name="scan", path="/data/scan.txt", file=str(local)).insert()
+        first = stored.version.id
+        again = linkahead.File(id=stored.id).retrieve()
+        again.update()
+        assert again.version.id == first
+        again.description = "now described"
+        again.update()
+        assert again.version.id != first
+
     def test_complete_history_with_the_h_flag(self, backend_run: BackendRun) -> None:
         rec = _manufacturer("Gibson").insert()
         for text in ("one", "two"):

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sss_emulator import decisions
 from sss_emulator.backend import datetimes
@@ -763,6 +763,9 @@ def _compare(
 
 
 # ----------------------------------------------------------------------------- old versions
+_S = TypeVar("_S")
+
+
 class _Patched(AbstractSet[int]):
     """``base`` without ``removed``, plus ``added`` (ids whose older version is looked at)."""
 
@@ -780,6 +783,12 @@ class _Patched(AbstractSet[int]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[_S]) -> frozenset[_S]:
+        """What ``|``, ``&`` and ``-`` build (``set() | patched`` lands here through
+        ``__ror__``): a plain frozenset, as the base class cannot be made from an iterable."""
+        return frozenset(it)
 
 
 class _VersionView:

@@ -636,8 +636,9 @@ class _Parser:
     def value_with_unit(self) -> tuple[str, str | None]:
         token = self.value_token()
         if token.kind == "WORD":
-            match = _NUMBER_WITH_UNIT.match(token.text)
-            if match:  # "240°C", "2000EUR"
+            # a number first: "1.5e7" is 15,000,000, not 1.5 in the unit "e7"
+            match = None if _is_number(token.text) else _NUMBER_WITH_UNIT.match(token.text)
+            if match:  # "240°C", "2000EUR", "1.5e3EUR"
                 return match.group(1), match.group(2)
             unit = self.peek()
             if (
