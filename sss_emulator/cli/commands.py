@@ -237,6 +237,7 @@ def _add_commands() -> None:
     """``serve``, ``watch``, ``compare``, ``record`` and ``replay`` are declared in their own
     modules; their features load lazily."""
     from sss_emulator.cli.compare import compare_command
+    from sss_emulator.cli.pull import pull_command
     from sss_emulator.cli.record import record_command
     from sss_emulator.cli.replay import replay_command
     from sss_emulator.cli.serve import serve_command
@@ -247,6 +248,7 @@ def _add_commands() -> None:
     main.add_command(compare_command)
     main.add_command(record_command)
     main.add_command(replay_command)
+    main.add_command(pull_command)
 
 
 _add_commands()
