@@ -272,9 +272,11 @@ def test_force_never_replaces_a_files_folder_pull_did_not_make(
     assert done.returncode == 0, done.stderr
 
 
-def test_file_size_caps_keep_metadata_only(tmp_path: Path,
-                                           run_pull: Callable[..., Any]) -> None:
-    done = run_pull("FIND FILE", "--files", "--max-file-size", "10", "-o", "seed.xml")
+@pytest.mark.parametrize("cap", ["--max-file-size", "--max-files-total"])
+def test_file_size_caps_keep_metadata_only(tmp_path: Path, run_pull: Callable[..., Any],
+                                           cap: str) -> None:
+    """The 21-byte scan is over a 10-byte cap, per file or in total: metadata only."""
+    done = run_pull("FIND FILE", "--files", cap, "10", "-o", "seed.xml")
     assert done.returncode == 0, done.stderr
     assert "1 file(s) over --max-file-size/--max-files-total kept their metadata only" in (
         done.stderr)
