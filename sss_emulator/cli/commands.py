@@ -111,6 +111,7 @@ def main() -> None:
     sss-emulate compare --server-url URL SCRIPT ...      local run vs your server's
     sss-emulate record --server-url URL                  turn real calls into call files
     sss-emulate replay FILE | --call "CALL"              rerun a recorded call locally
+    sss-emulate pull --server-url URL QUERY... -o F      your model and data -> a seed
 
     A VALUE of @path uploads that file (it arrives as .upload_files/<name>).
     """
