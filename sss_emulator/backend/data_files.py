@@ -118,7 +118,27 @@ def _xml_drafts(path: Path, raw: bytes, lines: dict[int, int | None]) -> list[En
         draft = parse_entity(root)
         lines[id(draft)] = root.sourceline
         drafts.append(draft)
+    _attach_contents(path, drafts)
     return drafts
+
+
+def _attach_contents(path: Path, drafts: list[Entity]) -> None:
+    """File contents saved beside an XML seed (``seed.xml`` -> ``seed.files/<path>``, as
+    ``sss-emulate pull --files`` writes them) become the Files' contents."""
+    folder = path.with_name(path.stem + ".files")
+    if not folder.is_dir():
+        return
+    base = folder.resolve()
+    for draft in drafts:
+        if draft.role != "File" or not draft.path:
+            continue
+        source = (folder / draft.path.lstrip("/")).resolve()
+        if source.is_relative_to(base) and source.is_file():
+            try:
+                draft.upload = source.read_bytes()
+            except OSError as err:
+                raise DataFileError(path, None, f"cannot read the contents of {draft.path} "
+                                    f"({source}): {err.strerror}") from err
 
 
 # --------------------------------------------------------------------- YAML / JSON

@@ -111,6 +111,7 @@ def main() -> None:
     sss-emulate compare --server-url URL SCRIPT ...      local run vs your server's
     sss-emulate record --server-url URL                  turn real calls into call files
     sss-emulate replay FILE | --call "CALL"              rerun a recorded call locally
+    sss-emulate pull --server-url URL QUERY... -o F      your model and data -> a seed
 
     A VALUE of @path uploads that file (it arrives as .upload_files/<name>).
     """
@@ -237,6 +238,7 @@ def _add_commands() -> None:
     """``serve``, ``watch``, ``compare``, ``record`` and ``replay`` are declared in their own
     modules; their features load lazily."""
     from sss_emulator.cli.compare import compare_command
+    from sss_emulator.cli.pull import pull_command
     from sss_emulator.cli.record import record_command
     from sss_emulator.cli.replay import replay_command
     from sss_emulator.cli.serve import serve_command
@@ -247,6 +249,7 @@ def _add_commands() -> None:
     main.add_command(compare_command)
     main.add_command(record_command)
     main.add_command(replay_command)
+    main.add_command(pull_command)
 
 
 _add_commands()

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ("COMMANDS", "end_program", "main", "plain_run")
 
 #: The commands of ``sss-emulate``; a first word that is none of these is a script (``run``).
-COMMANDS = ("run", "list", "doctor", "serve", "watch", "compare", "record", "replay")
+COMMANDS = ("run", "list", "doctor", "serve", "watch", "compare", "record", "replay", "pull")
 def plain_run(argv: Sequence[str], environ: Mapping[str, str]) -> RunInvocation | None:
     """``SCRIPT [-pN | -O… | VALUE]...`` as click's ``run`` reads it: the script and its
     arguments, no option of ours. None for every other command line (click decides), and when

@@ -121,21 +121,35 @@ class ScriptingClient:
             return {}
         return {"Cookie": f"{COOKIE_NAME}={quote(self.token, safe='')};"}
 
-    def _send(self, request: urllib.request.Request) -> Answer:
+    def _send(self, request: urllib.request.Request, limit: int | None = None) -> Answer:
+        """Send ``request``; with ``limit``, read at most ``limit + 1`` bytes of the body (a
+        longer body is told by its length, never held whole)."""
+        size = -1 if limit is None else limit + 1
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                return Answer(response.status, response.headers, response.read())
+                return Answer(response.status, response.headers, response.read(size))
         except urllib.error.HTTPError as exc:
             with exc:
-                return Answer(exc.code, exc.headers, exc.read())
+                return Answer(exc.code, exc.headers, exc.read(size))
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ConfigError(f"Cannot reach {self.base}: {reason}; check the URL (and "
                               "--cacert for a self-signed certificate).") from exc
 
-    def get(self, path: str) -> Answer:
-        """``GET`` a path below the base URL, e.g. ``/Shared/<random>/<file>``."""
-        return self._send(urllib.request.Request(self.base + path, headers=self._headers()))
+    def get(self, path: str, *, limit: int | None = None, renew: bool = False) -> Answer:
+        """``GET`` a path below the base URL, e.g. ``/Shared/<random>/<file>``.
+
+        ``limit`` bounds how much of the body is read (see :meth:`_send`). With ``renew``, a
+        ``SessionToken`` the answer hands out replaces ours, as pylib does: a long series of
+        requests then outlives one token's lifetime.
+        """
+        answer = self._send(urllib.request.Request(self.base + path, headers=self._headers()),
+                            limit)
+        if renew:
+            token = session_token_from_set_cookie(answer.headers.get_all("Set-Cookie") or [])
+            if token:
+                self.token = token
+        return answer
 
     # --- the API -----------------------------------------------------------------------------
 
