@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from serve_process import PASSWORD, start_serve  # noqa: E402
+from serve_process import PASSWORD, start_serve
 
 MODEL = """
 Person:

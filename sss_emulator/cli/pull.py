@@ -117,6 +117,7 @@ def pull_command(queries: tuple[str, ...], server_url: str, username: str,
     """
     configure_logging(debug)
     from sss_emulator.cli.compare import read_password
+    from sss_emulator.connect.credentials import cleartext_warning
     from sss_emulator.errors import EmulatorError
     from sss_emulator.fidelity.client import ScriptingClient
     from sss_emulator.fidelity.pull import PullOptions, SeedWriter, ServerSource, pull
@@ -132,6 +133,9 @@ def pull_command(queries: tuple[str, ...], server_url: str, username: str,
     try:
         writer.check()
         client = ScriptingClient(server_url, cacert=cacert, timeout=60)
+        warning = cleartext_warning(server_url)
+        if warning is not None:  # before the password is read or sent
+            click.echo(f"sss-emulate pull: {warning}", err=True)
         password = read_password(password_file, username, server_url)
         client.login(username, password)
         with writer:

@@ -369,3 +369,21 @@ def test_an_interrupted_pull_removes_only_what_it_wrote(tmp_path: Path,
     with pytest.raises(type(error)), writer:
         pull(_Fake(5, error), writer, PullOptions(queries=("FIND Record",), page_size=1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.txt"]
+
+
+def test_login_rules_are_compares(tmp_path: Path, run_pull: Callable[..., Any]) -> None:
+    """A password file others may read is refused; plain http to another machine is warned of
+    before anything is sent (as compare and record do)."""
+    shared = tmp_path / "shared-pw"
+    shared.write_text("admin-pw")
+    shared.chmod(0o644)
+    done = run_pull("FIND Sample", "-o", "seed.xml", password=shared)
+    assert done.returncode == 2
+    assert "chmod 600" in _error_line(done.stderr)
+    done = run_pull("FIND Sample", "-o", "seed.xml", url="http://linkahead.example.org")
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("sss-emulate pull: warning: http://linkahead.example.org is "
+                               "plain http"), done.stderr
+    assert "Cannot reach" in _error_line(done.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pw", "shared-pw"]
