@@ -39,6 +39,7 @@ from sss_emulator.backend.model import Entity, Message, Principal, UserRecord
 from sss_emulator.backend.query.evaluate import QueryRun, evaluate, evaluate_versions
 from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
 from sss_emulator.backend.store import EntityStore
+from sss_emulator.cross_site import foreign_site, refusal
 from sss_emulator.wire import (
     below_context_root,
     context_root_prefix,
@@ -185,6 +186,9 @@ class _Backend:
             return _error(
                 404, Message("Error", 404, f"Not below the context root {self.context_root}.")
             )
+        foreign = foreign_site(request.environ)
+        if foreign is not None:  # a page of another site, acting with the script's cookie
+            return _error(403, Message("Error", 403, refusal(request.method, foreign)))
         principal = self._principal(request)
         if principal is None:
             return _error(401, messages.not_authenticated())

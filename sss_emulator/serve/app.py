@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from lxml import etree
 from werkzeug.security import safe_join
@@ -48,6 +47,7 @@ from sss_emulator.core.render import ResponseMeta, render_error_xml
 from sss_emulator.core.roots import owner_tag, private_dir, standin_root
 from sss_emulator.core.scripts import resolve_script
 from sss_emulator.core.tokens import Identity, find_purpose
+from sss_emulator.cross_site import foreign_site, refusal
 from sss_emulator.devtools.debug import (
     DEBUG_WAIT_HEADER,
     DebugRunner,
@@ -82,8 +82,6 @@ logger = logging.getLogger("sss_emulator.serve.app")
 XML_CONTENT_TYPE = "text/xml; charset=UTF-8"
 #: Served with every file under ``/Shared/``: no scripts, no forms, no plugins, opaque origin.
 SHARED_FILE_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
-#: Methods that change something; cross-site requests with them are refused.
-_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -217,12 +215,11 @@ class ServerApp:
             return self._error(404, f"{request.path} is not below this server's context root "
                                     f"/{self.context_root}.", None, request)
         head = path.strip("/").split("/", 1)[0]
-        foreign = self._cross_site(request, logout=head == "logout")
+        # A logout ends the session on any method (pylib's is a GET), so it counts as a change.
+        foreign = foreign_site(request.environ, changes_state=head == "logout" or None)
         if foreign is not None:
-            return self._error(403, f"Refused a cross-site {request.method} from {foreign}: "
-                                    "this server takes state-changing requests only from its "
-                                    "own pages and from clients that send no Origin (pylib, "
-                                    "curl).", None, request)
+            logger.warning("refused a cross-site %s %s from %s", request.method, path, foreign)
+            return self._error(403, refusal(request.method, foreign), None, request)
         if path.rstrip("/") == "/scripting":
             if request.method != "POST":
                 return self._error(405, "Use POST to run a script (form fields call, -pN, "
@@ -253,26 +250,6 @@ class ServerApp:
 
     def _relative(self, path: str) -> str | None:
         return below_context_root(path, self.context_root)
-
-    def _cross_site(self, request: Request, *, logout: bool = False) -> str | None:
-        """The foreign origin of a state-changing request from another site, else ``None``.
-
-        Browsers send ``Origin`` (or at least ``Referer``) with cross-site POSTs; pylib and
-        curl send neither and keep working. Another port on 127.0.0.1 counts as foreign: it is
-        "same-site" for cookies, but it is another program.
-        """
-        if request.method not in _STATE_CHANGING and not logout:
-            return None
-        own = f"{request.scheme}://{request.host}".lower()
-        origin = request.headers.get("Origin")
-        if origin is not None:
-            return None if origin.strip().lower() == own else (origin.strip() or "null")
-        referer = request.headers.get("Referer")
-        if referer:
-            parts = urlsplit(referer)
-            seen = f"{parts.scheme}://{parts.netloc}".lower()
-            return None if seen == own else seen
-        return None
 
     def base_uri(self, request: Request | None = None) -> str:
         """``scheme://host:port[/context-root]`` as clients see this server."""
