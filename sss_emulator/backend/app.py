@@ -43,6 +43,7 @@ from sss_emulator.cross_site import foreign_site, refusal
 from sss_emulator.wire import (
     below_context_root,
     context_root_prefix,
+    not_in_xml,
     session_cookie_header,
     token_from_cookie_header,
 )
@@ -135,7 +136,12 @@ def make_backend_app(
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = _Request(environ)
-        answer = backend.dispatch(request)
+        try:
+            answer = backend.dispatch(request)
+        except Exception:  # the server's error document, never werkzeug's HTML page
+            _log.exception("internal error answering %s %s", request.method, request.path)
+            answer = _error(500, Message("Error", 500, "The stand-in failed internally; see "
+                                                       "the emulator's log for the traceback."))
         renewed = environ.get(_RENEWED)
         if renewed:
             answer.response.headers.add(
@@ -181,6 +187,10 @@ class _Backend:
         }
 
     def dispatch(self, request: Request) -> _Answer:
+        odd = _odd_character(request)
+        if odd is not None:
+            status = decisions.CONTROL_CHARACTER_STATUS
+            return _error(status, Message("Error", status, odd))
         path = self.relative_path(request)
         if path is None:
             return _error(
@@ -454,6 +464,18 @@ class _Backend:
         if data is None:
             return _error(404, Message("Error", 404, f"File does not exist: /{rest.lstrip('/')}"))
         return _Answer(Response(data, mimetype="application/octet-stream"))
+
+
+def _odd_character(request: Request) -> str | None:
+    """Why a request whose path or query holds a character no XML document can carry (a NUL
+    in ``/Entity/<id>``, ``/User/<realm>/<name>``, a query) is refused, else ``None``."""
+    query = [text for pair in request.args.items(multi=True) for text in pair]
+    for where, texts in (("path", [request.path]), ("query", query)):
+        char = not_in_xml(*texts)
+        if char is not None:
+            return (f"The request's {where} holds the character {char!r} (U+{ord(char):04X}), "
+                    "which no LinkAhead id, name or query contains; remove it.")
+    return None
 
 
 def _uploads(files: Iterable[FileStorage]) -> dict[str, bytes]:

@@ -21,6 +21,7 @@ import copy
 import dataclasses
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -73,7 +74,7 @@ from sss_emulator.serve.logins import (
 )
 from sss_emulator.serve.stream_xml import STREAM_THRESHOLD, stream_response_xml
 from sss_emulator.terminal import say
-from sss_emulator.wire import below_context_root, user_info_element
+from sss_emulator.wire import below_context_root, not_in_xml, user_info_element
 
 __all__ = ("XML_CONTENT_TYPE", "ServerApp", "ServerConfig", "make_app")
 
@@ -82,6 +83,9 @@ logger = logging.getLogger("sss_emulator.serve.app")
 XML_CONTENT_TYPE = "text/xml; charset=UTF-8"
 #: Served with every file under ``/Shared/``: no scripts, no forms, no plugins, opaque origin.
 SHARED_FILE_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+
+#: Control characters: none may go into a header (a file's name in Content-Disposition).
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -210,6 +214,13 @@ class ServerApp:
 
     def dispatch(self, request: Request) -> Response | WsgiApp:
         """Pick the handler for a request (paths are taken below the context root)."""
+        odd = not_in_xml(request.path, *(text for pair in request.args.items(multi=True)
+                                         for text in pair))
+        if odd is not None:  # the error document names the path: lxml could not write it
+            return self._error(decisions.CONTROL_CHARACTER_STATUS,
+                               f"The request's path or query holds the character {odd!r} "
+                               f"(U+{ord(odd):04X}), which no path, id or name of this server "
+                               "contains; remove it.", None, request)
         path = self._relative(request.path)
         if path is None:
             return self._error(404, f"{request.path} is not below this server's context root "
@@ -431,6 +442,13 @@ class ServerApp:
         if path is None or rest.count("/") < 1 or not path.is_file():
             return self._error(404, f"No shared file {rest!r}; links look like "
                                     "/Shared/<random name>/<file>.", None, request)
+        if _CONTROL.search(path.name):
+            # send_file names the file in Content-Disposition; werkzeug refuses a CR LF there
+            # (else it would be a header of the script's choosing): a 4xx that says why.
+            return self._error(decisions.CONTROL_CHARACTER_STATUS,
+                               f"The shared file {path.name!r} cannot be sent: its name holds a "
+                               "control character, which cannot go into the answer's headers; "
+                               "let the script name it without one.", None, request)
         response = send_file(path, request.environ, conditional=True)
         # A script's file is the script's, not this server's: an .html or .svg left there must
         # not run as the visitor on this origin (and drive /scripting with their cookie). The

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from urllib.parse import quote
 
 import pytest
-from backend_helpers import BackendRun
+from backend_helpers import BACKEND_TOKEN, BackendRun, backend_authenticate
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
+from werkzeug.test import Client
+
+from sss_emulator.backend import EntityStore, make_backend_app
 
 
 def _send(url: str, method: str = "GET", data: bytes | None = None,
@@ -39,3 +45,40 @@ def test_writes_from_another_site_are_refused(backend_run: BackendRun, fetch_sit
     plain = {"Cookie": f"SessionToken={backend_run.token}"}
     assert _send(f"{backend_run.url}/Entity/1", headers=cookie)[0] == 200  # reading is fine
     assert _send(f"{backend_run.url}/Info", headers=plain)[0] == 200
+
+
+@pytest.mark.parametrize("target", ["/Entity/%00", "/Entity/1%00", "/User/PAM/a%00b",
+                                    "/User/%00", "/UserRoles/%00", "/FileSystem/%00",
+                                    "/Entity?query=FIND%00", "/%00%FF", "/Entity/%EF%BF%BE"])
+def test_odd_bytes_in_a_path_are_a_400_document(backend_run: BackendRun, target: str) -> None:
+    """No lxml ValueError (werkzeug's HTML 500 page): the stand-in's own error document."""
+    cookie = {"Cookie": f"SessionToken={backend_run.token}"}
+    status, body, headers = _send(backend_run.url + target, headers=cookie)
+    assert 400 <= status < 500, body
+    assert headers["Content-Type"].startswith("text/xml")
+    assert "U+" in str(_error(body).get("description"))
+
+
+#: NUL and other controls, CR LF, non-characters, and what separates ids and queries.
+_ODD = st.text(alphabet=st.one_of(st.sampled_from("\x00\x01\r\n\t\x1f\x7f\ufffe\uffff%/&?#"),
+                                  st.characters(codec="utf-8")), max_size=12)
+_ROUTES = ["/Entity/{}", "/Entity/1&{}", "/Entity?query=FIND {}", "/Entity?query=COUNT {}",
+           "/Entity?{}=1", "/User/{}/alice", "/User/PAM/{}", "/UserRoles/{}",
+           "/FileSystem/{}", "/EntityPermissions/{}", "/logout/{}", "/{}"]
+_STORE = EntityStore()
+_APP = make_backend_app(_STORE, authenticate=backend_authenticate)
+
+
+@settings(max_examples=150, deadline=None)
+@given(route=st.sampled_from(_ROUTES), odd=_ODD,
+       method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]))
+def test_odd_bytes_in_every_path_segment_never_fail_internally(route: str, odd: str,
+                                                                method: str) -> None:
+    """Every answer is a status below 500 (or the 501 of what is not emulated), as the
+    stand-in's XML document."""
+    client = Client(_APP)
+    client.set_cookie("SessionToken", quote(BACKEND_TOKEN, safe=""))
+    response = client.open(route.format(quote(odd, safe="")), method=method,
+                           data=b"<Request/>" if method in ("POST", "PUT") else None)
+    assert response.status_code < 500 or response.status_code == 501, response.data
+    assert response.headers["Content-Type"].startswith("text/xml")
