@@ -40,6 +40,7 @@ from sss_emulator.backend.query.evaluate import QueryRun, evaluate, evaluate_ver
 from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
 from sss_emulator.backend.store import EntityStore
 from sss_emulator.cross_site import foreign_site, refusal
+from sss_emulator.streamed_body import is_streamed, spooled_body
 from sss_emulator.wire import (
     below_context_root,
     context_root_prefix,
@@ -380,6 +381,19 @@ class _Backend:
         return _Answer(_xml(root))
 
     def write(self, principal: Principal, request: Request, *, insert: bool) -> _Answer:
+        multipart = request.mimetype == "multipart/form-data"
+        limit = decisions.MAX_STANDIN_BODY_BYTES if multipart else decisions.MAX_STANDIN_XML_BYTES
+        if not is_streamed(request.environ):
+            return self._write(principal, request, insert=insert)
+        # A chunked body: counted into a spool, refused as soon as it passes the limit, never
+        # held in memory whole before it is known to fit.
+        environ = dict(request.environ)
+        with spooled_body(environ, limit) as fits:
+            if not fits:
+                return _too_large(principal, limit)
+            return self._write(principal, _Request(environ), insert=insert)
+
+    def _write(self, principal: Principal, request: Request, *, insert: bool) -> _Answer:
         expect = ("Insert",) if insert else ("Update",)
         uploads: dict[str, bytes] = {}
         if request.mimetype == "multipart/form-data":

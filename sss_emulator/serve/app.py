@@ -73,6 +73,7 @@ from sss_emulator.serve.logins import (
     token_from_cookie_header,
 )
 from sss_emulator.serve.stream_xml import STREAM_THRESHOLD, stream_response_xml
+from sss_emulator.streamed_body import is_streamed, spooled_body
 from sss_emulator.terminal import say
 from sss_emulator.wire import below_context_root, not_in_xml, user_info_element
 
@@ -389,6 +390,21 @@ class ServerApp:
     # --- sessions ------------------------------------------------------------------------------
 
     def _login(self, request: Request) -> Response:
+        limit = self.config.limits.max_field
+        length = request.content_length
+        too_large = self._error(413, f"The login form is larger than {limit} bytes; send only "
+                                     "the fields username and password.", None, request)
+        if length is not None and length > limit:
+            return too_large
+        if not is_streamed(request.environ):
+            return self._check_login(request)
+        # A chunked login: counted, refused past the limit (werkzeug would stop reading there
+        # and parse an empty form: a "wrong password" for a body it never read).
+        environ = dict(request.environ)
+        with spooled_body(environ, limit) as fits:
+            return self._check_login(Request(environ)) if fits else too_large
+
+    def _check_login(self, request: Request) -> Response:
         request.max_form_memory_size = self.config.limits.max_field
         request.max_content_length = self.config.limits.max_field
         try:

@@ -1,19 +1,24 @@
 """The stand-in on a real socket refuses what it must, with its error document (issue 20):
-writes from another site, odd bytes in paths, and bodies past its limit."""
+writes from another site, odd bytes in paths, and chunked bodies past its limit."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from backend_helpers import BACKEND_TOKEN, BackendRun, backend_authenticate
+from http_support import MIB, send_chunked_until_answered
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from werkzeug.test import Client
 
+from sss_emulator import decisions
 from sss_emulator.backend import EntityStore, make_backend_app
 
 
@@ -82,3 +87,56 @@ def test_odd_bytes_in_every_path_segment_never_fail_internally(route: str, odd: 
                            data=b"<Request/>" if method in ("POST", "PUT") else None)
     assert response.status_code < 500 or response.status_code == 501, response.data
     assert response.headers["Content-Type"].startswith("text/xml")
+
+
+# --- issue 20, point 7: a chunked body is refused at the limit, in constant memory -----------
+
+_STAND_IN = """
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+from backend_helpers import backend_authenticate
+from sss_emulator.backend import BackendServer, EntityStore, make_backend_app
+with BackendServer(make_backend_app(EntityStore(), authenticate=backend_authenticate)) as srv:
+    print(srv.url, flush=True)
+    for _ in sys.stdin:  # each line asks for the peak memory so far (KiB)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+"""
+
+
+def test_a_chunked_body_past_the_limit_is_refused_in_constant_memory() -> None:
+    """A stand-in process of its own, so that its peak memory is its own: a chunked XML body
+    that never ends is answered 413 once a little more than the 64 MiB XML limit went out, and
+    the stand-in's peak memory grows by far less than the limit (it grew by about twice the
+    limit before: the body was read whole, then joined). A chunked body under the limit still
+    works."""
+    child = subprocess.Popen([sys.executable, "-c", _STAND_IN, str(Path(__file__).parent)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        url = child.stdout.readline().strip()
+        cookie = {"Cookie": f"SessionToken={quote(BACKEND_TOKEN, safe='')}",
+                  "Content-Type": "text/xml"}
+        small = send_chunked_until_answered(url, "/Entity", cookie,
+                                            b'<Insert><RecordType name="Chunky"/></Insert>',
+                                            most=1)
+        assert small.status == 200, small.body
+        assert etree.fromstring(small.body).find("RecordType").get("id")
+
+        def peak_kib() -> int:
+            assert child.stdin is not None and child.stdout is not None
+            child.stdin.write("peak\n")
+            child.stdin.flush()
+            return int(child.stdout.readline())
+
+        before = peak_kib()
+        huge = send_chunked_until_answered(url, "/Entity", cookie,
+                                           b"<Garbage>" + b"x" * (MIB - 9), most=512 * MIB)
+        growth_mib = (peak_kib() - before) / 1024
+    finally:
+        child.stdin.close()
+        child.wait(30)
+    assert huge.status == 413, huge.body
+    assert "larger than the stand-in accepts" in str(_error(huge.body).get("description"))
+    limit = decisions.MAX_STANDIN_XML_BYTES
+    assert limit < huge.sent <= limit + 16 * MIB, huge.sent / MIB
+    assert growth_mib < 16, f"the stand-in grew by {growth_mib:.0f} MiB for a refused body"
