@@ -8,8 +8,10 @@ RSS, reset before each step through ``clear_refs``):
 1. stdout: a script prints ``--stdout-mb`` MB; the client reads the answer and throws it away.
    Repeated ``--runs`` times, so that the history's share shows (it spools outputs to disk).
 2. bad bodies of ``--body-mib`` MiB, streamed by the client: XML garbage to the stand-in's
-   ``POST /Entity``, and a urlencoded body to ``/scripting``. Both must be refused (413) without
-   the server holding the body.
+   ``POST /Entity``, and a urlencoded body to ``/scripting``, each with a Content-Length and
+   chunked (no length; also to ``/login``). Each must be refused (413) without the server
+   holding the body: a chunked one once it passes its limit (64 MiB of XML at the stand-in,
+   16 MiB for a form field), counted into a spool on the way.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import select
 import socket
 import subprocess
 import tempfile
@@ -40,18 +43,25 @@ def _run_big(url: str, cookie: str) -> str:
     return f"{response.status}, {size / 1e6:.0f} MB answer"
 
 
-def _stream_body(url: str, cookie: str, path: str, ctype: str, mib: int) -> str:
-    """Send ``mib`` MiB with a matching Content-Length until the server answers or closes."""
+def _stream_body(url: str, cookie: str, path: str, ctype: str, mib: int,
+                 chunked: bool = False) -> str:
+    """Send ``mib`` MiB with a matching Content-Length (or ``chunked``, with none) until the
+    server answers or closes."""
     parts = urllib.parse.urlsplit(url)
     sock = socket.create_connection((parts.hostname, parts.port), timeout=600)
+    length = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {mib * MIB}"
     head = (f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nCookie: {cookie}\r\n"
-            f"Content-Type: {ctype}\r\nContent-Length: {mib * MIB}\r\n"
-            "Connection: close\r\n\r\n").encode()
+            f"Content-Type: {ctype}\r\n{length}\r\nConnection: close\r\n\r\n").encode()
     chunk = (b"<Garbage>" + b"x" * (MIB - 9)) if "xml" in ctype else b"a=" + b"x" * (MIB - 2)
+    if chunked:
+        chunk = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
     sent = 0
     try:
         sock.sendall(head)
         for _ in range(mib):
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:  # the server answered: stop, as curl does
+                break
             sock.sendall(chunk)
             sent += 1
         sock.shutdown(socket.SHUT_WR)  # done sending, as curl is after a 413
@@ -93,13 +103,18 @@ def main() -> None:
             spool = sorted((root / "work").glob("history-*/*"))
             print(f"  history: {len(spool)} spooled output file(s) on disk, "
                   f"{sum(p.stat().st_size for p in spool) / 1e6:.0f} MB")
-            for path, ctype in (("/Entity", "text/xml"),
-                                ("/scripting", "application/x-www-form-urlencoded")):
+            form = "application/x-www-form-urlencoded"
+            for path, ctype, chunked in (("/Entity", "text/xml", False),
+                                         ("/scripting", form, False),
+                                         ("/Entity", "text/xml", True),
+                                         ("/scripting", form, True),
+                                         ("/login", form, True)):
                 growth, seconds, result, _ = peak_growth(
-                    proc.pid,
-                    lambda p=path, c=ctype: _stream_body(url, cookie, p, c, args.body_mib))
-                print(f"{args.body_mib} MiB bad body to {path}: peak RSS growth {growth:.1f} MiB "
-                      f"in {seconds:.1f} s: {result}")
+                    proc.pid, lambda p=path, c=ctype, k=chunked: _stream_body(
+                        url, cookie, p, c, args.body_mib, chunked=k))
+                how = "chunked" if chunked else "with Content-Length"
+                print(f"{args.body_mib} MiB bad body to {path} ({how}): peak RSS growth "
+                      f"{growth:.1f} MiB in {seconds:.1f} s: {result}")
         finally:
             proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):

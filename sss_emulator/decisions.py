@@ -14,6 +14,7 @@ __all__ = (
     "ANONYMOUS_USER",
     "CAOSROOT_PATH",
     "CA_BUNDLE_ENV",
+    "CONTROL_CHARACTER_STATUS",
     "DEFAULT_ADMIN_ROLE",
     "DEFAULT_REALM",
     "DEFAULT_USER",
@@ -278,6 +279,13 @@ CA_BUNDLE_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 #: web page rebinding its name to 127.0.0.1): 421 Misdirected Request, "not the server for that
 #: authority". Ours: a real server sits behind its own host name.
 FOREIGN_HOST_STATUS = 421
+
+#: A character no XML document can carry (NUL and the other C0 controls but tab, LF, CR) in the
+#: path or query of a request to ``serve`` or the stand-in, a NUL in a script's argument (no
+#: program's arguments can carry one; Java's ProcessBuilder refuses it), or a control character
+#: in the name of a shared file asked for (it would go into a header): the server's answer is
+#: unknown; the emulator answers this status with its error document, never a 500.
+CONTROL_CHARACTER_STATUS = 400
 
 # --- the server's container around a script (docs/mounts.md) ----------------------------------
 #: Where the caosdb-docker images (and the scripts written for them, e.g. the linkahead-control

@@ -21,6 +21,7 @@ __all__ = (
     "context_root_prefix",
     "is_loopback",
     "normalize_context_root",
+    "not_in_xml",
     "session_cookie_header",
     "session_token_from_set_cookie",
     "token_from_cookie_header",
@@ -50,6 +51,25 @@ def token_from_cookie_header(header: str | None) -> str | None:
     if len(value) >= 2 and value[0] == value[-1] == '"':  # an RFC 2109 quoted string
         value = _QUOTED_ESCAPE.sub(_unescape, value[1:-1])
     return unquote(value) or None
+
+
+#: What an XML 1.0 document cannot carry: NUL and the other C0 controls but tab, LF and CR,
+#: lone surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def not_in_xml(*texts: str) -> str | None:
+    """The first character of ``texts`` that no XML document can carry, else ``None``.
+
+    Every answer of the server is an XML document that tends to name what was asked for (a
+    path, an id, a query); such a character must be refused up front (with a 4xx), not meet
+    lxml's ``ValueError`` while the answer is written (a 500).
+    """
+    for text in texts:
+        found = _NOT_XML.search(text)
+        if found is not None:
+            return found.group()
+    return None
 
 
 def _unescape(match: re.Match[str]) -> str:

@@ -39,9 +39,12 @@ from sss_emulator.backend.model import Entity, Message, Principal, UserRecord
 from sss_emulator.backend.query.evaluate import QueryRun, evaluate, evaluate_versions
 from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
 from sss_emulator.backend.store import EntityStore, StoreWriteError
+from sss_emulator.cross_site import foreign_site, refusal
+from sss_emulator.streamed_body import is_streamed, spooled_body
 from sss_emulator.wire import (
     below_context_root,
     context_root_prefix,
+    not_in_xml,
     session_cookie_header,
     token_from_cookie_header,
 )
@@ -187,11 +190,18 @@ class _Backend:
         }
 
     def dispatch(self, request: Request) -> _Answer:
+        odd = _odd_character(request)
+        if odd is not None:
+            status = decisions.CONTROL_CHARACTER_STATUS
+            return _error(status, Message("Error", status, odd))
         path = self.relative_path(request)
         if path is None:
             return _error(
                 404, Message("Error", 404, f"Not below the context root {self.context_root}.")
             )
+        foreign = foreign_site(request.environ)
+        if foreign is not None:  # a page of another site, acting with the script's cookie
+            return _error(403, Message("Error", 403, refusal(request.method, foreign)))
         principal = self._principal(request)
         if principal is None:
             return _error(401, messages.not_authenticated())
@@ -373,6 +383,19 @@ class _Backend:
         return _Answer(_xml(root))
 
     def write(self, principal: Principal, request: Request, *, insert: bool) -> _Answer:
+        multipart = request.mimetype == "multipart/form-data"
+        limit = decisions.MAX_STANDIN_BODY_BYTES if multipart else decisions.MAX_STANDIN_XML_BYTES
+        if not is_streamed(request.environ):
+            return self._write(principal, request, insert=insert)
+        # A chunked body: counted into a spool, refused as soon as it passes the limit, never
+        # held in memory whole before it is known to fit.
+        environ = dict(request.environ)
+        with spooled_body(environ, limit) as fits:
+            if not fits:
+                return _too_large(principal, limit)
+            return self._write(principal, _Request(environ), insert=insert)
+
+    def _write(self, principal: Principal, request: Request, *, insert: bool) -> _Answer:
         expect = ("Insert",) if insert else ("Update",)
         uploads: dict[str, bytes] = {}
         if request.mimetype == "multipart/form-data":
@@ -468,6 +491,18 @@ class _Backend:
         if data is None:
             return _error(404, Message("Error", 404, f"File does not exist: /{rest.lstrip('/')}"))
         return _Answer(Response(data, mimetype="application/octet-stream"))
+
+
+def _odd_character(request: Request) -> str | None:
+    """Why a request whose path or query holds a character no XML document can carry (a NUL
+    in ``/Entity/<id>``, ``/User/<realm>/<name>``, a query) is refused, else ``None``."""
+    query = [text for pair in request.args.items(multi=True) for text in pair]
+    for where, texts in (("path", [request.path]), ("query", query)):
+        char = not_in_xml(*texts)
+        if char is not None:
+            return (f"The request's {where} holds the character {char!r} (U+{ord(char):04X}), "
+                    "which no LinkAhead id, name or query contains; remove it.")
+    return None
 
 
 def _uploads(files: Iterable[FileStorage]) -> dict[str, bytes]:

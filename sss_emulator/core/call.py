@@ -89,8 +89,27 @@ def build_argv(script: Path, token: str | None, request: CallRequest) -> list[st
     argv = [str(script)]
     if token is not None:
         argv.append(f"--auth-token={token}")
-    argv.extend(request.user_arguments())
+    arguments = request.user_arguments()
+    for position, argument in enumerate(arguments, start=1):
+        if "\x00" in argument:  # a CallRequest built by hand, not by request_from_form
+            raise BadRequestForm(
+                f"Argument {position} of {request.call!r} holds a NUL byte, which no program's "
+                "arguments can carry; remove it, or send the data as a file.")
+    argv.extend(arguments)
     return argv
+
+
+def _refuse_nul(name: str, value: FieldValue) -> None:
+    """A NUL cannot be in an argument (C strings end there; Java's ProcessBuilder refuses it
+    too), so the call is refused with 400 before anything is stored or started (a **U**
+    decision, :data:`~sss_emulator.decisions.CONTROL_CHARACTER_STATUS`)."""
+    if "\x00" in name or (not isinstance(value, Upload) and "\x00" in value):
+        where = "name" if "\x00" in name else "value"
+        error = BadRequestForm(
+            f"The {where} of field {name!r} holds a NUL byte, which no program's arguments can "
+            "carry; remove it, or send the data as a file (-p0 @file).")
+        error.http_status = decisions.CONTROL_CHARACTER_STATUS
+        raise error
 
 
 def call_string(request: CallRequest) -> str:
@@ -148,6 +167,7 @@ def request_from_form(
 
     def place(name: str, value: FieldValue) -> None:
         nonlocal call
+        _refuse_nul(name, value)
         if isinstance(value, Upload):
             check_upload_name(value.filename)
             if value.filename in seen_files:

@@ -3,7 +3,9 @@
 Every request goes to the server as it came (method, path with the context root, query,
 headers, body) and every answer comes back as it went (status, headers including each
 ``Set-Cookie``, body), so the web UI, pylib or curl pointed at the proxy work as against the
-server. Bodies stream through in chunks. Only a cookie's ``Domain`` (the browser would drop a
+server. A request that changes something and comes from another site (``Sec-Fetch-Site``,
+``Origin``, ``Referer``: :mod:`sss_emulator.cross_site`) is refused, never forwarded. Bodies
+stream through in chunks. Only a cookie's ``Domain`` (the browser would drop a
 cookie of another host) and ``Secure`` (on a plain-http proxy) are removed, a ``Location`` to
 the server is pointed back at the proxy, and ``Origin``/``Referer`` are pointed at the server.
 
@@ -35,6 +37,7 @@ from urllib.parse import quote, urlsplit
 from sss_emulator import decisions
 from sss_emulator.core.render import ResponseMeta, render_error_xml
 from sss_emulator.core.roots import owned_dir
+from sss_emulator.cross_site import foreign_site, refusal
 from sss_emulator.fidelity.client import ScriptingClient
 from sss_emulator.fidelity.observed import Observed, parse_response
 from sss_emulator.fidelity.recording import CallFileWriter, RecordedCall
@@ -104,6 +107,16 @@ class RecordingProxy:
         target = _target(environ)
         headers = self._request_headers(environ)
         relative = below_context_root(environ.get("PATH_INFO", "") or "/", self.context_root)
+        logout = relative is not None and relative.strip("/").split("/", 1)[0] == "logout"
+        foreign = foreign_site(environ, changes_state=logout or None)
+        if foreign is not None:
+            # Forwarded, it would act as the user on their real server with their cookie.
+            logger.warning("refused a cross-site %s %s from %s", method, target, foreign)
+            message = f"sss-emulate record: {refusal(method, foreign)}\n".encode()
+            start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8"),
+                                             ("X-Content-Type-Options", "nosniff"),
+                                             ("Content-Length", str(len(message)))])
+            return [message]
         try:
             if method == "POST" and relative is not None and relative.rstrip("/") == \
                     "/scripting":

@@ -21,6 +21,7 @@ import copy
 import dataclasses
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -30,7 +31,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from lxml import etree
 from werkzeug.security import safe_join
@@ -49,6 +49,7 @@ from sss_emulator.core.roots import owner_tag, private_dir, standin_root
 from sss_emulator.core.runner import RunCancelled
 from sss_emulator.core.scripts import resolve_script
 from sss_emulator.core.tokens import Identity, find_purpose
+from sss_emulator.cross_site import foreign_site, refusal
 from sss_emulator.devtools.debug import (
     DEBUG_WAIT_HEADER,
     DebugRunner,
@@ -75,8 +76,9 @@ from sss_emulator.serve.logins import (
     token_from_cookie_header,
 )
 from sss_emulator.serve.stream_xml import STREAM_THRESHOLD, stream_response_xml
+from sss_emulator.streamed_body import is_streamed, spooled_body
 from sss_emulator.terminal import say
-from sss_emulator.wire import below_context_root, user_info_element
+from sss_emulator.wire import below_context_root, not_in_xml, user_info_element
 
 __all__ = ("XML_CONTENT_TYPE", "ServerApp", "ServerConfig", "make_app")
 
@@ -85,8 +87,9 @@ logger = logging.getLogger("sss_emulator.serve.app")
 XML_CONTENT_TYPE = "text/xml; charset=UTF-8"
 #: Served with every file under ``/Shared/``: no scripts, no forms, no plugins, opaque origin.
 SHARED_FILE_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
-#: Methods that change something; cross-site requests with them are refused.
-_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+#: Control characters: none may go into a header (a file's name in Content-Disposition).
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -233,17 +236,23 @@ class ServerApp:
 
     def dispatch(self, request: Request) -> Response | WsgiApp:
         """Pick the handler for a request (paths are taken below the context root)."""
+        odd = not_in_xml(request.path, *(text for pair in request.args.items(multi=True)
+                                         for text in pair))
+        if odd is not None:  # the error document names the path: lxml could not write it
+            return self._error(decisions.CONTROL_CHARACTER_STATUS,
+                               f"The request's path or query holds the character {odd!r} "
+                               f"(U+{ord(odd):04X}), which no path, id or name of this server "
+                               "contains; remove it.", None, request)
         path = self._relative(request.path)
         if path is None:
             return self._error(404, f"{request.path} is not below this server's context root "
                                     f"/{self.context_root}.", None, request)
         head = path.strip("/").split("/", 1)[0]
-        foreign = self._cross_site(request, logout=head == "logout")
+        # A logout ends the session on any method (pylib's is a GET), so it counts as a change.
+        foreign = foreign_site(request.environ, changes_state=head == "logout" or None)
         if foreign is not None:
-            return self._error(403, f"Refused a cross-site {request.method} from {foreign}: "
-                                    "this server takes state-changing requests only from its "
-                                    "own pages and from clients that send no Origin (pylib, "
-                                    "curl).", None, request)
+            logger.warning("refused a cross-site %s %s from %s", request.method, path, foreign)
+            return self._error(403, refusal(request.method, foreign), None, request)
         if path.rstrip("/") == "/scripting":
             if request.method != "POST":
                 return self._error(405, "Use POST to run a script (form fields call, -pN, "
@@ -274,26 +283,6 @@ class ServerApp:
 
     def _relative(self, path: str) -> str | None:
         return below_context_root(path, self.context_root)
-
-    def _cross_site(self, request: Request, *, logout: bool = False) -> str | None:
-        """The foreign origin of a state-changing request from another site, else ``None``.
-
-        Browsers send ``Origin`` (or at least ``Referer``) with cross-site POSTs; pylib and
-        curl send neither and keep working. Another port on 127.0.0.1 counts as foreign: it is
-        "same-site" for cookies, but it is another program.
-        """
-        if request.method not in _STATE_CHANGING and not logout:
-            return None
-        own = f"{request.scheme}://{request.host}".lower()
-        origin = request.headers.get("Origin")
-        if origin is not None:
-            return None if origin.strip().lower() == own else (origin.strip() or "null")
-        referer = request.headers.get("Referer")
-        if referer:
-            parts = urlsplit(referer)
-            seen = f"{parts.scheme}://{parts.netloc}".lower()
-            return None if seen == own else seen
-        return None
 
     def base_uri(self, request: Request | None = None) -> str:
         """``scheme://host:port[/context-root]`` as clients see this server."""
@@ -461,6 +450,21 @@ class ServerApp:
     # --- sessions ------------------------------------------------------------------------------
 
     def _login(self, request: Request) -> Response:
+        limit = self.config.limits.max_field
+        length = request.content_length
+        too_large = self._error(413, f"The login form is larger than {limit} bytes; send only "
+                                     "the fields username and password.", None, request)
+        if length is not None and length > limit:
+            return too_large
+        if not is_streamed(request.environ):
+            return self._check_login(request)
+        # A chunked login: counted, refused past the limit (werkzeug would stop reading there
+        # and parse an empty form: a "wrong password" for a body it never read).
+        environ = dict(request.environ)
+        with spooled_body(environ, limit) as fits:
+            return self._check_login(Request(environ)) if fits else too_large
+
+    def _check_login(self, request: Request) -> Response:
         request.max_form_memory_size = self.config.limits.max_field
         request.max_content_length = self.config.limits.max_field
         try:
@@ -514,6 +518,13 @@ class ServerApp:
         if path is None or rest.count("/") < 1 or not path.is_file():
             return self._error(404, f"No shared file {rest!r}; links look like "
                                     "/Shared/<random name>/<file>.", None, request)
+        if _CONTROL.search(path.name):
+            # send_file names the file in Content-Disposition; werkzeug refuses a CR LF there
+            # (else it would be a header of the script's choosing): a 4xx that says why.
+            return self._error(decisions.CONTROL_CHARACTER_STATUS,
+                               f"The shared file {path.name!r} cannot be sent: its name holds a "
+                               "control character, which cannot go into the answer's headers; "
+                               "let the script name it without one.", None, request)
         response = send_file(path, request.environ, conditional=True)
         # A script's file is the script's, not this server's: an .html or .svg left there must
         # not run as the visitor on this origin (and drive /scripting with their cookie). The

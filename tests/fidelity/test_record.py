@@ -274,6 +274,46 @@ def test_big_and_chunked_bodies_arrive_whole(echo_proxy, chunked: bool) -> None:
     assert (got["size"], got["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
 
 
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "cross-site"},  # a form on 127.0.0.2 or the internet
+    {"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1:9999"},  # another local port
+    {"Origin": "http://evil.example"},  # a browser without Sec-Fetch-Site
+])
+def test_another_sites_changes_are_refused_not_forwarded(
+        tmp_path: Path, headers: dict[str, str]) -> None:
+    """A page of another site posting through the proxy would act on the user's real server
+    with their cookie: refused with one line; the server never sees it. Reading goes on, and
+    so do the proxy's own pages and clients that are no browser (pylib, curl)."""
+    seen: list[str] = []
+
+    def upstream_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        seen.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+        return _echo(environ, start_response)
+
+    with running_server(upstream_app) as upstream:
+        proxy = RecordingProxy(upstream.url, CallFileWriter(tmp_path / "rec"))
+        with running_server(proxy) as front:
+            for method, target in (("POST", "/scripting"), ("PUT", "/Entity"),
+                                   ("DELETE", "/Entity/1"), ("GET", "/logout")):
+                request = urllib.request.Request(
+                    front.url + target, method=method, headers={"Cookie": "SessionToken=t;",
+                                                                **headers},
+                    data=b"call=minimal.bash" if method != "GET" else None)
+                with pytest.raises(urllib.error.HTTPError) as caught:
+                    urllib.request.urlopen(request, timeout=30)
+                assert caught.value.code == 403
+                line = caught.value.read().decode()
+                assert line.startswith(f"sss-emulate record: Refused a cross-site {method}")
+                assert line.count("\n") == 1
+            assert seen == []
+            read, _ = _raw(front.url, "GET", "/Entity/1", headers=headers)
+            own, _ = _raw(front.url, "PUT", "/Entity", body=b"<Request/>",
+                          headers={"Sec-Fetch-Site": "same-origin", "Origin": front.url})
+            plain, _ = _raw(front.url, "DELETE", "/Entity/1")
+    assert (read.status, own.status, plain.status) == (302, 302, 302)
+    assert seen == ["GET /Entity/1", "PUT /Entity", "DELETE /Entity/1"]
+
+
 def test_an_unreachable_server_is_a_502_line(tmp_path: Path) -> None:
     """The proxy answers 502 with one line naming the server instead of failing."""
     proxy = RecordingProxy("http://127.0.0.1:9", CallFileWriter(tmp_path / "rec"))

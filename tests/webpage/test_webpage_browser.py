@@ -8,6 +8,7 @@ under ``CI``, where a missing browser is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -353,6 +354,94 @@ def test_script_output_cannot_touch_the_page(browser: Any, site: str, width: str
     assert ran is None, f"stdout ran a {ran}"
     assert browser.title == title
     _shoot(browser, f"escape-{width}")
+
+
+def _html_app(html: str) -> Any:
+    """A WSGI app of another program: every path answers this page."""
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = html.encode()
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+    return app
+
+
+def _logged_in_as(driver: Any, site: str, user: str) -> bool:
+    driver.get(site + "/")
+    return f"as {user} (" in _by_id(driver, "who").text
+
+
+def test_other_sites_cannot_log_the_user_out(browser: Any, site: str) -> None:
+    """An <img> on another port of 127.0.0.1 and a refresh from 127.0.0.2, both without a
+    Referer, ask for /logout with the user's cookie: the server refuses both (issue 20)."""
+    _login(browser, site, "admin", ADMIN_PASSWORD)
+    image = (f'<img src="{site}/logout" referrerpolicy="no-referrer" alt=""'
+             ' onerror="document.title = \'tried\'" onload="document.title = \'tried\'">')
+    with running_server(_html_app(f"<!doctype html><title>cat</title>{image}")) as other:
+        browser.get(other.url + "/cats.html")
+        _wait(browser, lambda d: d.title == "tried")
+    assert _logged_in_as(browser, site, "admin"), "an <img> on another port logged the user out"
+    refresh = ('<!doctype html><meta name="referrer" content="no-referrer">'
+               f'<meta http-equiv="refresh" content="0;url={site}/logout">')
+    with running_server(_html_app(refresh), host="127.0.0.2") as far:
+        browser.get(far.url + "/news.html")
+        _wait(browser, lambda d: d.current_url == site + "/logout"
+              and d.execute_script("return document.readyState") == "complete")
+        assert "cross-site GET" in browser.page_source
+    assert _logged_in_as(browser, site, "admin"), "a navigation from 127.0.0.2 logged out"
+
+
+def test_a_refresh_in_the_output_does_not_navigate_the_frame(
+        browser: Any, tmp_path: Path) -> None:
+    """A <meta http-equiv=refresh> in stdout would load another page into the output frame,
+    and each time the page put the output back, load it again (10-20 requests a second). The
+    frame keeps the output and the server sees no request from it (issue 20)."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    script = folder / "refresh.bash"
+    script.write_text("#!/bin/bash\necho '<p id=\"kept\">The output.</p>'\n"
+                      "echo '<meta http-equiv=\"refresh\" "
+                      "content=\"0;url=/sss/api/scripts?from-the-frame\">'\n"
+                      "echo '<META HTTP-EQUIV=Refresh CONTENT=\"0; URL=?from-the-frame\">'\n"
+                      "echo '<noscript><p title=\"</noscript><meta http-equiv=refresh "
+                      "content=0;url=?from-the-frame>\"></p></noscript>'\n"
+                      "echo '<a id=\"self\" target=\"_self\" href=\"?from-the-frame\">x</a>'\n")
+    script.chmod(0o755)
+    app = build_server(tmp_path, folder)
+    seen: list[str] = []
+
+    def counting(environ: dict[str, Any], start_response: Any) -> Any:
+        seen.append(f"{environ['PATH_INFO']}?{environ.get('QUERY_STRING', '')}")
+        return app(environ, start_response)
+
+    try:
+        with running_server(counting) as handle:
+            _login(browser, handle.url, "admin", ADMIN_PASSWORD)
+            browser.get(handle.url + "/sss/scripts/refresh.bash")
+            _by_id(browser, "run-form")
+            _run_and_wait(browser)
+            frame = _wait_frame_sized(browser)
+            # The refresh would be sent right after the frame's load; give it its chance.
+            with contextlib.suppress(TimeoutException):
+                WebDriverWait(browser, 3).until(
+                    lambda _: any("from-the-frame" in s for s in seen))
+            assert [s for s in seen if "from-the-frame" in s] == []
+            assert not browser.find_elements(By.ID, "stdout-navigated")
+            browser.switch_to.frame(frame)
+            try:
+                assert browser.execute_script("return location.href") == "about:srcdoc"
+                assert browser.find_element(By.ID, "kept").text == "The output."
+                assert browser.execute_script(
+                    "return document.getElementById('self').hasAttribute('target')") is False
+            finally:
+                browser.switch_to.default_content()
+    finally:
+        browser.delete_all_cookies()
+        app.close()
 
 
 def test_refused_call_keeps_the_arguments(browser: Any, site: str, width: str) -> None:

@@ -334,11 +334,18 @@
     return el("pre", { class: "stderr", id: "stderr", role: "alert", text: text });
   }
 
+  function escapeAttribute(text) {
+    return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;");
+  }
+
   /* stdout in a sandboxed frame, at its full height, styled as the web UI styles it.
 
      The frame is sandboxed without allow-same-origin (an opaque origin: it cannot reach this
      page), and its own CSP allows exactly one script, pinned by hash: frame-size.js, which
-     posts the height of the output. A <script> or an onerror= in the output does not run. */
+     puts the output in (it comes as escaped text, so that the frame's parser never acts on
+     it: no <meta http-equiv=refresh> can navigate the frame) and posts the height of the
+     output. A <script> or an onerror= in the output does not run. */
   async function stdoutFrame(stdout) {
     const css = await loadFrameCss();
     const base = document.baseURI.replace(/"/g, "&quot;");
@@ -349,7 +356,7 @@
       `<base href="${base}" target="_blank">` +
       `<meta http-equiv="Content-Security-Policy" content="${csp}">` +
       `<style>${css}</style><script>${cfg.frameScript}</script></head>` +
-      `<body>${stdout}</body></html>`;
+      `<body data-stdout="${escapeAttribute(stdout)}"></body></html>`;
     const lines = stdout.split("\n").length;
     const frame = el("iframe", {
       class: "stdout", id: "stdout-frame",
@@ -360,16 +367,20 @@
     // A first guess until the frame reports its height (or if it never does).
     frame.style.height = Math.min(Math.max(lines * 1.7 + 3, 6), 32) + "em";
     frame.srcdoc = doc;
-    // The output may only ever show itself: should a link with target=_self navigate the
-    // frame away, put the output back.
+    // The output may only ever show itself. frame-size.js takes every <meta> and target= out
+    // of it; should the frame be navigated all the same, the output is put back once. A second
+    // navigation ends the frame (each restore could bring the next, 10-20 requests a second):
+    // the output stays readable as text below it.
     let loads = 0;
     frame.addEventListener("load", () => {
       loads += 1;
-      if (loads > 1 && frame.dataset.restoring !== "true") {
-        frame.dataset.restoring = "true";
+      if (loads === 2) {  // navigated away: put the output back (load 3 is that output)
         frame.srcdoc = doc;
-      } else {
-        delete frame.dataset.restoring;
+      } else if (loads > 3) {
+        const notice = el("p", { class: "notice warn", id: "stdout-navigated", role: "note",
+          text: "The output tried to load another page in its frame, so it is not shown as " +
+            "HTML; see \"Output as text\"." });
+        frame.replaceWith(notice);
       }
     });
     return frame;
