@@ -23,6 +23,7 @@ __all__ = (
     "MARKED_PIDS_SH",
     "ProcessInfo",
     "children",
+    "command_name",
     "environ_value",
     "exists",
     "group_alive",
@@ -118,6 +119,16 @@ def start_time(pid: int) -> str | None:
     """
     fields = _read_stat(pid)
     return fields[19] if fields is not None and len(fields) > 19 and fields[0] != "Z" else None
+
+
+def command_name(pid: int) -> str | None:
+    """``argv[0]`` of ``pid`` (what ``ps`` shows first), or None when it is gone or unreadable;
+    how the emulator's own helpers (the guardian) are told apart from a run's processes."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace") if raw else None
 
 
 def children(pid: int) -> list[int]:

@@ -24,6 +24,7 @@ from lxml import etree
 from test_server_cli import SERVE, _wait_ready
 
 from sss_emulator.core import processes
+from sss_emulator.core.guardian import GUARDIAN_NAME
 
 pytest.importorskip("debugpy")
 sys.path.insert(0, str(Path(__file__).parents[1] / "devtools"))
@@ -131,9 +132,10 @@ def _answer(client: subprocess.Popen[str]) -> tuple[int, etree._Element]:
 
 
 def _waiting(served: Served) -> list[int]:
-    """The server's live children: a debugged run's waiting wrapper is one."""
+    """The server's live children but its guardian: a debugged run's waiting wrapper is one."""
     return [pid for pid in processes.children(served.proc.pid)
-            if processes.state(pid) not in (None, "Z")]
+            if processes.state(pid) not in (None, "Z")
+            and processes.command_name(pid) != GUARDIAN_NAME]
 
 
 def test_anonymous_and_non_admin_callers_are_refused_a_debugger(served: Served) -> None:
