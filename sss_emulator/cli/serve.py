@@ -108,6 +108,8 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None,
                    "(the server's AUTH_OPTIONAL). [SSS_ANONYMOUS]")
 @click.option("--max-body", "max_body_mib", type=click.FloatRange(min=0), default=None,
               help="Largest request body in MiB (default 4096); larger answers 413.")
+@click.option("--max-form-parts", "max_form_parts", type=click.IntRange(min=1), default=None,
+              help="Most fields and files in one request (default 1000); more answers 413.")
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=str),
               help="A data model or records file the stand-in starts with (repeatable). "
                    "[SSS_DATA]")
