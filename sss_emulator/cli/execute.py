@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, TextIO
 from sss_emulator.config import FORMATS, resolve_values
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.tokens import Identity
+from sss_emulator.core.workspace import kept_workdir
 from sss_emulator.errors import EmulatorError, SetupError
 from sss_emulator.invocation import RunInvocation, prepare
 from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
@@ -95,8 +96,16 @@ def execute(
         with stop_signals_interrupt():
             return _execute(invocation, out, err, debug)
     except Stopped as stop:  # a signal between two runs' steps, after the handler returned
-        say(err, f"stopped by {stop.name}; the script was stopped and its directory removed.")
+        say(err, f"stopped by {stop.name}; {_left_behind(stop)}")
         return 128 + stop.signum
+
+
+def _left_behind(interrupt: KeyboardInterrupt) -> str:
+    """What an interrupted run left: nothing, or (``--keep``) its working directory."""
+    kept = kept_workdir(interrupt)
+    if kept is not None:
+        return f"the script was stopped; kept working directory {kept}"
+    return "the script was stopped and its directory removed."
 
 
 def _nowhere(mode: str) -> Any:
@@ -125,10 +134,10 @@ def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool)
                                                    invocation.cwd), identity, out, err)
         return error.exit_code
     except Stopped as stop:
-        say(err, f"stopped by {stop.name}; the script was stopped and its directory removed.")
+        say(err, f"stopped by {stop.name}; {_left_behind(stop)}")
         return 128 + stop.signum
-    except KeyboardInterrupt:
-        say(err, "interrupted; the script was stopped and its directory removed.")
+    except KeyboardInterrupt as interrupt:
+        say(err, f"interrupted; {_left_behind(interrupt)}")
         return EXIT_INTERRUPTED
     except Exception as exc:
         if debug:
