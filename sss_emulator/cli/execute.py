@@ -20,8 +20,8 @@ from sss_emulator.config import FORMATS, resolve_values
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.tokens import Identity
 from sss_emulator.core.workspace import kept_workdir
-from sss_emulator.errors import EmulatorError, SetupError
-from sss_emulator.invocation import RunInvocation, prepare
+from sss_emulator.errors import EmulatorError, ScriptNotFound, SetupError
+from sss_emulator.invocation import Prepared, RunInvocation, prepare
 from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
 
 __all__ = ("EXIT_INTERRUPTED", "STOP_SIGNALS", "Stopped", "configure_logging", "execute",
@@ -100,6 +100,21 @@ def execute(
         return 128 + stop.signum
 
 
+def _with_hint(error: ScriptNotFound, invocation: RunInvocation,
+               prepared: Prepared | None) -> ScriptNotFound:
+    """The refusal of a SCRIPT that names nothing, with what the user probably meant."""
+    if (invocation.cwd / invocation.script).is_file():
+        return error  # a file outside the bin dirs: the message already says what to do
+    from sss_emulator.cli.hints import COMMANDS, script_not_found  # difflib: only for this
+
+    bin_dirs = prepared.emulator.bin_dirs if prepared is not None else None
+    try:
+        hint = script_not_found(invocation.script, invocation.cwd, bin_dirs, COMMANDS)
+    except Exception:  # a hint is a courtesy: the refusal itself is still said
+        return error
+    return error if hint is None else ScriptNotFound(hint)
+
+
 def _left_behind(interrupt: KeyboardInterrupt) -> str:
     """What an interrupted run left: nothing, or (``--keep``) its working directory."""
     kept = kept_workdir(interrupt)
@@ -115,6 +130,7 @@ def _nowhere(mode: str) -> Any:
 def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool) -> int:
     fmt: str | None = None
     identity: Identity | None = None
+    prepared: Prepared | None = None
     try:
         prepared = prepare(invocation)
         fmt, identity = prepared.fmt, prepared.identity
@@ -130,6 +146,8 @@ def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool)
                 on_stderr=on_stderr,
             )
     except EmulatorError as error:
+        if isinstance(error, ScriptNotFound):
+            error = _with_hint(error, invocation, prepared)
         write_refusal(error, fmt or refusal_format(invocation.options.get("format"),
                                                    invocation.cwd), identity, out, err)
         return error.exit_code
