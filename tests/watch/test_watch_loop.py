@@ -23,7 +23,7 @@ def test_runs_once_at_start_and_again_after_a_change(
     watcher = start_watcher(str(script.relative_to(tmp_path)), "-p0", "@data.txt", "--watch")
     watcher.wait_for(r"^first$", stream="out")
     watcher.wait_for(RUN_DONE.format(n=1) + "exit 0")
-    watcher.wait_for(r"watching bin/, data.txt \(events, debounce 200 ms\)")
+    watcher.wait_for(r"watching bin/, data.txt \(events, debounce 50 ms\)")
     data.write_text("second")
     watcher.wait_for(r"^second$", stream="out")
     assert watcher.run_headers() == ["run 1: start", "run 2: changed data.txt"]
