@@ -2,8 +2,9 @@
 
 The command maps its options onto one :meth:`Emulator.run` call and prints the outcome; the
 script's stdout goes to stdout, its stderr and all of our own messages to stderr. Exit status is
-the script's own; 2 means the call was refused or the command line is wrong, 124 a timeout, 125
-that the run could not be set up, 130 an interrupt.
+the script's own; 125 means the script did not run (the call was refused, the command line is
+wrong, or the run could not be set up; never 2, which is a script's own), 124 a timeout, 130 an
+interrupt.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from sss_emulator.cli.usage import ScriptArgument, ScriptCommand, check_no_unkno
 from sss_emulator.config import resolve_settings
 from sss_emulator.core.reaper import become_subreaper
 from sss_emulator.core.render import render_json
-from sss_emulator.errors import BadRequestForm, EmulatorError
+from sss_emulator.errors import EXIT_NOT_RUN, BadRequestForm, EmulatorError
 from sss_emulator.invocation import RunInvocation
 from sss_emulator.terminal import say
 
@@ -71,7 +72,7 @@ class _DefaultRunGroup(click.Group):
                     code=None, call=None, stdout="", stderr="", argv=(), shared_dir=None,
                     shared_files=(), timed_out=False, duration_s=None, error=refusal) + "\n")
             error.show()
-            sys.exit(error.exit_code)
+            sys.exit(EXIT_NOT_RUN)  # never 2: that is a script's own (see errors.py)
         except click.ClickException as error:
             error.show()
             sys.exit(error.exit_code)
@@ -264,6 +265,9 @@ def run_cli(argv: Sequence[str]) -> int:
         main.main(args=list(argv), prog_name="sss-emulate", standalone_mode=False)
     except SystemExit as exc:
         return int(exc.code or 0)
+    except click.UsageError as exc:
+        exc.show()
+        return EXIT_NOT_RUN
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

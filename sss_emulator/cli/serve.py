@@ -21,7 +21,7 @@ from sss_emulator.cli.options import (
 )
 from sss_emulator.config import Settings
 from sss_emulator.core.roots import private_dir, private_root, sweep_dead_runs
-from sss_emulator.errors import EmulatorError
+from sss_emulator.errors import EmulatorError, SetupError
 from sss_emulator.wire import is_loopback
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:
         # anything listens
         sweep_dead_runs(private_dir(app.emulator.work_root))
     except EmulatorError as error:
-        if error.exit_code == click.UsageError.exit_code:
+        if not isinstance(error, SetupError):  # a bad setting: a usage error
             raise click.UsageError(error.message) from error
         raise click.ClickException(error.message) from error
     for note in settings.notes:

@@ -121,3 +121,19 @@ def test_a_successful_run_loads_no_hint(repo: Path, roots: dict[str, Path]) -> N
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_scripts_own_exit_2_is_told_apart_from_a_refusal(repo: Path,
+                                                           roots: dict[str, Path]) -> None:
+    """A CI job reads the status alone: the script's argparse refusing its arguments is 2 (the
+    script's own, passed on), the emulator refusing the call or the command line is 125."""
+    script = repo / "scripts" / "strict.py"
+    script.write_text(f"#!{sys.executable}\nimport argparse\np = argparse.ArgumentParser()\n"
+                      "p.add_argument('--auth-token')\np.add_argument('file')\np.parse_args()\n")
+    script.chmod(0o755)
+    own = emulate(repo, roots, "scripts/strict.py")  # the script wants a positional
+    assert own.returncode == 2 and "the following arguments are required" in own.stderr
+    refused = emulate(repo, roots, "scripts/no-such.py", "-p0", "x")
+    bad_line = emulate(repo, roots, "scripts/strict.py", "-p0", "x", "--tmeout", "5")
+    gap = emulate(repo, roots, "scripts/strict.py", "-p1", "x")
+    assert [refused.returncode, bad_line.returncode, gap.returncode] == [125, 125, 125]

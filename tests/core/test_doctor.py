@@ -105,8 +105,8 @@ def test_unknown_script_and_bad_settings_are_one_document(doctor, tmp_path: Path
     code, document = doctor("missing.py")
     assert code == 1 and _by_id(document)["found"]["status"] == "fail"
     code, document = doctor("--bin-dir", str(tmp_path / "nope"), "x.py")
-    # a bad setting is a bad command line: exit 2, as everywhere, still with one document
-    assert code == 2 and document["checks"][0]["id"] == "settings"
+    # a bad setting is a bad command line: exit 125, as everywhere, still with one document
+    assert code == 125 and document["checks"][0]["id"] == "settings"
 
 
 def test_text_output_marks_and_evidence(make_script, tmp_path: Path,

@@ -124,7 +124,7 @@ def test_no_bin_dir_is_a_usage_error(tmp_path: Path) -> None:
     result = subprocess.run([*SERVE, "--port", "0"], capture_output=True, text=True,
                             cwd=tmp_path, timeout=60,
                             env={k: v for k, v in os.environ.items() if not k.startswith("SSS_")})
-    assert result.returncode == 2
+    assert result.returncode == 125
     assert "No bin dir configured" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -189,7 +189,7 @@ def test_port_from_pyproject_and_a_bad_port_option(tmp_path: Path, samples: Path
         'shared-root = "shared"\n')
     bad = subprocess.run([*SERVE, "--port", "70000"], capture_output=True, text=True,
                          cwd=tmp_path, timeout=60, env=env)
-    assert bad.returncode == 2
+    assert bad.returncode == 125
     assert "Invalid value for '--port': 70000 is out of range" in bad.stderr
     proc = subprocess.Popen([*SERVE, "--quiet"], stderr=subprocess.PIPE, text=True, env=env,
                             cwd=tmp_path)

@@ -110,7 +110,7 @@ def test_atomic_replace_and_delete_then_recreate(
     assert watcher.run_headers()[1].startswith("run 2: changed bin/hello.sh")
     watcher.wait_for(RUN_DONE.format(n=2) + "exit 0")
     script.unlink()
-    watcher.wait_for(RUN_DONE.format(n=3) + r"refused \(exit 2\)")
+    watcher.wait_for(RUN_DONE.format(n=3) + r"refused \(exit 125\)")
     assert watcher.matching(r"error: Script 'bin/hello.sh' not found")
     write_script(script, HELLO + "echo recreated\n")
     watcher.wait_for(r"^recreated$", stream="out")
@@ -189,7 +189,7 @@ def test_watch_options_need_watch_mode(tmp_path: Path, watch_env: dict[str, str]
     done = subprocess.run([sys.executable, "-m", "sss_emulator", "bin/hello.sh", "--postpone"],
                           cwd=tmp_path, env=watch_env, capture_output=True, text=True,
                           timeout=60)
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert "--postpone only applies in watch mode; add --watch." in done.stderr
     assert os.listdir(tmp_path) == ["bin"]
 
