@@ -68,3 +68,14 @@ def test_shared_dir_explained_where_script_authors_look() -> None:
     """SHARED_DIR and the /Shared/<dir>/<file> link are said in the README and docs/cli.md."""
     for text in (README, (REPO / "docs" / "cli.md").read_text()):
         assert "`SHARED_DIR`" in text and "/Shared/<dir>/" in text
+
+
+def test_testing_docs_first_show_how_to_install_into_a_script_repository() -> None:
+    """The package is on no index: the first command block of docs/testing.md installs it
+    from a path with its extras (and a wheel), not `pip install 'sss-emulator[coverage]'`."""
+    text = (REPO / "docs" / "testing.md").read_text()
+    first = re.findall(r"```sh\n(.+?)\n```", text, re.DOTALL)[0]
+    assert "python3 -m venv" in first
+    assert re.search(r"pip install '/\S+sss-emulator\[coverage\]'", first)
+    assert "pip wheel --no-deps -w dist" in text.split("```python", 1)[0]
+    assert "pip install 'sss-emulator[" not in text + README
