@@ -59,6 +59,8 @@ _MAX_DEBOUNCE_PERIODS = 10
 _CHANGE_EVENTS = frozenset({EVENT_TYPE_CREATED, EVENT_TYPE_DELETED, EVENT_TYPE_MOVED,
                             EVENT_TYPE_MODIFIED, EVENT_TYPE_CLOSED, EVENT_TYPE_ATTRIB})
 _QUIT_WORDS = frozenset({"q", "quit", "exit"})
+#: The kind a folder's event is recorded with: it changes nothing a save waits for.
+_FOLDER = "folder"
 #: How soon the main loop notices Ctrl+C or SIGTERM (the handler only sets a flag).
 _SIGNAL_POLL_S = 0.1
 
@@ -93,7 +95,8 @@ class _Inbox:
             self._changes.append(path)
             state = self._states.get(path)
             if state is None:
-                state = self._states[path] = _SaveState(existed=kind != EVENT_TYPE_CREATED)
+                state = self._states[path] = _SaveState(
+                    existed=kind not in (EVENT_TYPE_CREATED, _FOLDER))
             state.note(kind, track_writes)
         self.wake.set()
 
@@ -183,11 +186,13 @@ class _ChangeHandler(FileSystemEventHandler):
                                                EVENT_TYPE_MOVED):
             return
         if event.is_directory:
-            kind = EVENT_TYPE_MODIFIED  # a folder's files are what is awaited, not the folder
+            kind = _FOLDER  # a folder's files are what is awaited, not the folder
         targets = self.targets
         # A rename names its new path first: that is the file the change is shown for; its
         # old path has gone (vim's backup rename) and is awaited if it was there before.
         src_kind = EVENT_TYPE_DELETED if kind == EVENT_TYPE_MOVED else kind
+        if kind == _FOLDER:
+            src_kind = _FOLDER
         for raw, what in ((event.dest_path, kind), (event.src_path, src_kind)):
             path = os.fsdecode(raw) if raw else ""
             if path and targets.matters(path):
