@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sss_emulator.cli.hints import refused_token
 from sss_emulator.config import Settings
 from sss_emulator.core.call import UPLOAD_DIR, CallRequest, Upload, request_from_form
 from sss_emulator.core.permissions import permission_for
@@ -36,9 +37,6 @@ STATUSES = ("ok", "warn", "fail")
 #: Seconds the trial run may take before it is stopped (a script that waits is not wrong).
 TRIAL_TIMEOUT_S = 10.0
 
-#: A parser refusing the option, on one line with it (argparse, click 8.1 and 8.2, getopt).
-_REFUSAL = re.compile(r"(unrecognized arguments|no such option|unknown option|unrecognized "
-                      r"option|illegal option|invalid option)[^\n]*--auth-token", re.I)
 _MISSING_MODULE = re.compile(r"^(ModuleNotFoundError|ImportError): (.*)$", re.M)
 _EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): ?(.*)$", re.M)
 
@@ -157,7 +155,7 @@ def _trial(path: Path, first: str, arguments: Sequence[str] = (),
 
 
 def _refused(stderr: str) -> bool:
-    return _REFUSAL.search(stderr) is not None
+    return refused_token(stderr.encode()) is not None
 
 
 def _token_check(path: Path, shown: str, arguments: Sequence[str] = (),

@@ -165,6 +165,12 @@ def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool)
         return SetupError.exit_code
     write_outcome(outcome, fmt, out, err, shown_notes=prepared.settings.notes)
     if fmt == "text":
+        if outcome.code:  # a failed run: does the script lack --auth-token? (hints: only now)
+            from sss_emulator.cli.hints import refused_token
+
+            fix = refused_token(outcome.stderr_bytes)
+            if fix is not None:
+                say(err, f"note: {fix}")
         say(err, outcome_summary(outcome))
     code = _exit_code(outcome)
     if prepared.snapshot is None:

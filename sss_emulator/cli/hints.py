@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ("COMMANDS", "closest", "script_not_found", "unknown_option")
+__all__ = ("COMMANDS", "closest", "refused_token", "script_not_found", "unknown_option")
 
 #: The commands a mistyped first word may have meant: ``cli.program.COMMANDS`` without
 #: ``run`` (repeated here, checked by a test, so that this module imports nothing of the CLI).
@@ -137,3 +138,19 @@ def _example(script: str, folder: Path) -> str:
     if not inside:
         return " (it holds no executable file)"
     return f" (e.g. {_typed_join(script.rstrip('/') + '/x', inside[0])})"
+
+
+#: A script's argument parser refusing the token (argparse, click 8.1/8.2, getopt), one line.
+_TOKEN_REFUSED = re.compile(rb"(unrecognized arguments|no such option|unknown option|"
+                            rb"unrecognized option|illegal option|invalid option)[^\n]*"
+                            rb"--auth-token", re.I)
+
+
+def refused_token(stderr: bytes) -> str | None:
+    """The note for a script that failed because it does not take ``--auth-token=…``: the
+    most common deployment mistake, and the script's own message does not say the fix."""
+    if _TOKEN_REFUSED.search(stderr[-65536:]) is None:
+        return None
+    return ("the script refused --auth-token=…, which the server always passes first; add "
+            "it to its argument parser (e.g. parser.add_argument('--auth-token'), or "
+            "caosadvancedtools' helper.get_argument_parser())")

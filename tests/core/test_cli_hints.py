@@ -137,3 +137,17 @@ def test_a_scripts_own_exit_2_is_told_apart_from_a_refusal(repo: Path,
     bad_line = emulate(repo, roots, "scripts/strict.py", "-p0", "x", "--tmeout", "5")
     gap = emulate(repo, roots, "scripts/strict.py", "-p1", "x")
     assert [refused.returncode, bad_line.returncode, gap.returncode] == [125, 125, 125]
+
+
+def test_a_script_without_auth_token_gets_a_note_naming_the_fix(repo: Path,
+                                                                roots: dict[str, Path]) -> None:
+    """The most common deployment mistake: the script's own message names the token, not
+    the fix; the run's status stays the script's."""
+    script = repo / "scripts" / "noauth.py"
+    script.write_text(f"#!{sys.executable}\nimport argparse\np = argparse.ArgumentParser()\n"
+                      "p.add_argument('file')\np.parse_args()\n")
+    script.chmod(0o755)
+    result = emulate(repo, roots, "scripts/noauth.py", "-p0", "x")
+    assert result.returncode == 2
+    assert ("sss-emulate: note: the script refused --auth-token=…, which the server always "
+            "passes first; add it to its argument parser") in result.stderr
