@@ -38,9 +38,9 @@ def unknown_option(name: str, value: str | None, ours: Sequence[str], *,
                    after_script: bool) -> str:
     """The usage error for ``name`` (``--option2``), which is no option of sss-emulate.
 
-    Typed after SCRIPT it is most likely the script's option in the server's spelling (the
-    ``call`` string shows ``--option2=x``): say how a script option is written. A close option
-    of ours is still offered (``--tmeout`` → ``--timeout``).
+    A close option of ours comes first (``--tmeout`` → ``--timeout``). Otherwise, typed after
+    SCRIPT, it is most likely the script's option in the server's spelling (the ``call`` string
+    shows ``--option2=x``): say how a script option is written (``-Ooption2=x``).
     """
     near = closest(name, ours)
     stem = name.lstrip("-")
