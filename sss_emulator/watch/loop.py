@@ -310,11 +310,20 @@ class _WatchLoop:
     def _debounce(self) -> None:
         """Wait until no change came for ``debounce_s`` and the save is complete (an editor's
         save is several events; one whose file is still open or not yet back is awaited)."""
-        cap = time.monotonic() + max(self.cfg.debounce_s * _MAX_DEBOUNCE_PERIODS, 1.0)
+        quiet = self.quiet_s
+        cap = time.monotonic() + max(quiet * _MAX_DEBOUNCE_PERIODS, 1.0)
         while time.monotonic() < cap and not self.inbox.done:
             self.inbox.wake.clear()
-            if not self.inbox.wake.wait(self.cfg.debounce_s) and self.inbox.settled():
+            if not self.inbox.wake.wait(quiet) and self.inbox.settled():
                 return
+
+    @property
+    def quiet_s(self) -> float:
+        """The debounce; with ``--poll`` at least two poll intervals, since the polling
+        observer sees no close and a save may straddle one snapshot: less could not see quiet."""
+        if self.cfg.poll:
+            return max(self.cfg.debounce_s, 2 * POLL_INTERVAL_S)
+        return self.cfg.debounce_s
 
     def _reason(self, changes: list[str]) -> str:
         def show(path: str) -> str:
@@ -341,7 +350,7 @@ class _WatchLoop:
         hint = "Enter reruns, q quits" if keys is not None else "Ctrl+C quits"
         say(self.err, f"watching {self.handler.targets.describe()} "
                        f"({'polling' if self.cfg.poll else 'events'}, debounce "
-                       f"{self.cfg.debounce_s * 1000:.0f} ms); {hint}")
+                       f"{self.quiet_s * 1000:.0f} ms); {hint}")
         if not self.cfg.postpone:
             self.start_run("start", prepared)
         while True:

@@ -171,9 +171,9 @@ def test_env_twins_and_polling(
 ) -> None:
     """SSS_POLL and SSS_DEBOUNCE_MS configure the watcher; polling notices changes too."""
     script = write_script(tmp_path / "bin" / "hello.sh", HELLO)
-    env = dict(watch_env, SSS_POLL="1", SSS_DEBOUNCE_MS="50")
+    env = dict(watch_env, SSS_POLL="1", SSS_DEBOUNCE_MS="300")
     watcher = start_watcher("watch", "bin/hello.sh", env=env)
-    watcher.wait_for(r"watching bin/ \(polling, debounce 50 ms\)")
+    watcher.wait_for(r"watching bin/ \(polling, debounce 300 ms\)")
     watcher.wait_for(RUN_DONE.format(n=1))
     script.write_text(HELLO + "echo polled\n")
     watcher.wait_for(r"^polled$", stream="out")

@@ -85,3 +85,13 @@ def test_the_default_debounce_is_short(tmp_path: Path,
     watcher = start_watcher("watch", "bin/greet.sh")
     watcher.wait_for(r"\(events, debounce 50 ms\)")
     assert watcher.interrupt() == 0
+
+
+def test_polling_keeps_a_quiet_time_of_two_intervals(
+        tmp_path: Path, start_watcher: Callable[..., Watcher]) -> None:
+    """--poll sees no close: a quiet time below two snapshots (the 50 ms default) could not
+    see quiet, so two intervals are used, and the banner says so."""
+    write_script(tmp_path / "bin" / "greet.sh", _script("first"))
+    watcher = start_watcher("watch", "bin/greet.sh", "--poll")
+    watcher.wait_for(r"\(polling, debounce 200 ms\)")
+    assert watcher.interrupt() == 0
