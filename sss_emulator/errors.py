@@ -2,24 +2,31 @@
 
 The tree::
 
-    EmulatorError                    exit 2, HTTP 400
-    ├── BadRequestForm               exit 2, HTTP 400   malformed form, -p gap, bad upload
-    ├── ScriptNotFound               exit 2, HTTP 404   not in any bin dir, or escapes one
-    ├── ScriptNotExecutable          exit 2, HTTP 400   found, but the executable bit is missing
-    ├── NotAuthenticated             exit 2, HTTP 401   anonymous caller, anonymous access off
-    ├── PermissionDenied             exit 2, HTTP 403   caller lacks SCRIPTING:EXECUTE:<call>
-    ├── RequestTooLarge              exit 2, HTTP 413   body over the configured limit
-    ├── UnsupportedMediaType         exit 2, HTTP 415   POST body neither urlencoded nor multipart
-    ├── ConfigError                  exit 2, HTTP 500   a broken profile, YAML file or setting
-    ├── SetupError                   exit 125, HTTP 500 workspace not prepared, script not started
-    └── ScriptTimeout                exit 124, HTTP 500 the script did not finish in time
+    EmulatorError                    exit 125, HTTP 400
+    ├── BadRequestForm               exit 125, HTTP 400   malformed form, -p gap, bad upload
+    ├── ScriptNotFound               exit 125, HTTP 404   not in any bin dir, or escapes one
+    ├── ScriptNotExecutable          exit 125, HTTP 400   found, but the executable bit is missing
+    ├── NotAuthenticated             exit 125, HTTP 401   anonymous caller, anonymous access off
+    ├── PermissionDenied             exit 125, HTTP 403   caller lacks SCRIPTING:EXECUTE:<call>
+    ├── RequestTooLarge              exit 125, HTTP 413   body over the configured limit
+    ├── UnsupportedMediaType         exit 125, HTTP 415   POST body neither urlencoded nor multipart
+    ├── ConfigError                  exit 125, HTTP 500   a broken profile, YAML file or setting
+    ├── SetupError                   exit 125, HTTP 500   workspace not prepared, script not started
+    └── ScriptTimeout                exit 124, HTTP 500   the script did not finish in time
 
 Adapters turn these into one line on stderr (CLI) or an ``<Error>`` document (server); the
 message always names the offending value and, where there is one, the way out.
+
+Every refusal exits :data:`EXIT_NOT_RUN` (125), as ``docker run`` and ``timeout`` report their
+own failures, never 2: a script's own argument parser exits 2 (argparse, click), and a CI job
+must tell "my script rejected its arguments" from "the emulator did not run it" by the status
+alone. A bad command line (click's usage errors) exits 125 too.
 """
 
 from __future__ import annotations
 
+# Only the error classes: call files name them (``expect.error``); EXIT_NOT_RUN is imported
+# by name.
 __all__ = (
     "BadRequestForm",
     "ConfigError",
@@ -35,10 +42,14 @@ __all__ = (
 )
 
 
+#: The exit status of everything sss-emulate refuses (a call, a setting, a command line).
+EXIT_NOT_RUN = 125
+
+
 class EmulatorError(Exception):
     """Base of every error the emulator reports instead of running a script."""
 
-    exit_code: int = 2
+    exit_code: int = EXIT_NOT_RUN
     http_status: int = 400
 
     @property

@@ -444,7 +444,10 @@ def serve(
     if hasattr(app, "public_url"):
         app.public_url = url
     # SIGTERM and SIGHUP stop the server as Ctrl+C does: runs stopped, their files removed.
-    stop_signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    # SIGINT is set too: started with ``&`` from a non-interactive shell (a CI script), the
+    # process inherits SIGINT as ignored, and Python then installs no handler of its own.
+    stop_signals = [signal.SIGINT, signal.SIGTERM] + (
+        [signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     previous = {sig: signal.signal(sig, _raise_interrupt) for sig in stop_signals}
     try:
         if on_ready is not None:

@@ -2,8 +2,9 @@
 
 The command maps its options onto one :meth:`Emulator.run` call and prints the outcome; the
 script's stdout goes to stdout, its stderr and all of our own messages to stderr. Exit status is
-the script's own; 2 means the call was refused or the command line is wrong, 124 a timeout, 125
-that the run could not be set up, 130 an interrupt.
+the script's own; 125 means the script did not run (the call was refused, the command line is
+wrong, or the run could not be set up; never 2, which is a script's own), 124 a timeout, 130 an
+interrupt.
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ from sss_emulator.cli.options import (
     setting_options,
     watch_options,
 )
-from sss_emulator.cli.usage import ScriptCommand, check_no_unknown_options
+from sss_emulator.cli.usage import ScriptArgument, ScriptCommand, check_no_unknown_options
 from sss_emulator.config import resolve_settings
 from sss_emulator.core.reaper import become_subreaper
 from sss_emulator.core.render import render_json
-from sss_emulator.errors import BadRequestForm, EmulatorError
+from sss_emulator.errors import EXIT_NOT_RUN, BadRequestForm, EmulatorError
 from sss_emulator.invocation import RunInvocation
 from sss_emulator.terminal import say
 
@@ -71,7 +72,7 @@ class _DefaultRunGroup(click.Group):
                     code=None, call=None, stdout="", stderr="", argv=(), shared_dir=None,
                     shared_files=(), timed_out=False, duration_s=None, error=refusal) + "\n")
             error.show()
-            sys.exit(error.exit_code)
+            sys.exit(EXIT_NOT_RUN)  # never 2: that is a script's own (see errors.py)
         except click.ClickException as error:
             error.show()
             sys.exit(error.exit_code)
@@ -188,20 +189,25 @@ def list_command(format: str, **kwargs: Any) -> None:
         click.echo(f"{row['call']:<40} {row['permission']}{flag}")
 
 
-@main.command("doctor")
-@click.argument("script")
+@main.command("doctor", cls=ScriptCommand, context_settings=RUN_CONTEXT)
+@click.argument("script", type=ScriptArgument())
+@click.argument("script_args", nargs=-1, type=ScriptArgument())
 @setting_options
 @click.option("--no-run", is_flag=True,
               help="Do not run the script to check it accepts --auth-token=.")
 @click.option("--format", "format", type=click.Choice(["text", "json"]), default="text",
               help="text, or one JSON document (schema sss-emulator/doctor/v1).")
-def doctor_command(script: str, no_run: bool, format: str, **kwargs: Any) -> None:
+def doctor_command(script: str, script_args: tuple[str, ...], no_run: bool, format: str,
+                   **kwargs: Any) -> None:
     """Check that SCRIPT is deployable, and print the permission an admin must grant.
 
-    Each check is ok, warn or fail with what it saw; exit 1 when one fails.
+    Each check is ok, warn or fail with what it saw; exit 1 when one fails. Give the script's
+    arguments (-p0 VALUE, -Oname=VALUE) when it needs some: the trial run passes them after
+    --auth-token=…, as the server does.
     """
     from sss_emulator.cli.doctor import Check, diagnose, report_document
 
+    check_no_unknown_options(click.get_current_context(), script, script_args)
     try:
         settings = resolve_settings(collect_options(kwargs))
     except EmulatorError as error:  # a bad command line or setting: as everywhere, exit 2
@@ -212,7 +218,8 @@ def doctor_command(script: str, no_run: bool, format: str, **kwargs: Any) -> Non
         _fail(error)
     try:
         with stop_signals_interrupt():  # TERM/HUP stop the trial run and remove its folder
-            checks = diagnose(script, settings, Path.cwd(), run=not no_run)
+            checks = diagnose(script, settings, Path.cwd(), run=not no_run,
+                              arguments=script_args)
     except Stopped as stop:
         say(sys.stderr, f"stopped by {stop.name}; the trial run was stopped and its folder "
                         "removed.")
@@ -261,6 +268,9 @@ def run_cli(argv: Sequence[str]) -> int:
         main.main(args=list(argv), prog_name="sss-emulate", standalone_mode=False)
     except SystemExit as exc:
         return int(exc.code or 0)
+    except click.UsageError as exc:
+        exc.show()
+        return EXIT_NOT_RUN
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

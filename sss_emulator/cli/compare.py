@@ -1,7 +1,7 @@
 """``sss-emulate compare``: run one call on your LinkAhead server and locally, show the drift.
 
 Only maps the command line onto :mod:`sss_emulator.fidelity.compare` and prints its report.
-Exit status: 0 no difference, 1 a difference, 2 the comparison could not be made (usage error,
+Exit status: 0 no difference, 1 a difference, 125 the comparison could not be made (usage error,
 login refused, server unreachable, no confirmation).
 """
 
@@ -18,13 +18,14 @@ import click
 
 from sss_emulator.cli.options import RUN_CONTEXT, collect_options, configure_logging, run_options
 from sss_emulator.cli.usage import ScriptCommand
+from sss_emulator.errors import EXIT_NOT_RUN
 
 __all__ = ("EXIT_DIFFERENT", "EXIT_EQUAL", "EXIT_UNUSABLE", "compare_command", "read_password",
            "report_width")
 
 EXIT_EQUAL = 0
 EXIT_DIFFERENT = 1
-EXIT_UNUSABLE = 2
+EXIT_UNUSABLE = EXIT_NOT_RUN
 
 def _interactive() -> bool:
     """Is there a person at a terminal to ask?"""

@@ -14,17 +14,21 @@ import os
 import re
 import shutil
 import stat
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sss_emulator.cli.hints import refused_token
 from sss_emulator.config import Settings
-from sss_emulator.core.call import CallRequest
+from sss_emulator.core.call import CallRequest, request_from_form
+from sss_emulator.core.hooks import ProcessRunner
 from sss_emulator.core.permissions import permission_for
 from sss_emulator.core.roots import owned_scratch
 from sss_emulator.core.runner import ProcessResult
 from sss_emulator.core.scripts import call_for_path, resolve_script
 from sss_emulator.errors import EmulatorError, ScriptNotExecutable, SetupError
+from sss_emulator.invocation.script_args import parse_script_args
 
 __all__ = ("SCHEMA", "STATUSES", "Check", "diagnose", "report_document")
 
@@ -34,8 +38,6 @@ STATUSES = ("ok", "warn", "fail")
 #: Seconds the trial run may take before it is stopped (a script that waits is not wrong).
 TRIAL_TIMEOUT_S = 10.0
 
-_REFUSALS = ("unrecognized arguments: --auth-token", "no such option: --auth-token",
-             "unknown option", "unrecognized option", "illegal option", "invalid option")
 _MISSING_MODULE = re.compile(r"^(ModuleNotFoundError|ImportError): (.*)$", re.M)
 _EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): ?(.*)$", re.M)
 
@@ -113,15 +115,49 @@ def _shebang(path: Path) -> tuple[Check, bool]:
     return Check("shebang", "shebang", "ok", f"runs with {found}", f"first line: {shown!r}"), True
 
 
-def _trial(path: Path, settings: Settings) -> ProcessResult | OSError:
+#: The control run's first argument instead of the token: an option no script can know.
+PROBE_WORD = "--sss-doctor-no-such-option=doctor-check"
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One run of the script: what it did, and what it said (with its first argument and its
+    folder replaced by placeholders, so two trials compare)."""
+
+    result: ProcessResult
+    said: str
+
+
+class _FirstWord:
+    """A runner that starts the script with ``first`` in place of its token (the control run)
+    and notes the first argument and folder the run had, to blank them in what it said."""
+
+    def __init__(self, inner: ProcessRunner, first: str | None) -> None:
+        self.inner = inner
+        self.first = first
+        self.seen_first = ""
+        self.seen_cwd = ""
+
+    def __call__(self, argv: Sequence[str], **kwargs: Any) -> ProcessResult:
+        words = list(argv)
+        if self.first is not None and len(words) > 1:
+            words[1] = self.first
+        self.seen_first = words[1] if len(words) > 1 else ""
+        self.seen_cwd = str(kwargs.get("cwd", ""))
+        return self.inner(words, **kwargs)
+
+
+def _trial(path: Path, settings: Settings, request: CallRequest,
+           first: str | None = None) -> Trial | OSError:
     """Run the script once, as any run: through the emulator with the LinkAhead stand-in.
 
     So the trial gets what every run gets and nothing else: a scrubbed environment (no
     ``SSS_PASSWORD``, no production ``PYLINKAHEADINI``), a HOME whose ini points at the
-    stand-in, the stand-in's ``sendmail`` (the real one is never run) and a real token.
-    Its folders are below a scratch folder named for this process, so what a SIGKILLed
-    doctor left is swept by the next start; TERM and HUP unwind through here (``doctor``'s
-    command turns them into an interrupt), stopping the script and removing the folder.
+    stand-in, the stand-in's ``sendmail`` (the real one is never run) and a real token first
+    (``first`` replaces it for the control run). Its folders are below a scratch folder named
+    for this process, so what a SIGKILLed doctor left is swept by the next start; TERM and HUP
+    unwind through here (``doctor``'s command turns them into an interrupt), stopping the
+    script and removing the folder.
     """
     from sss_emulator.invocation import Emulator
 
@@ -129,37 +165,61 @@ def _trial(path: Path, settings: Settings) -> ProcessResult | OSError:
         emulator = Emulator.from_settings(settings, bin_dirs=(path.parent,),
                                           timeout=TRIAL_TIMEOUT_S, work_root=tmp / "work",
                                           shared_root=tmp / "shared")
+        runner = _FirstWord(emulator.runner, first)
+        emulator.runner = runner
         with emulator:
             try:
-                outcome = emulator.run(CallRequest(path.name))
+                outcome = emulator.run(request)
             except SetupError as error:  # exec failed: the cause says why
                 if isinstance(error.__cause__, OSError):
                     return error.__cause__
                 raise
-        return ProcessResult(returncode=outcome.code, stdout=outcome.stdout_bytes,
-                             stderr=outcome.stderr_bytes, duration_s=outcome.duration_s,
-                             timed_out=outcome.timed_out)
+    result = ProcessResult(returncode=outcome.code, stdout=outcome.stdout_bytes,
+                           stderr=outcome.stderr_bytes, duration_s=outcome.duration_s,
+                           timed_out=outcome.timed_out)
+    said = (result.stdout + b"\n" + result.stderr).decode(errors="replace")
+    for value, placeholder in ((runner.seen_cwd, "<HOME>"), (runner.seen_first, "<FIRST>")):
+        if value:
+            said = said.replace(value, placeholder)
+    return Trial(result, said)
 
 
-def _token_check(path: Path, settings: Settings) -> Check:
-    """Run the script once with only ``--auth-token=…`` and judge what it did."""
+def _refused(stderr: str) -> bool:
+    return refused_token(stderr.encode()) is not None
+
+
+def _token_check(path: Path, shown: str, settings: Settings, request: CallRequest) -> Check:
+    """Run the script with ``--auth-token=…`` first (as the server does) and judge what it did.
+
+    Only what was seen working is ok: exit 0, or an unknown option refused where
+    ``--auth-token=`` was not (a control run). A script that answers both alike (it asks for a
+    required argument, or fails at work it does before reading its options) cannot be judged
+    from here: doctor says so, and how to find out.
+    """
     title = "accepts --auth-token="
-    result = _trial(path, settings)
-    if isinstance(result, OSError):
-        why = os.strerror(result.errno) if result.errno else str(result)
-        fix = ("add a shebang line" if result.errno == errno.ENOEXEC
+    arguments = request.user_arguments()
+    trial = _trial(path, settings, request)
+    if isinstance(trial, OSError):
+        why = os.strerror(trial.errno) if trial.errno else str(trial)
+        fix = ("add a shebang line" if trial.errno == errno.ENOEXEC
                else "check the shebang's interpreter exists")
         return Check("auth_token", title, "fail", f"the script could not be started; {fix}",
                      f"exec failed: {why}")
+    result = trial.result
     stderr = result.stderr.decode(errors="replace")
     last = _last_line(result.stderr) or _last_line(result.stdout)
     evidence = f"exit {result.returncode}" + (f"; stderr: {last}" if last else "")
+    with_args = " with those arguments" if arguments else ""
+    find_out = (f"to find out, give it the arguments it needs: sss-emulate doctor {shown} "
+                "-p0 VALUE -Oname=VALUE …" if not arguments else
+                f"to find out, run it as the server does: sss-emulate {shown} … and look for "
+                "'--auth-token' in what it says")
     if result.timed_out:
         return Check("auth_token", title, "warn",
-                     f"still running after {TRIAL_TIMEOUT_S:g} s (stopped); it did not reject "
-                     "the option, but whether it accepts it is unknown",
+                     f"cannot tell: still running after {TRIAL_TIMEOUT_S:g} s (stopped) before "
+                     f"it showed whether it reads the option; {find_out}",
                      "timed out" + (f"; stderr: {last}" if last else ""))
-    if any(refusal in stderr.lower() for refusal in _REFUSALS):
+    if _refused(stderr):
         return Check("auth_token", title, "fail",
                      "it rejects --auth-token=…; the server always passes it first — add it to "
                      "the argument parser (caosadvancedtools' helper.get_argument_parser() has "
@@ -177,22 +237,47 @@ def _token_check(path: Path, settings: Settings) -> Check:
                      f"it dies of {missing.group(1)} before reading its arguments; install the "
                      "package here (and on the server)", f"exit {result.returncode}; "
                      f"{missing.group(0).strip()}")
-    if result.returncode == 2 and "usage:" in stderr.lower():
-        if "required" in stderr.lower():
-            return Check("auth_token", title, "ok",
-                         "it accepted --auth-token= and then asked for its other arguments",
-                         evidence)
-        return Check("auth_token", title, "fail",
-                     "its argument parser refused the call (exit 2); the server always passes "
-                     "--auth-token=… first", evidence)
     if result.returncode == 0:
-        return Check("auth_token", title, "ok", "ran with only --auth-token=… and exited 0",
-                     evidence)
-    crash = _EXCEPTION.search(stderr)
-    what = f"crashed with {crash.group(1)}" if crash else f"exited {result.returncode}"
+        return Check("auth_token", title, "ok",
+                     f"ran with --auth-token=… first{with_args} and exited 0", evidence)
+    return _judge_by_control(path, settings, request, trial, evidence, find_out)
+
+
+def _judge_by_control(path: Path, settings: Settings, request: CallRequest, trial: Trial,
+                      evidence: str, find_out: str) -> Check:
+    """The trial failed without naming the option: run it again with an option it cannot
+    know in its place, and compare."""
+    title = "accepts --auth-token="
+    control = _trial(path, settings, request, PROBE_WORD)
+    if isinstance(control, OSError) or control.result.timed_out:
+        return Check("auth_token", title, "warn",
+                     f"cannot tell: it exited {trial.result.returncode} with --auth-token=… "
+                     f"first; {find_out}", evidence)
+    same = (control.result.returncode == trial.result.returncode
+            and control.said == trial.said)
+    if same and "<FIRST>" in trial.said:
+        return Check("auth_token", title, "fail",
+                     "it answers --auth-token=… exactly as an option it cannot know (it names "
+                     "it and exits alike), so it rejects it; the server always passes it first "
+                     "— handle it in the script's argument parsing", evidence)
+    if same:
+        crash = _EXCEPTION.search(trial.result.stderr.decode(errors="replace"))
+        what = f"crashed with {crash.group(1)}" if crash else (
+            f"exited {trial.result.returncode}")
+        return Check("auth_token", title, "warn",
+                     f"cannot tell: it {what} both with --auth-token=… and with an option it "
+                     "cannot know, so it stopped before reading its options (a required "
+                     f"argument, or work it does first); {find_out}", evidence)
+    control_stderr = control.result.stderr.decode(errors="replace").lower()
+    if control.result.returncode != 0 and (
+            "<FIRST>" in control.said
+            or "--sss-doctor-no-such-option" in control_stderr):
+        return Check("auth_token", title, "ok",
+                     "it refused an unknown option in its place but not --auth-token=…, so its "
+                     "parser reads it (it then stopped for another reason, see below)", evidence)
     return Check("auth_token", title, "warn",
-                 f"it did not reject the option but {what} when run with only --auth-token=… "
-                 "(fine if it needs more arguments or a server)", evidence)
+                 "cannot tell: it did not reject --auth-token=… and answered an unknown option "
+                 f"differently, but no run showed it working; {find_out}", evidence)
 
 
 def _permission(call: str) -> Check:
@@ -220,8 +305,17 @@ def _found(script: str, settings: Settings, cwd: Path) -> tuple[list[Check], Pat
                   f"mode {mode}")], resolved.path, resolved.call
 
 
-def diagnose(script: str, settings: Settings, cwd: Path, *, run: bool = True) -> list[Check]:
-    """Every check for ``script``; the permission line is always last."""
+def diagnose(script: str, settings: Settings, cwd: Path, *, run: bool = True,
+             arguments: Sequence[str] = ()) -> list[Check]:
+    """Every check for ``script``; the permission line is always last.
+
+    ``arguments`` are the script's (``-p0 VALUE``, ``-Oname=VALUE``, ``@file``), passed after
+    ``--auth-token=…`` in the trial run as the server would pass them.
+    """
+    fields: list[tuple[str, Any]] = []
+    if arguments:  # a mistake here is a bad command line, refused before any check
+        fields = parse_script_args(arguments, cwd)
+        request_from_form([("call", "doctor"), *fields])
     checks, path, call = _found(script, settings, cwd)
     if path is None:
         return [*checks, _permission(call)]
@@ -235,7 +329,8 @@ def diagnose(script: str, settings: Settings, cwd: Path, *, run: bool = True) ->
         checks.append(Check("auth_token", "accepts --auth-token=", "fail",
                             "not run: the server could not start it either (see above)"))
     else:
-        checks.append(_token_check(path, settings))
+        request = request_from_form([("call", path.name), *fields])
+        checks.append(_token_check(path, script, settings, request))
     return [*checks, _permission(call)]
 
 

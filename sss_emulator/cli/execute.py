@@ -19,8 +19,9 @@ from typing import Any, BinaryIO, TextIO
 from sss_emulator.config import FORMATS, resolve_values
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.tokens import Identity
-from sss_emulator.errors import EmulatorError, SetupError
-from sss_emulator.invocation import RunInvocation, prepare
+from sss_emulator.core.workspace import kept_workdir
+from sss_emulator.errors import EmulatorError, ScriptNotFound, SetupError
+from sss_emulator.invocation import Prepared, RunInvocation, prepare
 from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
 
 __all__ = ("EXIT_INTERRUPTED", "STOP_SIGNALS", "Stopped", "configure_logging", "execute",
@@ -95,8 +96,31 @@ def execute(
         with stop_signals_interrupt():
             return _execute(invocation, out, err, debug)
     except Stopped as stop:  # a signal between two runs' steps, after the handler returned
-        say(err, f"stopped by {stop.name}; the script was stopped and its directory removed.")
+        say(err, f"stopped by {stop.name}; {_left_behind(stop)}")
         return 128 + stop.signum
+
+
+def _with_hint(error: ScriptNotFound, invocation: RunInvocation,
+               prepared: Prepared | None) -> ScriptNotFound:
+    """The refusal of a SCRIPT that names nothing, with what the user probably meant."""
+    if (invocation.cwd / invocation.script).is_file():
+        return error  # a file outside the bin dirs: the message already says what to do
+    from sss_emulator.cli.hints import COMMANDS, script_not_found  # difflib: only for this
+
+    bin_dirs = prepared.emulator.bin_dirs if prepared is not None else None
+    try:
+        hint = script_not_found(invocation.script, invocation.cwd, bin_dirs, COMMANDS)
+    except Exception:  # a hint is a courtesy: the refusal itself is still said
+        return error
+    return error if hint is None else ScriptNotFound(hint)
+
+
+def _left_behind(interrupt: KeyboardInterrupt) -> str:
+    """What an interrupted run left: nothing, or (``--keep``) its working directory."""
+    kept = kept_workdir(interrupt)
+    if kept is not None:
+        return f"the script was stopped; kept working directory {kept}"
+    return "the script was stopped and its directory removed."
 
 
 def _nowhere(mode: str) -> Any:
@@ -106,6 +130,7 @@ def _nowhere(mode: str) -> Any:
 def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool) -> int:
     fmt: str | None = None
     identity: Identity | None = None
+    prepared: Prepared | None = None
     try:
         prepared = prepare(invocation)
         fmt, identity = prepared.fmt, prepared.identity
@@ -121,14 +146,16 @@ def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool)
                 on_stderr=on_stderr,
             )
     except EmulatorError as error:
+        if isinstance(error, ScriptNotFound):
+            error = _with_hint(error, invocation, prepared)
         write_refusal(error, fmt or refusal_format(invocation.options.get("format"),
                                                    invocation.cwd), identity, out, err)
         return error.exit_code
     except Stopped as stop:
-        say(err, f"stopped by {stop.name}; the script was stopped and its directory removed.")
+        say(err, f"stopped by {stop.name}; {_left_behind(stop)}")
         return 128 + stop.signum
-    except KeyboardInterrupt:
-        say(err, "interrupted; the script was stopped and its directory removed.")
+    except KeyboardInterrupt as interrupt:
+        say(err, f"interrupted; {_left_behind(interrupt)}")
         return EXIT_INTERRUPTED
     except Exception as exc:
         if debug:
@@ -138,6 +165,12 @@ def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool)
         return SetupError.exit_code
     write_outcome(outcome, fmt, out, err, shown_notes=prepared.settings.notes)
     if fmt == "text":
+        if outcome.code:  # a failed run: does the script lack --auth-token? (hints: only now)
+            from sss_emulator.cli.hints import refused_token
+
+            fix = refused_token(outcome.stderr_bytes)
+            if fix is not None:
+                say(err, f"note: {fix}")
         say(err, outcome_summary(outcome))
     code = _exit_code(outcome)
     if prepared.snapshot is None:

@@ -1,8 +1,9 @@
 """``sss-emulate pull``: the user's data model and a slice of real data, as a seed file.
 
 Only maps options onto :func:`sss_emulator.fidelity.pull.pull` and prints progress and a
-closing line on stderr. Exit status: 0 written, 2 nothing written (bad input, login refused,
-server unreachable, a query or entity the server refused), 130 interrupted (nothing written).
+closing line on stderr. Exit status: 0 written, 125 nothing written (bad input, login refused,
+server unreachable, a query or entity the server refused; as every command of ours, never 2),
+130 interrupted (nothing written).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import click
 
 from sss_emulator.cli.options import configure_logging
+from sss_emulator.errors import EXIT_NOT_RUN
 
 __all__ = ("pull_command",)
 
@@ -62,7 +64,7 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = EXIT_NOT_RUN) -> None:
     click.echo(f"sss-emulate pull: error: {message}", err=True)
     sys.exit(code)
 

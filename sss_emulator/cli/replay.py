@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from sss_emulator.cli.options import collect_options, configure_logging, setting_options
+from sss_emulator.errors import EXIT_NOT_RUN
 
 __all__ = ("REPLAY_SCHEMA", "replay_command")
 
@@ -28,7 +29,7 @@ def _fail(fmt: str, message: str, kind: str = "UsageError") -> NoReturn:
         click.echo(json.dumps({"schema": REPLAY_SCHEMA, "equal": None, "reports": [],
                                "error": {"type": kind, "message": message}}))
     click.echo(f"sss-emulate replay: error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(EXIT_NOT_RUN)
 
 
 @click.command("replay")

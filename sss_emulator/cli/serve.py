@@ -21,7 +21,7 @@ from sss_emulator.cli.options import (
 )
 from sss_emulator.config import Settings
 from sss_emulator.core.roots import private_dir, private_root, sweep_dead_runs
-from sss_emulator.errors import EmulatorError
+from sss_emulator.errors import EmulatorError, SetupError
 from sss_emulator.wire import is_loopback
 
 if TYPE_CHECKING:
@@ -120,6 +120,8 @@ def _banner(app: ServerApp, url: str, settings: Settings, tls: TlsFiles | None,
                    "(the server's AUTH_OPTIONAL). [SSS_ANONYMOUS]")
 @click.option("--max-body", "max_body_mib", type=click.FloatRange(min=0), default=None,
               help="Largest request body in MiB (default 4096); larger answers 413.")
+@click.option("--max-form-parts", "max_form_parts", type=click.IntRange(min=1), default=None,
+              help="Most fields and files in one request (default 1000); more answers 413.")
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=str),
               help="A data model or records file the stand-in starts with (repeatable). "
                    "[SSS_DATA]")
@@ -163,7 +165,7 @@ def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:
         # anything listens
         sweep_dead_runs(private_dir(app.emulator.work_root))
     except EmulatorError as error:
-        if error.exit_code == click.UsageError.exit_code:
+        if not isinstance(error, SetupError):  # a bad setting: a usage error
             raise click.UsageError(error.message) from error
         raise click.ClickException(error.message) from error
     for note in settings.notes:

@@ -93,20 +93,19 @@ def check_no_unknown_options(ctx: click.Context, script: str,
     """
     tokens = [script, *script_args]
     skip = False
-    for token in tokens:
+    for index, token in enumerate(tokens):
         if skip:
             skip = False
             continue
         if _unknown(token):
-            import difflib  # only for a mistake: a plain command line need not load it
+            # only for a mistake: a plain command line need not load difflib
+            from sss_emulator.cli.hints import unknown_option
 
-            name = token.partition("=")[0]
+            name, eq, value = token.partition("=")
             names = _option_names(ctx.command)
-            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]}?)" if close and close[0] != name else (
-                "; script arguments are -p0 VALUE or -Oname=VALUE")
             if name in names:  # ours, but after "--": the script's, which takes no such word
-                raise click.UsageError(f"{name} after -- is not an option of sss-emulate{hint}",
-                                       ctx)
-            raise click.UsageError(f"no such option {name}{hint}", ctx)
+                raise click.UsageError(f"{name} after -- is not an option of sss-emulate; "
+                                       "script arguments are -p0 VALUE or -Oname=VALUE", ctx)
+            raise click.UsageError(unknown_option(name, value if eq else None, names,
+                                                  after_script=index > 0), ctx)
         skip = awaits_value(token)

@@ -241,10 +241,9 @@ class Emulator:
                                      timeout=self.timeout, on_stdout=on_stdout,
                                      on_stderr=on_stderr, cancel=cancel)
             except OSError as exc:
-                raise SetupError(
-                    f"Cannot start {script.path}: {exc.strerror or exc}; check its shebang line "
-                    "names an interpreter that exists."
-                ) from exc
+                from sss_emulator.core.shebang import start_failure  # only when exec failed
+
+                raise SetupError(start_failure(script.path, exc)) from exc
             error = None
             if result.timed_out:
                 error = ScriptTimeout(

@@ -42,8 +42,11 @@ from sss_emulator.core.roots import (
 )
 from sss_emulator.errors import SetupError
 
-__all__ = ("Stage", "Workspace", "default_root", "list_shared_files", "wait_for_removals",
-           "workspace")
+__all__ = ("KEPT_NOTE", "Stage", "Workspace", "default_root", "kept_workdir",
+           "list_shared_files", "wait_for_removals", "workspace")
+
+#: The note a kept run's interrupt carries (``--keep`` and Ctrl+C): the CLI names the folder.
+KEPT_NOTE = "kept working directory "
 
 logger = logging.getLogger("sss_emulator.core.workspace")
 
@@ -198,6 +201,10 @@ def workspace(
         yield ws
     except OSError as exc:
         raise SetupError(f"Cannot prepare the working directory {workdir}: {exc}") from exc
+    except KeyboardInterrupt as exc:  # Ctrl+C, SIGTERM: a kept folder is kept; say where
+        if keep:
+            exc.add_note(f"{KEPT_NOTE}{workdir}")
+        raise
     finally:
         # The cleanup thread is woken once both are handed over: the rename out of the work
         # root does not compete with it, and it makes the next run's set before deleting.
@@ -218,6 +225,14 @@ def workspace(
                 remove(ws.home, wake=False)
         finally:
             wake()
+
+
+def kept_workdir(interrupt: BaseException) -> str | None:
+    """The working directory an interrupted ``--keep`` run kept, if it got that far."""
+    for note in getattr(interrupt, "__notes__", ()):
+        if note.startswith(KEPT_NOTE):
+            return str(note[len(KEPT_NOTE):])
+    return None
 
 
 def list_shared_files(shared_dir: Path) -> dict[str, Path]:

@@ -86,8 +86,11 @@ def build_app(options: Mapping[str, Any], *, cwd: Path | None = None,
         emulator.runner = world.runner(emulator.runner, file_root,
                                        listener.cert if listener else None)
     max_body = options.get("max_body_mib")
+    max_parts = options.get("max_form_parts")
     limits = FormLimits(max_body=int(max_body * 1024 * 1024) if max_body is not None
-                        else decisions.MAX_REQUEST_BODY_BYTES)
+                        else decisions.MAX_REQUEST_BODY_BYTES,
+                        max_parts=int(max_parts) if max_parts is not None
+                        else decisions.MAX_FORM_PARTS)
     data = tuple(Path(p) for p in settings.values.get("data") or ())
     db = settings.values.get("db")
     app = make_app(ServerConfig(emulator, users=settings.users, static_dir=static_dir,

@@ -46,10 +46,25 @@ class FormLimits:
         self.max_parts = max_parts
 
     def too_large(self) -> RequestTooLarge:
+        """The whole body is over ``max_body``."""
         limit = self.max_body if self.max_body is not None else "unlimited"
         return RequestTooLarge(decisions.TOO_LARGE_DESCRIPTION.format(limit=limit)
                                + " Send a smaller body, or start the server with a larger "
                                "--max-body.")
+
+    def too_many_parts(self) -> RequestTooLarge:
+        """More fields and files than ``max_parts``: a small body can hit this limit, so the
+        message names it (not the body size, which was fine)."""
+        return RequestTooLarge(
+            f"The form has more than {self.max_parts} parts (fields and files), the most this "
+            "server accepts in one request. Send fewer parts (e.g. the files as one archive), "
+            "or start the server with a larger --max-form-parts.")
+
+    def field_too_large(self, what: str = "A text field of the form") -> RequestTooLarge:
+        """A text field (or a whole urlencoded body) over ``max_field``."""
+        return RequestTooLarge(
+            f"{what} is larger than this server accepts for text ({self.max_field} bytes). "
+            "Send large values as a file part instead (curl -F 'name=@file').")
 
 
 def read_form(
@@ -97,13 +112,13 @@ def read_form(
 def _read_urlencoded(stream: IO[bytes], limits: FormLimits) -> list[tuple[str, FieldValue]]:
     data = stream.read(limits.max_field + 1)
     if len(data) > limits.max_field:
-        raise limits.too_large()
+        raise limits.field_too_large("The urlencoded body")
     try:
         pairs = parse_qsl(data.decode("utf-8", errors="replace"), keep_blank_values=True,
                           encoding="utf-8", errors="replace",
                           max_num_fields=limits.max_parts)
     except ValueError as exc:  # more fields than max_num_fields
-        raise limits.too_large() from exc
+        raise limits.too_many_parts() from exc
     return list(pairs)
 
 
@@ -129,6 +144,12 @@ def _read_multipart(
             parts.consume(decoder)
             if not chunk:
                 break
+    except RequestEntityTooLarge as exc:
+        # The decoder says only "too large": it is the part count when that many have arrived,
+        # else a text field over max_field (the body's own size is checked by the stream).
+        if parts.count >= limits.max_parts:
+            raise limits.too_many_parts() from exc
+        raise limits.field_too_large() from exc
     except (ValueError, AttributeError, TypeError, IndexError) as exc:
         # werkzeug's decoder raises ValueError (and, on some garbage, worse) for bodies it
         # cannot parse; the client sent them, so this is a 400, never a 500.
@@ -155,6 +176,8 @@ class _Parts:
         self.limits = limits
         self.fields: list[tuple[str, FieldValue]] = []
         self.complete = False
+        #: Parts begun so far (the decoder refuses the one after ``max_parts``).
+        self.count = 0
         self._current: Field | File | None = None
         self._text: list[bytes] = []
         self._text_size = 0
@@ -176,6 +199,7 @@ class _Parts:
     def _start(self, event: Field | File) -> None:
         if not event.name:
             raise ValueError("a part has no name in its Content-Disposition")
+        self.count += 1
         self._current = event
         if isinstance(event, File):
             self.upload_dir.mkdir(mode=0o700, exist_ok=True)  # only bodies with files need it
@@ -199,7 +223,7 @@ class _Parts:
             return
         self._text_size += len(event.data)
         if self._text_size > self.limits.max_field:
-            raise self.limits.too_large()
+            raise self.limits.field_too_large()
         self._text.append(event.data)
         if not event.more_data:
             text = b"".join(self._text).decode("utf-8", errors="replace")

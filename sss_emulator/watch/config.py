@@ -14,7 +14,10 @@ from sss_emulator.invocation import RunInvocation
 
 __all__ = ("DEFAULT_DEBOUNCE_MS", "WatchConfig")
 
-DEFAULT_DEBOUNCE_MS = 200
+#: Quiet time before a rerun. An editor's save is a burst of events a few milliseconds long;
+#: the loop also waits while a changed file is still open for writing or not yet back (vim's
+#: backup rename), so a short quiet time still gives one run per save (watchexec: 50 ms).
+DEFAULT_DEBOUNCE_MS = 50
 _DEFAULTS: dict[str, Any] = {"debounce_ms": DEFAULT_DEBOUNCE_MS, "poll": False}
 
 

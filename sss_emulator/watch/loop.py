@@ -59,6 +59,8 @@ _MAX_DEBOUNCE_PERIODS = 10
 _CHANGE_EVENTS = frozenset({EVENT_TYPE_CREATED, EVENT_TYPE_DELETED, EVENT_TYPE_MOVED,
                             EVENT_TYPE_MODIFIED, EVENT_TYPE_CLOSED, EVENT_TYPE_ATTRIB})
 _QUIT_WORDS = frozenset({"q", "quit", "exit"})
+#: The kind a folder's event is recorded with: it changes nothing a save waits for.
+_FOLDER = "folder"
 #: How soon the main loop notices Ctrl+C or SIGTERM (the handler only sets a flag).
 _SIGNAL_POLL_S = 0.1
 
@@ -73,6 +75,8 @@ class _Inbox:
         self.wake = threading.Event()
         self._lock = threading.Lock()
         self._changes: list[str] = []
+        #: The changed paths' state in this burst of events (see :class:`_SaveState`).
+        self._states: dict[str, _SaveState] = {}
         self._rerun = False
         self.quit = False
         #: Set by our signal handler, which must not take locks or raise (it may interrupt the
@@ -83,10 +87,24 @@ class _Inbox:
     def done(self) -> bool:
         return self.quit or bool(self.signalled)
 
-    def post_change(self, path: str) -> None:
+    def post_change(self, path: str, kind: str = EVENT_TYPE_MODIFIED, *,
+                    track_writes: bool = False) -> None:
+        """Record a change of ``path``; ``kind`` is what happened to it (a move counts as
+        ``deleted`` for its old path and ``created`` for its new one)."""
         with self._lock:
             self._changes.append(path)
+            state = self._states.get(path)
+            if state is None:
+                state = self._states[path] = _SaveState(
+                    existed=kind not in (EVENT_TYPE_CREATED, _FOLDER))
+            state.note(kind, track_writes)
         self.wake.set()
+
+    def settled(self) -> bool:
+        """No changed file is still being written, and none that was there before the burst
+        is missing: an editor's save is complete (see :class:`_SaveState`)."""
+        with self._lock:
+            return all(state.settled for state in self._states.values())
 
     def post_key(self, line: str) -> None:
         with self._lock:
@@ -108,28 +126,77 @@ class _Inbox:
     def take_changes(self) -> list[str]:
         with self._lock:
             changes, self._changes = list(dict.fromkeys(self._changes)), []
+            self._states = {}
             return changes
+
+
+class _SaveState:
+    """What the events of one burst say about one path, so that a rerun starts the moment a
+    save is complete and never in its middle, however the editor saves:
+
+    * in place (VS Code, most editors): written, then closed — complete at the close;
+    * vim's backup: the file renamed to ``file~``, a new file written and closed — missing
+      in between, complete at the close;
+    * atomic (JetBrains, many others): a temp file written, then renamed over the file —
+      complete at the rename (the temp file, made in the burst, is not awaited).
+
+    Writes are tracked only with inotify (``track_writes``): the polling observer sees no
+    close, and waits for quiet alone. A file that never closes (an ``os.truncate``) or stays
+    deleted reruns at the debounce's cap.
+    """
+
+    __slots__ = ("existed", "present", "writing")
+
+    def __init__(self, existed: bool) -> None:
+        self.existed = existed  # there before this burst: if it goes, a new one will come
+        self.present = True
+        self.writing = False
+
+    def note(self, kind: str, track_writes: bool) -> None:
+        if kind == EVENT_TYPE_DELETED:
+            self.present = self.writing = False
+        elif kind == EVENT_TYPE_CREATED:
+            self.present = True
+            self.writing = track_writes
+        elif kind == EVENT_TYPE_MODIFIED:
+            self.writing = track_writes
+        elif kind == EVENT_TYPE_CLOSED:
+            self.writing = False
+        elif kind == EVENT_TYPE_MOVED:  # its new name: renamed into place, complete
+            self.present, self.writing = True, False
+
+    @property
+    def settled(self) -> bool:
+        return not self.writing and (self.present or not self.existed)
 
 
 class _ChangeHandler(FileSystemEventHandler):
     """Runs in watchdog's thread: drop what is not a change to a watched path, signal the rest."""
 
-    def __init__(self, inbox: _Inbox, targets: WatchTargets) -> None:
+    def __init__(self, inbox: _Inbox, targets: WatchTargets, *, track_writes: bool) -> None:
         self.inbox = inbox
         self.targets = targets  # replaced (one assignment) when a run re-reads the config
+        self.track_writes = track_writes
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type not in _CHANGE_EVENTS:
+        kind = event.event_type
+        if kind not in _CHANGE_EVENTS:
             return
-        if event.is_directory and event.event_type not in (EVENT_TYPE_CREATED,
-                                                           EVENT_TYPE_DELETED, EVENT_TYPE_MOVED):
+        if event.is_directory and kind not in (EVENT_TYPE_CREATED, EVENT_TYPE_DELETED,
+                                               EVENT_TYPE_MOVED):
             return
+        if event.is_directory:
+            kind = _FOLDER  # a folder's files are what is awaited, not the folder
         targets = self.targets
-        for raw in (event.dest_path, event.src_path):  # a rename names its new path first
+        # A rename names its new path first: that is the file the change is shown for; its
+        # old path has gone (vim's backup rename) and is awaited if it was there before.
+        src_kind = EVENT_TYPE_DELETED if kind == EVENT_TYPE_MOVED else kind
+        if kind == _FOLDER:
+            src_kind = _FOLDER
+        for raw, what in ((event.dest_path, kind), (event.src_path, src_kind)):
             path = os.fsdecode(raw) if raw else ""
             if path and targets.matters(path):
-                self.inbox.post_change(path)
-                return
+                self.inbox.post_change(path, what, track_writes=self.track_writes)
 
 
 def _read_keys(stream: TextIO, inbox: _Inbox) -> None:
@@ -160,7 +227,8 @@ class _WatchLoop:
                  err: TextIO) -> None:
         self.invocation, self.cfg, self.out, self.err = invocation, cfg, out, err
         self.inbox = _Inbox()
-        self.handler = _ChangeHandler(self.inbox, self._targets(None))
+        self.handler = _ChangeHandler(self.inbox, self._targets(None),
+                                      track_writes=not cfg.poll)
         self.observer: BaseObserver = (PollingObserver(timeout=POLL_INTERVAL_S) if cfg.poll
                                        else Observer())
         self.watches: dict[tuple[str, bool, tuple[int, int]], ObservedWatch] = {}
@@ -240,12 +308,22 @@ class _WatchLoop:
             self.invocation = dataclasses.replace(self.invocation, options=options)
 
     def _debounce(self) -> None:
-        """Wait until no change came for ``debounce_s`` (an editor's save is several writes)."""
-        cap = time.monotonic() + max(self.cfg.debounce_s * _MAX_DEBOUNCE_PERIODS, 1.0)
+        """Wait until no change came for ``debounce_s`` and the save is complete (an editor's
+        save is several events; one whose file is still open or not yet back is awaited)."""
+        quiet = self.quiet_s
+        cap = time.monotonic() + max(quiet * _MAX_DEBOUNCE_PERIODS, 1.0)
         while time.monotonic() < cap and not self.inbox.done:
             self.inbox.wake.clear()
-            if not self.inbox.wake.wait(self.cfg.debounce_s):
+            if not self.inbox.wake.wait(quiet) and self.inbox.settled():
                 return
+
+    @property
+    def quiet_s(self) -> float:
+        """The debounce; with ``--poll`` at least two poll intervals, since the polling
+        observer sees no close and a save may straddle one snapshot: less could not see quiet."""
+        if self.cfg.poll:
+            return max(self.cfg.debounce_s, 2 * POLL_INTERVAL_S)
+        return self.cfg.debounce_s
 
     def _reason(self, changes: list[str]) -> str:
         def show(path: str) -> str:
@@ -272,7 +350,7 @@ class _WatchLoop:
         hint = "Enter reruns, q quits" if keys is not None else "Ctrl+C quits"
         say(self.err, f"watching {self.handler.targets.describe()} "
                        f"({'polling' if self.cfg.poll else 'events'}, debounce "
-                       f"{self.cfg.debounce_s * 1000:.0f} ms); {hint}")
+                       f"{self.quiet_s * 1000:.0f} ms); {hint}")
         if not self.cfg.postpone:
             self.start_run("start", prepared)
         while True:

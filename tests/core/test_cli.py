@@ -105,9 +105,9 @@ def test_profile_and_call_relative_to_bin_dir(cli, examples: Path) -> None:
 )
 def test_bad_input_is_one_line_and_exit_2(cli, samples: Path, args: list[str],
                                           message: str) -> None:
-    """Each mistake: exit 2, one 'sss-emulate: error:' line naming it, no traceback."""
+    """Each mistake: exit 125, one 'sss-emulate: error:' line naming it, no traceback."""
     result = cli("--bin-dir", str(samples), *args)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 125, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sss-emulate: error:")
     assert message in lines[0]
@@ -126,7 +126,7 @@ def test_forbidden_call_exits_2_with_403_document(cli, samples: Path, examples: 
     """--user alice (role team) may not run diagnostics: the server's 403, as XML."""
     result = cli("--bin-dir", str(samples), "--users", str(examples / "users.yaml"),
                  "--user", "alice", "administration/diagnostics.py", "--format", "xml")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     xml = etree.fromstring(result.stdout_bytes)
     assert xml.xpath("/Response/Error/@code") == ["403"]
 
@@ -170,7 +170,7 @@ def test_mistyped_option_is_named_with_the_likely_one(cli, samples: Path,
     """A mistyped option of ours is not taken for the script or a script argument."""
     result = cli("--bin-dir", str(samples), *args) if args[0] != "watch" else cli(
         "watch", "--bin-dir", str(samples), *args[1:])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 125, result.output
     assert "no such option --tmeout (did you mean --timeout?)" in result.stderr
     assert "not found" not in result.stderr
 
@@ -181,7 +181,7 @@ def test_option_like_values_of_script_arguments_are_the_scripts(cli, samples: Pa
     assert result.exit_code == 0, result.output
     assert result.stdout.rstrip().endswith("--flag=-x --tmeout")
     other = cli("--bin-dir", str(samples), "-x", "minimal.bash")
-    assert other.exit_code == 2
+    assert other.exit_code == 125
     assert "no such option -x; script arguments are -p0 VALUE or -Oname=VALUE" in other.stderr
 
 
@@ -204,7 +204,7 @@ def test_a_value_of_our_options_is_never_taken_for_a_script_word(cli, samples: P
     """``--user -p0`` names a user ``-p0`` (the word must reach the option as typed), and
     ``-p0 --debug-wait`` gives the script ``--debug-wait`` on click's path too."""
     refused = cli("--bin-dir", str(samples), "minimal.bash", "--user", "-p0")
-    assert refused.exit_code == 2
+    assert refused.exit_code == 125
     assert "User '-p0'" in refused.stderr and "\x00" not in refused.stderr
     passed = cli("--bin-dir", str(samples), "--keep", "minimal.bash", "-p0", "--debug-wait")
     assert passed.exit_code == 0, passed.output
@@ -214,7 +214,7 @@ def test_a_value_of_our_options_is_never_taken_for_a_script_word(cli, samples: P
 def test_an_option_of_ours_after_the_double_dash_is_explained(cli, samples: Path) -> None:
     """Once: "no such option --keep (did you mean --keep?)"."""
     result = cli("--bin-dir", str(samples), "minimal.bash", "--", "--keep")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert ("--keep after -- is not an option of sss-emulate; script arguments are -p0 VALUE "
             "or -Oname=VALUE") in result.stderr
 
@@ -226,7 +226,7 @@ def test_unknown_user_and_unknown_users_file_keys_are_named(cli, tmp_path: Path,
     users file (role: for roles:) is refused rather than leaving the user without roles."""
     users = str(examples / "users.yaml")
     result = cli("--bin-dir", str(samples), "--users", users, "--user", "alce", "minimal.bash")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert result.stderr.strip().splitlines() == [
         "sss-emulate: error: unknown user 'alce' (did you mean 'alice'?): the users file lists "
         "admin, alice, bob; use one of them, or give --role to run as a user it does not list"]
@@ -236,7 +236,7 @@ def test_unknown_user_and_unknown_users_file_keys_are_named(cli, tmp_path: Path,
     (tmp_path / "typo.yaml").write_text("users:\n  alice: {password: x, role: [team]}\n")
     typo = cli("--bin-dir", str(samples), "--users", "typo.yaml", "--user", "alice",
                "minimal.bash")
-    assert typo.exit_code == 2
+    assert typo.exit_code == 125
     assert typo.stderr.strip().splitlines() == [
         f"sss-emulate: error: {tmp_path / 'typo.yaml'}: user 'alice': unknown key 'role' "
         "(did you mean 'roles'?); the keys are password, roles, realm, email"]
@@ -247,11 +247,11 @@ def test_settings_messages_name_where_the_value_came_from(cli, samples: Path,
                                                           ) -> None:
     """--bin-dir (not --bin-dirs) and SSS_FORMAT are named as the user spelled them."""
     missing = cli("--bin-dir", "nodir", "minimal.bash")
-    assert missing.exit_code == 2
+    assert missing.exit_code == 125
     assert "--bin-dir: bin dir" in missing.stderr and "--bin-dirs" not in missing.stderr
     monkeypatch.setenv("SSS_FORMAT", "jsn")
     wrong = cli("--bin-dir", str(samples), "minimal.bash")
-    assert wrong.exit_code == 2
+    assert wrong.exit_code == 125
     assert wrong.stderr.strip().splitlines() == [
         "sss-emulate: error: SSS_FORMAT: format 'jsn' is not one of text, json, xml"]
 
@@ -259,7 +259,7 @@ def test_settings_messages_name_where_the_value_came_from(cli, samples: Path,
 def test_list_without_a_bin_dir_is_a_usage_error(cli) -> None:
     """Exit 2 and one 'sss-emulate: error:' line, like every other bad command line."""
     result = cli("list")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert result.stderr.strip().splitlines() == [
         "sss-emulate: error: No bin dir configured; pass --bin-dir or --profile (or set "
         "SSS_BIN_DIRS)."]
@@ -353,7 +353,7 @@ def test_more_bad_input_each_one_line(cli, tmp_path: Path, samples: Path, make_s
     for args, message in cases:
         result = cli(*args)
         lines = result.stderr.strip().splitlines()
-        assert result.exit_code == 2, (args, result.output)
+        assert result.exit_code == 125, (args, result.output)
         assert len(lines) == 1 and message in lines[0], (args, lines)
 
 
@@ -383,7 +383,7 @@ def test_internal_error_is_one_line_unless_debug(samples: Path, roots: dict[str,
 def test_unparsable_command_line_still_gives_one_json_document(cli) -> None:
     """--format json and an option click rejects: the JSON error document, then click's usage."""
     result = cli("--timeout", "soon", "minimal.bash", "--format", "json")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     doc = json.loads(result.stdout)
     assert doc["code"] is None and "--timeout" in doc["error"]["message"]
     assert "Invalid value for '--timeout'" in result.stderr
@@ -415,7 +415,7 @@ def test_timeout_words_for_no_limit_are_accepted(cli, samples: Path, written: st
 def test_user_admin_is_the_default_admin(cli, tmp_path: Path, samples: Path) -> None:
     """--user admin, when the users file has no admin, is the default admin (administration)."""
     (tmp_path / "users.yaml").write_text("users:\n  alice: {roles: [team]}\n")
-    for user, code in (("admin", 0), ("alice", 2)):
+    for user, code in (("admin", 0), ("alice", 125)):
         result = cli("--bin-dir", str(samples), "--users", "users.yaml", "--user", user,
                      "minimal.bash", "--format", "json")
         assert result.exit_code == code, result.output
@@ -426,5 +426,5 @@ def test_a_refusal_uses_the_format_of_pyproject(cli, tmp_path: Path, samples: Pa
     (tmp_path / "pyproject.toml").write_text(
         f'[tool.sss-emulator]\nbin-dirs = ["{samples}"]\nformat = "json"\n')
     result = cli("nope.sh")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert json.loads(result.stdout)["error"]["type"] == "ScriptNotFound"

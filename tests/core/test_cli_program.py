@@ -116,8 +116,8 @@ def test_a_plain_run_loads_no_click_and_ends_as_before(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "code"), [
-    (["sample_scripts/minimal.bash", "--tmeout", "5"], 2),  # click: no such option
-    (["sample_scripts/missing.bash"], 2),  # plain: refused
+    (["sample_scripts/minimal.bash", "--tmeout", "5"], 125),  # click: no such option
+    (["sample_scripts/missing.bash"], 125),  # plain: refused
     (["sample_scripts/minimal.bash", "-p0", "x", "--format", "json"], 0)])
 def test_exit_status_is_the_same_both_ways(tmp_path: Path, args: list[str], code: int) -> None:
     ways = [[sys.executable, "-m", "sss_emulator"],

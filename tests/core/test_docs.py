@@ -50,3 +50,32 @@ def test_every_constant_named_in_fidelity_doc_exists() -> None:
     plain = {n for n in named if "." not in n and not n.endswith("_")}
     assert plain, "the table names no constants"
     assert sorted(n for n in plain if not hasattr(decisions, n)) == []
+
+
+def test_readme_test_command_names_every_package_ci_installs() -> None:
+    """A newcomer without bubblewrap saw 11 tests skip with no reason: the README names every
+    Debian package .ci/run installs, and its test command shows the skip reasons (-rs)."""
+    ci = (REPO / ".ci" / "run").read_text()
+    packages = re.search(r"apt-get install -y -qq ([^\n>]+)", ci)
+    assert packages is not None
+    before_command = README.split(_commands()[1], 1)[0].rsplit("\n\n", 2)[-2]
+    for package in re.findall(r"[a-z][a-z-]+", packages.group(1)):
+        assert f"{package}" in before_command, package
+    assert " -rs" in _commands()[1]
+
+
+def test_shared_dir_explained_where_script_authors_look() -> None:
+    """SHARED_DIR and the /Shared/<dir>/<file> link are said in the README and docs/cli.md."""
+    for text in (README, (REPO / "docs" / "cli.md").read_text()):
+        assert "`SHARED_DIR`" in text and "/Shared/<dir>/" in text
+
+
+def test_testing_docs_first_show_how_to_install_into_a_script_repository() -> None:
+    """The package is on no index: the first command block of docs/testing.md installs it
+    from a path with its extras (and a wheel), not `pip install 'sss-emulator[coverage]'`."""
+    text = (REPO / "docs" / "testing.md").read_text()
+    first = re.findall(r"```sh\n(.+?)\n```", text, re.DOTALL)[0]
+    assert "python3 -m venv" in first
+    assert re.search(r"pip install '/\S+sss-emulator\[coverage\]'", first)
+    assert "pip wheel --no-deps -w dist" in text.split("```python", 1)[0]
+    assert "pip install 'sss-emulator[" not in text + README

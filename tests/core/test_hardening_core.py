@@ -19,7 +19,7 @@ from sss_emulator.core.tokens import Identity, PurposeEntry, TokenAuthority
 
 def test_cli_refuses_a_call_that_climbs_out_of_its_grant(tmp_path, monkeypatch, samples,
                                                           examples, roots) -> None:
-    """``--user alice ok/../other`` passed alice's grant for ok and ran other (exit 2 now)."""
+    """``--user alice ok/../other`` passed alice's grant for ok and ran other (exit 125 now)."""
     from click.testing import CliRunner
 
     from sss_emulator.cli.commands import main
@@ -30,7 +30,7 @@ def test_cli_refuses_a_call_that_climbs_out_of_its_grant(tmp_path, monkeypatch, 
     result = CliRunner().invoke(main, [
         "--bin-dir", str(samples), "--users", str(examples / "users.yaml"), "--user", "alice",
         "minimal.bash/../administration/diagnostics.py"], catch_exceptions=False)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 125, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "'..'" in lines[0]
     assert "Traceback" not in result.output

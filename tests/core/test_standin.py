@@ -199,7 +199,7 @@ def test_cli_server_url_hands_the_script_that_token_and_url(
     monkeypatch.setenv("SSS_PASSWORD", "wrong")
     refused = CliRunner().invoke(main, [str(script), "--server-url", fake_server,
                                         "--username", "me"])
-    assert refused.exit_code == 2
+    assert refused.exit_code == 125
     assert "refused the login" in refused.stderr
 
 

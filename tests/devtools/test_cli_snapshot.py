@@ -55,7 +55,7 @@ def test_write_match_and_differ(cli, tmp_path: Path) -> None:
 
 def test_update_needs_a_folder(cli) -> None:
     code, err = cli("--update-snapshot")
-    assert code == 2 and "--update-snapshot needs --snapshot DIR" in err
+    assert code == 125 and "--update-snapshot needs --snapshot DIR" in err
 
 
 # --- a snapshot folder is the user's folder: an update touches only what it wrote -------------

@@ -187,7 +187,7 @@ def test_cli_debug_wait_prints_where_to_attach_and_runs_after_attach(tmp_path: P
 def test_cli_refuses_a_bash_script(tmp_path: Path, samples: Path) -> None:
     result = subprocess.run([_sss_emulate(), "--debug-wait", str(samples / "minimal.bash")],
                             capture_output=True, text=True, cwd=tmp_path, timeout=60)
-    assert result.returncode == 2
+    assert result.returncode == 125
     assert result.stderr.strip().splitlines()[-1].endswith(
         "Run it without --debug-wait.")
     assert "Traceback" not in result.stderr

@@ -138,16 +138,16 @@ def test_a_bad_rule_is_one_line_and_exit_2(compare, server, site: Path, rule: st
     rules = site / "bad.txt"
     rules.write_text(f"\n{rule}\n")
     result = compare(server, "greet.sh", "--rules", str(rules))
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert f"{rules}:2" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""
 
 
 def test_without_a_terminal_and_without_yes_it_refuses(compare, server) -> None:
-    """One line, exit 2, and the script never ran on the server."""
+    """One line, exit 125, and the script never ran on the server."""
     result = compare(server, "greet.sh", yes=False)
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert result.stderr.count("\n") == 1 and "--yes" in result.stderr
     assert "greet.sh" in result.stderr
 
@@ -157,7 +157,7 @@ def test_at_a_terminal_it_asks_first(compare, server, monkeypatch: pytest.Monkey
     """A 'no' stops before anything runs; a 'yes' compares."""
     monkeypatch.setattr(compare_cli, "_interactive", lambda: True)
     declined = compare(server, "greet.sh", yes=False, input="n\n")
-    assert declined.exit_code == 2
+    assert declined.exit_code == 125
     assert "for real" in declined.stderr and "nothing ran" in declined.stderr
     accepted = compare(server, "greet.sh", yes=False, input="y\n", home="server")
     assert accepted.exit_code == 0, accepted.output
@@ -176,32 +176,32 @@ def test_password_from_a_file(compare, server, site: Path) -> None:
 def test_no_password_and_no_terminal_is_a_usage_error(compare, server) -> None:
     """Without a password source the command says which ones exist."""
     result = compare(server, "greet.sh", password=None)
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert "--password-file" in result.stderr and "SSS_PASSWORD" in result.stderr
 
 
 def test_a_wrong_password_is_exit_2_with_json(compare, server) -> None:
-    """A refused login is no difference: exit 2, one JSON document naming the error."""
+    """A refused login is no difference: exit 125, one JSON document naming the error."""
     result = compare(server, "greet.sh", "--format", "json", password="wrong")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     document = json.loads(result.stdout)
     assert document["equal"] is None and "refused the login" in document["error"]["message"]
 
 
 def test_usage_errors(compare, server, site: Path, fidelity_env: dict[str, str]) -> None:
-    """No --server-url, no user, xml format, a bad argument: exit 2, one line each."""
-    assert compare(server, "greet.sh", "--format", "xml").exit_code == 2
+    """No --server-url, no user, xml format, a bad argument: exit 125, one line each."""
+    assert compare(server, "greet.sh", "--format", "xml").exit_code == 125
     bad = compare(server, "greet.sh", "-p0", "@no-such-file.json")
-    assert bad.exit_code == 2 and "no-such-file.json" in bad.stderr
+    assert bad.exit_code == 125 and "no-such-file.json" in bad.stderr
     env = {**fidelity_env, "SSS_PASSWORD": PASSWORD}
     runner = CliRunner()
     missing_url = runner.invoke(main, ["compare", "--bin-dir", str(site / "bin"), "--user",
                                        "admin", "--yes", "greet.sh"], env=env)
-    assert missing_url.exit_code == 2 and "--server-url" in missing_url.stderr
+    assert missing_url.exit_code == 125 and "--server-url" in missing_url.stderr
     missing_user = runner.invoke(main, ["compare", "--bin-dir", str(site / "bin"),
                                         "--server-url", server.url, "--yes", "greet.sh"],
                                  env=env)
-    assert missing_user.exit_code == 2 and "--user" in missing_user.stderr
+    assert missing_user.exit_code == 125 and "--user" in missing_user.stderr
 
 
 def test_both_sides_refusing_an_unknown_script_agree(compare, server) -> None:
@@ -215,7 +215,7 @@ def test_an_unreachable_server_is_exit_2(compare, site: Path) -> None:
     """Nothing listens: one line naming the URL."""
     gone = Server("http://127.0.0.1:9", None, site / "bin", site)  # type: ignore[arg-type]
     result = compare(gone, "greet.sh")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert "Cannot reach http://127.0.0.1:9" in result.stderr
 
 
@@ -223,14 +223,14 @@ def test_an_unreachable_server_is_exit_2(compare, site: Path) -> None:
 
 
 def test_a_password_file_other_users_may_read_is_refused(compare, server, site: Path) -> None:
-    """As ssh refuses a private key others can read: one line naming the fix, exit 2, no
-    login; the same file made private (chmod 600) works."""
+    """As ssh refuses a private key others can read: one line naming the fix, exit 125 (no
+    comparison), no login; the same file made private (chmod 600) works."""
     secret = site / "pw-open"
     secret.write_text(PASSWORD + "\n")
     secret.chmod(0o644)
     result = compare(server, "greet.sh", "--password-file", str(secret), password=None,
                      home="server")
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert result.stderr.count("\n") == 1, result.stderr
     assert "open to other users (mode 0644)" in result.stderr
     assert f"chmod 600 {secret}" in result.stderr
@@ -244,7 +244,7 @@ def test_a_plain_http_server_elsewhere_is_warned_of_before_anything_is_sent(comp
     """http:// to another machine: one warning line, before the confirmation (nothing sent)."""
     elsewhere = Server("http://linkahead.example.org", None, Path(), Path())  # type: ignore[arg-type]
     result = compare(elsewhere, "greet.sh", yes=False)
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     lines = result.stderr.splitlines()
     assert lines[0] == ("sss-emulate compare: warning: http://linkahead.example.org is plain "
                         "http: the password and every session token cross the network "

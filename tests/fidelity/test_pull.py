@@ -217,11 +217,11 @@ def test_redact_replaces_text_values_with_stable_placeholders(
 def test_redact_of_a_number_is_refused_and_nothing_written(
         tmp_path: Path, run_pull: Callable[..., Any]) -> None:
     done = run_pull("FIND Sample", "--redact", "weight", "-o", "seed.xml")
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert _error_line(done.stderr).startswith("--redact weight: its values are DOUBLE")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pw"]
     done = run_pull("FIND Sample", "--redact", "emial", "-o", "seed.xml")
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert _error_line(done.stderr).startswith("--redact emial: the server's data model has no")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pw"]
 
@@ -245,7 +245,7 @@ def test_never_overwrites_without_force(tmp_path: Path, run_pull: Callable[..., 
     """An existing file stays as it was; --force replaces it."""
     (tmp_path / "seed.xml").write_text("mine")
     done = run_pull("FIND Person", "-o", "seed.xml")
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert "seed.xml exists; add --force" in done.stderr
     assert (tmp_path / "seed.xml").read_text() == "mine"
     done = run_pull("FIND Person", "-o", "seed.xml", "--force")
@@ -259,7 +259,7 @@ def test_force_never_replaces_a_files_folder_pull_did_not_make(
     folder.mkdir()
     (folder / "precious.txt").write_text("keep me")
     done = run_pull("FIND Sample", "--files", "-o", "seed.xml", "--force")
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert "was not made by sss-emulate pull" in done.stderr
     assert (folder / "precious.txt").read_text() == "keep me"
     assert not (tmp_path / "seed.xml").exists()
@@ -298,7 +298,7 @@ def test_bad_input_is_one_line_and_nothing_written(
     if "-o" not in args:
         args = (*args, "-o", "seed.xml")
     done = run_pull(*args)
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert expected in (done.stderr if "Usage:" in done.stderr else _error_line(done.stderr))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "pw"]
 
@@ -309,13 +309,13 @@ def test_refused_login_and_unreachable_server(tmp_path: Path, run_pull: Callable
     wrong.write_text("nope")
     wrong.chmod(0o600)
     done = run_pull("FIND Sample", "-o", "seed.xml", password=wrong)
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert "refused the login of 'admin'" in done.stderr
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     done = run_pull("FIND Sample", "-o", "seed.xml", url=f"http://127.0.0.1:{port}")
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert "Cannot reach" in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pw", "wrong"]
 
@@ -378,10 +378,10 @@ def test_login_rules_are_compares(tmp_path: Path, run_pull: Callable[..., Any]) 
     shared.write_text("admin-pw")
     shared.chmod(0o644)
     done = run_pull("FIND Sample", "-o", "seed.xml", password=shared)
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert "chmod 600" in _error_line(done.stderr)
     done = run_pull("FIND Sample", "-o", "seed.xml", url="http://linkahead.example.org")
-    assert done.returncode == 2
+    assert done.returncode == 125
     lines = done.stderr.splitlines()
     assert lines[0].startswith("sss-emulate pull: warning: http://linkahead.example.org is "
                                "plain http"), done.stderr

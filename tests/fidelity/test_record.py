@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -536,3 +538,25 @@ def _browser_post_status(url: str, parts: list[tuple[str, bytes | str, str | Non
     except urllib.error.HTTPError as error:
         with error:
             return error.code, error.read()
+
+def test_record_started_in_the_background_of_a_script_stops_on_sigint(
+        server: Server, tmp_path: Path) -> None:
+    """`sss-emulate record … &` in a non-interactive shell inherits SIGINT as ignored (the
+    shell does that to background jobs); SIGINT stops it all the same."""
+    script = (f"{sys.executable} -m sss_emulator record --server-url {server.url} --port 0 "
+              f"--out {tmp_path / 'out'} --quiet & wait")
+    process = subprocess.Popen(["bash", "-c", script], stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        assert process.stderr is not None
+        assert process.stderr.readline().startswith("Recording calls to")
+        recorder = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True,
+                                  text=True, check=True).stdout.split()
+        assert len(recorder) == 1
+        os.kill(int(recorder[0]), signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert "0 calls recorded" in process.stderr.read()

@@ -88,7 +88,7 @@ def test_replay_call_runs_it_as_run_would(replay, samples: Path, examples: Path)
                                   ("--call", "print_file.bash .upload_files/missing.json")])
 def test_replay_usage_errors(replay, samples: Path, args: tuple[str, ...]) -> None:
     result = replay("--bin-dir", str(samples), *args)
-    assert result.exit_code == 2
+    assert result.exit_code == 125
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -146,16 +146,16 @@ def test_replay_file_compares_each_case(replay, tmp_path: Path, samples: Path) -
 def test_replay_file_errors_are_one_line(replay, tmp_path: Path, samples: Path) -> None:
     path = _call_file(tmp_path, samples)
     unknown_case = replay(str(path), "--case", "nope")
-    assert unknown_case.exit_code == 2 and "no case 'nope'" in unknown_case.stderr
+    assert unknown_case.exit_code == 125 and "no case 'nope'" in unknown_case.stderr
     broken = tmp_path / "sss_broken.yaml"
     broken.write_text("call: [\n")
     result = replay(str(broken))
-    assert result.exit_code == 2 and "not valid YAML" in result.stderr
+    assert result.exit_code == 125 and "not valid YAML" in result.stderr
     no_bin = tmp_path / "sss_nobin.yaml"
     no_bin.write_text("call: minimal.bash\n")
     result = replay(str(no_bin))
-    assert result.exit_code == 2 and "no bin dir" in result.stderr
-    assert replay(str(path), "--format", "xml").exit_code == 2
+    assert result.exit_code == 125 and "no bin dir" in result.stderr
+    assert replay(str(path), "--format", "xml").exit_code == 125
 
 
 # --- the plugin runs what record writes -------------------------------------------------------

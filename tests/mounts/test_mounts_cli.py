@@ -223,7 +223,7 @@ def test_a_bad_address_is_refused_before_anything_runs(tmp_path: Path, value: st
     (tmp_path / "hello.sh").write_text("#!/bin/sh\necho hi\n")
     (tmp_path / "hello.sh").chmod(0o755)
     done = run_cli("hello.sh", "--server-address", value, cwd=tmp_path)
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert problem in done.stderr and "hi" not in done.stdout
 
 
@@ -232,7 +232,7 @@ def test_an_address_needs_the_stand_in(tmp_path: Path) -> None:
     (tmp_path / "hello.sh").chmod(0o755)
     done = run_cli("hello.sh", "--no-stand-in", "--server-address", "https://127.0.0.1:10443",
                    cwd=tmp_path)
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert errors(done) == [
         "sss-emulate: error: --server-address puts the stand-in at the server's address; it "
         "does not go with --server-url or --no-stand-in (drop one of them)."]
@@ -271,7 +271,7 @@ def test_coverage_measures_a_script_in_the_namespace(tmp_path: Path, profile: Pa
 def test_the_debugger_does_not_go_with_mounts(tmp_path: Path, profile: Path) -> None:
     done = run_cli("change_bikes.py", "--profile", str(profile), "--mounts", "--debug-wait",
                    cwd=tmp_path)
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert errors(done) == [
         "sss-emulate: error: --debug-wait does not go with --mounts: the debugger starts the "
         "script itself, outside the mount namespace (drop one of them)."]

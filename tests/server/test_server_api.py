@@ -168,7 +168,25 @@ def test_too_many_parts_is_413(make_app_for) -> None:
     app = make_app_for(config={"limits": FormLimits(max_parts=5)})
     parts = [("call", "minimal.bash", None)] + [(f"-Ox{i}", "v", None) for i in range(10)]
     body, ctype = multipart(parts)
-    assert login(app).post("/scripting", data=body, content_type=ctype).status_code == 413
+    response = login(app).post("/scripting", data=body, content_type=ctype)
+    assert response.status_code == 413
+    assert "more than 5 parts" in error_of(response)
+
+
+@pytest.mark.parametrize("urlencoded", [False, True], ids=["multipart", "urlencoded"])
+def test_a_text_field_over_the_limit_names_that_limit(make_app_for, urlencoded: bool) -> None:
+    """A long text value is refused naming the text limit and the fix (send it as a file),
+    not the body limit it is far below."""
+    app = make_app_for(config={"limits": FormLimits(max_field=100)})
+    client = login(app)
+    if urlencoded:
+        response = client.post("/scripting", data={"call": "minimal.bash", "-p0": "x" * 200})
+    else:
+        body, ctype = multipart([("call", "minimal.bash", None), ("-p0", "x" * 200, None)])
+        response = client.post("/scripting", data=body, content_type=ctype)
+    assert response.status_code == 413
+    message = error_of(response)
+    assert "(100 bytes)" in message and "file part" in message and "--max-body" not in message
 
 
 def test_unknown_script_is_404_and_missing_permission_403(app: ServerApp) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from server_helpers import multipart
 
 from sss_emulator.errors import ConfigError
 
@@ -122,7 +124,7 @@ def test_no_bin_dir_is_a_usage_error(tmp_path: Path) -> None:
     result = subprocess.run([*SERVE, "--port", "0"], capture_output=True, text=True,
                             cwd=tmp_path, timeout=60,
                             env={k: v for k, v in os.environ.items() if not k.startswith("SSS_")})
-    assert result.returncode == 2
+    assert result.returncode == 125
     assert "No bin dir configured" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -187,7 +189,7 @@ def test_port_from_pyproject_and_a_bad_port_option(tmp_path: Path, samples: Path
         'shared-root = "shared"\n')
     bad = subprocess.run([*SERVE, "--port", "70000"], capture_output=True, text=True,
                          cwd=tmp_path, timeout=60, env=env)
-    assert bad.returncode == 2
+    assert bad.returncode == 125
     assert "Invalid value for '--port': 70000 is out of range" in bad.stderr
     proc = subprocess.Popen([*SERVE, "--quiet"], stderr=subprocess.PIPE, text=True, env=env,
                             cwd=tmp_path)
@@ -200,3 +202,63 @@ def test_port_from_pyproject_and_a_bad_port_option(tmp_path: Path, samples: Path
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def _ignore_sigint() -> None:
+    """What a non-interactive shell does to a job it starts with ``&``: SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_serve_started_in_the_background_of_a_script_stops_on_sigint(
+        samples: Path, tmp_path: Path) -> None:
+    """`sss-emulate serve … &` in a CI script inherits SIGINT as ignored; it stops anyway."""
+    proc = subprocess.Popen(
+        [*SERVE, "--bin-dir", str(samples), "--port", "0", "--quiet",
+         "--work-root", str(tmp_path / "work"), "--shared-root", str(tmp_path / "shared")],
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path, preexec_fn=_ignore_sigint)
+    try:
+        assert proc.stderr is not None
+        url = re.search(r"on (http://\S+:\d+)", proc.stderr.readline())
+        assert url, "no banner"
+        _wait_ready(url.group(1), proc)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0
+    assert "stopping" in proc.stderr.read()
+
+
+def test_two_thousand_small_files_name_the_part_limit(samples: Path, tmp_path: Path) -> None:
+    """2,000 tiny files (~224 kB) hit the 1,000-part limit: the 413 names that limit and its
+    option, not the 4 GiB body limit."""
+    proc = subprocess.Popen(
+        [*SERVE, "--bin-dir", str(samples), "--port", "0", "--quiet",
+         "--work-root", str(tmp_path / "work"), "--shared-root", str(tmp_path / "shared")],
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "SSS_ADMIN_PASSWORD": "s3cret"})
+    try:
+        assert proc.stderr is not None
+        url = re.search(r"on (http://\S+:\d+)", proc.stderr.readline())
+        assert url, "no banner"
+        _wait_ready(url.group(1), proc)
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        opener.open(f"{url.group(1)}/login", data=b"username=admin&password=s3cret",
+                    timeout=30)
+        parts: list[tuple[str, str | bytes, str | None]] = [("call", "minimal.bash", None)]
+        parts += [("file", b"x" * 10, f"f{i}.txt") for i in range(2000)]
+        body, ctype = multipart(parts)
+        request = urllib.request.Request(f"{url.group(1)}/scripting", data=body,
+                                         headers={"Content-Type": ctype})
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            opener.open(request, timeout=60)
+        text = answer.value.read().decode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert answer.value.code == 413
+    assert "more than 1000 parts" in text and "--max-form-parts" in text
+    assert "--max-body" not in text and "4294967296" not in text

@@ -76,7 +76,7 @@ def test_the_python_api_refuses_dot_segments_too(make_app_for: Callable[..., Ser
     for call in ("minimal.bash/../other.sh", "./other.sh"):
         with pytest.raises(ScriptNotFound) as caught:
             app.emulator.run(request_from_form([("call", call)]), identity=alice)
-        assert caught.value.exit_code == 2 and caught.value.http_status == 404
+        assert caught.value.exit_code == 125 and caught.value.http_status == 404
     with pytest.raises(ScriptNotFound):
         app.emulator.run_server_side_script("minimal.bash/../other.sh")
 

@@ -184,7 +184,7 @@ def test_serve_with_allowed_host(samples: Path, tmp_path: Path) -> None:
              "--work-root", str(tmp_path / "work"), "--shared-root", str(tmp_path / "shared")]
     bad = subprocess.run([*serve, "--allowed-host", "myhost:80"], capture_output=True,
                          text=True, env=env, cwd=tmp_path, timeout=60)
-    assert bad.returncode == 2
+    assert bad.returncode == 125
     assert "Invalid value for '--allowed-host': allowed host 'myhost:80'" in bad.stderr
     proc = subprocess.Popen([*serve, "--port", "0", "--quiet", "--allowed-host", "myhost"],
                             stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)

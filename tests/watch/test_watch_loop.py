@@ -23,7 +23,7 @@ def test_runs_once_at_start_and_again_after_a_change(
     watcher = start_watcher(str(script.relative_to(tmp_path)), "-p0", "@data.txt", "--watch")
     watcher.wait_for(r"^first$", stream="out")
     watcher.wait_for(RUN_DONE.format(n=1) + "exit 0")
-    watcher.wait_for(r"watching bin/, data.txt \(events, debounce 200 ms\)")
+    watcher.wait_for(r"watching bin/, data.txt \(events, debounce 50 ms\)")
     data.write_text("second")
     watcher.wait_for(r"^second$", stream="out")
     assert watcher.run_headers() == ["run 1: start", "run 2: changed data.txt"]
@@ -110,7 +110,7 @@ def test_atomic_replace_and_delete_then_recreate(
     assert watcher.run_headers()[1].startswith("run 2: changed bin/hello.sh")
     watcher.wait_for(RUN_DONE.format(n=2) + "exit 0")
     script.unlink()
-    watcher.wait_for(RUN_DONE.format(n=3) + r"refused \(exit 2\)")
+    watcher.wait_for(RUN_DONE.format(n=3) + r"refused \(exit 125\)")
     assert watcher.matching(r"error: Script 'bin/hello.sh' not found")
     write_script(script, HELLO + "echo recreated\n")
     watcher.wait_for(r"^recreated$", stream="out")
@@ -171,9 +171,9 @@ def test_env_twins_and_polling(
 ) -> None:
     """SSS_POLL and SSS_DEBOUNCE_MS configure the watcher; polling notices changes too."""
     script = write_script(tmp_path / "bin" / "hello.sh", HELLO)
-    env = dict(watch_env, SSS_POLL="1", SSS_DEBOUNCE_MS="50")
+    env = dict(watch_env, SSS_POLL="1", SSS_DEBOUNCE_MS="300")
     watcher = start_watcher("watch", "bin/hello.sh", env=env)
-    watcher.wait_for(r"watching bin/ \(polling, debounce 50 ms\)")
+    watcher.wait_for(r"watching bin/ \(polling, debounce 300 ms\)")
     watcher.wait_for(RUN_DONE.format(n=1))
     script.write_text(HELLO + "echo polled\n")
     watcher.wait_for(r"^polled$", stream="out")
@@ -189,7 +189,7 @@ def test_watch_options_need_watch_mode(tmp_path: Path, watch_env: dict[str, str]
     done = subprocess.run([sys.executable, "-m", "sss_emulator", "bin/hello.sh", "--postpone"],
                           cwd=tmp_path, env=watch_env, capture_output=True, text=True,
                           timeout=60)
-    assert done.returncode == 2
+    assert done.returncode == 125
     assert "--postpone only applies in watch mode; add --watch." in done.stderr
     assert os.listdir(tmp_path) == ["bin"]
 
