@@ -19,7 +19,7 @@ __all__ = ("COMMANDS", "closest", "refused_token", "script_not_found", "unknown_
 
 #: The commands a mistyped first word may have meant: ``cli.program.COMMANDS`` without
 #: ``run`` (repeated here, checked by a test, so that this module imports nothing of the CLI).
-COMMANDS = ("list", "doctor", "serve", "watch", "compare", "record", "replay")
+COMMANDS = ("list", "doctor", "serve", "watch", "compare", "record", "replay", "pull")
 
 #: How alike a typed word and a suggestion must be (difflib's ratio): ``minmal`` → ``minimal``,
 #: ``serv`` → ``serve``, never ``--option2`` → ``--postpone``.
