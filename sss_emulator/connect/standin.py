@@ -89,7 +89,9 @@ def drop_tls_overrides(env: dict[str, str]) -> None:
 
 def _client_of(context: RunContext) -> ClientInfo | None:
     python = script_python(context.script.path, context.env)
-    return detect_client(python, context.env) if python is not None else None
+    if python is None:
+        return None
+    return detect_client(python, context.env, str(context.workspace.home))
 
 
 #: Patched ini files per stand-in, encoded: every run of one skeleton gets the same bytes. Weak

@@ -1,0 +1,98 @@
+"""Which interpreter a pyenv shim starts, worked out as pyenv works it out, without running it.
+
+A shim (``$PYENV_ROOT/shims/python3``) is a shell script that asks ``pyenv exec`` for the
+version in force and starts that version's program: ``PYENV_VERSION``, else the first
+``.python-version`` file from ``PYENV_DIR`` or the working directory upwards, else
+``$PYENV_ROOT/version``; each may name several versions (``3.12:3.11``), the first that has the
+program wins, then the system's (the ``PATH`` without the shims). Starting the shim to find out
+costs more than a whole run (bash, ``pyenv``, then Python), so this reads the same files instead
+(``libexec/pyenv-version-file``, ``-version-file-read``, ``-version-name``, ``-latest``,
+``-which``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping
+
+__all__ = ("pyenv_root", "resolve_shim")
+
+#: A shim's lines: the root it was written for, then its hand-over to ``pyenv exec``.
+_ROOT_LINE = re.compile(
+    rb'^export PYENV_ROOT="([^"\n]+)"\n(?:.*\n)*?exec "[^"\n]+" exec "\$program" ', re.MULTILINE)
+#: What ``pyenv latest`` leaves out when it completes a prefix such as ``3.11``.
+_UNSTABLE = re.compile(r"(-dev|-src|-latest|(a|b|rc)[0-9]+|[0-9]t)\Z")
+
+
+def pyenv_root(head: bytes) -> str | None:
+    """The ``PYENV_ROOT`` of a shim, from the start of its file (None: not a pyenv shim)."""
+    found = _ROOT_LINE.search(head) if head.startswith(b"#!") else None
+    return os.fsdecode(found.group(1)) if found else None
+
+
+def resolve_shim(shim: str, root: str, env: Mapping[str, str], cwd: str) -> str | None:
+    """The program the shim ``shim`` of ``root`` starts in ``cwd`` with ``env``; None where pyenv
+    would fail (no version in force, nor the system, has the program)."""
+    program = os.path.basename(shim)
+    versions = env.get("PYENV_VERSION") or _version_file_versions(root, env, cwd)
+    for version in [*filter(None, versions.split(":")), "system"]:
+        if version == "system":
+            shims = os.path.join(root, "shims")
+            path = os.pathsep.join(p for p in env.get("PATH", os.defpath).split(os.pathsep)
+                                   if os.path.normpath(p) != shims)
+            found = shutil.which(program, path=path)
+        else:
+            installed = _installed(root, version)  # one not installed is passed over
+            found = installed and os.path.join(root, "versions", installed, "bin", program)
+        if found and os.access(found, os.X_OK):
+            return found
+    return None
+
+
+def _version_file_versions(root: str, env: Mapping[str, str], cwd: str) -> str:
+    for start in dict.fromkeys([env.get("PYENV_DIR") or cwd, cwd]):
+        folder = os.path.abspath(start)
+        while True:
+            found = _read_version_file(os.path.join(folder, ".python-version"))
+            if found is not None:
+                return found
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+    return _read_version_file(os.path.join(root, "version")) or ""
+
+
+def _read_version_file(path: str) -> str | None:
+    """The versions a file names (its lines' first words, comments and ``..`` left out), joined
+    by ``:``; None when the file is missing or names none."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(65536)
+    except OSError:
+        return None
+    words = [line.split()[0] for line in text.splitlines() if line.split()]
+    versions = [w for w in words if not w.startswith("#") and ".." not in w.split("/")]
+    return ":".join(versions) or None
+
+
+def _installed(root: str, version: str) -> str | None:
+    """The installed version folder ``version`` names: itself, without ``python-``, or the newest
+    stable release it is a prefix of (``3.11`` -> ``3.11.7``)."""
+    folder = os.path.join(root, "versions")
+    for name in (version, version.removeprefix("python-")):
+        if os.path.isdir(os.path.join(folder, name)):
+            return name
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    for prefix in (version, version.removeprefix("python-")):
+        matching = [n for n in names if re.match(re.escape(prefix) + r"[-.]", n)
+                    and not _UNSTABLE.search(n)]
+        if matching:
+            return max(matching, key=lambda n: [int(p) if p.isdigit() else -1
+                                                for p in re.split(r"[.-]", n)])
+    return None
