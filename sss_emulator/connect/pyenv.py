@@ -22,6 +22,8 @@ __all__ = ("pyenv_root", "resolve_shim")
 #: A shim's lines: the root it was written for, then its hand-over to ``pyenv exec``.
 _ROOT_LINE = re.compile(
     rb'^export PYENV_ROOT="([^"\n]+)"\n(?:.*\n)*?exec "[^"\n]+" exec "\$program" ', re.MULTILINE)
+#: Shims resolved, by what they were resolved for: the file that decided, its stamp, the answer.
+_RESOLVED: dict[tuple[str, ...], tuple[str, tuple[int, int, int] | None, str | None]] = {}
 #: What ``pyenv latest`` leaves out when it completes a prefix such as ``3.11``.
 _UNSTABLE = re.compile(r"(-dev|-src|-latest|(a|b|rc)[0-9]+|[0-9]t)\Z")
 
@@ -34,9 +36,36 @@ def pyenv_root(head: bytes) -> str | None:
 
 def resolve_shim(shim: str, root: str, env: Mapping[str, str], cwd: str) -> str | None:
     """The program the shim ``shim`` of ``root`` starts in ``cwd`` with ``env``; None where pyenv
-    would fail (no version in force, nor the system, has the program)."""
-    program = os.path.basename(shim)
-    versions = env.get("PYENV_VERSION") or _version_file_versions(root, env, cwd)
+    would fail (no version in force, nor the system, has the program).
+
+    Each run has a working directory of its own in one work root, so the answer is kept for the
+    folder above it: the next run's costs a look for its own ``.python-version`` and a ``stat``
+    of the file that decided (a ``.python-version`` put in a folder above later is not seen).
+    """
+    key = (shim, *(env.get(name, "") for name in ("PYENV_VERSION", "PYENV_DIR", "PATH")),
+           os.path.dirname(os.path.abspath(cwd)))
+    known = _RESOLVED.get(key)
+    if (known is not None and _stamp(known[0]) == known[1]
+            and not os.path.exists(os.path.join(cwd, ".python-version"))):
+        return known[2]
+    decided, versions = ("", env["PYENV_VERSION"]) if env.get("PYENV_VERSION") else (
+        _version_file_versions(root, env, cwd))
+    found = _program(os.path.basename(shim), root, env, versions)
+    if len(_RESOLVED) > 256:
+        _RESOLVED.clear()
+    _RESOLVED[key] = (decided, _stamp(decided), found)
+    return found
+
+
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size, info.st_ino
+
+
+def _program(program: str, root: str, env: Mapping[str, str], versions: str) -> str | None:
     for version in [*filter(None, versions.split(":")), "system"]:
         if version == "system":
             shims = os.path.join(root, "shims")
@@ -51,18 +80,21 @@ def resolve_shim(shim: str, root: str, env: Mapping[str, str], cwd: str) -> str 
     return None
 
 
-def _version_file_versions(root: str, env: Mapping[str, str], cwd: str) -> str:
+def _version_file_versions(root: str, env: Mapping[str, str], cwd: str) -> tuple[str, str]:
+    """The file that names the versions in force, and what it names."""
     for start in dict.fromkeys([env.get("PYENV_DIR") or cwd, cwd]):
         folder = os.path.abspath(start)
         while True:
-            found = _read_version_file(os.path.join(folder, ".python-version"))
+            path = os.path.join(folder, ".python-version")
+            found = _read_version_file(path)
             if found is not None:
-                return found
+                return path, found
             parent = os.path.dirname(folder)
             if parent == folder:
                 break
             folder = parent
-    return _read_version_file(os.path.join(root, "version")) or ""
+    path = os.path.join(root, "version")
+    return path, _read_version_file(path) or ""
 
 
 def _read_version_file(path: str) -> str | None:

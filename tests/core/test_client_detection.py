@@ -172,3 +172,25 @@ def test_a_cli_run_through_a_pyenv_shim_starts_no_second_interpreter(tmp_path: P
     assert "[Email]" in done.stdout
     assert not log.exists(), log.read_text()
     assert shutil.which("python3", path=env["PATH"]) == str(shims / "python3")
+
+
+def test_a_kept_shim_answer_follows_the_version_files(tmp_path: Path, never_asked: None) -> None:
+    """Runs in one work root reuse the resolution, until the deciding file changes or a run's
+    own directory names a version."""
+    root = tmp_path / "pyenv"
+    shims = make_pyenv(root, {"3.98.1": {"linkahead": "0.21.0"},
+                              "3.98.2": {"linkahead": "0.20.0"}}, "/nonexistent/pyenv", "3.98.2")
+    env = {**_env(tmp_path), "PATH": f"{shims}:{os.environ['PATH']}"}
+    runs = [tmp_path / "work" / f"run{n}" for n in range(3)]
+    for run in runs:
+        run.mkdir(parents=True)
+
+    def linkahead(run: Path) -> str | None:
+        read = clients.detect_client(str(shims / "python3"), env, str(run))
+        return read.linkahead if read else None
+
+    assert linkahead(runs[0]) == "0.20.0"
+    (root / "version").write_text("python-3.98.1\n")  # pyenv global python-3.98.1
+    assert linkahead(runs[1]) == "0.21.0"
+    (runs[2] / ".python-version").write_text("3.98.2\n")  # the home skeleton has one
+    assert linkahead(runs[2]) == "0.20.0"
