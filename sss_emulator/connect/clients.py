@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sss_emulator import decisions
-from sss_emulator.connect.pyenv import pyenv_root, resolve_shim
+from sss_emulator.connect.pyenv import file_stamp, pyenv_root, resolve_shim
 
 __all__ = ("ClientInfo", "detect_client", "script_python")
 
@@ -61,21 +61,9 @@ _REAL_POPEN = (subprocess.Popen,)
 
 
 def _version(text: str | None) -> tuple[int, ...] | None:
-    if not text:
-        return None
-    parts: list[int] = []
-    for piece in text.split("."):
-        digits = ""
-        for char in piece:  # "0rc1" -> 0: only the leading digits count
-            if not char.isdigit():
-                break
-            digits += char
-        if not digits:
-            break
-        parts.append(int(digits))
-        if digits != piece:
-            break
-    return tuple(parts) or None
+    """``"1.2.0rc1"`` -> ``(1, 2, 0)``: the leading numbers count."""
+    found = re.match(r"[0-9]+(\.[0-9]+)*", text or "")
+    return tuple(int(p) for p in found.group().split(".")) if found else None
 
 
 @dataclass(frozen=True)
@@ -109,7 +97,7 @@ def script_python(script: Path, env: Mapping[str, str]) -> str | None:
 
 
 #: Scripts' shebang Pythons by path, with the stamp of the file they were read from.
-_SHEBANGS: dict[str, tuple[list[int], str | None]] = {}
+_SHEBANGS: dict[str, tuple[tuple[int, int, int], str | None]] = {}
 _SHEBANGS_KEPT = 1024
 #: A file's stamp is trusted once its modification time is this far in the past.
 _SETTLED_NS = 2_000_000_000
@@ -119,7 +107,7 @@ def _shebang_python(script: Path) -> str | None:
     """The Python the script's shebang line names (``python3``, ``/usr/bin/python3.11``), or
     None. Read again only when the file's stamp changed (a ``stat`` instead of reading it)."""
     key = str(script)
-    stamp = _stamp(key)
+    stamp = file_stamp(key)
     known = _SHEBANGS.get(key)
     if stamp is not None and known is not None and known[0] == stamp:
         return known[1]
@@ -140,15 +128,6 @@ def _shebang_python(script: Path) -> str | None:
             _SHEBANGS.clear()
         _SHEBANGS[key] = (stamp, found)
     return found
-
-
-def _stamp(path: str) -> list[int] | None:
-    """What changes when a file is written (None: it does not exist)."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return [info.st_mtime_ns, info.st_size, info.st_ino]
 
 
 def detect_client(python: str, env: Mapping[str, str], cwd: str) -> ClientInfo | None:
@@ -174,6 +153,7 @@ def detect_client(python: str, env: Mapping[str, str], cwd: str) -> ClientInfo |
 
 
 def _kind(python: str) -> tuple[bool, str | None]:
+    """Whether ``python`` is a script (not a binary), and its pyenv root if it is a shim."""
     known = _KINDS.get(python)
     if known is None:
         try:

@@ -17,7 +17,7 @@ import re
 import shutil
 from collections.abc import Mapping
 
-__all__ = ("pyenv_root", "resolve_shim")
+__all__ = ("file_stamp", "pyenv_root", "resolve_shim")
 
 #: A shim's lines: the root it was written for, then its hand-over to ``pyenv exec``.
 _ROOT_LINE = re.compile(
@@ -45,7 +45,7 @@ def resolve_shim(shim: str, root: str, env: Mapping[str, str], cwd: str) -> str 
     key = (shim, *(env.get(name, "") for name in ("PYENV_VERSION", "PYENV_DIR", "PATH")),
            os.path.dirname(os.path.abspath(cwd)))
     known = _RESOLVED.get(key)
-    if (known is not None and _stamp(known[0]) == known[1]
+    if (known is not None and file_stamp(known[0]) == known[1]
             and not os.path.exists(os.path.join(cwd, ".python-version"))):
         return known[2]
     decided, versions = ("", env["PYENV_VERSION"]) if env.get("PYENV_VERSION") else (
@@ -53,11 +53,12 @@ def resolve_shim(shim: str, root: str, env: Mapping[str, str], cwd: str) -> str 
     found = _program(os.path.basename(shim), root, env, versions)
     if len(_RESOLVED) > 256:
         _RESOLVED.clear()
-    _RESOLVED[key] = (decided, _stamp(decided), found)
+    _RESOLVED[key] = (decided, file_stamp(decided), found)
     return found
 
 
-def _stamp(path: str) -> tuple[int, int, int] | None:
+def file_stamp(path: str) -> tuple[int, int, int] | None:
+    """What changes when a file is written (None: it does not exist)."""
     try:
         info = os.stat(path)
     except OSError:
