@@ -21,7 +21,6 @@ started and asked. Answers are kept for the life of the process.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -34,10 +33,11 @@ from pathlib import Path
 
 from sss_emulator import decisions
 from sss_emulator.connect.pyenv import file_stamp, pyenv_root, resolve_shim
+from sss_emulator.logs import Logger
 
 __all__ = ("ClientInfo", "detect_client", "script_python")
 
-logger = logging.getLogger("sss_emulator.connect.clients")
+logger = Logger("sss_emulator.connect.clients")
 
 _CLIENTS = ("linkahead", "caosdb")
 _PROBE = (

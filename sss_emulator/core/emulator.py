@@ -7,7 +7,6 @@ decided here or in the modules it calls, never in an adapter.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import weakref
@@ -39,13 +38,14 @@ from sss_emulator.core.workspace import (
     workspace,
 )
 from sss_emulator.errors import NotAuthenticated, PermissionDenied, ScriptTimeout, SetupError
+from sss_emulator.logs import Logger
 
 __all__ = ("EMULATOR_SECRET_ENV", "Emulator")
 
 #: Variables that hold secrets of the emulator itself; no script gets them.
 EMULATOR_SECRET_ENV = frozenset({"SSS_ADMIN_PASSWORD"})
 
-logger = logging.getLogger("sss_emulator.core.emulator")
+logger = Logger("sss_emulator.core.emulator")
 
 
 def _raw_environ() -> dict[bytes, bytes] | dict[str, str] | None:

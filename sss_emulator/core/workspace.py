@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import shutil
 import tempfile
@@ -41,11 +40,12 @@ from sss_emulator.core.roots import (
     sweep_dead_runs,
 )
 from sss_emulator.errors import SetupError
+from sss_emulator.logs import Logger
 
 __all__ = ("Stage", "Workspace", "default_root", "list_shared_files", "wait_for_removals",
            "workspace")
 
-logger = logging.getLogger("sss_emulator.core.workspace")
+logger = Logger("sss_emulator.core.workspace")
 
 
 @dataclass(frozen=True)
