@@ -110,8 +110,10 @@ def _install(tree: Path, venv: Path) -> Path:
     shutil.copytree(tree, source, ignore=shutil.ignore_patterns(
         ".git", ".venv", "__pycache__", "build", "*.egg-info"))
     subprocess.run([python3, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(source)], check=True,
-                   stdout=subprocess.DEVNULL)
+    installed = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(source)],
+                               capture_output=True, text=True)
+    if installed.returncode != 0:
+        sys.exit(f"pip install {tree} failed:\n{installed.stderr}")
     return venv / "bin"
 
 

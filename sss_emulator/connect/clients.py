@@ -178,7 +178,8 @@ def _sys_path(python: str, env: Mapping[str, str]) -> list[str] | None:
     version = found.group(1) if found else None
     if version is None and config:
         version = ".".join(config.get("version", config.get("version_info", "")).split(".")[:2])
-    if not version or not os.path.isfile(os.path.join(base, "lib", f"python{version}", "os.py")):
+    if not version or not any(os.path.isfile(os.path.join(base, lib, f"python{version}", "os.py"))
+                              for lib in ("lib", "lib64")):
         return None
     folders = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     if config is not None:
