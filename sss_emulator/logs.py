@@ -40,23 +40,26 @@ def _load() -> None:
 class Logger:
     """``logging.getLogger(name)``, loaded on the first record that can be shown."""
 
-    __slots__ = ("name",)
+    __slots__ = ("_real", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self._real: logging.Logger | None = None
 
     def _logger(self) -> logging.Logger:
-        _load()
-        import logging
+        if self._real is None:
+            _load()
+            import logging
 
-        return logging.getLogger(self.name)
+            self._real = logging.getLogger(self.name)
+        return self._real
 
     def debug(self, msg: str, *args: object, **kwargs: Any) -> None:
-        if "logging" in sys.modules:
+        if self._real is not None or "logging" in sys.modules:
             self._logger().debug(msg, *args, **kwargs)
 
     def info(self, msg: str, *args: object, **kwargs: Any) -> None:
-        if "logging" in sys.modules:
+        if self._real is not None or "logging" in sys.modules:
             self._logger().info(msg, *args, **kwargs)
 
     def warning(self, msg: str, *args: object, **kwargs: Any) -> None:
