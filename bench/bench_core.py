@@ -1,33 +1,41 @@
-"""What a run costs beyond the script itself: start-up, import, and the emulator's own overhead.
+"""What a run costs beyond the script itself: start-up, the emulator's own overhead, and which
+LinkAhead clients accept the ini a run gets.
 
     python bench/bench_core.py [--runs 200] [--cli-runs 30] [--concurrent 50] [--baseline REV]
-                               [--rounds 3] [--skip-startup]
+                               [--rounds 3] [--venv DIR] [--skip-startup] [--skip-clients]
 
 Every ratio is measured interleaved in one process (A, B, A, B, ...), so machine noise hits both
-sides alike, and compares medians:
+sides alike, and compares medians; the machine's load (``/proc/loadavg``) is printed with each.
 
-1. ``sss-emulate minimal.bash -p0 x`` end to end vs ``python -c pass`` (goal <= 4x): start-up
-   is the product for a command run by hand, in shell loops and from editors.
-2. ``import sss_emulator`` and the CLI's import, in ms above ``python -c pass`` (goal <= 60 ms),
-   and which of werkzeug/watchdog/aiosmtpd/asyncio/lxml/yaml a plain CLI run loads (goal: none).
-3. ``Emulator.run`` of minimal.bash vs a bare ``subprocess.run`` of the same argv (goal <= 1.3x),
+1. Start-up as a user meets it: this tree installed regularly (``pip install .``, not editable)
+   into a temporary venv made with the ``python3`` on ``PATH`` (``--venv DIR`` reuses one), its
+   ``sss-emulate`` called by absolute path with the user's own ``PATH`` (where ``python3`` may
+   be a pyenv shim), and again with the venv's ``bin`` first on ``PATH``, in a folder holding
+   ``bin/minimal.bash``: ``sss-emulate bin/minimal.bash -p0 x`` and ``sss-emulate --bin-dir bin
+   minimal.bash -p0 x``, each against that venv's ``python -c pass`` (goal <= 4x). Also which of
+   werkzeug/watchdog/aiosmtpd/asyncio/lxml/yaml a plain run loads (goal: none).
+2. ``Emulator.run`` of minimal.bash vs a bare ``subprocess.run`` of the same argv (goal <= 1.3x),
    without and with the LinkAhead stand-in (which a script that never calls back must not pay
    for); on the default temp dir and on a tmpfs (/dev/shm) where one exists, since the
    emulator creates and removes a working directory and a SHARED_DIR per run. Each also
    "quiesced": the emulator's background work (deleting finished runs' directories, making the
-   next run's) is waited for outside both timings, so it cannot slow the bare run down.
-4. N runs in parallel threads, each of which must see its own working directory and SHARED_DIR.
+   next run's) is waited for outside both timings; without it, that work competes with the
+   loop as it does in a pytest session.
+3. N runs in parallel threads, each of which must see its own working directory and SHARED_DIR.
+4. The ini a run gets is accepted by each client: ``caosdb`` 0.12 (the old package, which reads
+   ``~/.pycaosdb.ini``), ``linkahead`` 0.20 (its schema refuses ``[Email]``) and the newest
+   ``linkahead`` (which needs ``[Email]`` to mail), each with ``jsonschema`` (without it pylib
+   does not validate its ini) in a venv of its own: a script of that venv imports the client,
+   queries the stand-in and mails (where the client can), run by the installed ``sss-emulate``.
 
 ``--baseline REV`` also measures the code of git revision REV (``git archive`` into a temporary
-folder), side by side: its CLI runs interleaved with ours and ``python -c pass`` in the same loop,
-and its ``Emulator.run`` ratios by this same script run against that copy and against this tree,
-each in a process of its own, alternately for ``--rounds`` rounds (two versions of one package
-cannot share a process); ``--skip-startup`` leaves out 1. and 2.
+folder), side by side: installed into a venv of its own, its command lines run interleaved with
+ours and ``python -c pass`` in the same loop, and its ``Emulator.run`` ratios by this same script
+run against that copy and against this tree, each in a process of its own, alternately for
+``--rounds`` rounds (two versions of one package cannot share a process).
 
-Start-up is measured as an installed copy runs: with bytecode caches, not compiling every module
-from source (``PYTHONDONTWRITEBYTECODE`` is dropped for the children). Each line gives the wall
-clock ratio (the goal) and the CPU-time ratio, which waiting for a CPU on a busy machine does
-not inflate.
+Each start-up line gives the wall clock ratio (the goal) and the CPU-time ratio, which waiting
+for a CPU on a busy machine does not inflate.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -59,7 +68,6 @@ except ImportError:  # pragma: no cover
 
 #: Modules a run of a bash script that never calls back has no use for.
 HEAVY = ("werkzeug", "watchdog", "aiosmtpd", "asyncio", "lxml", "yaml")
-CLI_ARGS = ("sample_scripts/minimal.bash", "-p0", "x")
 
 
 def _time(argv: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
@@ -87,58 +95,75 @@ def _interleaved(commands: dict[str, tuple[Sequence[str], Path]], runs: int,
             for name, got in samples.items()}
 
 
-def _env(root: Path) -> dict[str, str]:
-    env = {**os.environ, "SSS_WORK_ROOT": str(root / "work"),
-           "SSS_SHARED_ROOT": str(root / "shared")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("PYTHONPATH", None)
-    # A run asks the script's Python which LinkAhead client it has, for a shell script the
-    # python3 on PATH (connect/clients). As in the test suite, that is this interpreter's whether
-    # or not its venv is activated: a pyenv shim first on PATH would be asked anew on every run
-    # (its answer cannot be kept), which measures pyenv, not the emulator.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
+def _load() -> str:
+    try:
+        return "load " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "load unknown"
 
 
-def _startup(runs: int, root: Path, baseline: Path | None) -> None:
-    env = _env(root)
-    trees = {"this": REPO, **({"baseline": baseline} if baseline else {})}
-    for tree in trees.values():
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "sss_emulator")],
-                       check=True, env=env)
-    # ``python -m sss_emulator`` is ``sss-emulate``; run from each tree, it imports that tree
-    commands: dict[str, tuple[Sequence[str], Path]] = {
-        name: ([sys.executable, "-m", "sss_emulator", *CLI_ARGS], tree)
-        for name, tree in trees.items()}
-    commands["pass"] = ([sys.executable, "-c", "pass"], REPO)
-    got = _interleaved(commands, runs, env)
-    wall_pass, cpu_pass = got["pass"]
-    print(f"interpreter: {sys.executable} (first on the runs' PATH)")
-    print(f"python -c pass x{runs}: median {wall_pass * 1000:.1f} ms wall, "
-          f"{cpu_pass * 1000:.1f} ms CPU")
-    for name in trees:
-        wall, cpu = got[name]
-        print(f"[{name}] sss-emulate minimal.bash -p0 x: median {wall * 1000:.1f} ms, ratio "
-              f"{wall / wall_pass:.2f} (goal <= 4); CPU {cpu * 1000:.1f} ms, ratio "
-              f"{cpu / cpu_pass:.2f}")
-    for statement in ("import sss_emulator", "import sss_emulator.cli.commands"):
-        commands = {name: ([sys.executable, "-c", statement], tree)
-                    for name, tree in trees.items()}
-        commands["pass"] = ([sys.executable, "-c", "pass"], REPO)
+def _install(tree: Path, venv: Path) -> Path:
+    """``tree`` installed as users install it (not editable) into a new venv made with the
+    ``python3`` on ``PATH``; returns the venv's ``bin``."""
+    python3 = shutil.which("python3") or sys.executable
+    source = venv.with_name(venv.name + "-source")  # a copy: pip builds in the tree it is given
+    shutil.copytree(tree, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "__pycache__", "build", "*.egg-info"))
+    subprocess.run([python3, "-m", "venv", str(venv)], check=True)
+    installed = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(source)],
+                               capture_output=True, text=True)
+    if installed.returncode != 0:
+        sys.exit(f"pip install {tree} failed:\n{installed.stderr}")
+    return venv / "bin"
+
+
+def _startup(runs: int, root: Path, baseline: Path | None, venv: Path | None) -> Path:
+    """The two command lines of each installed tree against ``python -c pass``; returns the
+    installed ``bin`` of this tree."""
+    bins = {"this": venv / "bin" if venv else _install(REPO, root / "venv")}
+    if baseline is not None:
+        bins["baseline"] = _install(baseline, root / "venv-baseline")
+    folder = root / "cli"
+    (folder / "bin").mkdir(parents=True)
+    shutil.copy2(REPO / "sample_scripts" / "minimal.bash", folder / "bin" / "minimal.bash")
+    user_env = {**os.environ, "SSS_WORK_ROOT": str(root / "work"),
+                "SSS_SHARED_ROOT": str(root / "shared")}
+    user_env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: with bytecode caches
+    user_env.pop("PYTHONPATH", None)
+    lines = {"sss-emulate bin/minimal.bash -p0 x": ["bin/minimal.bash", "-p0", "x"],
+             "sss-emulate --bin-dir bin minimal.bash -p0 x":
+                 ["--bin-dir", "bin", "minimal.bash", "-p0", "x"]}
+    this_bin = bins["this"]
+    for setting, env in (
+            ("the user's PATH", user_env),
+            ("the venv's bin first on PATH",
+             {**user_env, "PATH": f"{this_bin}{os.pathsep}{user_env.get('PATH', '')}"})):
+        python3 = shutil.which("python3", path=env.get("PATH"))
+        print(f"start-up with {setting} (python3 there: {python3}), {_load()}:", flush=True)
+        commands: dict[str, tuple[Sequence[str], Path]] = {"pass": (
+            [str(this_bin / "python"), "-c", "pass"], folder)}
+        for name, bin_dir in bins.items():
+            for line, args in lines.items():
+                commands[f"[{name}] {line}"] = ([str(bin_dir / "sss-emulate"), *args], folder)
         got = _interleaved(commands, runs, env)
-        for name in trees:
-            wall, cpu = got[name]
-            print(f"[{name}] {statement}: {(wall - got['pass'][0]) * 1000:.1f} ms above python "
-                  f"-c pass (goal <= 60 ms); CPU {(cpu - got['pass'][1]) * 1000:.1f} ms above")
-    for name, tree in trees.items():
-        trace = subprocess.run([sys.executable, "-X", "importtime", "-m", "sss_emulator",
-                                *CLI_ARGS], capture_output=True, text=True, env=env, cwd=tree,
+        wall_pass, cpu_pass = got.pop("pass")
+        print(f"  python -c pass x{runs}: median {wall_pass * 1000:.1f} ms wall, "
+              f"{cpu_pass * 1000:.1f} ms CPU")
+        for name, (wall, cpu) in got.items():
+            print(f"  {name}: median {wall * 1000:.1f} ms, ratio {wall / wall_pass:.2f} (goal "
+                  f"<= 4); CPU {cpu * 1000:.1f} ms, ratio {cpu / cpu_pass:.2f}", flush=True)
+        print(f"  ({_load()} after)")
+    for name, bin_dir in bins.items():
+        trace = subprocess.run([str(bin_dir / "python"), "-X", "importtime", "-m",
+                                "sss_emulator", "bin/minimal.bash", "-p0", "x"],
+                               capture_output=True, text=True, env=user_env, cwd=folder,
                                check=True)
         loaded = {line.rsplit("|", 1)[-1].strip().split(".")[0]
                   for line in trace.stderr.splitlines() if line.startswith("import time:")}
         heavy = [module for module in HEAVY if module in loaded]
         print(f"[{name}] modules a plain CLI run loads from {', '.join(HEAVY)}: "
               f"{', '.join(heavy) or 'none'} (goal: none)")
+    return this_bin
 
 
 def _overhead(root: Path, runs: int, stand_in: bool, quiesce: bool) -> tuple[float, float]:
@@ -238,6 +263,65 @@ def _concurrent(count: int) -> bool:
         return ok and isolated and clean
 
 
+#: Each client as pip installs it (with jsonschema: without it pylib does not validate its ini),
+#: the module a script imports, and whether it mails through ``[Email]``.
+CLIENTS = (("caosdb[jsonschema]==0.12.0", "caosdb", False),
+           ("linkahead[jsonschema]==0.20.0", "linkahead", False),
+           ("linkahead[jsonschema]", "linkahead", True))
+CLIENT_SCRIPT = """#!{python}
+import sys
+import {module} as db
+from {module}.configuration import get_config
+db.configure_connection(auth_token=sys.argv[1].partition("=")[2])
+sections = sorted(get_config().sections())
+print("records:", db.execute_query("COUNT Record"), "ini sections:", ",".join(sections))
+if {mails}:
+    from linkahead.utils.email import send_email
+    send_email("from the bench", to="someone@example.org", from_address="bench@example.org")
+"""
+
+
+def _clients(root: Path, bin_dir: Path) -> bool:
+    """The installed ``sss-emulate`` runs a script of each client's venv; True if every one
+    imported its client (which validates the run's ini), reached the stand-in, and mailed."""
+    ok = True
+    for requirement, module, mails in CLIENTS:
+        venv = root / "clients" / requirement.replace("[jsonschema]", "").replace("==", "-")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        installed = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", requirement],
+                                   capture_output=True, text=True)
+        if installed.returncode != 0:
+            print(f"client {requirement}: not installed ({installed.stderr.strip()[-200:]})")
+            ok = False
+            continue
+        version = subprocess.run([str(venv / "bin" / "python"), "-c", "import importlib."
+                                  f"metadata as m; print(m.version({module.split('.')[0]!r}))"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        scripts = venv / "scripts"
+        scripts.mkdir()
+        script = scripts / "check_client.py"
+        script.write_text(CLIENT_SCRIPT.format(python=venv / "bin" / "python", module=module,
+                                               mails=mails))
+        script.chmod(0o755)
+        env = {**os.environ, "SSS_WORK_ROOT": str(root / "work"),
+               "SSS_SHARED_ROOT": str(root / "shared")}
+        done = subprocess.run([str(bin_dir / "sss-emulate"), "--bin-dir", str(scripts),
+                               "check_client.py", "--format", "json"], capture_output=True,
+                              text=True, env=env, cwd=root)
+        try:
+            outcome = json.loads(done.stdout)
+        except ValueError:
+            outcome = {}
+        passed = (done.returncode == 0 and outcome.get("code") == 0
+                  and "records: 0" in outcome.get("stdout", "")
+                  and len(outcome.get("mails", [])) == int(mails))
+        ok = ok and passed
+        detail = (outcome.get("stdout", "").strip() or done.stderr.strip())[-300:]
+        print(f"client {module} {version}: {'accepts' if passed else 'REFUSES'} the run's ini "
+              f"({detail}; mails captured: {len(outcome.get('mails', []))})", flush=True)
+    return ok
+
+
 def _export(rev: str, target: Path) -> None:
     """The tree of git revision ``rev`` in ``target``, with this benchmark script in it."""
     archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], capture_output=True,
@@ -255,14 +339,19 @@ def main() -> int:
                         help="also measure git revision REV, side by side")
     parser.add_argument("--rounds", type=int, default=3,
                         help="with --baseline: Emulator.run rounds, the two trees alternately")
+    parser.add_argument("--venv", type=Path, metavar="DIR",
+                        help="a venv this tree is already installed in (not editable)")
     parser.add_argument("--skip-startup", action="store_true",
-                        help="measure only Emulator.run and the concurrent runs")
+                        help="leave out the start-up lines and the clients' check")
+    parser.add_argument("--skip-clients", action="store_true",
+                        help="leave out the clients' check (it installs three clients)")
     parser.add_argument("--overhead-only", metavar="LABEL", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.overhead_only:  # one tree's Emulator.run rows, for --baseline (the last line: JSON)
         print("ratios", json.dumps(_all_overheads(args.runs, args.overhead_only)))
         return 0
+    ok = True
     with tempfile.TemporaryDirectory(prefix="sss-bench-") as tmp:
         baseline = None
         if args.baseline:
@@ -270,12 +359,17 @@ def main() -> int:
             baseline.mkdir()
             _export(args.baseline, baseline)
         if not args.skip_startup:
-            _startup(args.cli_runs, Path(tmp), baseline)
+            bin_dir = _startup(args.cli_runs, Path(tmp), baseline, args.venv)
+            if not args.skip_clients:
+                ok = _clients(Path(tmp), bin_dir)
+        print(f"Emulator.run ({_load()}):", flush=True)
         if baseline is None:
             _all_overheads(args.runs, "this")
         else:
-            _overheads_side_by_side(args.runs, args.rounds, baseline, _env(Path(tmp)))
-    return 0 if _concurrent(args.concurrent) else 1
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+            _overheads_side_by_side(args.runs, args.rounds, baseline, env)
+        print(f"({_load()} after)")
+    return 0 if _concurrent(args.concurrent) and ok else 1
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import signal
 import sys
 import threading
@@ -35,6 +34,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sss_emulator import decisions
+from sss_emulator.logs import Logger
 from sss_emulator.wire import is_loopback
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ __all__ = (
     "start_server",
 )
 
-logger = logging.getLogger("sss_emulator.httpd")
+logger = Logger("sss_emulator.httpd")
 
 
 class AddressInUse(OSError):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import _thread
 import contextlib
-import logging
 import os
 import selectors
 import threading
@@ -16,9 +15,11 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Self
 
+from sss_emulator.logs import Logger
+
 __all__ = ["OnFirstConnection", "Service"]
 
-_log = logging.getLogger("sss_emulator.backend.lifecycle")
+_log = Logger("sss_emulator.backend.lifecycle")
 
 
 class Service:

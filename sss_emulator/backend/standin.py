@@ -16,7 +16,6 @@ before the script runs, not half-way through it.
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import shutil
@@ -38,6 +37,7 @@ from sss_emulator.backend.mail import (
     SmtpSink,
     write_sendmail_program,
 )
+from sss_emulator.logs import Logger
 from sss_emulator.wire import context_root_prefix
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StandIn"]
 
-_log = logging.getLogger("sss_emulator.backend.standin")
+_log = Logger("sss_emulator.backend.standin")
 
 
 def _shared_root() -> Path | str:

@@ -6,7 +6,6 @@ Used by ``run`` and by ``replay --call``; watch mode has its own loop around the
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -22,6 +21,7 @@ from sss_emulator.core.tokens import Identity
 from sss_emulator.core.workspace import kept_workdir
 from sss_emulator.errors import EmulatorError, ScriptNotFound, SetupError
 from sss_emulator.invocation import Prepared, RunInvocation, prepare
+from sss_emulator.logs import configure as configure_logging
 from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
 
 __all__ = ("EXIT_INTERRUPTED", "STOP_SIGNALS", "Stopped", "configure_logging", "execute",
@@ -63,11 +63,6 @@ def stop_signals_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def configure_logging(debug: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="sss-emulate: %(name)s: %(message)s", stream=sys.stderr)
 
 
 def _exit_code(outcome: RunOutcome) -> int:

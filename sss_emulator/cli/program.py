@@ -1,11 +1,11 @@
 """``sss-emulate`` as a program: the console script and ``python -m sss_emulator`` start here.
 
 Most command lines are one script and its arguments (``sss-emulate SCRIPT -p0 VALUE
--Oname=VALUE``). For exactly those, click would do nothing but build :class:`RunInvocation` with
-no options, so :func:`plain_run` builds it without importing click (about a quarter of a run's
-start-up); any other command line, down to one option of ours, goes to click as before
-(:mod:`sss_emulator.cli.commands`). ``tests/core/test_cli_program.py`` checks that both read
-every plain command line alike.
+-Oname=VALUE``), perhaps with ``--bin-dir``, ``--home``, ``--profile``, ``--format``,
+``--timeout`` or ``--keep``. For those, click would do nothing but build :class:`RunInvocation`,
+so :func:`plain_run` builds it without importing click (about a quarter of a run's start-up);
+any other command line goes to click as before (:mod:`sss_emulator.cli.commands`).
+``tests/core/test_cli_program.py`` checks that both read every plain command line alike.
 
 The program ends with :func:`end_program`: what the interpreter does on exit (wait for threads,
 ``atexit``, flush), without tearing down every module and object. This module is never used by
@@ -30,23 +30,30 @@ __all__ = ("COMMANDS", "end_program", "main", "plain_run")
 #: The commands of ``sss-emulate``; a first word that is none of these is a script (``run``).
 COMMANDS = ("run", "list", "doctor", "serve", "watch", "compare", "record", "replay", "pull")
 def plain_run(argv: Sequence[str], environ: Mapping[str, str]) -> RunInvocation | None:
-    """``SCRIPT [-pN | -O… | VALUE]...`` as click's ``run`` reads it: the script and its
-    arguments, no option of ours. None for every other command line (click decides), and when
-    the shell asks click to complete a word (``_SSS_EMULATE_COMPLETE``)."""
-    if not argv or argv[0].startswith("-") or argv[0] in COMMANDS:
+    """``[OPTION]... SCRIPT [-pN VALUE | -O… | VALUE | OPTION]...`` as click's ``run`` reads it,
+    with only the common options of ours (``cli.words.PLAIN_OPTIONS``). None for every other
+    command line (click decides, and says what is wrong), and when the shell asks click to
+    complete a word (``_SSS_EMULATE_COMPLETE``)."""
+    if not argv or argv[0] in COMMANDS:
         return None
     if any(name.startswith("_") and name.endswith("_COMPLETE") for name in environ):
         return None
-    from sss_emulator.cli.words import awaits_value, is_script_option
+    from sss_emulator.cli.words import read_plain_line
 
-    awaiting = False  # the word after -pN / -Oname is the script's whatever it looks like
-    for arg in argv[1:]:
-        if arg.startswith("-") and not awaiting and not is_script_option(arg):
+    read = read_plain_line(argv)
+    if read is None:
+        return None
+    script, script_args, options = read
+    if "timeout" in options:  # click checks it with the settings' parser, and names the option
+        from sss_emulator.config import SETTINGS
+
+        try:
+            SETTINGS["timeout"].parse(options["timeout"])
+        except ValueError:
             return None
-        awaiting = not awaiting and awaits_value(arg)
     from sss_emulator.invocation import RunInvocation
 
-    return RunInvocation(script=argv[0], script_args=tuple(argv[1:]))
+    return RunInvocation(script=script, script_args=script_args, options=options)
 
 
 def main() -> NoReturn:

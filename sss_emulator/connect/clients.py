@@ -2,105 +2,68 @@
 
 pylib validates its ini against a closed schema on import: ``linkahead`` before 0.21 and the old
 ``caosdb`` package reject an ``[Email]`` section (``Additional properties are not allowed
-('Email' was unexpected)``), so writing one would break a script that works on the server. The
-client is found the way the script would find it: the Python of the script's shebang (or, for a
-shell script, the ``python3`` on the run's ``PATH``), asked once for the installed versions
-(``importlib.metadata``, without importing the client).
+('Email' was unexpected)``), so writing one would break a script that works on the server, while
+``linkahead`` 0.21 mails only with one; ``caosdb`` before 0.13 reads ``~/.pycaosdb.ini``, which
+makes ``linkahead`` 0.21 exit. So no one ini fits every client, and the question is asked.
 
-Asking costs a Python start-up and ``importlib.metadata`` (30-50 ms, more through a pyenv shim),
-more than the rest of a CLI run. Answers are therefore cached per interpreter, ``PYTHON*``
-variables and working directory: in memory for the life of the process, and on disk (in the
-private ``<tmp>/sss-emulator-<uid>/cache``) for the next ``sss-emulate``, together with a
-fingerprint of everything the answer was read from: the interpreter and its ``pyvenv.cfg``;
-in every ``sys.path`` folder (the user site below the run's HOME included) the entries that
-could be a client's distribution (``importlib.metadata`` finds one only by a file name starting
-with its name) and the ``.pth`` files that build ``sys.path``, with their contents' stamps;
-``sitecustomize``; and the metadata files the versions were read from. A stored answer whose
-fingerprint differs is asked again. An interpreter that is a wrapper choosing the real one on
-every start (a pyenv shim: its ``sys.executable`` is another file) is not stored on disk.
+It is answered where the script's interpreter would find its client, from the file system, as
+``importlib.metadata.version`` does, without starting a Python: the interpreter is the Python of
+the script's shebang (for a shell script the ``python3`` on the run's ``PATH``; a pyenv shim is
+resolved as pyenv resolves it, :mod:`sss_emulator.connect.pyenv`); its ``sys.path`` is built as
+``site`` builds it (``PYTHONPATH``, a venv's ``pyvenv.cfg``, the user site below the run's HOME,
+the prefix's site-packages and Debian's dist-packages); the first ``linkahead`` and ``caosdb``
+metadata folder on it gives the version. ``.pth`` files are not followed: pip writes a
+distribution's metadata into site-packages even for an editable install. Only an interpreter this
+cannot read (a wrapper script that is no pyenv shim, a prefix without its standard library) is
+started and asked. Answers are kept for the life of the process.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import os
+import re
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sss_emulator import decisions
-from sss_emulator.core.roots import private_root
-from sss_emulator.errors import EmulatorError
+from sss_emulator.connect.pyenv import file_stamp, pyenv_root, resolve_shim
+from sss_emulator.logs import Logger
 
 __all__ = ("ClientInfo", "detect_client", "script_python")
 
-logger = logging.getLogger("sss_emulator.connect.clients")
+logger = Logger("sss_emulator.connect.clients")
 
+_CLIENTS = ("linkahead", "caosdb")
 _PROBE = (
     "import importlib.metadata as m, json\n"
-    "out = {}\n"
-    "for name in ('linkahead', 'caosdb'):\n"
+    "def version(name):\n"
     "    try:\n"
-    "        out[name] = m.version(name)\n"
+    "        return m.version(name)\n"
     "    except m.PackageNotFoundError:\n"
-    "        out[name] = None\n"
-    # what the answer was read from, so that a stored answer can be checked (see above)
-    "try:\n"
-    "    import os, site, sys\n"
-    "    dists = [m.distribution(n) for n in ('linkahead', 'caosdb') if out[n] is not None]\n"
-    "    custom = [sys.modules.get(n) for n in ('sitecustomize', 'usercustomize')]\n"
-    "    out['sources'] = {\n"
-    "        'executable': sys.executable,\n"
-    "        'path': [os.path.abspath(p) for p in sys.path],\n"
-    "        'site': [*getattr(site, 'getsitepackages', list)(),\n"
-    "                 *([site.USER_SITE] if site.USER_SITE else [])],\n"
-    "        'files': [str(d._path) for d in dists]\n"
-    "                 + [getattr(c, '__file__', None) or '' for c in custom if c],\n"
-    "    }\n"
-    "except Exception:\n"
-    "    pass\n"
-    "print(json.dumps(out))\n"
+    "        return None\n"
+    "print(json.dumps({name: version(name) for name in ('linkahead', 'caosdb')}))\n"
 )
-#: What a probe reads is named by these variables besides the interpreter (``PYTHONPATH``,
-#: ``PYTHONHOME``, ``PYTHONUSERBASE``, ``PYTHONNOUSERSITE``, ...).
-_ENV_PREFIX = "PYTHON"
-#: Answers kept on disk; the oldest go first.
-_DISK_ENTRIES = 32
-#: The interpreter as named, its environment's PYTHON* variables, the folder, and where the
-#: name leads now (a link retargeted to another Python must not keep the old answer).
-_CacheKey = tuple[str, tuple[tuple[str, str], ...], str, str]
-_CACHE: dict[_CacheKey, ClientInfo | None] = {}
+#: Answers by interpreter (a shim's: by the one it resolves to) and ``PYTHON*`` variables.
+_CACHE: dict[tuple[str, tuple[tuple[str, str], ...]], ClientInfo | None] = {}
+#: Whether a file is a script (not an interpreter's binary), and its pyenv root if a shim.
+_KINDS: dict[str, tuple[bool, str | None]] = {}
 _LOCK = threading.Lock()
-#: ``subprocess.Popen`` as it was when this module loaded: the probe is the emulator's own
-#: process, which a test's ``fp`` (pytest-subprocess, there to fake what scripts start) must not
-#: fake; in a tuple because ``fp`` also replaces module-level names bound to the original.
+#: ``subprocess.Popen`` as it was when this module loaded: asking is the emulator's own process,
+#: which a test's ``fp`` (pytest-subprocess, there to fake what scripts start) must not fake; in a
+#: tuple because ``fp`` also replaces module-level names bound to the original.
 _REAL_POPEN = (subprocess.Popen,)
 
 
 def _version(text: str | None) -> tuple[int, ...] | None:
-    if not text:
-        return None
-    parts: list[int] = []
-    for piece in text.split("."):
-        digits = ""
-        for char in piece:  # "0rc1" -> 0: only the leading digits count
-            if not char.isdigit():
-                break
-            digits += char
-        if not digits:
-            break
-        parts.append(int(digits))
-        if digits != piece:
-            break
-    return tuple(parts) or None
+    """``"1.2.0rc1"`` -> ``(1, 2, 0)``: the leading numbers count."""
+    found = re.match(r"[0-9]+(\.[0-9]+)*", text or "")
+    return tuple(int(p) for p in found.group().split(".")) if found else None
 
 
 @dataclass(frozen=True)
@@ -134,7 +97,7 @@ def script_python(script: Path, env: Mapping[str, str]) -> str | None:
 
 
 #: Scripts' shebang Pythons by path, with the stamp of the file they were read from.
-_SHEBANGS: dict[str, tuple[list[int], str | None]] = {}
+_SHEBANGS: dict[str, tuple[tuple[int, int, int], str | None]] = {}
 _SHEBANGS_KEPT = 1024
 #: A file's stamp is trusted once its modification time is this far in the past.
 _SETTLED_NS = 2_000_000_000
@@ -144,7 +107,7 @@ def _shebang_python(script: Path) -> str | None:
     """The Python the script's shebang line names (``python3``, ``/usr/bin/python3.11``), or
     None. Read again only when the file's stamp changed (a ``stat`` instead of reading it)."""
     key = str(script)
-    stamp = _stamp(key)
+    stamp = file_stamp(key)
     known = _SHEBANGS.get(key)
     if stamp is not None and known is not None and known[0] == stamp:
         return known[1]
@@ -167,28 +130,129 @@ def _shebang_python(script: Path) -> str | None:
     return found
 
 
-def detect_client(python: str, env: Mapping[str, str]) -> ClientInfo | None:
-    """The client versions ``python`` sees with this environment; None if it cannot say."""
-    key: _CacheKey = (os.path.abspath(python),
-                      tuple(sorted((k, v) for k, v in env.items() if k.startswith(_ENV_PREFIX))),
-                      os.getcwd(), os.path.realpath(python))
+def detect_client(python: str, env: Mapping[str, str], cwd: str) -> ClientInfo | None:
+    """The client versions ``python`` sees when started in ``cwd`` with ``env``; None if it
+    cannot say (nor could the script: a shim that finds no interpreter, a probe that fails)."""
+    is_script, root = _kind(python)
+    if root is not None:
+        resolved = resolve_shim(python, root, env, cwd)
+        if resolved is None:
+            return None
+        python = resolved
+        is_script, _root = _kind(python)
+    key = (os.path.abspath(python),
+           tuple(sorted((k, v) for k, v in env.items() if k.startswith("PYTHON"))))
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    home = env.get("HOME")
-    found, info = _stored(key, home)
-    if not found:
-        info, sources = _probe(python, env)
-        _store(key, info, sources, home)
+    folders = None if is_script else _sys_path(python, env)
+    info = _ask(python, env, cwd) if folders is None else _read_versions(folders)
     with _LOCK:
         _CACHE[key] = info
     return info
 
 
-def _probe(python: str, env: Mapping[str, str]) -> tuple[ClientInfo | None, Any]:
-    """Ask ``python``: its client versions, and what they were read from (None: unknown)."""
+def _kind(python: str) -> tuple[bool, str | None]:
+    """Whether ``python`` is a script (not a binary), and its pyenv root if it is a shim."""
+    known = _KINDS.get(python)
+    if known is None:
+        try:
+            with open(python, "rb") as handle:
+                head = handle.read(1024)
+        except OSError:
+            head = b""
+        known = _KINDS[python] = (head.startswith(b"#!"), pyenv_root(head))
+    return known
+
+
+def _sys_path(python: str, env: Mapping[str, str]) -> list[str] | None:
+    """The folders ``python``'s ``sys.path`` holds besides its standard library, in order; None
+    when its standard library is not where it would look for it."""
+    real = os.path.realpath(python)
+    venv = os.path.dirname(os.path.dirname(os.path.abspath(python)))
+    config = _pyvenv_cfg(venv, os.path.dirname(os.path.abspath(python)))
+    home = config.get("home") if config else None
+    base = (env.get("PYTHONHOME", "").split(os.pathsep)[0]
+            or os.path.dirname(home.rstrip("/") if home else os.path.dirname(real)))
+    found = re.fullmatch(r"python(\d+\.\d+)", os.path.basename(real))
+    version = found.group(1) if found else None
+    if version is None and config:
+        version = ".".join(config.get("version", config.get("version_info", "")).split(".")[:2])
+    if not version or not any(os.path.isfile(os.path.join(base, lib, f"python{version}", "os.py"))
+                              for lib in ("lib", "lib64")):
+        return None
+    folders = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if config is not None:
+        folders += _site_packages(venv, version)
+        if config.get("include-system-site-packages", "false").lower() != "true":
+            return folders
+    if not env.get("PYTHONNOUSERSITE"):
+        user_base = env.get("PYTHONUSERBASE") or os.path.join(env.get("HOME", "~"), ".local")
+        folders.append(os.path.join(user_base, "lib", f"python{version}", "site-packages"))
+    return folders + _site_packages(base, version)
+
+
+def _pyvenv_cfg(*folders: str) -> dict[str, str] | None:
+    for folder in folders:
+        try:
+            with open(os.path.join(folder, "pyvenv.cfg"), encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            continue
+        pairs = [line.partition("=") for line in lines if "=" in line]
+        return {key.strip().lower(): value.strip() for key, _eq, value in pairs}
+    return None
+
+
+def _site_packages(prefix: str, version: str) -> list[str]:
+    """A prefix's site folders: the standard ones, then Debian's."""
+    return [os.path.join(prefix, "lib", f"python{version}", "site-packages"),
+            os.path.join(prefix, "lib64", f"python{version}", "site-packages"),
+            os.path.join(prefix, "local", "lib", f"python{version}", "dist-packages"),
+            os.path.join(prefix, "lib", "python3", "dist-packages"),
+            os.path.join(prefix, "lib", f"python{version}", "dist-packages")]
+
+
+def _read_versions(folders: list[str]) -> ClientInfo:
+    """The version of the first distribution of each client found in ``folders``."""
+    versions: dict[str, str | None] = dict.fromkeys(_CLIENTS)
+    for folder in dict.fromkeys(folders):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            low = name.lower()
+            client = low.partition("-")[0].partition(".")[0]
+            if (client in versions and versions[client] is None
+                    and low.endswith((".dist-info", ".egg-info"))):
+                versions[client] = _metadata_version(os.path.join(folder, name))
+    return ClientInfo(versions["linkahead"], versions["caosdb"])
+
+
+def _metadata_version(path: str) -> str | None:
+    """The ``Version:`` of a ``.dist-info``/``.egg-info`` folder's (or an egg-info file's)
+    metadata, else the one in its name."""
+    for name in ("METADATA", "PKG-INFO", ""):
+        try:
+            with open(os.path.join(path, name) if name else path, encoding="utf-8",
+                      errors="replace") as handle:
+                for line in handle:
+                    if line.startswith("Version:"):
+                        return line[8:].strip()
+                    if not line.strip():
+                        break
+        except OSError:
+            continue
+    parts = os.path.basename(path).rsplit(".", 1)[0].split("-")
+    return parts[1] if len(parts) > 1 else None
+
+
+def _ask(python: str, env: Mapping[str, str], cwd: str) -> ClientInfo | None:
+    """Start ``python`` in ``cwd`` and ask it; None if that fails."""
     try:
-        with _REAL_POPEN[0]([python, "-c", _PROBE], env=dict(env), stdin=subprocess.DEVNULL,
+        with _REAL_POPEN[0]([python, "-c", _PROBE], env=dict(env), cwd=cwd,
+                            stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as probe:
             try:
                 stdout, stderr = probe.communicate(timeout=20)
@@ -198,141 +262,8 @@ def _probe(python: str, env: Mapping[str, str]) -> tuple[ClientInfo | None, Any]
                 raise
         if probe.returncode == 0:
             data = json.loads(stdout.strip().splitlines()[-1])
-            return ClientInfo(data.get("linkahead"), data.get("caosdb")), data.get("sources")
+            return ClientInfo(data.get("linkahead"), data.get("caosdb"))
         logger.debug("client probe with %s failed: %s", python, stderr.strip())
     except (OSError, subprocess.SubprocessError, ValueError, IndexError, AttributeError) as exc:
         logger.debug("client probe with %s failed: %s", python, exc)
-    return None, None
-
-
-# --- the answers kept on disk -------------------------------------------------------------------
-
-
-def _cache_file() -> Path:
-    return private_root("cache") / "clients.json"  # checked private: nobody plants answers
-
-
-def _stamp(path: str) -> list[int] | None:
-    """What changes when a file is written (None: it does not exist)."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return [info.st_mtime_ns, info.st_size, info.st_ino]
-
-
-def _relevant(name: str) -> bool:
-    """Whether an entry of a ``sys.path`` folder can change the answer: a distribution of a
-    client (``importlib.metadata`` only finds one whose file name starts with its name) or a
-    ``.pth`` file (it adds to ``sys.path``)."""
-    low = name.lower()
-    return "linkahead" in low or "caosdb" in low or low.endswith(".pth")
-
-
-def _folder(path: str) -> Any:
-    """A ``sys.path`` entry as the answer depends on it: a folder's relevant entries (with the
-    stamps of its ``.pth`` files), a file's (zip) stamp, or None when it is not there."""
-    try:
-        names = sorted(n for n in os.listdir(path) if _relevant(n))
-    except NotADirectoryError:
-        return _stamp(path)
-    except OSError:
-        return None
-    return [[n, _stamp(os.path.join(path, n)) if n.endswith(".pth") else None] for n in names]
-
-
-def _watched(python: str, sources: Any) -> list[list[str]] | None:
-    """What the probe's answer was read from, as ``[kind, path]`` (kind ``file``: its stamp;
-    ``folder``: see :func:`_folder`); None when the answer must not be kept."""
-    if not isinstance(sources, dict):
-        return None
-    executable, path = sources.get("executable"), sources.get("path")
-    site_dirs, files = sources.get("site"), sources.get("files")
-    if not (isinstance(executable, str) and isinstance(path, list) and isinstance(site_dirs, list)
-            and isinstance(files, list)
-            and all(isinstance(p, str) for p in [*path, *site_dirs, *files])):
-        return None
-    if os.path.realpath(executable) != os.path.realpath(python):
-        return None  # a wrapper (a pyenv shim) that may pick another interpreter next time
-    folder = os.path.dirname(os.path.abspath(python))
-    watched = [["file", os.path.realpath(python)], ["file", os.path.join(folder, "pyvenv.cfg")],
-               ["file", os.path.join(os.path.dirname(folder), "pyvenv.cfg")]]
-    for name in filter(None, files):  # a client's metadata folder, sitecustomize.py
-        watched += [["file", name], ["file", os.path.join(name, "METADATA")],
-                    ["file", os.path.join(name, "PKG-INFO")]]
-    watched += [["folder", name] for name in dict.fromkeys([*path, *site_dirs])]
-    return watched
-
-
-def _home_relative(watched: list[list[str]], home: str | None) -> list[list[str]]:
-    """Paths below the run's HOME as ``~/…``: every run has a HOME of its own."""
-    if not home:
-        return watched
-    prefix = home.rstrip(os.sep) + os.sep
-    return [[kind, "~" + name[len(prefix) - 1:] if name.startswith(prefix) else name]
-            for kind, name in watched]
-
-
-def _fingerprint(watched: list[list[str]], home: str | None) -> list[Any]:
-    stamps: list[Any] = []
-    for kind, name in watched:
-        if name.startswith("~/"):
-            if not home:
-                stamps.append("no HOME")
-                continue
-            name = os.path.join(home, name[2:])
-        stamps.append(_folder(name) if kind == "folder" else _stamp(name))
-    return stamps
-
-
-def _read_disk() -> dict[str, Any]:
-    try:
-        data = json.loads(_cache_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError, EmulatorError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _stored(key: _CacheKey, home: str | None) -> tuple[bool, ClientInfo | None]:
-    """The answer kept on disk for ``key`` if nothing it was read from has changed since."""
-    entry = _read_disk().get(json.dumps(key))
-    if not isinstance(entry, dict):
-        return False, None
-    watched, stamps, answer = entry.get("watched"), entry.get("stamps"), entry.get("answer")
-    try:
-        if not isinstance(watched, list) or _fingerprint(watched, home) != stamps:
-            return False, None
-    except (TypeError, ValueError, AttributeError):  # not written by this version
-        return False, None
-    if answer is None:
-        return True, None
-    if not isinstance(answer, list) or len(answer) != 2:
-        return False, None
-    return True, ClientInfo(answer[0], answer[1])
-
-
-def _store(key: _CacheKey, info: ClientInfo | None, sources: Any, home: str | None) -> None:
-    watched = _watched(key[0], sources)
-    if watched is None:
-        return
-    watched = _home_relative(watched, home)
-    entry = {"watched": watched, "stamps": _fingerprint(watched, home),
-             "answer": None if info is None else [info.linkahead, info.caosdb]}
-    try:
-        target = _cache_file()
-        data = _read_disk()
-        data.pop(json.dumps(key), None)
-        data[json.dumps(key)] = entry
-        while len(data) > _DISK_ENTRIES:
-            data.pop(next(iter(data)))
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".clients-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle)
-            os.replace(temporary, target)  # whole or not at all, whoever else writes
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-    except (OSError, EmulatorError) as exc:
-        logger.debug("client answers not kept: %s", exc)
+    return None

@@ -10,7 +10,6 @@ the outcome.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import threading
 import weakref
@@ -26,10 +25,11 @@ from sss_emulator.core.permissions import UsersConfig
 from sss_emulator.core.roots import owner_tag, standin_root
 from sss_emulator.core.tokens import TokenAuthority, TokenInfo
 from sss_emulator.errors import ConfigError
+from sss_emulator.logs import Logger
 
 __all__ = ("INI_NAME", "StandInHook", "point_run_at", "read_ini")
 
-logger = logging.getLogger("sss_emulator.connect.standin")
+logger = Logger("sss_emulator.connect.standin")
 
 #: The file pylib reads in HOME (the working dir is HOME, so ``./.pylinkahead.ini`` wins first).
 INI_NAME = ".pylinkahead.ini"
@@ -89,7 +89,9 @@ def drop_tls_overrides(env: dict[str, str]) -> None:
 
 def _client_of(context: RunContext) -> ClientInfo | None:
     python = script_python(context.script.path, context.env)
-    return detect_client(python, context.env) if python is not None else None
+    if python is None:
+        return None
+    return detect_client(python, context.env, str(context.workspace.home))
 
 
 #: Patched ini files per stand-in, encoded: every run of one skeleton gets the same bytes. Weak

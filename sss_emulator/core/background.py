@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import errno
 import itertools
-import logging
 import os
 import random
 import shutil
@@ -35,11 +34,12 @@ from sss_emulator.core import processes
 from sss_emulator.core.call import UPLOAD_DIR
 from sss_emulator.core.roots import checked_root, default_root, owner_alive, owner_tag, private_dir
 from sss_emulator.errors import SetupError
+from sss_emulator.logs import Logger
 
 __all__ = ("Stage", "Staged", "discard", "into_place", "make_shared", "random_name", "remove",
            "wait_for_removals", "wake", "write_file")
 
-logger = logging.getLogger("sss_emulator.core.background")
+logger = Logger("sss_emulator.core.background")
 
 
 class _Remover:

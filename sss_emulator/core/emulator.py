@@ -7,7 +7,6 @@ decided here or in the modules it calls, never in an adapter.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import weakref
@@ -40,10 +39,11 @@ from sss_emulator.core.workspace import (
     workspace,
 )
 from sss_emulator.errors import NotAuthenticated, PermissionDenied, ScriptTimeout, SetupError
+from sss_emulator.logs import Logger
 
 __all__ = ("Emulator",)
 
-logger = logging.getLogger("sss_emulator.core.emulator")
+logger = Logger("sss_emulator.core.emulator")
 
 
 def _raw_environ() -> dict[bytes, bytes] | dict[str, str] | None:

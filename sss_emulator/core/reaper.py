@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import logging
 import os
 import secrets
 import signal
@@ -25,11 +24,12 @@ import threading
 import time
 
 from sss_emulator.core import processes
+from sss_emulator.logs import Logger
 
 __all__ = ("RUN_MARKER_ENV", "become_subreaper", "is_subreaper", "new_marker", "reap_run",
            "track", "untrack")
 
-logger = logging.getLogger("sss_emulator.core.reaper")
+logger = Logger("sss_emulator.core.reaper")
 
 #: The variable that marks a run's processes (and their descendants, which inherit it).
 RUN_MARKER_ENV = "SSS_EMULATOR_RUN"

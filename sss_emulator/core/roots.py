@@ -21,7 +21,6 @@ first makes a folder there.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 import shutil
@@ -34,6 +33,7 @@ from pathlib import Path
 
 from sss_emulator.core import processes
 from sss_emulator.errors import SetupError
+from sss_emulator.logs import Logger
 
 __all__ = (
     "FALLBACK_PREFIXES",
@@ -55,7 +55,7 @@ __all__ = (
     "sweep_dead_runs",
 )
 
-logger = logging.getLogger("sss_emulator.core.roots")
+logger = Logger("sss_emulator.core.roots")
 
 
 _owner: list[tuple[int, str]] = []

@@ -11,7 +11,6 @@ children die with it. Should this process die first (SIGKILL included), its guar
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import selectors
 import signal
@@ -26,10 +25,11 @@ from typing import BinaryIO
 from sss_emulator import decisions
 from sss_emulator.core import guardian, reaper
 from sss_emulator.core.processes import group_alive
+from sss_emulator.logs import Logger
 
 __all__ = ("ProcessResult", "RunCancelled", "StreamSink", "run_process", "stop_group")
 
-logger = logging.getLogger("sss_emulator.core.runner")
+logger = Logger("sss_emulator.core.runner")
 
 #: Receives each chunk of a stream as it arrives (for live output).
 StreamSink = Callable[[bytes], None]

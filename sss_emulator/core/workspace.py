@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import shutil
 import tempfile
@@ -41,6 +40,7 @@ from sss_emulator.core.roots import (
     sweep_dead_runs,
 )
 from sss_emulator.errors import SetupError
+from sss_emulator.logs import Logger
 
 __all__ = ("KEPT_NOTE", "Stage", "Workspace", "default_root", "kept_workdir",
            "list_shared_files", "wait_for_removals", "workspace")
@@ -48,7 +48,7 @@ __all__ = ("KEPT_NOTE", "Stage", "Workspace", "default_root", "kept_workdir",
 #: The note a kept run's interrupt carries (``--keep`` and Ctrl+C): the CLI names the folder.
 KEPT_NOTE = "kept working directory "
 
-logger = logging.getLogger("sss_emulator.core.workspace")
+logger = Logger("sss_emulator.core.workspace")
 
 
 @dataclass(frozen=True)

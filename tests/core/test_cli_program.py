@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from sss_emulator.cli import commands
 from sss_emulator.cli.program import COMMANDS, plain_run
+from sss_emulator.cli.words import PLAIN_OPTIONS
 from sss_emulator.invocation import RunInvocation
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +27,9 @@ WORDS = ["x.bash", "sample_scripts/minimal.bash", "-p0", "-p12", "-p", "-pa", "-
          "-Ofoo=bar", "-Oname", "-O", "-O=x", "-Ochannel=1", "-Oh", "-Ofoo=ch", "value",
          "two words", "@file.json", "", "-", "--", "-x", "-h", "--help", "--version", "--keep",
          "--format", "json", "--format=json", "--timeout", "5", "--debug", "--watch",
-         "--debug-wait", "--tmeout", "run", "list", "watch", "serve", "-P0", "-p٣", "--no-mounts"]
+         "--debug-wait", "--tmeout", "run", "list", "watch", "serve", "-P0", "-p٣", "--no-mounts",
+         "--bin-dir", "B", "--bin-dir=B", "--home", "--home=", "--profile", "--keep=1",
+         "--timeout=5", "--timeout=soon", "--format=", "--user"]
 
 
 def _click_reads(argv: list[str]) -> tuple[RunInvocation, bool] | str:
@@ -72,11 +75,37 @@ def test_the_usual_lines_are_plain(argv: list[str]) -> None:
                                                 cwd=Path.cwd())
 
 
+@pytest.mark.parametrize(("argv", "options"), [
+    (["--bin-dir", "B", "x.bash", "-p0", "x"], {"bin_dirs": ("B",)}),
+    (["x.bash", "--keep", "-p0", "--keep", "--format=json"], {"keep": True, "format": "json"}),
+    (["--bin-dir=A", "--home", "H", "x.bash", "--bin-dir", "B", "--timeout", "off"],
+     {"bin_dirs": ("A", "B"), "home": "H", "timeout": "off"}),
+    (["--profile", "p", "--format", "xml", "--format", "text", "x.bash"],
+     {"profile": "p", "format": "text"})])
+def test_the_common_options_are_plain_too(argv: list[str], options: dict[str, object]) -> None:
+    plain = plain_run(argv, {})
+    assert plain is not None and plain.options == options
+    assert (plain.script, plain.options) == (_click_reads(argv)[0].script, options)  # type: ignore[index]
+
+
 @pytest.mark.parametrize("argv", [
-    [], ["--help"], ["run", "x.bash"], ["list"], ["x.bash", "--keep"],
-    ["x.bash", "-p0", "x", "--x"], ["x.bash", "--"], ["x.bash", "-"], ["-p0", "x"]])
+    [], ["--help"], ["run", "x.bash"], ["list"], ["x.bash", "--keep=1"], ["x.bash", "--home"],
+    ["x.bash", "--timeout", "soon"], ["x.bash", "--home", "-p0"], ["--user", "u", "x.bash"],
+    ["x.bash", "-p0", "x", "--x"], ["x.bash", "--"], ["x.bash", "-"], ["-p0", "x"],
+    ["--keep"], ["x.bash", "--format="]])
 def test_everything_else_goes_to_click(argv: list[str]) -> None:
     assert plain_run(argv, {}) is None
+
+
+def test_the_plain_options_are_runs_own() -> None:
+    """cli/words.py's table says what click's ``run`` declares for each of those options."""
+    run = commands.main.commands["run"]
+    declared = {opt: param for param in run.params if isinstance(param, click.Option)
+                for opt in param.opts}
+    for option, (dest, kind) in PLAIN_OPTIONS.items():
+        param = declared[option]
+        assert param.name == dest
+        assert kind == ("flag" if param.is_flag else "multiple" if param.multiple else "value")
 
 
 def test_shell_completion_goes_to_click() -> None:
@@ -100,11 +129,14 @@ def _env(tmp_path: Path) -> dict[str, str]:
             "SSS_SHARED_ROOT": str(tmp_path / "s")}
 
 
-def test_a_plain_run_loads_no_click_and_ends_as_before(tmp_path: Path) -> None:
+@pytest.mark.parametrize("options", [[], ["--bin-dir", "sample_scripts", "--timeout", "60"]])
+def test_a_plain_run_loads_no_click_and_ends_as_before(tmp_path: Path,
+                                                       options: list[str]) -> None:
     code = ("import runpy, sys, atexit\n"
             "atexit.register(lambda: print('loaded click:', 'click' in sys.modules, "
             "file=sys.stderr))\n"
-            "sys.argv = ['sss-emulate', 'sample_scripts/minimal.bash', '-p0', 'x']\n"
+            f"sys.argv = ['sss-emulate', *{options!r}, 'sample_scripts/minimal.bash', '-p0', "
+            "'x']\n"
             "runpy.run_module('sss_emulator', run_name='__main__')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=REPO, env=_env(tmp_path))

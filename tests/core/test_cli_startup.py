@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = {"werkzeug", "watchdog", "aiosmtpd", "asyncio", "lxml", "yaml", "urllib.request",
-         "socket", "email"}
+         "socket", "email", "logging", "click"}
 
 
 def _loaded_by(args: list[str], tmp_path: Path) -> tuple[str, set[str]]:
@@ -36,3 +38,19 @@ def test_xml_output_loads_lxml_only_then(tmp_path: Path) -> None:
                                  tmp_path)
     assert stdout.startswith("<?xml") and "lxml.etree" in modules
     assert modules & (HEAVY - {"lxml"}) == set()
+
+
+@pytest.mark.parametrize(("debug", "shown"), [(False, ["sss-emulate: sss_emulator.x: shown 1"]),
+                                               (True, ["sss-emulate: sss_emulator.x: hidden",
+                                                       "sss-emulate: sss_emulator.x: shown 1"])])
+def test_logging_loads_for_the_first_record_that_can_be_shown(debug: bool,
+                                                              shown: list[str]) -> None:
+    """A debug record without --debug is dropped without loading logging; a warning loads it,
+    in sss-emulate's format."""
+    code = ("import sys\nfrom sss_emulator.logs import Logger, configure\n"
+            f"configure({debug})\nlog = Logger('sss_emulator.x')\nlog.debug('hidden')\n"
+            "print('logging' in sys.modules)\nlog.warning('shown %s', 1)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout == f"{debug}\n"
+    assert done.stderr.splitlines() == shown

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from client_helpers import make_venv
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -214,21 +215,21 @@ def test_outcome_says_what_the_run_ini_was_changed_to(em: Emulator) -> None:
     assert any(url in note for note in json.loads(res.to_json())["notes"])
 
 
-def _fake_python(tmp_path: Path, answer: str) -> Path:
-    """A ``python3`` that answers the client probe with ``answer`` (JSON, or '' to fail)."""
+def _python_with(tmp_path: Path, clients: dict[str, str] | None) -> Path:
+    """A folder whose ``python3`` has these clients installed (None: a ``python3`` that fails)."""
+    if clients is not None:
+        return make_venv(tmp_path / "venv", **clients).parent
     fake_bin = tmp_path / "fake-python"
     fake_bin.mkdir()
-    fake = fake_bin / "python3"
-    body = f"echo '{answer}'" if answer else "exit 1"
-    fake.write_text(f"#!/bin/sh\n{body}\n")
-    fake.chmod(0o755)
+    (fake_bin / "python3").write_text("#!/bin/sh\nexit 1\n")
+    (fake_bin / "python3").chmod(0o755)
     return fake_bin
 
 
 def _ini_for_client(tmp_path: Path, make_script, roots: dict[str, Path],
-                    monkeypatch: pytest.MonkeyPatch, answer: str) -> tuple[str, Path, str]:
-    fake_bin = _fake_python(tmp_path, answer)
-    monkeypatch.setenv("PATH", f"{fake_bin}:/usr/bin:/bin")
+                    monkeypatch: pytest.MonkeyPatch,
+                    clients: dict[str, str] | None) -> tuple[str, Path, str]:
+    monkeypatch.setenv("PATH", f"{_python_with(tmp_path, clients)}:/usr/bin:/bin")
     home = tmp_path / "home"
     home.mkdir()
     script = make_script("ini.sh", "#!/bin/sh\ncat \"$HOME/.pylinkahead.ini\"\n"
@@ -239,18 +240,19 @@ def _ini_for_client(tmp_path: Path, make_script, roots: dict[str, Path],
     return pylinkahead, home, pycaosdb + "\n" + "\n".join(res.notes)
 
 
-@pytest.mark.parametrize(("answer", "email"), [
-    ('{"linkahead": "0.21.0", "caosdb": null}', True),
-    ('{"linkahead": "1.2.0rc1", "caosdb": null}', True),
-    ('{"linkahead": "0.20.0", "caosdb": null}', False),
-    ('{"linkahead": "0.13.0", "caosdb": "0.99.99"}', False),
-    ("", False),  # no answer: an old client would refuse [Email], so leave it out
+@pytest.mark.parametrize(("clients", "email"), [
+    ({"linkahead": "0.21.0"}, True),
+    ({"linkahead": "1.2.0rc1"}, True),
+    ({"linkahead": "0.20.0"}, False),
+    ({"linkahead": "0.13.0", "caosdb": "0.99.99"}, False),
+    ({}, False),  # no client at all
+    (None, False),  # no answer: an old client would refuse [Email], so leave it out
 ])
 def test_email_section_only_for_clients_whose_schema_has_it(
         tmp_path: Path, make_script, roots: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
-        answer: str, email: bool) -> None:
+        clients: dict[str, str] | None, email: bool) -> None:
     """linkahead < 0.21 and caosdb refuse an ini with [Email]; mail still goes to sendmail."""
-    ini, _home, rest = _ini_for_client(tmp_path, make_script, roots, monkeypatch, answer)
+    ini, _home, rest = _ini_for_client(tmp_path, make_script, roots, monkeypatch, clients)
     assert ("[Email]" in ini) is email
     assert "[Misc]\nsendmail = " in ini
     assert ("[Email] at a local SMTP capture" in rest) is email
@@ -261,7 +263,7 @@ def test_old_caosdb_client_gets_its_own_ini(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The caosdb package (no linkahead) reads ~/.pycaosdb.ini: it points at the stand-in too."""
     _ini, _home, pycaosdb = _ini_for_client(
-        tmp_path, make_script, roots, monkeypatch, '{"linkahead": null, "caosdb": "0.11.2"}')
+        tmp_path, make_script, roots, monkeypatch, {"caosdb": "0.11.2"})
     assert "url = http://127.0.0.1:" in pycaosdb
     assert "[Email]" not in pycaosdb.split("the run's")[0]
 

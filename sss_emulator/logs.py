@@ -1,0 +1,72 @@
+"""The emulator's log records, with :mod:`logging` loaded only for a record that can be shown.
+
+A plain run logs nothing below WARNING, yet loading ``logging`` (with ``traceback``, ``string``
+and ``textwrap``) costs a few milliseconds of every ``sss-emulate``'s start. Until something
+loads ``logging``, its root logger is at WARNING with no handler, so a debug or info record could
+not appear: :class:`Logger` drops those then, and loads ``logging`` for the first warning.
+:func:`configure` (``sss-emulate``'s format, ``--debug``) takes effect at once where ``logging``
+is needed or loaded, else when a :class:`Logger` loads it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import logging
+
+__all__ = ("Logger", "configure")
+
+_FORMAT = "sss-emulate: %(name)s: %(message)s"
+#: The level :func:`configure` asked for before ``logging`` was loaded.
+_pending: list[int] = []
+
+
+def configure(debug: bool) -> None:
+    """``sss-emulate``'s logging: DEBUG with ``--debug``, else WARNING, on stderr."""
+    _pending[:] = [10 if debug else 30]
+    if debug or "logging" in sys.modules:
+        _load()
+
+
+def _load() -> None:
+    import logging
+
+    if _pending:
+        logging.basicConfig(level=_pending.pop(), format=_FORMAT, stream=sys.stderr)
+
+
+class Logger:
+    """``logging.getLogger(name)``, loaded on the first record that can be shown."""
+
+    __slots__ = ("_real", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._real: logging.Logger | None = None
+
+    def _logger(self) -> logging.Logger:
+        if self._real is None:
+            _load()
+            import logging
+
+            self._real = logging.getLogger(self.name)
+        return self._real
+
+    def debug(self, msg: str, *args: object, **kwargs: Any) -> None:
+        if self._real is not None or "logging" in sys.modules:
+            self._logger().debug(msg, *args, **kwargs)
+
+    def info(self, msg: str, *args: object, **kwargs: Any) -> None:
+        if self._real is not None or "logging" in sys.modules:
+            self._logger().info(msg, *args, **kwargs)
+
+    def warning(self, msg: str, *args: object, **kwargs: Any) -> None:
+        self._logger().warning(msg, *args, **kwargs)
+
+    def error(self, msg: str, *args: object, **kwargs: Any) -> None:
+        self._logger().error(msg, *args, **kwargs)
+
+    def exception(self, msg: str, *args: object, **kwargs: Any) -> None:
+        self._logger().exception(msg, *args, **kwargs)
