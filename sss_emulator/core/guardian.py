@@ -34,7 +34,6 @@ system without ``/bin/sh``). Where the guardian cannot be started the runs go on
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import threading
@@ -42,10 +41,11 @@ import threading
 from sss_emulator import decisions
 from sss_emulator.core import processes
 from sss_emulator.core.reaper import RUN_MARKER_ENV
+from sss_emulator.logs import Logger
 
 __all__ = ("GUARDIAN_NAME", "group", "release", "watch")
 
-logger = logging.getLogger("sss_emulator.core.guardian")
+logger = Logger("sss_emulator.core.guardian")
 
 #: The guardian's ``argv[0]`` (what ``ps`` shows).
 GUARDIAN_NAME = "sss-emulator-guardian"
