@@ -24,6 +24,7 @@ from sss_emulator.backend.access import AccessControl
 from sss_emulator.backend.entity_xml import response_element
 from sss_emulator.backend.model import Message, Principal, RoleRecord, UserRecord
 from sss_emulator.shiro import Rule
+from sss_emulator.wire import xml_safe
 
 __all__ = ["AdminAnswer", "administer"]
 
@@ -45,6 +46,9 @@ def administer(
     body: bytes,
 ) -> AdminAnswer | None:
     """Answer one administration request; None for a method/resource it does not know."""
+    if any(xml_safe(text) != text for text in (rest, *form.keys(), *form.values())):
+        return 400, Message("Error", 400, "User names, role names and the form's values must "
+                                          "be text XML can carry (no control characters).")
     admin = _Admin(access, principal)
     if head == "User":
         if method == "POST" and not rest:

@@ -25,7 +25,7 @@ from sss_emulator.backend.model import (
     Value,
     is_reference_datatype,
 )
-from sss_emulator.wire import user_info_element
+from sss_emulator.wire import user_info_element, xml_safe
 
 __all__ = [
     "EntityXmlError",
@@ -242,7 +242,7 @@ def render_message(message: Message) -> etree._Element:
     elem = etree.Element(message.type)
     if message.code is not None:
         elem.set("code", str(message.code))
-    elem.set("description", message.description)
+    elem.set("description", xml_safe(message.description))
     return elem
 
 

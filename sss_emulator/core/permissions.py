@@ -1,8 +1,8 @@
-"""Who may run which script: the permission string and Shiro-style wildcard matching.
+"""Who may run which script: the permission string, and the users and roles it is read from.
 
-The server checks ``SCRIPTING:EXECUTE:<call with / as :>`` (documented); the matching rules
-below follow Apache Shiro's ``WildcardPermission`` (the server uses Shiro; the exact rules are a
-**U** behaviour, so they live in this one module).
+The server checks ``SCRIPTING:EXECUTE:<call with / as :>`` (documented); the matching and the
+priority order of rules are Shiro's and the server's, written once in :mod:`sss_emulator.shiro`
+(the stand-in's entity and administration checks read the same).
 """
 
 from __future__ import annotations
@@ -55,4 +55,4 @@ class UsersConfig:
     """Users, passwords, roles and role permissions (``--users FILE``)."""
 
     users: Mapping[str, UserEntry] = field(default_factory=dict)
-    role_permissions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    role_permissions: Mapping[str, tuple[str | Rule, ...]] = field(default_factory=dict)
