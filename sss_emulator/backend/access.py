@@ -187,6 +187,12 @@ class AccessControl:
             if self._file is not None:
                 self._file.write_acl(entity_id, self._acls[entity_id])
 
+    def extend_acl(self, entity_id: int, owner: tuple[str, str] | None,
+                   entries: Sequence[AclEntry]) -> None:
+        """Add rules to an entity's ACL (what ``update_acl()`` after ``acl.grant()`` does)."""
+        with self.lock:
+            self.set_acl(entity_id, (*self.acl_of(entity_id, owner), *entries))
+
     def forget_acls(self, entity_ids: Iterable[int]) -> None:
         """Drop the ACLs of deleted entities."""
         with self.lock:

@@ -204,6 +204,16 @@ class StandIn(Service):
             return self._recorder
 
     @property
+    def access(self) -> AccessControl:
+        """The users, roles, role permissions and entity ACLs this stand-in checks."""
+        with self._lock:
+            if self._access is None:
+                from sss_emulator.backend.access import AccessControl
+
+                self._access = AccessControl(self._users)
+            return self._access
+
+    @property
     def app(self) -> WsgiApp:
         """The WSGI app answering pylib's requests (built on first use)."""
         with self._lock:
@@ -216,8 +226,7 @@ class StandIn(Service):
                     recorder=self.recorder,
                     file_root=self._file_root,
                     context_root=self.context_root,
-                    users=self._users,
-                    access=self._access,
+                    access=self.access,
                     anonymous=self._anonymous,
                 )
             return self._app
