@@ -348,7 +348,7 @@ def test_a_user_the_users_file_does_not_list_is_a_typo_unless_roles_are_given(
         ("users: {}\nrole:\n  team: []\n",
          "unknown key 'role' (did you mean 'roles'?); the keys are users, roles"),
         ("roles:\n  team: {permissions: [], extra: 1}\n",
-         "role 'team': unknown key 'extra'; the keys are permissions"),
+         "role 'team': unknown key 'extra'; the keys are permissions, deny"),
         ("users: [a, b]\n", "'users' must be a mapping of names, e.g. alice: {roles: [team]}"),
     ],
 )
