@@ -14,6 +14,7 @@ priority, then denies with priority; what is not granted at the end is refused.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -28,12 +29,14 @@ def _parts(permission: str) -> list[set[str]]:
     ]
 
 
+@functools.lru_cache(maxsize=4096)
 def implies(grant: str, permission: str) -> bool:
     """True when ``grant`` covers ``permission``.
 
     Parts are split on ``:``; ``*`` matches one whole part; a part may list alternatives with
     ``,``; a shorter grant implies every longer permission (``SCRIPTING:EXECUTE`` allows all
-    scripts). Case matters for script names, as file names are case-sensitive.
+    scripts). Case matters for script names, as file names are case-sensitive. Remembered:
+    the same few rules and permissions are asked about on every request.
 
     >>> implies("SCRIPTING:EXECUTE:*", "SCRIPTING:EXECUTE:a.py")
     True

@@ -72,6 +72,7 @@ class AccessControl:
         self._users: dict[tuple[str, str], UserRecord] = {}
         self._roles: dict[str, RoleRecord] = {}
         self._acls: dict[int, tuple[AclEntry, ...]] = {}
+        self._retrieves_all: dict[tuple[str, str, tuple[str, ...]], bool] = {}
         self._file = None
         if sqlite_path is not None:
             from sss_emulator.backend.access_file import AccessFile
@@ -223,8 +224,13 @@ class AccessControl:
         query needs to check only those that have one: the fast path of queries)."""
         if caller.admin:
             return True
-        return all(self.entity_permitted(caller, acl, "RETRIEVE:ENTITY")
-                   for acl in ((), entity_acl((caller.name, caller.realm))))
+        key = (caller.name, caller.realm, caller.roles)
+        known = self._retrieves_all.get(key)
+        if known is None:  # the global rules never change: one answer per caller
+            known = self._retrieves_all[key] = all(
+                self.entity_permitted(caller, acl, "RETRIEVE:ENTITY")
+                for acl in ((), entity_acl((caller.name, caller.realm))))
+        return known
 
 
 def _applies(entry: AclEntry, caller: _Caller, owner: bool) -> bool:
