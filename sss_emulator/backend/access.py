@@ -171,7 +171,7 @@ class AccessControl:
         with self.lock:
             rules = [r for role in caller.roles if (rec := self._roles.get(role))
                      for r in rec.rules]
-        if caller.name != decisions.ANONYMOUS_USER:
+        if (caller.name, caller.realm) != (decisions.ANONYMOUS_USER, decisions.ANONYMOUS_REALM):
             rules[:0] = [Rule.grant(p) for p in decisions.AUTHENTICATED_ROLE_GRANTS]
         return decide(rules, permission)
 
