@@ -5,9 +5,10 @@ The server checks, for every entity of a transaction, the role permission of the
 (``TRANSACTION:INSERT|UPDATE|DELETE``) and the entity permissions of what the request changes
 (the entity-permission table: ``UPDATE:NAME`` for a new name, ``UPDATE:PROPERTY:ADD`` for an
 added property, ``DELETE``, ``EDIT:ACL`` …), and of what it uses (``USE:AS_PARENT`` on a new
-parent, ``USE:AS_PROPERTY`` on a new property's definition). A refusal is an error with code
-403 on that entity, so pylib raises ``AuthorizationError`` inside a ``TransactionError``, and
-nothing of the request is stored.
+parent, ``USE:AS_PROPERTY`` on a new property's definition, ``USE:AS_REFERENCE`` on an entity a
+new reference value points at, ``USE:AS_DATA_TYPE`` on a RecordType a new data type names). A
+refusal is an error with code 403 on that entity, so pylib raises ``AuthorizationError`` inside
+a ``TransactionError``, and nothing of the request is stored.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from sss_emulator.backend.acl import same_acl
-from sss_emulator.backend.model import AclEntry, Entity, EntityLookup
+from sss_emulator.backend.model import (
+    ATOMIC_DATATYPES,
+    AclEntry,
+    Entity,
+    EntityLookup,
+    is_reference_datatype,
+    list_element_datatype,
+)
 
 __all__ = ["Need", "needs_for_delete", "needs_for_insert", "needs_for_update"]
 
@@ -45,6 +53,35 @@ def _uses(draft: Entity, store: EntityLookup, old: Entity | None) -> Iterator[Ne
         target = _resolve(store, prop.id, prop.name)
         if target is not None and target not in old_props:
             yield target, "USE:AS_PROPERTY"
+    old_refs = _references(old) if old is not None else set()
+    for target in _references(draft) - old_refs:
+        if store.get(target) is not None:
+            yield target, "USE:AS_REFERENCE"
+    old_types = _datatypes(old) if old is not None else set()
+    for name in _datatypes(draft) - old_types:
+        found = store.find_by_name(name)
+        if len(found) == 1 and found[0].id is not None:
+            yield found[0].id, "USE:AS_DATA_TYPE"
+
+
+def _references(entity: Entity) -> set[int]:
+    """The ids the entity's reference properties point at (values are resolved to ids)."""
+    found: set[int] = set()
+    for prop in entity.properties:
+        if not is_reference_datatype(prop.datatype):
+            continue
+        values = prop.value if isinstance(prop.value, list) else [prop.value]
+        found.update(int(v) for v in values if v is not None and v.isdigit())
+    return found
+
+
+def _datatypes(entity: Entity) -> set[str]:
+    """The RecordTypes the entity and its properties use as data types."""
+    names = {entity.datatype, *(p.datatype for p in entity.properties)}
+    return {
+        inner for name in names if name
+        if (inner := list_element_datatype(name) or name).upper() not in ATOMIC_DATATYPES
+    }
 
 
 def needs_for_insert(draft: Entity, store: EntityLookup) -> list[Need]:

@@ -178,6 +178,22 @@ class TestEntityAcls:
         linkahead.Record(name="x").add_parent("Secret").insert()
 
 
+    def test_use_as_reference_can_be_denied(self, run: BackendRun) -> None:
+        act_as(run.url, ADMIN_TOKEN)
+        fender = linkahead.execute_query("FIND Manufacturer WITH name=Fender", unique=True)
+        fender.retrieve_acl()
+        fender.acl.deny(role="guest", permission="USE:AS_REFERENCE", priority=True)
+        fender.update_acl()
+        act_as(run.url, BOB_TOKEN)
+        guitar = linkahead.Record(name="Copy").add_parent("Manufacturer")
+        guitar.add_property("country", "DE").add_property("Manufacturer", value=fender.id)
+        with pytest.raises(TransactionError) as err:
+            guitar.insert()
+        assert _refused(err)
+        act_as(run.url, BACKEND_TOKEN)
+        guitar.insert()
+
+
 class TestRolePermissions:
     def test_a_role_denied_transactions_may_not_write(self, run: BackendRun) -> None:
         act_as(run.url, ADMIN_TOKEN)
