@@ -195,3 +195,15 @@ def test_a_user_created_through_the_api_logs_in_and_survives_a_restart(
         assert linkahead.Info().user_info.name == "dave"
     again.close()
     assert users_file.read_bytes() == before  # the users file is never written
+
+
+def test_a_command_from_the_command_line(admin_bin: Path, tmp_path: Path) -> None:
+    """``sss-emulate linkahead_admin.py …`` (the CLI, default caller admin): the command
+    reaches the stand-in and its answer, not a 501, comes back."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sss_emulator", "--bin-dir", str(admin_bin),
+         "--work-root", str(tmp_path / "w"), "--shared-root", str(tmp_path / "s"),
+         "linkahead_admin.py", "-p0", "retrieve_role_permissions", "-p1", "administration"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "set()" in result.stdout and "Error" not in result.stdout
