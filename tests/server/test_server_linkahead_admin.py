@@ -16,6 +16,7 @@ from typing import Any
 import linkahead
 import linkahead.utils.linkahead_admin as shipped
 import pytest
+from linkahead.exceptions import LoginFailedError
 from linkahead.utils.server_side_scripting import run_server_side_script
 from server_helpers import USERS
 
@@ -193,6 +194,12 @@ def test_a_user_created_through_the_api_logs_in_and_survives_a_restart(
     with running_server(again) as handle:
         _as_admin(handle.url, "dave", "Dave-pw-123")
         assert linkahead.Info().user_info.name == "dave"
+        _as_admin(handle.url)
+        response = run_server_side_script("linkahead_admin.py", "deactivate_user", "dave")
+        assert response.code == 0, response.stderr
+        _as_admin(handle.url, "dave", "Dave-pw-123")
+        with pytest.raises(LoginFailedError):  # an inactive user may not log in
+            linkahead.Info()
     again.close()
     assert users_file.read_bytes() == before  # the users file is never written
 
