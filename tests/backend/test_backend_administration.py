@@ -4,6 +4,7 @@ as the administrator and, refused with the server's ``HTTPForbiddenError``, as a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from backend_helpers import ADMIN_TOKEN, BOB_TOKEN, act_as, backend_authenticate
@@ -123,3 +124,25 @@ class TestRoles:
         with pytest.raises(HTTPForbiddenError):
             admin._delete_role("guest")
         assert access.role("guest").rules == ()  # type: ignore[union-attr]
+
+
+def test_a_saved_state_keeps_what_the_api_made_and_the_users_file_wins(tmp_path: Path) -> None:
+    """With a SQLite file: users, roles and ACLs the API made are there after a restart; what
+    the users file says about its own users replaces what was saved (its passwords work)."""
+    from sss_emulator.backend.model import AclEntry, RoleRecord
+    from sss_emulator.shiro import Rule
+
+    path = tmp_path / "state.sqlite"
+    file_users = [UserRecord("admin", "PAM", roles=("administration",), password="from-file")]
+    first = AccessControl(file_users, sqlite_path=path)
+    first.put_user(UserRecord("carol", "CaosDB", password=PASSWORD))
+    first.put_user(UserRecord("admin", "PAM", roles=("administration",), password="api-set"))
+    first.put_role(RoleRecord("curator", "keeps", (Rule("Deny", "TRANSACTION:DELETE"),)))
+    first.set_acl(123, (AclEntry("Grant", True, "curator", None, None, ("UPDATE:*",)),))
+    first.close()
+    again = AccessControl(file_users, sqlite_path=path)
+    assert again.user("carol").password == PASSWORD  # type: ignore[union-attr]
+    assert again.user("admin").password == "from-file"  # type: ignore[union-attr]
+    assert again.role("curator").rules == (Rule("Deny", "TRANSACTION:DELETE"),)  # type: ignore[union-attr]
+    assert again.acl_of(123, None)[0].role == "curator"
+    again.close()
