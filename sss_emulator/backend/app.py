@@ -203,9 +203,12 @@ class _Backend:
             return _error(
                 404, Message("Error", 404, f"Not below the context root {self.context_root}.")
             )
-        principal = self._principal(request)
-        if principal is None:
+        authenticated = self._principal(request)
+        if authenticated is None:
             return _error(401, messages.not_authenticated())
+        # the roles the state gives the caller now (the API may have changed them since the
+        # token was issued): every answer's UserInfo and every check read these
+        principal: Principal = self.access.caller(authenticated)
         length = request.content_length
         if length is not None and length > (request.max_content_length or length):
             return _too_large(principal)

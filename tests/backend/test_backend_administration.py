@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import linkahead
 import pytest
 from backend_helpers import ADMIN_TOKEN, BOB_TOKEN, act_as, backend_authenticate
 from linkahead.common import administration as admin
@@ -72,6 +73,9 @@ class TestUsers:
         admin._insert_role("curator", "keeps the data")
         assert admin._set_roles("bob", ["guest", "curator"]) == {"guest", "curator"}
         assert admin._get_roles("bob") == {"guest", "curator"}
+        act_as(access.url, BOB_TOKEN)  # type: ignore[attr-defined]
+        assert sorted(linkahead.Info().user_info.roles) == ["curator", "guest"]
+        act_as(access.url, ADMIN_TOKEN)  # type: ignore[attr-defined]
         with pytest.raises(HTTPClientError) as err:
             admin._set_roles("bob", ["nonesuch"])
         assert err.value.status == 409
