@@ -10,8 +10,12 @@ from __future__ import annotations
 import secrets
 
 __all__ = (
+    "ADMIN_HAS_ALL_ENTITY_PERMISSIONS",
     "ANONYMOUS_REALM",
     "ANONYMOUS_USER",
+    "API_USER_REALM",
+    "AUTHENTICATED_ROLE_GRANTS",
+    "BUILT_IN_ROLES",
     "CAOSROOT_PATH",
     "CA_BUNDLE_ENV",
     "CONTROL_CHARACTER_STATUS",
@@ -39,6 +43,7 @@ __all__ = (
     "ONE_TIME_REALM",
     "ONE_TIME_REPLAY_TIMEOUT_MS",
     "ONE_TIME_VALIDITY_MS",
+    "OWNER_PERMISSION",
     "PARENT_ROLES",
     "PURPOSE_TOKEN_DEFAULT_USER",
     "QUERY_LIMIT_STATUS",
@@ -49,13 +54,14 @@ __all__ = (
     "REGEX_MAX_STATES",
     "SCRUBBED_ENV",
     "SCRUBBED_ENV_PREFIXES",
+    "SELF_SERVICE_PERMISSIONS",
     "SERVER_CERT_PATH",
     "SESSION_RENEWED_PER_REQUEST",
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
     "TRIM_OUTPUT",
     "UNCHANGED_UPDATE_KEEPS_VERSION",
-    "USER_RETRIEVE_OTHERS_ROLE",
+    "USERS_FILE_WINS_ON_START",
     "WRITE_FAILURE_STATUS",
     "XML_REPLACEMENT_CHAR",
     "exit_code_for_signal",
@@ -219,7 +225,8 @@ UNCHANGED_UPDATE_KEEPS_VERSION = True
 #: ``UPDATED`` in a transaction filter (``WHICH WAS UPDATED BY ME``) means a later version than
 #: the first; the insert itself is no update.
 INSERT_IS_NO_UPDATE = True
-#: The ACL of an entity: one grant of these permissions to the user who inserted it.
+#: The ACL of an entity inserted without one: one grant of these permissions to the user who
+#: inserted it (which makes them its owner).
 ENTITY_ACL_OWNER_PERMISSIONS: tuple[str, ...] = ("*",)
 #: The server-wide default ACL (``GET EntityPermissions``): (kind, priority, role, permissions).
 GLOBAL_ENTITY_ACL: tuple[tuple[str, bool, str, tuple[str, ...]], ...] = (
@@ -241,9 +248,32 @@ ENTITY_PERMISSIONS: tuple[tuple[str, str], ...] = tuple(
         "USE:AS_PARENT", "USE:AS_DATA_TYPE",
     )
 )  # fmt: skip
-#: Retrieving another user (``GET User/<realm>/<name>``) needs the role ``administration``
-#: (the server's ``ACM:USER:RETRIEVE:INFO`` permission); everybody may retrieve themselves.
-USER_RETRIEVE_OTHERS_ROLE = "administration"
+#: Role permissions every authenticated (non-anonymous) user has before their roles' rules are
+#: read, as if granted without priority (a role's ``Deny`` takes them away). The server needs
+#: ``TRANSACTION:*`` for any write; LinkAhead's admins grant it to their users' roles (pylib's
+#: integration tests grant it to their test role). Ours, so that a users file need not list it;
+#: the anonymous role gets nothing implied and may not write unless a rule says so.
+AUTHENTICATED_ROLE_GRANTS: tuple[str, ...] = ("TRANSACTION:*",)
+#: The roles every server has (the server's ``administration`` and ``anonymous``).
+BUILT_IN_ROLES: tuple[str, ...] = ("administration", "anonymous")
+#: An entity's owners (``?OWNER?``) are those its own ACL grants this permission (the server's
+#: entity-permission table: "Roles with this Permission are called Owners").
+OWNER_PERMISSION = "EDIT:ACL"
+#: The role ``administration`` has every entity permission, whatever the ACLs say (the server's
+#: admin bypasses entity ACLs; ours: verified only as "administration may do everything").
+ADMIN_HAS_ALL_ENTITY_PERMISSIONS = True
+#: The realm of a user created through the API (``POST User``): the server's internal user
+#: source is called ``CaosDB``.
+API_USER_REALM = "CaosDB"
+#: What a user may do to their own account without an ``ACM`` permission: retrieve it and its
+#: roles, and set its password (the server's defaults let users change their own password).
+SELF_SERVICE_PERMISSIONS: tuple[str, ...] = (
+    "ACM:USER:RETRIEVE:INFO", "ACM:USER:RETRIEVE:ROLES", "ACM:USER:UPDATE_PASSWORD",
+)
+#: On start, what the users file says about a user or a role replaces what a ``--db`` file
+#: saved for it (the file is what its author edits; ``serve``'s generated admin password must
+#: work); users and roles only the API made are kept.
+USERS_FILE_WINS_ON_START = True
 #: ``WITH p IS NULL`` matches entities that have the property ``p`` without a value (caoscrawler's
 #: identifiable queries for a ``None`` property); entities without ``p`` at all do not match.
 NULL_NEEDS_PROPERTY = True

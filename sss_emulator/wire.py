@@ -7,10 +7,13 @@ agreeing with each other (and with pylib, which parses ``^SessionToken=([^;]*);`
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
+
+from sss_emulator import decisions
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -26,6 +29,7 @@ __all__ = (
     "session_token_from_set_cookie",
     "token_from_cookie_header",
     "user_info_element",
+    "xml_safe",
 )
 
 #: The cookie LinkAhead uses for sessions.
@@ -152,3 +156,18 @@ def is_loopback(host: str) -> bool:
         return False
     mapped = getattr(address, "ipv4_mapped", None)  # [::ffff:127.0.0.1]
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+@functools.cache
+def _illegal_xml() -> re.Pattern[str]:
+    """Characters XML 1.0 cannot carry; compiled on first use (a few ms: the class spans all
+    of Unicode), so a run shown as text or JSON does not pay for it."""
+    # XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Replace characters XML 1.0 cannot carry (NUL, ESC of colour codes, …): every XML answer
+    (the scripting result, the stand-in's error texts naming what a request sent) passes them
+    through this."""
+    return _illegal_xml().sub(decisions.XML_REPLACEMENT_CHAR, text)

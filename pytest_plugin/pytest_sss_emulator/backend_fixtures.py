@@ -70,6 +70,42 @@ class SssBackend:
         return [self.store.get(entity_id) for entity_id in ids]
 
     @property
+    def access(self) -> Any:
+        """The stand-in's users, roles, role permissions and entity ACLs
+        (:class:`~sss_emulator.backend.access.AccessControl`)."""
+        return self._stand_in.access
+
+    def grant(self, query: str, *permissions: str, role: str | None = None,
+              user: str | None = None, realm: str = "PAM", priority: bool = False) -> int:
+        """Grant ``permissions`` on every entity ``query`` finds to a role or a user, as its
+        owner's ``acl.grant(...); update_acl()`` would; returns how many entities.
+
+        ``sss_backend.grant("FIND Guitar", "UPDATE:*", user="bob", priority=True)``
+        """
+        return self._add_rule("Grant", query, permissions, role, user, realm, priority)
+
+    def deny(self, query: str, *permissions: str, role: str | None = None,
+             user: str | None = None, realm: str = "PAM", priority: bool = False) -> int:
+        """Deny ``permissions`` on every entity ``query`` finds (see :meth:`grant`)."""
+        return self._add_rule("Deny", query, permissions, role, user, realm, priority)
+
+    def _add_rule(self, kind: str, query: str, permissions: Sequence[str], role: str | None,
+                  user: str | None, realm: str, priority: bool) -> int:
+        from sss_emulator.backend.model import AclEntry
+
+        if (role is None) == (user is None):
+            raise TypeError(f"sss_backend.{kind.lower()}() takes role= or user=, one of them")
+        entry = AclEntry(kind, priority, role, user, realm if user else None,  # type: ignore[arg-type]
+                         tuple(permissions))
+        entities = self.query(query)
+        for entity in entities:
+            chain = self.store.versions_of(entity.id)
+            first = chain[0].version if chain else None
+            owner = (first.username, first.realm) if first is not None else None
+            self.access.extend_acl(entity.id, owner, [entry])
+        return len(entities)
+
+    @property
     def calls(self) -> list[dict[str, Any]]:
         """Requests the last run's script made: ``method``, ``path``, ``query``, ``status``."""
         return list(self._stand_in.recorder.calls)

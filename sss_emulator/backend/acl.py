@@ -1,20 +1,20 @@
-"""Entity ACLs, read side: what ``retrieve_acl()`` and ``GET EntityPermissions`` answer.
+"""Entity ACLs as the server writes and reads them: ``<EntityACL>``, the owner ACL of an entity
+inserted without one, the global entity permissions and ``GET EntityPermissions``.
 
-The stand-in does not enforce ACLs and does not store changes to them. Every entity's ACL is
-derived from who inserted it (its first version), so ``e.retrieve_acl(); e.acl…`` works as on
-the server. A request that would *change* an ACL (pylib's ``update_acl()``, or an insert that
-carries one) is refused with an error naming this, instead of being silently ignored; sending back
-the unchanged ACL with an ordinary update is fine.
+Which ACL an entity has and what it allows is :mod:`sss_emulator.backend.access`'s business;
+this module is the data and its XML.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from sss_emulator import decisions
 from sss_emulator.backend.model import AclEntry
+
+if TYPE_CHECKING:  # lxml loads when an ACL is rendered or parsed, not with the access checks
+    from lxml import etree
 
 __all__ = [
     "entity_acl",
@@ -46,6 +46,8 @@ def global_acl() -> tuple[AclEntry, ...]:
 
 def render_acl(entries: Iterable[AclEntry]) -> etree._Element:
     """``<EntityACL><Grant priority role|username realm><Permission name/>…``."""
+    from lxml import etree
+
     root = etree.Element("EntityACL")
     for entry in entries:
         elem = etree.SubElement(root, entry.kind, priority="true" if entry.priority else "false")
@@ -98,6 +100,8 @@ def same_acl(sent: Iterable[AclEntry], stored: Iterable[AclEntry]) -> bool:
 def render_entity_permissions() -> etree._Element:
     """``GET EntityPermissions``: the known permissions and the global ACL (pylib's
     ``sync_global_acl``)."""
+    from lxml import etree
+
     root = etree.Element("EntityPermissions")
     for name, description in decisions.ENTITY_PERMISSIONS:
         etree.SubElement(root, "Permission", name=name, description=description)

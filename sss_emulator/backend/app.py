@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from werkzeug.wrappers import Request, Response
 
 from sss_emulator import decisions
 from sss_emulator.backend import messages
-from sss_emulator.backend.acl import entity_acl, render_entity_permissions, same_acl
+from sss_emulator.backend.access import AccessControl
+from sss_emulator.backend.acl import render_entity_permissions, same_acl
+from sss_emulator.backend.admin_api import administer
 from sss_emulator.backend.entity_xml import (
     EntityXmlError,
     parse_entities,
@@ -35,10 +38,16 @@ from sss_emulator.backend.entity_xml import (
     to_bytes,
     user_info,
 )
-from sss_emulator.backend.model import Entity, Message, Principal, UserRecord
+from sss_emulator.backend.model import AclEntry, Entity, Message, Principal, UserRecord
 from sss_emulator.backend.query.evaluate import QueryRun, evaluate, evaluate_versions
 from sss_emulator.backend.query.parser import QuerySyntaxError, parse_query
 from sss_emulator.backend.store import EntityStore, StoreWriteError
+from sss_emulator.backend.write_checks import (
+    Need,
+    needs_for_delete,
+    needs_for_insert,
+    needs_for_update,
+)
 from sss_emulator.cross_site import foreign_site, refusal
 from sss_emulator.streamed_body import is_streamed, spooled_body
 from sss_emulator.wire import (
@@ -57,10 +66,8 @@ Authenticate = Callable[[str], Principal | None]
 """Gets the url-unquoted ``SessionToken`` cookie value; None means 401."""
 
 _XML = "text/xml; charset=utf-8"
-_ADMIN_RESOURCES = frozenset(
-    {"User", "UserRoles", "Role", "PermissionRules", "EntityPermissions", "EntityACL"}
-)
-"""User and permission administration: read where the stand-in can answer, else refused."""
+_ADMIN_RESOURCES = frozenset({"User", "UserRoles", "Role", "PermissionRules"})
+"""User, role and permission administration (``backend/admin_api.py``)."""
 _PAGE = re.compile(r"^(\d+)L(\d+)$")
 #: Where ``_principal`` leaves a session token to hand out (a one-time token was used).
 _RENEWED = "sss_emulator.renewed_token"
@@ -116,6 +123,8 @@ def make_backend_app(
     file_root: Path | None = None,
     context_root: str = "",
     users: Iterable[UserRecord] = (),
+    access: AccessControl | None = None,
+    anonymous: bool = False,
 ) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
     """Build the stand-in as a WSGI callable.
 
@@ -127,13 +136,20 @@ def make_backend_app(
             seeded without uploaded contents.
         context_root: a path prefix such as ``/linkahead`` the app is mounted below.
         users: the users ``GET User/<realm>/<name>`` knows (e-mail, roles); the caller is always
-            known, with the name, realm and roles of their token.
+            known, with the name, realm and roles of their token. Ignored when ``access`` is
+            given.
+        access: the users, roles, role permissions and entity ACLs every request is checked
+            against (shared with the scripting check of ``serve``); by default one made from
+            ``users`` with the server's default permissions.
+        anonymous: a request without a ``SessionToken`` acts as the anonymous user (the
+            server's ``AUTH_OPTIONAL``) instead of getting 401.
 
     Example::
 
         app = make_backend_app(EntityStore(), authenticate=lambda token: None)
     """
-    backend = _Backend(store, authenticate, recorder, file_root, context_root, users)
+    backend = _Backend(store, authenticate, recorder, file_root, context_root,
+                       access if access is not None else AccessControl(users), anonymous)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = _Request(environ)
@@ -165,9 +181,11 @@ class _Backend:
         recorder: CallRecorder | None,
         file_root: Path | None,
         context_root: str,
-        users: Iterable[UserRecord] = (),
+        access: AccessControl,
+        anonymous: bool = False,
     ) -> None:
-        self.users = {(u.realm, u.name): u for u in users}
+        self.access = access
+        self.anonymous = anonymous
         self.store = store
         self.authenticate = authenticate
         self.recorder = recorder
@@ -202,9 +220,12 @@ class _Backend:
         foreign = foreign_site(request.environ)
         if foreign is not None:  # a page of another site, acting with the script's cookie
             return _error(403, Message("Error", 403, refusal(request.method, foreign)))
-        principal = self._principal(request)
-        if principal is None:
+        authenticated = self._principal(request)
+        if authenticated is None:
             return _error(401, messages.not_authenticated())
+        # the roles the state gives the caller now (the API may have changed them since the
+        # token was issued): every answer's UserInfo and every check read these
+        principal: Principal = self.access.caller(authenticated)
         length = request.content_length
         if length is not None and length > (request.max_content_length or length):
             return _too_large(principal)
@@ -226,17 +247,15 @@ class _Backend:
                 if method == "DELETE" and rest:
                     return self.delete(principal, rest)
             if head == "FileSystem" and method == "GET":
-                return self.download(rest)
-            if head in ("User", "UserRoles") and method == "GET" and rest:
-                return self.user(principal, rest, roles_only=head == "UserRoles")
+                return self.download(principal, rest)
+            if head in _ADMIN_RESOURCES:
+                answer = self.administer(principal, request, method, head, rest)
+                if answer is not None:
+                    return answer
             if head == "EntityPermissions" and method == "GET":
                 root = response_element(principal)
                 root.append(render_entity_permissions())
                 return _Answer(_xml(root))
-            if head in _ADMIN_RESOURCES:
-                return _error(
-                    501, messages.not_emulated(f"{method} {head}"), principal
-                )
             if head == "logout":
                 return _Answer(_xml(response_element(principal)))
         except EntityXmlError as err:
@@ -253,7 +272,7 @@ class _Backend:
     def _principal(self, request: Request) -> Principal | None:
         token = token_from_cookie_header(request.headers.get("Cookie"))
         if not token:
-            return None
+            return _ANONYMOUS if self.anonymous else None
         try:
             principal = self.authenticate(token)
             renewed = getattr(principal, "renewed_token", None)
@@ -297,6 +316,7 @@ class _Backend:
                 else:
                     ids = evaluate(parsed, self.store, me=me, run=run)
                     entities = [e for e in map(self.store.get, ids) if e is not None]
+                entities = self._retrievable(principal, entities)
         except QuerySyntaxError as err:
             return self._query_error(principal, text, str(err), err.status)
         except RecursionError:  # the parser's depth guard should make this unreachable
@@ -315,7 +335,8 @@ class _Backend:
             only = selection(parsed.selectors) if parsed.verb == "SELECT" else None
             acl = "ACL" in request.args
             for entity in entities:
-                root.append(render_entity(entity, self.store, only=only, acl=acl))
+                root.append(render_entity(entity, self.store, only=only,
+                                          acl=self._acl(entity) if acl else False))
         return _Answer(_xml(root))
 
     def _query_error(
@@ -338,49 +359,95 @@ class _Backend:
     def retrieve(self, principal: Principal, request: Request, rest: str) -> _Answer:
         refs = [r for r in rest.split("&") if r]
         root = response_element(principal)
+        caller = self.access.caller(principal)
         with self.store.lock:
-            entities = self.store.retrieve(refs)
+            entities = [
+                e if e.id is None or e.role == "Entity"
+                or self._permitted(caller, e.id, "RETRIEVE:ENTITY") else _refused(e)
+                for e in self.store.retrieve(refs)
+            ]
             for entity in entities:
                 root.append(
                     render_entity(
-                        entity, self.store, history="H" in request.args, acl="ACL" in request.args
+                        entity, self.store, history="H" in request.args,
+                        acl=self._acl(entity) if "ACL" in request.args else False,
                     )
                 )
         return _Answer(_xml(root), _first_error(entities))
 
-    def user(self, principal: Principal, rest: str, *, roles_only: bool) -> _Answer:
-        """``GET User/[<realm>/]<name>`` (pylib's ``admin._retrieve_user``) and ``UserRoles``."""
-        realm, _sep, name = rest.rpartition("/")
-        is_self = name == principal.name and realm in ("", principal.realm)
-        if is_self:
-            record = self.users.get((principal.realm, principal.name)) or UserRecord(
-                principal.name, principal.realm
-            )
-            record = UserRecord(
-                record.name, record.realm, record.email, tuple(principal.roles), record.status
-            )
-        else:
-            if decisions.USER_RETRIEVE_OTHERS_ROLE not in principal.roles:
-                return _error(
-                    403, messages.user_forbidden(rest), principal
-                )
-            found = [
-                u for (r, n), u in self.users.items() if n == name and realm in ("", r)
-            ]
-            if not found:
-                return _error(404, messages.user_does_not_exist(rest), principal)
-            record = found[0]
-        root = response_element(principal)
-        if roles_only:
-            roles = etree.SubElement(root, "Roles")
-            for role in record.roles:
-                etree.SubElement(roles, "Role", name=role)
-        else:
-            elem = etree.SubElement(root, "User", name=record.name, realm=record.realm)
-            if record.email:
-                elem.set("email", record.email)
-            elem.set("status", record.status)
-        return _Answer(_xml(root))
+    def administer(
+        self, principal: Principal, request: Request, method: str, head: str, rest: str
+    ) -> _Answer | None:
+        """``User``, ``UserRoles``, ``Role``, ``PermissionRules`` (``backend/admin_api.py``)."""
+        body = b""
+        form: dict[str, str] = {}
+        if method in ("POST", "PUT"):
+            if request.mimetype == "application/x-www-form-urlencoded":
+                form = dict(request.form.items())
+            else:
+                body = request.stream.read(decisions.MAX_STANDIN_XML_BYTES)
+        answer = administer(self.access, principal, method, head, rest, form, body)
+        if answer is None:
+            return None
+        status, document = answer
+        if isinstance(document, Message):
+            return _error(status, document, principal)
+        return _Answer(_xml(document, status=status))
+
+    # ----------------------------------------------------------------- permissions
+    def _owner(self, entity_id: int) -> tuple[str, str] | None:
+        chain = self.store.versions_of(entity_id)
+        first = chain[0].version if chain else None
+        return (first.username, first.realm) if first is not None else None
+
+    def _acl(self, entity: Entity) -> tuple[AclEntry, ...]:
+        if entity.id is None:
+            return ()
+        return self.access.acl_of(entity.id, self._owner(entity.id))
+
+    def _permitted(self, caller: Any, entity_id: int, permission: str) -> bool:
+        return self.access.entity_permitted(
+            caller, self.access.acl_of(entity_id, self._owner(entity_id)), permission
+        )
+
+    def _retrievable(self, principal: Principal, entities: list[Entity]) -> list[Entity]:
+        """Query results the caller may see (the server leaves out the others). Without ACLs
+        of their own, entities are retrievable whenever the global rules let the caller
+        retrieve as owner and as other, so only those with an ACL are checked then."""
+        caller = self.access.caller(principal)
+        if caller.admin and decisions.ADMIN_HAS_ALL_ENTITY_PERMISSIONS:
+            return entities
+        if self.access.retrieves_all_by_default(caller):
+            explicit = self.access.explicit_acl_ids()
+            if not explicit:
+                return entities
+            return [e for e in entities if e.id not in explicit
+                    or self._permitted(caller, e.id, "RETRIEVE:ENTITY")]
+        return [e for e in entities
+                if e.id is not None and self._permitted(caller, e.id, "RETRIEVE:ENTITY")]
+
+    def _authorizer(
+        self, principal: Principal, *, insert: bool
+    ) -> Callable[[Entity, Entity | None], None]:
+        """The ``authorize`` callback of a store write: marks what the caller may not do."""
+        caller = self.access.caller(principal)
+        transaction = "TRANSACTION:INSERT" if insert else "TRANSACTION:UPDATE"
+        may_transact = self.access.role_permitted(caller, transaction)
+
+        def authorize(draft: Entity, current: Entity | None) -> None:
+            if caller.admin and decisions.ADMIN_HAS_ALL_ENTITY_PERMISSIONS:
+                return
+            needs: list[Need] = []
+            if current is None:
+                needs = needs_for_insert(draft, self.store)
+            elif current.id is not None:
+                needs = needs_for_update(draft, current, self.store,
+                                         lambda: self._acl(current))
+            if not may_transact or any(not self._permitted(caller, entity_id, permission)
+                                       for entity_id, permission in needs):
+                draft.messages.append(messages.not_permitted())
+
+        return authorize
 
     def write(self, principal: Principal, request: Request, *, insert: bool) -> _Answer:
         multipart = request.mimetype == "multipart/form-data"
@@ -415,19 +482,21 @@ class _Backend:
         flags = {k.lower(): v for k, v in request.args.items()}
         unique = flags.get("uniquename", "").lower() == "true"
         author = (principal.name, principal.realm)
+        authorize = self._authorizer(principal, insert=insert)
         try:
-            if self._refuse_acl_changes(drafts, author, insert=insert):
-                answers, ok = drafts, False
-            elif insert:
-                answers, ok = self.store.insert(
-                    drafts, unique_names=unique, flags=flags, file_exists=self._file_exists,
-                    author=author,
-                )
-            else:
-                answers, ok = self.store.update(
-                    drafts, unique_names=unique, flags=flags, file_exists=self._file_exists,
-                    author=author,
-                )
+            with self.store.lock:  # the checks and the write see the same state
+                if insert:
+                    answers, ok = self.store.insert(
+                        drafts, unique_names=unique, flags=flags,
+                        file_exists=self._file_exists, author=author, authorize=authorize,
+                    )
+                else:
+                    answers, ok = self.store.update(
+                        drafts, unique_names=unique, flags=flags,
+                        file_exists=self._file_exists, author=author, authorize=authorize,
+                    )
+                if ok:
+                    self._keep_acls(answers)
         except StoreWriteError as err:
             return _write_failed(err, principal)
         root = response_element(principal)
@@ -437,24 +506,14 @@ class _Backend:
             root.append(render_entity(entity, self.store))
         return _Answer(_xml(root), _first_error(answers))
 
-    def _refuse_acl_changes(
-        self, drafts: list[Entity], author: tuple[str, str], *, insert: bool
-    ) -> bool:
-        """Mark drafts whose ``<EntityACL>`` differs from the stored one; True if any does."""
-        refused = False
-        with self.store.lock:
-            for draft in drafts:
-                if draft.acl is None:
-                    continue
-                owner: tuple[str, str] | None = author
-                if not insert:
-                    chain = self.store.versions_of(draft.id) if draft.id is not None else []
-                    first = chain[0].version if chain else None
-                    owner = (first.username, first.realm) if first is not None else None
-                if not same_acl(draft.acl, entity_acl(owner)):
-                    draft.messages.append(messages.acl_change_not_emulated())
-                    refused = True
-        return refused
+    def _keep_acls(self, answers: list[Entity]) -> None:
+        """An insert or update that carried an ``<EntityACL>`` sets the entity's ACL (the
+        checks already required ``EDIT:ACL`` for a change)."""
+        for answer in answers:
+            if answer.acl is None or answer.id is None:
+                continue
+            if not same_acl(answer.acl, self._acl(answer)):
+                self.access.set_acl(answer.id, answer.acl)
 
     def _file_exists(self, path: str) -> bool:
         """A path the stand-in's "file system" (``file_root``) already has a file at."""
@@ -470,8 +529,26 @@ class _Backend:
         return None
 
     def delete(self, principal: Principal, rest: str) -> _Answer:
+        refs = [r for r in rest.split("&") if r]
+        caller = self.access.caller(principal)
+        may_delete = self.access.role_permitted(caller, "TRANSACTION:DELETE")
         try:
-            answers, _ok = self.store.delete([r for r in rest.split("&") if r])
+            with self.store.lock:  # the checks and the write see the same state
+                refused = [
+                    _refused(entity) for entity in self.store.retrieve(refs)
+                    if entity.id is not None and entity.role != "Entity"
+                    and not (may_delete and all(self._permitted(caller, i, p)
+                                                for i, p in needs_for_delete(entity)))
+                ]
+                if refused:
+                    root = response_element(principal)
+                    root.append(render_message(messages.not_qualified()))
+                    for entity in refused:
+                        root.append(render_entity(entity, self.store))
+                    return _Answer(_xml(root), _first_error(refused))
+                answers, ok = self.store.delete(refs)
+                if ok:
+                    self.access.forget_acls(a.id for a in answers if a.id is not None)
         except StoreWriteError as err:
             return _write_failed(err, principal)
         root = response_element(principal)
@@ -479,12 +556,17 @@ class _Backend:
             root.append(render_entity(entity, self.store))
         return _Answer(_xml(root), _first_error(answers))
 
-    def download(self, rest: str) -> _Answer:
-        """The contents of the File entity stored at this path; a path no File has (never
-        had, or whose File was deleted) is 404, whatever lies in ``file_root``."""
+    def download(self, principal: Principal, rest: str) -> _Answer:
+        """The contents of the File entity stored at this path, for a caller who may
+        ``RETRIEVE:FILE`` it; a path no File has (never had, or whose File was deleted) is 404,
+        whatever lies in ``file_root``."""
         with self.store.lock:
-            known = (self.store.path_owner(rest) is not None
-                     or not decisions.DOWNLOAD_NEEDS_FILE_ENTITY)
+            owner = self.store.path_owner(rest)
+            if owner is not None and owner.id is not None and not self._permitted(
+                self.access.caller(principal), owner.id, "RETRIEVE:FILE"
+            ):
+                return _error(403, messages.not_permitted(), principal)
+            known = owner is not None or not decisions.DOWNLOAD_NEEDS_FILE_ENTITY
             data = self.store.read_blob(rest) if known else None
         if data is None and known and (local := self._local_file(rest)) is not None:
             data = local.read_bytes()
@@ -503,6 +585,24 @@ def _odd_character(request: Request) -> str | None:
             return (f"The request's {where} holds the character {char!r} (U+{ord(char):04X}), "
                     "which no LinkAhead id, name or query contains; remove it.")
     return None
+
+
+@dataclass(frozen=True)
+class _Anonymous:
+    """Who a request without a token is when anonymous access is on."""
+
+    name: str = decisions.ANONYMOUS_USER
+    realm: str = decisions.ANONYMOUS_REALM
+    roles: tuple[str, ...] = ("anonymous",)
+
+
+_ANONYMOUS = _Anonymous()
+
+
+def _refused(entity: Entity) -> Entity:
+    """What the caller gets instead of an entity they may not see or change: its id and the
+    403 error (pylib: ``AuthorizationError``)."""
+    return Entity(id=entity.id, role=entity.role, messages=[messages.not_permitted()])
 
 
 def _uploads(files: Iterable[FileStorage]) -> dict[str, bytes]:

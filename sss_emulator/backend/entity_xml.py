@@ -15,6 +15,7 @@ from sss_emulator.backend import messages
 from sss_emulator.backend.acl import entity_acl, parse_acl, render_acl
 from sss_emulator.backend.model import (
     ROLES,
+    AclEntry,
     Entity,
     EntityLookup,
     Message,
@@ -24,7 +25,7 @@ from sss_emulator.backend.model import (
     Value,
     is_reference_datatype,
 )
-from sss_emulator.wire import user_info_element
+from sss_emulator.wire import user_info_element, xml_safe
 
 __all__ = [
     "EntityXmlError",
@@ -140,13 +141,14 @@ def render_entity(
     *,
     only: Selection | None = None,
     history: bool = False,
-    acl: bool = False,
+    acl: bool | Sequence[AclEntry] = False,
 ) -> etree._Element:
     """An entity element as the server sends it.
 
     ``only`` limits properties (SELECT); a path ``a.b`` renders the entity ``a`` references
     inside the property, itself limited to ``b``. ``history`` adds the whole version history
-    (the ``H`` flag), ``acl`` the ``<EntityACL>`` (the ``ACL`` flag).
+    (the ``H`` flag), ``acl`` the ``<EntityACL>`` (the ``ACL`` flag): the entries given, or
+    with ``True`` the owner ACL of whoever inserted the entity.
     """
     elem = etree.Element(entity.role)
     _set(elem, "id", entity.id)
@@ -163,7 +165,9 @@ def render_entity(
     chain = store.versions_of(entity.id) if entity.id is not None else []
     if entity.version is not None and chain:
         elem.append(_render_version(entity, chain, history))
-    if acl and chain and chain[0].version is not None:
+    if acl is not False and acl is not True:
+        elem.append(render_acl(acl))
+    elif acl and chain and chain[0].version is not None:
         first = chain[0].version
         elem.append(render_acl(entity_acl((first.username, first.realm))))
     for parent in entity.parents:
@@ -238,7 +242,7 @@ def render_message(message: Message) -> etree._Element:
     elem = etree.Element(message.type)
     if message.code is not None:
         elem.set("code", str(message.code))
-    elem.set("description", message.description)
+    elem.set("description", xml_safe(message.description))
     return elem
 
 

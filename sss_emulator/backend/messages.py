@@ -14,7 +14,7 @@ from typing import Literal
 from sss_emulator.backend.model import Message
 
 __all__ = [
-    "acl_change_not_emulated",
+    "admin_forbidden",
     "affiliation_not_allowed",
     "cannot_change_role",
     "circular_inheritance",
@@ -27,7 +27,7 @@ __all__ = [
     "list_not_allowed",
     "name_not_unique",
     "not_authenticated",
-    "not_emulated",
+    "not_permitted",
     "not_qualified",
     "obligatory_missing",
     "path_in_use",
@@ -35,6 +35,7 @@ __all__ = [
     "reference_ambiguous",
     "reference_does_not_exist",
     "reference_not_qualified",
+    "role_does_not_exist",
     "still_referenced",
     "unknown_datatype",
     "unknown_role",
@@ -42,6 +43,7 @@ __all__ = [
     "unqualified_properties",
     "user_does_not_exist",
     "user_forbidden",
+    "weak_password",
 ]
 
 
@@ -202,17 +204,6 @@ def query_error(description: str) -> Message:
     return Message("Error", 2, description)
 
 
-def not_emulated(what: str) -> Message:
-    """User, role and permission administration (answered with HTTP 501)."""
-    return Message(
-        "Error",
-        501,
-        f"{what}: user, role and permission administration is not emulated by the "
-        "sss-emulator stand-in; only retrieving users (GET User/<realm>/<name>), their roles "
-        "and entity ACLs is.",
-    )
-
-
 def user_forbidden(user: str) -> Message:
     """403 for another user's record without the administration role."""
     return Message("Error", 403, f"You are not permitted to retrieve the user {user}.")
@@ -223,14 +214,29 @@ def user_does_not_exist(user: str) -> Message:
     return Message("Error", 404, f"User does not exist: {user}.")
 
 
-def acl_change_not_emulated() -> Message:
-    """An Insert/Update carrying an ``<EntityACL>`` other than the stored one."""
+def not_permitted() -> Message:
+    """Code 403 on an entity the caller may not write, use or retrieve: pylib raises
+    ``AuthorizationError`` (inside a ``TransactionError``). The text is the server's
+    ``AUTHORIZATION_ERROR`` as remembered (unconfirmed)."""
+    return Message("Error", 403, "You are not allowed to do this.")
+
+
+def admin_forbidden(what: str) -> Message:
+    """403 on an administration resource (pylib: ``HTTPForbiddenError``)."""
+    return Message("Error", 403, f"You are not permitted to {what}.")
+
+
+def role_does_not_exist(role: str) -> Message:
+    """404 for an unknown role."""
+    return Message("Error", 404, f"Role does not exist: {role}.")
+
+
+def weak_password() -> Message:
+    """422 for a password the server's default policy refuses."""
     return Message(
-        "Error",
-        0,
-        "Changing an entity's ACL is not emulated by the sss-emulator stand-in (ACLs are "
-        "read-only there); nothing was stored. Test ACL changes against a real server.",
-    )
+        "Error", 422, "The password does not comply with the current policies for passwords: "
+        "at least 8 characters, with an upper-case and a lower-case letter, a digit and a "
+        "special character.")
 
 
 def not_authenticated() -> Message:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from sss_emulator.shiro import Rule
+
 __all__ = [
     "ATOMIC_DATATYPES",
     "ROLES",
@@ -26,6 +28,7 @@ __all__ = [
     "Principal",
     "PropertyValue",
     "Role",
+    "RoleRecord",
     "UserRecord",
     "Value",
     "Version",
@@ -110,6 +113,19 @@ class UserRecord:
     email: str | None = None
     roles: tuple[str, ...] = ()
     status: str = "ACTIVE"
+    password: str | None = field(default=None, repr=False)
+    """What ``serve`` logs this user in with (None: no password login)."""
+    entity: str | None = None
+    """The id of the entity that stands for this user (``PUT User`` with ``entity``)."""
+
+
+@dataclass(frozen=True)
+class RoleRecord:
+    """A role: its description and its permission rules (``PermissionRules/<role>``)."""
+
+    name: str
+    description: str = ""
+    rules: tuple[Rule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +200,7 @@ class Entity:
     version: Version | None = field(default=None, repr=False)
     """The version this entity object is (None only for a draft)."""
     acl: tuple[AclEntry, ...] | None = field(default=None, repr=False)
-    """An ``<EntityACL>`` a request sent; not stored: the stand-in's ACLs are read-only."""
+    """An ``<EntityACL>`` a request sent; the access control keeps it, not the entity."""
 
     def clone(self) -> Entity:
         """A copy whose lists can be changed freely (far cheaper than ``copy.deepcopy``)."""

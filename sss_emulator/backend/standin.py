@@ -41,6 +41,7 @@ from sss_emulator.logs import Logger
 from sss_emulator.wire import context_root_prefix
 
 if TYPE_CHECKING:
+    from sss_emulator.backend.access import AccessControl
     from sss_emulator.backend.app import Authenticate, CallRecorder
     from sss_emulator.backend.model import UserRecord
     from sss_emulator.backend.service import WsgiApp
@@ -100,7 +101,11 @@ class StandIn(Service):
         context_root: path prefix for the app (the URL in the ini includes it).
         listen: serve the app on a port of its own; False when the caller mounts ``app`` in its
             own server (``sss-emulate serve``) and only wants the store and the mail capture.
-        users: users ``GET User/<realm>/<name>`` knows besides the caller (e-mail, roles).
+        users: users ``GET User/<realm>/<name>`` knows besides the caller (e-mail, roles);
+            ignored when ``access`` is given.
+        access: the users, roles and permissions requests are checked against (shared with
+            whoever checks scripting permissions); by default one made from ``users``.
+        anonymous: a request without a token acts as the anonymous user instead of 401.
         owner: ``<pid>.<start time>`` of the process the stand-in's folder belongs to
             (``sss_emulator.core.roots.owner_tag()``); it is in the folder's name, so when this
             process is killed before :meth:`stop`, the next start sees the owner is gone and
@@ -126,8 +131,12 @@ class StandIn(Service):
         listen: bool = True,
         users: Sequence[UserRecord] = (),
         owner: str | None = None,
+        access: AccessControl | None = None,
+        anonymous: bool = False,
     ) -> None:
         self.listen = listen
+        self._access = access
+        self._anonymous = anonymous
         self._authenticate = authenticate
         self._file_root = file_root
         self._users = tuple(users)
@@ -195,6 +204,16 @@ class StandIn(Service):
             return self._recorder
 
     @property
+    def access(self) -> AccessControl:
+        """The users, roles, role permissions and entity ACLs this stand-in checks."""
+        with self._lock:
+            if self._access is None:
+                from sss_emulator.backend.access import AccessControl
+
+                self._access = AccessControl(self._users)
+            return self._access
+
+    @property
     def app(self) -> WsgiApp:
         """The WSGI app answering pylib's requests (built on first use)."""
         with self._lock:
@@ -207,7 +226,8 @@ class StandIn(Service):
                     recorder=self.recorder,
                     file_root=self._file_root,
                     context_root=self.context_root,
-                    users=self._users,
+                    access=self.access,
+                    anonymous=self._anonymous,
                 )
             return self._app
 

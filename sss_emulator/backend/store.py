@@ -41,10 +41,14 @@ from sss_emulator.backend.transaction import Transaction, norm_path
 from sss_emulator.backend.unchanged import same_content, unchanged_answer
 from sss_emulator.backend.values import Key, typed_key, value_key
 
-__all__ = ["Author", "EntityStore", "StoreWriteError", "postings", "value_key"]
+__all__ = ["Author", "Authorize", "EntityStore", "StoreWriteError", "postings", "value_key"]
 
 Author = tuple[str, str]
 """``(username, realm)`` of whoever writes; versions and ``INSERTED BY`` queries record it."""
+
+Authorize = Callable[[Entity, "Entity | None"], None]
+"""Marks a resolved draft (and the stored entity it replaces, None for an insert) with the
+errors of what its writer may not do."""
 
 _SEED_AUTHOR: Author = (decisions.DEFAULT_USER, decisions.DEFAULT_REALM)
 
@@ -280,6 +284,7 @@ class EntityStore:
         flags: Mapping[str, str] | None = None,
         file_exists: Callable[[str], bool] | None = None,
         author: Author | None = None,
+        authorize: Authorize | None = None,
     ) -> tuple[list[Entity], bool]:
         """Insert entities all-or-nothing; return the answer entities and whether it succeeded.
 
@@ -290,7 +295,9 @@ class EntityStore:
         ``keep_ids`` keeps positive ids from the drafts (data files carry the server's ids);
         ``flags`` are the request's query parameters (``force-missing-obligatory``, ``strict``);
         ``file_exists`` enables the check that a new File has contents (see :class:`Transaction`);
-        ``author`` is who writes (default: the emulator's default user, as for seeded data).
+        ``author`` is who writes (default: the emulator's default user, as for seeded data);
+        ``authorize`` sees each resolved draft (and the stored entity it replaces) and marks
+        what the writer may not do (see :mod:`sss_emulator.backend.write_checks`).
         """
         with self.lock, self._writing():
             tx = Transaction(self, drafts, flags=flags, file_exists=file_exists)
@@ -298,6 +305,9 @@ class EntityStore:
             for draft in drafts:
                 self._assign_id(tx, draft, keep_ids)
             tx.resolve_all([(d, None) for d in drafts], unique_names=unique_names)
+            if authorize is not None:
+                for draft in drafts:
+                    authorize(draft, None)
             if any(_has_errors(d) for d in drafts):
                 # nothing was stored: answer with the ids the request used, reuse the new ones
                 for draft, given in zip(drafts, given_ids, strict=True):
@@ -319,6 +329,7 @@ class EntityStore:
         flags: Mapping[str, str] | None = None,
         file_exists: Callable[[str], bool] | None = None,
         author: Author | None = None,
+        authorize: Authorize | None = None,
     ) -> tuple[list[Entity], bool]:
         """Replace stored entities by the drafts (matched by id), all-or-nothing.
 
@@ -338,6 +349,9 @@ class EntityStore:
                     tx.batch_by_name.setdefault(draft.name.lower(), []).append(draft)
                 pairs.append((draft, current))
             tx.resolve_all(pairs, unique_names=unique_names)
+            if authorize is not None:
+                for draft, current in pairs:
+                    authorize(draft, current)
             if any(_has_errors(d) for d in drafts):
                 return drafts, False
             now, who = _now_ns(), author or _SEED_AUTHOR

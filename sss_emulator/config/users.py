@@ -9,6 +9,7 @@ from typing import Any
 from sss_emulator.config.files import load_yaml
 from sss_emulator.core.permissions import UserEntry, UsersConfig
 from sss_emulator.errors import ConfigError
+from sss_emulator.shiro import Rule
 
 __all__ = ("UserEntry", "UsersConfig", "load_users")
 
@@ -25,7 +26,7 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
 #: ``role:`` would otherwise silently leave a user without roles).
 FILE_KEYS = ("users", "roles")
 USER_KEYS = ("password", "roles", "realm", "email")
-ROLE_KEYS = ("permissions",)
+ROLE_KEYS = ("permissions", "deny")
 
 
 def _check_keys(found: Iterable[Any], allowed: tuple[str, ...], where: str) -> None:
@@ -48,6 +49,10 @@ def load_users(path: Path) -> UsersConfig:
           alice: {password: secret, roles: [team], email: alice@example.com}
         roles:
           team: [SCRIPTING:EXECUTE:handle_csv.py]
+          guest: {permissions: ["SCRIPTING:EXECUTE:*"], deny: [TRANSACTION:DELETE]}
+
+    A role's list (or its ``permissions``) are grants; ``deny`` are denies, both without
+    priority (the server's ``PermissionRules`` of that role).
     """
     data = load_yaml(path, "users file") or {}
     if not isinstance(data, dict):
@@ -72,10 +77,13 @@ def load_users(path: Path) -> UsersConfig:
             realm=str(entry.get("realm", "PAM")),
             email=None if entry.get("email") is None else str(entry["email"]),
         )
-    roles: dict[str, tuple[str, ...]] = {}
+    roles: dict[str, tuple[str | Rule, ...]] = {}
     for role, grants in (data.get("roles") or {}).items():
+        denies: tuple[str, ...] = ()
         if isinstance(grants, dict):
             _check_keys(grants, ROLE_KEYS, f"{path}: role {role!r}")
+            denies = _strings(grants.get("deny"), f"{path}: deny of role {role!r}")
             grants = grants.get("permissions")
-        roles[str(role)] = _strings(grants, f"{path}: permissions of role {role!r}")
+        roles[str(role)] = (*_strings(grants, f"{path}: permissions of role {role!r}"),
+                            *(Rule("Deny", permission) for permission in denies))
     return UsersConfig(users=users, role_permissions=roles)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sss_emulator import decisions
+from sss_emulator.connect.accounts import access_control
 from sss_emulator.connect.clients import ClientInfo, detect_client, script_python
 from sss_emulator.core.hooks import RunContext
 from sss_emulator.core.outcome import RunOutcome
@@ -112,15 +113,6 @@ def _ini_text(stand_in: Any, existing: str | None, url: str | None, cacert: str 
     return data
 
 
-def _user_records(users: UsersConfig | None) -> list[Any]:
-    """The users file's users as the stand-in knows them (its model loads only if any)."""
-    if users is None or not users.users:
-        return []
-    from sss_emulator.backend.model import UserRecord
-
-    return [UserRecord(u.name, u.realm, u.email, u.roles) for u in users.users.values()]
-
-
 class StandInHook:
     """Starts the stand-in on the first run and keeps it until :meth:`close`.
 
@@ -149,6 +141,10 @@ class StandInHook:
         self._lock = threading.Lock()
         self._stand_in: Any = None
         self._email: dict[int, bool] = {}
+        #: The users, roles and permissions the stand-in checks (made from ``users`` when it
+        #: starts); :func:`~sss_emulator.connect.accounts.live_users` reads it for the
+        #: emulator's scripting check.
+        self.access: Any = None
 
     def _authenticate(self, token: str) -> TokenInfo | None:
         return self.authority.accept(token)  # a session's answer renews it, as the server's
@@ -173,16 +169,19 @@ class StandInHook:
                         from sss_emulator.backend.store import EntityStore
 
                         store = EntityStore(sqlite_path=self.sqlite_path)
-                    known = _user_records(self.users)
+                    access = access_control(self.users or UsersConfig(),
+                                            sqlite_path=self.sqlite_path)
                     standin_root()  # what SIGKILLed emulators' stand-ins left there goes
                     stand_in = StandIn(authenticate=self._authenticate, data_files=self.data_files,
-                                       store=store, context_root=self.context_root, users=known,
-                                       file_root=self.file_root, owner=owner_tag())
+                                       store=store, context_root=self.context_root,
+                                       access=access, file_root=self.file_root,
+                                       owner=owner_tag())
                 except bad_data as exc:
                     raise ConfigError(str(exc)) from exc
                 if self.file_root is not None:
                     stand_in.store.keep_files_in(self.file_root)
                 self._stand_in = stand_in.start()
+                self.access = access
                 logger.debug("stand-in started at %s", stand_in.url)
             return self._stand_in
 
@@ -211,6 +210,8 @@ class StandInHook:
             if self._stand_in is not None:
                 self._stand_in.stop()
                 self._stand_in = None
+            if self.access is not None:
+                self.access.close()
 
 
 def _changed_note(url: str, email: bool) -> str:

@@ -6,9 +6,7 @@ with ``/Response/script/@code``, ``/Response/script/call``, ``…/stdout`` and `
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -18,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sss_emulator import decisions
 from sss_emulator.core.tokens import Identity
 from sss_emulator.errors import EmulatorError
-from sss_emulator.wire import user_info_element
+from sss_emulator.wire import user_info_element, xml_safe
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -37,23 +35,10 @@ __all__ = (
 JSON_SCHEMA = "sss-emulator/run/v1"
 
 
-@functools.cache
-def _illegal_xml() -> re.Pattern[str]:
-    """Characters XML 1.0 cannot carry; compiled on first use (a few ms: the class spans all
-    of Unicode), so a run shown as text or JSON does not pay for it."""
-    # XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
-    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
 def decode_output(data: bytes) -> str:
     """Bytes a script wrote → text, invalid UTF-8 replaced (the server reads UTF-8)."""
     text = data.decode("utf-8", errors="replace")
     return text.strip() if decisions.TRIM_OUTPUT else text
-
-
-def xml_safe(text: str) -> str:
-    """Replace characters XML 1.0 cannot carry (NUL, ESC of colour codes, …)."""
-    return _illegal_xml().sub(decisions.XML_REPLACEMENT_CHAR, text)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from sss_emulator.connect.accounts import live_users
 from sss_emulator.connect.standin import StandInHook
 from sss_emulator.core.emulator import Emulator as CoreEmulator
 
@@ -46,6 +47,9 @@ class Emulator(CoreEmulator):
             hook = StandInHook(self.authority, data_files=data_files,
                                context_root=self.context_root, users=self.users)
             self.hooks.append(hook)
+            # one model: the scripting check reads the stand-in's users and roles once it runs
+            # (the administration API may have changed them), the users file until then
+            self.users = live_users(lambda: hook.access, self.users)
         #: The server's address and mounts (``--server-address``, ``--mounts``), if asked for.
         self.world = world
         if world is not None:  # the modules load only for runs that ask for them

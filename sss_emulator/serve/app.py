@@ -39,6 +39,7 @@ from werkzeug.wrappers import Request, Response
 
 from sss_emulator import decisions
 from sss_emulator.config import UsersConfig
+from sss_emulator.connect.accounts import access_control, live_users
 from sss_emulator.connect.address import AddressListener
 from sss_emulator.connect.standin import point_run_at
 from sss_emulator.core.call import request_from_form
@@ -186,6 +187,13 @@ class ServerApp:
         self.config = config
         self.emulator = config.emulator
         users, self.generated_password = default_users(config.users or self.emulator.users)
+        #: The users, roles and permissions of this server (``None`` without the stand-in):
+        #: logins, the scripting check and the stand-in all read it, and the administration
+        #: API changes it (``connect/accounts.py``).
+        self.access = _access_control(config, users)
+        if self.access is not None:
+            users = live_users(lambda: self.access, users)
+            self.emulator.users = users
         self.users = users
         self.sessions = Sessions(users, self.emulator.authority)
         self.history = RunHistory(
@@ -570,7 +578,7 @@ class ServerApp:
         return self._backend
 
     def _make_backend(self) -> WsgiApp | None:
-        from sss_emulator.backend import DataFileError, EntityStore, StandIn, UserRecord
+        from sss_emulator.backend import DataFileError, EntityStore, StandIn
 
         standin_root()  # what SIGKILLed emulators' stand-ins left there goes
         try:
@@ -580,8 +588,8 @@ class ServerApp:
                 store=EntityStore(sqlite_path=self.config.sqlite_path),
                 context_root=self.context_root,
                 listen=False,  # mounted here, on the server's own port
-                users=[UserRecord(u.name, u.realm, u.email, u.roles)
-                       for u in self.users.users.values()],
+                access=self.access,
+                anonymous=self.emulator.anonymous_allowed,
                 file_root=self.config.file_root,
                 owner=owner_tag(),
             )
@@ -635,12 +643,24 @@ class ServerApp:
         if self._stand_in is not None:
             self._stand_in.stop()
             self._stand_in = None
+        if self.access is not None:
+            self.access.close()
 
     def _wait_idle(self, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while self.active_runs() and time.monotonic() < deadline:
             time.sleep(0.05)
         return not self.active_runs()
+
+
+def _access_control(config: ServerConfig, users: UsersConfig) -> Any:
+    """The server's users, roles and permissions, from the users file (and ``--db``)."""
+    if not config.backend:
+        return None
+    try:
+        return access_control(users, sqlite_path=config.sqlite_path)
+    except ImportError:  # the stand-in's dependencies are not installed
+        return None
 
 
 def _user_info_document(identity: Identity | None) -> bytes:

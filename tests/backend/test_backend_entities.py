@@ -7,7 +7,7 @@ from pathlib import Path
 
 import linkahead
 import pytest
-from backend_helpers import BACKEND_TOKEN, BackendRun, backend_authenticate
+from backend_helpers import ADMIN_TOKEN, BACKEND_TOKEN, BackendRun, act_as, backend_authenticate
 from linkahead.exceptions import (
     EntityDoesNotExistError,
     HTTPResourceNotFoundError,
@@ -84,6 +84,7 @@ class TestRoundTrips:
         assert linkahead.execute_query("FIND PROPERTY frets", unique=True).datatype == "INTEGER"
 
     def test_update_and_delete(self, backend_run: BackendRun) -> None:
+        act_as(backend_run.url, ADMIN_TOKEN)  # the seeded data is the admin's
         classic = linkahead.execute_query("FIND Guitar WITH name=Classic", unique=True)
         classic.get_property("price").value = 350
         classic.description = "nylon strings"
@@ -235,6 +236,7 @@ class TestRefusals:
         assert renamed.value.has_error(UniqueNamesError)
 
     def test_delete_entity_still_in_use(self, backend_run: BackendRun) -> None:
+        act_as(backend_run.url, ADMIN_TOKEN)  # the seeded data is the admin's
         yamaha = linkahead.execute_query("FIND Manufacturer WITH name=Yamaha", unique=True)
         with pytest.raises(TransactionError, match="required by other entities"):
             yamaha.delete()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import linkahead
 import pytest
-from backend_helpers import DATA, BackendRun
+from backend_helpers import ADMIN_TOKEN, DATA, BackendRun, act_as
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from linkahead.exceptions import HTTPServerError, TransactionError
@@ -234,6 +234,7 @@ class TestQueriesThroughPylib:
         assert _names(by_id) == ["Classic", "Grand"]
 
     def test_description_filter(self, backend_run: BackendRun) -> None:
+        act_as(backend_run.url, ADMIN_TOKEN)  # the seeded data is the admin's
         strat = linkahead.execute_query("FIND Guitar WITH name=Stratocaster", unique=True)
         strat.description = "sunburst finish"
         strat.update()

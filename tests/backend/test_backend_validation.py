@@ -11,7 +11,7 @@ from pathlib import Path
 
 import linkahead
 import pytest
-from backend_helpers import BackendRun
+from backend_helpers import ADMIN_TOKEN, BackendRun, act_as
 from caosadvancedtools.guard import INSERT, Guard
 from linkahead.exceptions import (
     EntityError,
@@ -257,6 +257,7 @@ class TestValues:
         assert atomic.datatype == linkahead.TEXT
 
     def test_renaming_the_record_type_renames_the_datatype(self, backend_run: BackendRun) -> None:
+        act_as(backend_run.url, ADMIN_TOKEN)  # the seeded data is the admin's
         maker = linkahead.execute_query("FIND RECORDTYPE Manufacturer", unique=True)
         prop = linkahead.Property(name="builders", datatype=linkahead.LIST(maker)).insert()
         maker.name = "Maker"

@@ -13,7 +13,6 @@ from linkahead.common import administration as admin
 from linkahead.exceptions import (
     HTTPForbiddenError,
     HTTPResourceNotFoundError,
-    HTTPServerError,
     TransactionError,
 )
 from lxml import etree
@@ -184,11 +183,6 @@ class TestUsers:
         with pytest.raises((HTTPResourceNotFoundError, HTTPForbiddenError)):
             admin._retrieve_user(realm="PAM", name="nobody")
 
-    def test_user_writes_are_refused_with_a_clear_error(self, backend_run: BackendRun) -> None:
-        with pytest.raises(HTTPServerError, match="not emulated"):
-            admin._insert_user(name="carol", password="x", status="ACTIVE", email=None,
-                               entity=None)
-
 
 class TestAcl:
     def test_retrieve_acl_names_the_inserting_user(self, backend_run: BackendRun) -> None:
@@ -205,13 +199,6 @@ class TestAcl:
         rec.description = "still mine"
         rec.update()
         assert linkahead.Record(id=rec.id).retrieve().description == "still mine"
-
-    def test_acl_changes_are_refused(self, backend_run: BackendRun) -> None:
-        rec = _manufacturer("Gibson").insert()
-        rec.retrieve_acl()
-        rec.acl.grant(role="guest", permission="RETRIEVE:*")
-        with pytest.raises(TransactionError, match="ACL is not emulated"):
-            rec.update_acl()
 
     def test_global_acl(self, backend_run: BackendRun) -> None:
         from linkahead.common.models import ACL, get_known_permissions, sync_global_acl

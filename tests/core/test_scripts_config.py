@@ -169,6 +169,19 @@ def test_users_file(tmp_path: Path, examples: Path) -> None:
         load_users(broken)
 
 
+def test_a_role_may_deny_in_a_users_file(tmp_path: Path) -> None:
+    """``deny:`` rules of a role take away what its grants give (the server's priority order),
+    for scripts as for the stand-in's role permissions."""
+    from sss_emulator.core.permissions import is_allowed
+
+    path = tmp_path / "users.yaml"
+    path.write_text("roles:\n  team:\n    permissions: ['SCRIPTING:EXECUTE:*']\n"
+                    "    deny: ['SCRIPTING:EXECUTE:admin:*']\n")
+    rules = load_users(path).role_permissions
+    assert is_allowed(("team",), "SCRIPTING:EXECUTE:a.py", rules)
+    assert not is_allowed(("team",), "SCRIPTING:EXECUTE:admin:reset.py", rules)
+
+
 def test_profile_and_explicit_bin_dir_note(tmp_path: Path, examples: Path) -> None:
     """An explicit --bin-dir overrides the profile's, and says so."""
     settings = resolve_settings({"profile": str(examples / "profile"),
@@ -335,7 +348,7 @@ def test_a_user_the_users_file_does_not_list_is_a_typo_unless_roles_are_given(
         ("users: {}\nrole:\n  team: []\n",
          "unknown key 'role' (did you mean 'roles'?); the keys are users, roles"),
         ("roles:\n  team: {permissions: [], extra: 1}\n",
-         "role 'team': unknown key 'extra'; the keys are permissions"),
+         "role 'team': unknown key 'extra'; the keys are permissions, deny"),
         ("users: [a, b]\n", "'users' must be a mapping of names, e.g. alice: {roles: [team]}"),
     ],
 )

@@ -59,3 +59,43 @@ def test_without_stand_in_the_fixture_fails_clearly(pytester: pytest.Pytester) -
     result = pytester.runpytest_subprocess("-p", "no:hypothesispytest", "-q")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*sss_backend needs the stand-in*"])
+
+
+def test_permissions_in_one_line_and_a_refusal(pytester: pytest.Pytester) -> None:
+    """The users file names bob; the marker runs the script as bob: the stand-in refuses his
+    update of the admin's record as the server would, until an ACL line grants it."""
+    bin_dir = pytester.path / "scripts"
+    bin_dir.mkdir()
+    script = bin_dir / "rename.py"
+    script.write_text(
+        "#!/usr/bin/env python3\nimport sys\nimport linkahead as db\n"
+        "db.configure_connection(auth_token=sys.argv[1].split('=', 1)[1])\n"
+        "rec = db.execute_query('FIND Guitar', unique=True)\n"
+        "rec.description = 'renamed by ' + db.Info().user_info.name\n"
+        "try:\n    rec.update()\nexcept db.TransactionError as err:\n"
+        "    print('refused' if err.has_error(db.AuthorizationError) else err)\n"
+        "    sys.exit(3)\nprint('updated')\n")
+    script.chmod(0o755)
+    (pytester.path / "users.yaml").write_text(
+        "users:\n  bob: {password: bob-pw, roles: [guest]}\n"
+        "roles:\n  guest: {permissions: [SCRIPTING:EXECUTE:rename.py]}\n")
+    pytester.makeini("[pytest]\nsss_bin_dirs = scripts\nsss_users = users.yaml\n")
+    pytester.makepyfile(test_acl='''
+        import pytest
+
+        @pytest.mark.sss(user="bob")
+        def test_bob_may_not_change_the_admins_record(sss, sss_backend):
+            sss_backend.add_records([{"name": "Strat", "parents": ["Guitar"]}])
+            res = sss.run_server_side_script("rename.py")
+            assert (res.code, res.stdout) == (3, "refused\\n"), res.report()
+            assert sss_backend.changes["updated"] == []
+
+        @pytest.mark.sss(user="bob")
+        def test_an_acl_line_lets_him(sss, sss_backend):
+            sss_backend.add_records([{"name": "Strat", "parents": ["Guitar"]}])
+            sss_backend.grant("FIND Guitar", "UPDATE:*", user="bob", priority=True)
+            res = sss.run_server_side_script("rename.py")
+            assert (res.code, res.stdout) == (0, "updated\\n"), res.report()
+    ''')
+    result = pytester.runpytest_subprocess("-p", "no:hypothesispytest", "-q")
+    result.assert_outcomes(passed=2)

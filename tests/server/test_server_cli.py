@@ -28,8 +28,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[str], limit_s: float = 20) -> N
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         try:
             urllib.request.urlopen(f"{url}/Info", timeout=2)
+            return  # anonymous access on: the anonymous user's Info
         except urllib.error.HTTPError:
-            return  # any HTTP answer (401 here) means it serves
+            return  # any HTTP answer (401 without anonymous access) means it serves
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"{url} did not answer within {limit_s}s")
