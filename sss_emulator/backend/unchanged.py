@@ -42,7 +42,10 @@ def _value_keys(value: Value, datatype: str | None) -> object:
 
 def unchanged_answer(old: Entity, draft: Entity) -> Entity:
     """An update that changes nothing answers with the stored entity and its version, carrying
-    the request's cuid and warnings."""
+    the request's cuid and warnings, and the ACL it sent: an ACL is no part of the entity's
+    version (``update_acl()`` sends the entity unchanged with a new ACL), so the caller still
+    applies it."""
     return dataclasses.replace(
-        old, cuid=draft.cuid, messages=[m for m in draft.messages if m.type != "Error"]
+        old, cuid=draft.cuid, messages=[m for m in draft.messages if m.type != "Error"],
+        acl=draft.acl if draft.acl is not None else old.acl,
     )

@@ -189,6 +189,7 @@ class TestReferences:
     ) -> None:
         """An update's draft stands for its stored entity: renaming one of two ``Dup`` Records
         while referring to ``Dup`` leaves one, and that one is taken."""
+        act_as(backend_run.url, ADMIN_TOKEN)  # the seeded Classic is the admin's
         first = linkahead.Record(name="Dup").add_parent("Manufacturer").insert(unique=False)
         second = linkahead.Record(name="Dup").add_parent("Manufacturer").insert(unique=False)
         classic = linkahead.execute_query("FIND Guitar WITH name=Classic", unique=True)

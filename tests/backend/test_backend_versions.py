@@ -7,7 +7,7 @@ from pathlib import Path
 
 import linkahead
 import pytest
-from backend_helpers import BackendRun, backend_authenticate
+from backend_helpers import ADMIN_TOKEN, BackendRun, act_as, backend_authenticate
 from caosadvancedtools.cache import IdentifiableCache
 from linkahead.common import administration as admin
 from linkahead.exceptions import (
@@ -60,6 +60,7 @@ class TestVersions:
         self, backend_run: BackendRun
     ) -> None:
         """Issue 21: every update made a new version, also one that changed nothing."""
+        act_as(backend_run.url, ADMIN_TOKEN)  # the seeded data is the admin's
         revision = backend_run.store.revision
         seeded = linkahead.execute_query("FIND ENTITY")
         before = {e.id: e.version.id for e in seeded}
