@@ -8,6 +8,7 @@ the one document asked for.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -21,7 +22,34 @@ from sss_emulator.core.runner import StreamSink
 from sss_emulator.core.tokens import Identity
 from sss_emulator.errors import EmulatorError
 
-__all__ = ("live_sinks", "outcome_summary", "say", "write_outcome", "write_refusal")
+__all__ = ("PrintableFormatter", "live_sinks", "outcome_summary", "printable", "say",
+           "write_outcome", "write_refusal")
+
+
+def _escape(code: int) -> str:
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+#: What a terminal would act on instead of showing: the C0 controls but newline and tab (ESC
+#: starts colour, cursor and title sequences, CR overwrites the line), DEL, the C1 controls
+#: (U+009B is a one-character CSI on some terminals), and the bidirectional overrides and
+#: isolates, which reorder what is shown ("Trojan Source").
+_UNPRINTABLE = {code: _escape(code)
+                for code in (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
+                             *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+                if code not in (0x09, 0x0A)}
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on shown as an escape (``\\x1b``).
+
+    A file name, a call, a header or a line of a script's source is text an attacker may
+    choose: printed raw, ``evil\\x1b]0;title\\x07.sh`` retitles the user's terminal, and worse
+    sequences rewrite what is on the screen or answer back into its input. Every message of
+    ours that carries such text goes through here (:func:`say` does it for its lines); the
+    script's own stdout and stderr do not: the user asked to see those as they are.
+    """
+    return text.translate(_UNPRINTABLE)
 
 
 #: Watch mode writes from two threads (the loop and the run): our lines and the script's live
@@ -67,9 +95,16 @@ def say(stream: TextIO, message: str) -> None:
     """
     with _LOCK:
         start = "\n" if _is_mid_line(stream) else ""
-        stream.write(f"{start}sss-emulate: {message}\n")
+        stream.write(f"{start}sss-emulate: {printable(message)}\n")
         stream.flush()
         _set_mid_line(stream, False)
+
+
+class PrintableFormatter(logging.Formatter):
+    """Log lines (``--debug``, warnings) name files and requests too: shown :func:`printable`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
 
 
 class _TextSink:

@@ -39,7 +39,7 @@ from sss_emulator.core.reaper import become_subreaper
 from sss_emulator.core.render import render_json
 from sss_emulator.errors import BadRequestForm, EmulatorError
 from sss_emulator.invocation import RunInvocation
-from sss_emulator.terminal import say
+from sss_emulator.terminal import printable, say
 
 __all__ = ("EXIT_INTERRUPTED", "execute", "main", "run_cli")
 
@@ -70,10 +70,10 @@ class _DefaultRunGroup(click.Group):
                 sys.stdout.write(render_json(
                     code=None, call=None, stdout="", stderr="", argv=(), shared_dir=None,
                     shared_files=(), timed_out=False, duration_s=None, error=refusal) + "\n")
-            error.show()
+            _show(error)
             sys.exit(error.exit_code)
         except click.ClickException as error:
-            error.show()
+            _show(error)
             sys.exit(error.exit_code)
         except click.Abort:
             click.echo("Aborted!", err=True)
@@ -85,6 +85,13 @@ class _DefaultRunGroup(click.Group):
                                                                       "--version"):
             args = ["run", *args]
         return super().parse_args(ctx, normalise_debug_wait(args))
+
+
+def _show(error: click.ClickException) -> None:
+    """click's own error line, with what it quotes (a file name, an option, a message of
+    ours) shown :func:`printable`."""
+    error.message = printable(error.message)  # type: ignore[misc]  # Final in click only
+    error.show()
 
 
 def _json_requested(argv: Sequence[str]) -> bool:
@@ -184,7 +191,7 @@ def list_command(format: str, **kwargs: Any) -> None:
         return
     for row in rows:
         flag = "" if row["executable"] else "  (not executable: chmod +x)"
-        click.echo(f"{row['call']:<40} {row['permission']}{flag}")
+        click.echo(printable(f"{row['call']:<40} {row['permission']}{flag}"))
 
 
 @main.command("doctor")
@@ -227,9 +234,9 @@ def doctor_command(script: str, no_run: bool, format: str, **kwargs: Any) -> Non
         sys.exit(1 if failed else 0)
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     for check in checks:
-        click.echo(f"[{marks[check.status]}] {check.title}: {check.detail}")
+        click.echo(printable(f"[{marks[check.status]}] {check.title}: {check.detail}"))
         if check.evidence:
-            click.echo(f"       seen: {check.evidence}")
+            click.echo(printable(f"       seen: {check.evidence}"))
     sys.exit(1 if failed else 0)
 
 
@@ -259,6 +266,6 @@ def run_cli(argv: Sequence[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     except click.ClickException as exc:
-        exc.show()
+        _show(exc)
         return exc.exit_code
     return 0

@@ -21,7 +21,15 @@ from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.tokens import Identity
 from sss_emulator.errors import EmulatorError, SetupError
 from sss_emulator.invocation import RunInvocation, prepare
-from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
+from sss_emulator.terminal import (
+    PrintableFormatter,
+    live_sinks,
+    outcome_summary,
+    printable,
+    say,
+    write_outcome,
+    write_refusal,
+)
 
 __all__ = ("EXIT_INTERRUPTED", "STOP_SIGNALS", "Stopped", "configure_logging", "execute",
            "refusal_format", "stop_signals_interrupt")
@@ -65,8 +73,9 @@ def stop_signals_interrupt() -> Iterator[None]:
 
 
 def configure_logging(debug: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="sss-emulate: %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter("sss-emulate: %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
 
 
 def _exit_code(outcome: RunOutcome) -> int:
@@ -145,7 +154,7 @@ def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool)
     from sss_emulator.devtools.snapshots import report_snapshot  # only with --snapshot
 
     if not report_snapshot(
-            prepared.snapshot, outcome, lambda line: print(line, file=err, flush=True)):
+            prepared.snapshot, outcome, lambda line: print(printable(line), file=err, flush=True)):
         return code or 1  # a differing snapshot fails an otherwise good run
     return code
 

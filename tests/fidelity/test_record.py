@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from fidelity_helpers import ALICE_PASSWORD, PASSWORD, Server
 from linkahead.exceptions import HTTPForbiddenError
 from linkahead.utils.server_side_scripting import run_server_side_script
+from terminal_support import Terminal, raw_controls
 
 from sss_emulator.callfile import load_call_file
 from sss_emulator.cli.commands import main
@@ -172,6 +173,26 @@ def test_the_command_prints_where_to_point_clients(site: Path, server: Server, t
         _, err = process.communicate(timeout=20)
     assert "1 call recorded" in err
     assert [p.name for p in (tmp_path / "out").glob("*.yaml")] == ["sss_0001_greet.sh.yaml"]
+
+
+def test_a_hostile_call_is_shown_escaped_on_the_terminal(server: Server, tmp_path: Path
+                                                         ) -> None:
+    """Whoever can reach the proxy chooses the call it prints: a control character in an
+    argument (a C1 CSI, legal in XML where ESC is not) is shown as text on the user's
+    terminal, never acted on."""
+    terminal = Terminal([sys.executable, "-m", "sss_emulator", "record", "--server-url",
+                         server.url, "--port", "0", "--out", str(tmp_path / "out"), "--quiet"])
+    try:
+        banner = terminal.wait_for(rb"at (http://\S+?)/? instead")
+        proxy_url = re.search(rb"at (http://\S+?)/? instead", banner)
+        assert proxy_url is not None
+        _pylib(proxy_url.group(1).decode())
+        run_server_side_script("minimal.bash", "evil\x9b2J\u202e")
+        terminal.wait_for(rb"sss_0001_minimal.bash.yaml")
+    finally:
+        shown = terminal.interrupt()
+    assert rb"evil\x9b2J\u202e" in shown, shown
+    assert raw_controls(shown) == [], shown
 
 
 def test_a_big_curl_upload_is_forwarded_and_kept(
