@@ -191,7 +191,7 @@ def list_command(format: str, **kwargs: Any) -> None:
         return
     for row in rows:
         flag = "" if row["executable"] else "  (not executable: chmod +x)"
-        click.echo(printable(f"{row['call']:<40} {row['permission']}{flag}"))
+        click.echo(printable(f"{row['call']:<40} {row['permission']}{flag}", one_line=True))
 
 
 @main.command("doctor")

@@ -104,7 +104,7 @@ def record_command(server_url: str, host: str, port: int, allowed_hosts: tuple[s
         raise click.UsageError(f"--server-url {server_url!r} is not an http(s) URL; give the "
                                "server's address, e.g. https://linkahead.example.org.") from error
     proxy.on_record = lambda path, observed: click.echo(
-        printable(_recorded_line(path, observed)), err=True)
+        printable(_recorded_line(path, observed), one_line=True), err=True)
     root = context_root_prefix(proxy.context_root)
 
     def ready(url: str) -> None:

@@ -48,6 +48,7 @@ def test_printable_shows_controls_and_keeps_text() -> None:
     assert printable("é ü 日本") == "é ü 日本"
     assert printable("\x1b\x07\r\x00\x7f\x9b") == r"\x1b\x07\x0d\x00\x7f\x9b"
     assert printable("a\u202eb") == r"a\u202eb"  # a right-to-left override reorders a line
+    assert printable("a\tb\nc", one_line=True) == r"a\x09b\x0ac"  # a name forges no line
 
 
 def test_list_shows_a_hostile_script_name_escaped(tmp_path: Path, env: dict[str, str]) -> None:
