@@ -104,10 +104,17 @@ def say(stream: TextIO, message: str) -> None:
 
 
 class PrintableFormatter(logging.Formatter):
-    """Log lines (``--debug``, warnings) name files and requests too: shown :func:`printable`."""
+    """Log lines (``--debug``, warnings) name files and requests too: shown :func:`printable`.
+
+    werkzeug's request lines are the exception: werkzeug escapes the request's text itself
+    and colours the line on a terminal, which escaping again would print as ``\\x1b[31m``.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
-        return printable(super().format(record))
+        text = super().format(record)
+        if record.name == "werkzeug" and record.exc_info is None:
+            return text
+        return printable(text)
 
 
 class _TextSink:

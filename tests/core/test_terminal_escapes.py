@@ -103,3 +103,19 @@ def test_a_bad_setting_quoting_a_file_is_shown_escaped(tmp_path: Path,
     shown = in_terminal([*SSS, "list", "--bin-dir", str(tmp_path / EVIL)], env=env)
     assert SHOWN in shown, shown
     assert raw_controls(shown) == [], shown
+
+
+def test_log_lines_are_escaped_but_werkzeugs_own_colours_are_kept() -> None:
+    """Our log lines quote requests and files; werkzeug escapes its request line itself and
+    colours it, so escaping it again would print ``\\x1b[31m`` as text."""
+    import logging
+
+    from sss_emulator.terminal import PrintableFormatter
+
+    formatter = PrintableFormatter("%(name)s: %(message)s")
+    ours = logging.LogRecord("sss_emulator.fidelity.record", logging.WARNING, __file__, 1,
+                             "cannot reach it for %s", ("G\x1b[2JET",), None)
+    assert formatter.format(ours) == r"sss_emulator.fidelity.record: cannot reach it for G\x1b[2JET"
+    request_line = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '"%s" %s',
+                                     ("\x1b[31mGET /\\x1b HTTP/1.1\x1b[0m", 400), None)
+    assert formatter.format(request_line) == 'werkzeug: "\x1b[31mGET /\\x1b HTTP/1.1\x1b[0m" 400'

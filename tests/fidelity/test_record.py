@@ -195,6 +195,31 @@ def test_a_hostile_call_is_shown_escaped_on_the_terminal(server: Server, tmp_pat
     assert raw_controls(shown) == [], shown
 
 
+@pytest.mark.parametrize("request_head", [
+    b"G\x1b[2JET / HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    b"GET /\x1b]0;pwned\x07 HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    b"POST /scripting\x00 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n",
+], ids=["method", "target", "scripting-target"])
+def test_a_request_http_client_will_not_send_is_answered_400(
+        recorder: tuple[ServerHandle, RecordingProxy], request_head: bytes) -> None:
+    """A hostile client's control characters in the method or target: 400 and one line, never
+    a 500 with a traceback on the user's terminal or a 502 blaming the server. (An ESC in a
+    header value is forwarded: http.client sends it, and the server decides.)"""
+    import socket
+
+    handle, proxy = recorder
+    parts = urllib.parse.urlsplit(handle.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(request_head + b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer
+    assert body.count(b"\n") == 1 and b"cannot be forwarded" in body, answer
+    assert proxy.recorded == []
+
+
 def test_a_big_curl_upload_is_forwarded_and_kept(
         recorder: tuple[ServerHandle, RecordingProxy], tmp_path: Path) -> None:
     """curl -F with a 3 MiB file (curl sends Expect: 100-continue) reaches the server whole,
