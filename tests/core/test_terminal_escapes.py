@@ -91,9 +91,12 @@ def test_watch_shows_a_changed_hostile_path_escaped(tmp_path: Path, env: dict[st
         terminal.wait_for(rb"run 1 done")
         (bin_dir / f"{EVIL}.sh").write_text("# a file a pull brought in\n")
         terminal.wait_for(rb"run 2 done")
+        (bin_dir / "x\nsss-emulate: run 9 done").write_text("# a name that forges a line\n")
+        terminal.wait_for(rb"run 3 done")
     finally:
         shown = terminal.interrupt()
     assert SHOWN in shown, shown
+    assert rb"run 3: changed bin/x\x0asss-emulate: run 9 done" in shown, shown
     assert raw_controls(shown) == [], shown
 
 
