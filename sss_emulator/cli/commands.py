@@ -234,9 +234,11 @@ def doctor_command(script: str, no_run: bool, format: str, **kwargs: Any) -> Non
         sys.exit(1 if failed else 0)
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     for check in checks:
-        click.echo(printable(f"[{marks[check.status]}] {check.title}: {check.detail}"))
+        # one line each: a file name with a newline must not forge a check
+        click.echo(printable(f"[{marks[check.status]}] {check.title}: {check.detail}",
+                             one_line=True))
         if check.evidence:
-            click.echo(printable(f"       seen: {check.evidence}"))
+            click.echo(printable(f"       seen: {check.evidence}", one_line=True))
     sys.exit(1 if failed else 0)
 
 

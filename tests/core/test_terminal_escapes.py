@@ -67,6 +67,19 @@ def test_doctor_shows_a_hostile_name_and_shebang_escaped(tmp_path: Path,
     assert raw_controls(shown) == [], shown
 
 
+def test_doctor_keeps_a_name_with_a_newline_on_one_line(tmp_path: Path,
+                                                        env: dict[str, str]) -> None:
+    """A script named 'x.sh\n[ok  ] permission: …' would forge a check that passed."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    name = "x.sh\n[ok  ] forged: all good"
+    (bin_dir / name).write_text("#!/bin/bash\necho hi\n")
+    (bin_dir / name).chmod(0o755)
+    shown = in_terminal([*SSS, "doctor", "--bin-dir", str(bin_dir), "--no-run", name], env=env)
+    assert not any(line.startswith(b"[ok  ] forged") for line in shown.splitlines()), shown
+    assert rb"x.sh\x0a[ok  ] forged: all good" in shown, shown
+
+
 def test_a_run_summary_names_shared_files_escaped(tmp_path: Path, env: dict[str, str]) -> None:
     """The script's own output is shown as it is; our summary line of its SHARED_DIR files
     is not."""
