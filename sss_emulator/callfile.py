@@ -98,13 +98,20 @@ def _read(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CallFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise CallFileError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8."
+                            ) from None
     if path.suffix == ".toml":
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise CallFileError(f"{path}: not valid TOML ({exc}); fix the file.") from None
+        except RecursionError:
+            raise CallFileError(f"{path}: nested too deeply to be a call file.") from None
     try:
         return yaml.safe_load(text)
+    except RecursionError:  # [[[[…]]]]: the parser recurses once per level
+        raise CallFileError(f"{path}: nested too deeply to be a call file.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

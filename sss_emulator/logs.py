@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import logging
 
-__all__ = ("Logger", "configure")
+__all__ = ("Logger", "configure", "printable_formatter")
 
 _FORMAT = "sss-emulate: %(name)s: %(message)s"
 #: The level :func:`configure` asked for before ``logging`` was loaded.
@@ -34,7 +34,30 @@ def _load() -> None:
     import logging
 
     if _pending:
-        logging.basicConfig(level=_pending.pop(), format=_FORMAT, stream=sys.stderr)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(printable_formatter())
+        logging.basicConfig(level=_pending.pop(), handlers=[handler])
+
+
+def printable_formatter(fmt: str = _FORMAT) -> logging.Formatter:
+    """A formatter whose lines show control characters as escapes: log lines (``--debug``,
+    warnings) name files and requests too (:func:`sss_emulator.escapes.printable`).
+
+    werkzeug's request lines are the exception: werkzeug escapes the request's text itself
+    and colours the line on a terminal, which escaping again would print as ``\\x1b[31m``.
+    """
+    import logging
+
+    from sss_emulator.escapes import printable
+
+    class _Printable(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            text: str = super().format(record)
+            if record.name == "werkzeug" and record.exc_info is None:
+                return text
+            return printable(text)
+
+    return _Printable(fmt)
 
 
 class Logger:

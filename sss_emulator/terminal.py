@@ -20,8 +20,10 @@ from sss_emulator.core.render import ResponseMeta, render_error_xml, render_json
 from sss_emulator.core.runner import StreamSink
 from sss_emulator.core.tokens import Identity
 from sss_emulator.errors import EmulatorError
+from sss_emulator.escapes import printable
 
-__all__ = ("live_sinks", "outcome_summary", "say", "write_outcome", "write_refusal")
+__all__ = ("live_sinks", "outcome_summary", "printable", "say", "write_outcome",
+           "write_refusal")
 
 
 #: Watch mode writes from two threads (the loop and the run): our lines and the script's live
@@ -67,7 +69,7 @@ def say(stream: TextIO, message: str) -> None:
     """
     with _LOCK:
         start = "\n" if _is_mid_line(stream) else ""
-        stream.write(f"{start}sss-emulate: {message}\n")
+        stream.write(f"{start}sss-emulate: {printable(message)}\n")
         stream.flush()
         _set_mid_line(stream, False)
 

@@ -19,6 +19,7 @@ from sss_emulator.callfile import (
 from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.core.roots import mark_kept, owned_dir
 from sss_emulator.errors import EmulatorError, ScriptTimeout
+from sss_emulator.terminal import printable
 
 from .parity import ParityError
 from .pytest_emulator import PytestEmulator
@@ -52,7 +53,10 @@ class CallFile(pytest.File):
         except CallFileError as exc:
             raise self.CollectError(str(exc)) from None
         for case in cases:
-            yield CallItem.from_parent(self, name=case.name, case=case)
+            # a recorded case is named for its call, which a client of `record` chose: the
+            # name pytest prints must not drive the terminal
+            yield CallItem.from_parent(self, name=printable(case.name, one_line=True),
+                                       case=case)
 
 
 class CallItem(pytest.Item):
@@ -157,7 +161,7 @@ class CallItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:
         value = excinfo.value
-        header = f"{self.path.name}::{self.name} ({self.case.call})"
+        header = f"{self.path.name}::{self.name} ({printable(self.case.call, one_line=True)})"
         if isinstance(value, CallCaseFailure):
             return "\n".join([f"{header}: the run did not match", *(f"  {p}" for p in
                                                                      value.args[0])])

@@ -34,6 +34,7 @@ from sss_emulator.core.scripts import resolve_script
 from sss_emulator.devtools.coverage import session_runner
 from sss_emulator.errors import ConfigError, EmulatorError, ScriptNotFound, ScriptTimeout
 from sss_emulator.invocation import Emulator
+from sss_emulator.terminal import printable
 
 from .inprocess import is_python_script, run_inprocess
 from .parity import ParityError, compare_outcomes
@@ -56,14 +57,14 @@ class RunLog:
         self.kept.clear()
 
     def add(self, outcome: RunOutcome, mode: str) -> None:
-        self.entries.append(f"[{mode}]\n{outcome.report()}")
+        self.entries.append(f"[{mode}]\n{outcome.report(printable)}")
         if outcome.kept:
             self.kept.append(outcome.workdir)
 
     def refused(self, request: CallRequest, error: EmulatorError, mode: str) -> None:
         self.entries.append(
-            f"[{mode}]\ncall:       {request.call}\nrefused:    "
-            f"{type(error).__name__} (HTTP {error.http_status}): {error.message}"
+            f"[{mode}]\ncall:       {printable(request.call)}\nrefused:    "
+            f"{type(error).__name__} (HTTP {error.http_status}): {printable(error.message)}"
         )
 
     def report(self) -> str:

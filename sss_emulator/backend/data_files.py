@@ -158,8 +158,12 @@ def _load_structured(path: Path, raw: bytes, *, is_json: bool) -> Any:
             json.loads(text)
         except json.JSONDecodeError as err:
             raise DataFileError(path, err.lineno, f"not valid JSON: {err.msg}") from err
+        except RecursionError:
+            raise DataFileError(path, None, "nested too deeply") from None
     try:
         return yaml.load(text, Loader=_LineLoader)
+    except RecursionError:  # [[[[…]]]]: the parser recurses once per level
+        raise DataFileError(path, None, "nested too deeply") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None

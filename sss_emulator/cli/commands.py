@@ -40,7 +40,7 @@ from sss_emulator.core.reaper import become_subreaper
 from sss_emulator.core.render import render_json
 from sss_emulator.errors import EXIT_NOT_RUN, BadRequestForm, EmulatorError
 from sss_emulator.invocation import RunInvocation
-from sss_emulator.terminal import say
+from sss_emulator.terminal import printable, say
 
 __all__ = ("EXIT_INTERRUPTED", "execute", "main", "run_cli")
 
@@ -71,10 +71,10 @@ class _DefaultRunGroup(click.Group):
                 sys.stdout.write(render_json(
                     code=None, call=None, stdout="", stderr="", argv=(), shared_dir=None,
                     shared_files=(), timed_out=False, duration_s=None, error=refusal) + "\n")
-            error.show()
+            _show(error)
             sys.exit(EXIT_NOT_RUN)  # never 2: that is a script's own (see errors.py)
         except click.ClickException as error:
-            error.show()
+            _show(error)
             sys.exit(error.exit_code)
         except click.Abort:
             click.echo("Aborted!", err=True)
@@ -86,6 +86,13 @@ class _DefaultRunGroup(click.Group):
                                                                       "--version"):
             args = ["run", *args]
         return super().parse_args(ctx, normalise_debug_wait(args))
+
+
+def _show(error: click.ClickException) -> None:
+    """click's own error line, with what it quotes (a file name, an option, a message of
+    ours) shown :func:`printable`."""
+    error.message = printable(error.message)  # type: ignore[misc]  # Final in click only
+    error.show()
 
 
 def _json_requested(argv: Sequence[str]) -> bool:
@@ -186,7 +193,7 @@ def list_command(format: str, **kwargs: Any) -> None:
         return
     for row in rows:
         flag = "" if row["executable"] else "  (not executable: chmod +x)"
-        click.echo(f"{row['call']:<40} {row['permission']}{flag}")
+        click.echo(printable(f"{row['call']:<40} {row['permission']}{flag}", one_line=True))
 
 
 @main.command("doctor", cls=ScriptCommand, context_settings=RUN_CONTEXT)
@@ -235,9 +242,11 @@ def doctor_command(script: str, script_args: tuple[str, ...], no_run: bool, form
         sys.exit(1 if failed else 0)
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     for check in checks:
-        click.echo(f"[{marks[check.status]}] {check.title}: {check.detail}")
+        # one line each: a file name with a newline must not forge a check
+        click.echo(printable(f"[{marks[check.status]}] {check.title}: {check.detail}",
+                             one_line=True))
         if check.evidence:
-            click.echo(f"       seen: {check.evidence}")
+            click.echo(printable(f"       seen: {check.evidence}", one_line=True))
     sys.exit(1 if failed else 0)
 
 
@@ -272,6 +281,6 @@ def run_cli(argv: Sequence[str]) -> int:
         exc.show()
         return EXIT_NOT_RUN
     except click.ClickException as exc:
-        exc.show()
+        _show(exc)
         return exc.exit_code
     return 0

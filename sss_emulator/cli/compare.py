@@ -19,6 +19,7 @@ import click
 from sss_emulator.cli.options import RUN_CONTEXT, collect_options, configure_logging, run_options
 from sss_emulator.cli.usage import ScriptCommand
 from sss_emulator.errors import EXIT_NOT_RUN
+from sss_emulator.terminal import printable
 
 __all__ = ("EXIT_DIFFERENT", "EXIT_EQUAL", "EXIT_UNUSABLE", "compare_command", "read_password",
            "report_width")
@@ -60,7 +61,7 @@ def _fail(fmt: str, message: str, kind: str = "UsageError") -> NoReturn:
 
         click.echo(json.dumps({"schema": REPORT_SCHEMA, "equal": None, "differences": [],
                                "error": {"type": kind, "message": message}}))
-    click.echo(f"sss-emulate compare: error: {message}", err=True)
+    click.echo(printable(f"sss-emulate compare: error: {message}"), err=True)
     sys.exit(EXIT_UNUSABLE)
 
 
@@ -71,8 +72,8 @@ def _confirm(yes: bool, call: str, url: str, user: str, fmt: str) -> None:
     if not _interactive():
         _fail(fmt, f"compare runs {call.split(' ', 1)[0]} on {url} for real (whatever it "
                    "writes there stays); add --yes to confirm, there is no terminal to ask.")
-    click.echo(f"sss-emulate compare: this runs `{call}` on {url} as {user} for real; whatever "
-               "the script writes there stays written.", err=True)
+    click.echo(printable(f"sss-emulate compare: this runs `{call}` on {url} as {user} for "
+                         "real; whatever the script writes there stays written."), err=True)
     if not click.confirm("Run it on the server?", default=False, err=True):
         _fail(fmt, "not confirmed; nothing ran.")
 
@@ -128,7 +129,7 @@ def compare_command(script: str, script_args: tuple[str, ...], password_file: st
 
         warning = cleartext_warning(plan.server_url)
         if warning is not None:  # before the question: the user may still say no
-            click.echo(f"sss-emulate compare: {warning}", err=True)
+            click.echo(printable(f"sss-emulate compare: {warning}"), err=True)
         _confirm(yes, plan.call, plan.server_url, str(username), fmt)
         password = read_password(password_file, str(username), plan.server_url)
         report = run_compare(plan, str(username), password)
@@ -147,5 +148,5 @@ def compare_command(script: str, script_args: tuple[str, ...], password_file: st
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        click.echo(report.to_text(report_width()))
+        click.echo(printable(report.to_text(report_width())))
     sys.exit(EXIT_EQUAL if report.equal else EXIT_DIFFERENT)

@@ -22,7 +22,14 @@ from sss_emulator.core.workspace import kept_workdir
 from sss_emulator.errors import EmulatorError, ScriptNotFound, SetupError
 from sss_emulator.invocation import Prepared, RunInvocation, prepare
 from sss_emulator.logs import configure as configure_logging
-from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
+from sss_emulator.terminal import (
+    live_sinks,
+    outcome_summary,
+    printable,
+    say,
+    write_outcome,
+    write_refusal,
+)
 
 __all__ = ("EXIT_INTERRUPTED", "STOP_SIGNALS", "Stopped", "configure_logging", "execute",
            "refusal_format", "stop_signals_interrupt")
@@ -173,7 +180,7 @@ def _execute(invocation: RunInvocation, out: BinaryIO, err: TextIO, debug: bool)
     from sss_emulator.devtools.snapshots import report_snapshot  # only with --snapshot
 
     if not report_snapshot(
-            prepared.snapshot, outcome, lambda line: print(line, file=err, flush=True)):
+            prepared.snapshot, outcome, lambda line: print(printable(line), file=err, flush=True)):
         return code or 1  # a differing snapshot fails an otherwise good run
     return code
 

@@ -15,6 +15,7 @@ import click
 
 from sss_emulator.cli.options import SettingValue, configure_logging
 from sss_emulator.config import SETTINGS
+from sss_emulator.terminal import printable
 
 if TYPE_CHECKING:
     from sss_emulator.fidelity.observed import Observed
@@ -102,8 +103,8 @@ def record_command(server_url: str, host: str, port: int, allowed_hosts: tuple[s
     except ValueError as error:
         raise click.UsageError(f"--server-url {server_url!r} is not an http(s) URL; give the "
                                "server's address, e.g. https://linkahead.example.org.") from error
-    proxy.on_record = lambda path, observed: click.echo(_recorded_line(path, observed),
-                                                        err=True)
+    proxy.on_record = lambda path, observed: click.echo(
+        printable(_recorded_line(path, observed), one_line=True), err=True)
     root = context_root_prefix(proxy.context_root)
 
     def ready(url: str) -> None:
@@ -111,14 +112,15 @@ def record_command(server_url: str, host: str, port: int, allowed_hosts: tuple[s
             f"Anyone who can reach it can use it to reach {proxy.upstream}; their logins "
             "cross to the proxy unencrypted, and their calls are recorded into your folder."))
         if exposed is not None:
-            click.echo(exposed, err=True)
+            click.echo(printable(exposed), err=True)
         clear = cleartext_warning(proxy.upstream, "the logins (passwords) and session tokens "
                                                   "the proxy forwards")
         if clear is not None:
-            click.echo(f"sss-emulate record: {clear}", err=True)
-        click.echo(f"Recording calls to {proxy.upstream} into {writer.out_dir}/", err=True)
-        click.echo(f"Point pylib or the browser at {url}{root}/ instead of the server "
-                   "(the same users and passwords).", err=True)
+            click.echo(printable(f"sss-emulate record: {clear}"), err=True)
+        click.echo(printable(f"Recording calls to {proxy.upstream} into {writer.out_dir}/"),
+                   err=True)
+        click.echo(printable(f"Point pylib or the browser at {url}{root}/ instead of the "
+                             "server (the same users and passwords)."), err=True)
         click.echo("Press Ctrl+C to stop.", err=True)
         sys.stderr.flush()
 
@@ -126,6 +128,6 @@ def record_command(server_url: str, host: str, port: int, allowed_hosts: tuple[s
                  stopping="calls in flight are cut off.", prog="sss-emulate record",
                  allowed_hosts=SETTINGS["allowed_hosts"].parse(list(allowed_hosts)))
     count = len(proxy.recorded)
-    click.echo(f"sss-emulate record: {count} call{'s' if count != 1 else ''} recorded in "
-               f"{writer.out_dir}.", err=True)
+    click.echo(printable(f"sss-emulate record: {count} call{'s' if count != 1 else ''} "
+                         f"recorded in {writer.out_dir}."), err=True)
     sys.exit(code)

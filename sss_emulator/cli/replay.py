@@ -17,6 +17,7 @@ import click
 
 from sss_emulator.cli.options import collect_options, configure_logging, setting_options
 from sss_emulator.errors import EXIT_NOT_RUN
+from sss_emulator.terminal import printable
 
 __all__ = ("REPLAY_SCHEMA", "replay_command")
 
@@ -28,7 +29,7 @@ def _fail(fmt: str, message: str, kind: str = "UsageError") -> NoReturn:
     if fmt == "json":
         click.echo(json.dumps({"schema": REPLAY_SCHEMA, "equal": None, "reports": [],
                                "error": {"type": kind, "message": message}}))
-    click.echo(f"sss-emulate replay: error: {message}", err=True)
+    click.echo(printable(f"sss-emulate replay: error: {message}"), err=True)
     sys.exit(EXIT_NOT_RUN)
 
 
@@ -90,7 +91,7 @@ def _replay_call(call_text: str, uploads: tuple[Path, ...], kwargs: dict[str, An
     except EmulatorError as error:
         _fail("text" if fmt == "xml" else fmt, error.message, type(error).__name__)
     for note in parsed.notes:
-        click.echo(f"sss-emulate: note: {note}", err=True)
+        click.echo(printable(f"sss-emulate: note: {note}"), err=True)
     options = collect_options({**kwargs, "format": fmt})
     sys.exit(execute(RunInvocation(parsed.call, args, options), debug=debug))
 
@@ -123,5 +124,5 @@ def _replay_file(call_file: Path, cases: tuple[str, ...], rules_file: str | None
                                "reports": [r.to_dict() for r in reports], "error": None},
                               ensure_ascii=False))
     else:
-        click.echo("\n\n".join(report.to_text(report_width()) for report in reports))
+        click.echo(printable("\n\n".join(report.to_text(report_width()) for report in reports)))
     sys.exit(0 if equal else 1)

@@ -22,6 +22,7 @@ from sss_emulator.cli.options import (
 from sss_emulator.config import Settings
 from sss_emulator.core.roots import private_dir, private_root, sweep_dead_runs
 from sss_emulator.errors import EmulatorError, SetupError
+from sss_emulator.terminal import printable
 from sss_emulator.wire import is_loopback
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:
             raise click.UsageError(error.message) from error
         raise click.ClickException(error.message) from error
     for note in settings.notes:
-        click.echo(f"sss-emulate: note: {note}", err=True)
+        click.echo(printable(f"sss-emulate: note: {note}"), err=True)
     listener = app.config.address_listener
     if listener is not None:
         same = listener.address.port == port and listener.address.bind_host in (host, "0.0.0.0")
@@ -183,7 +184,7 @@ def serve_command(tls: bool, quiet: bool, debug: bool, **kwargs: Any) -> None:
 
     def ready(url: str) -> None:
         for line in _banner(app, url, settings, tls_files, host):
-            click.echo(line, err=True)
+            click.echo(printable(line), err=True)
         sys.stderr.flush()
 
     allowed = settings.values.get("allowed_hosts") or ()

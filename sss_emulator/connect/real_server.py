@@ -10,7 +10,7 @@ from sss_emulator.core.outcome import RunOutcome
 from sss_emulator.errors import ConfigError
 from sss_emulator.wire import session_token_from_set_cookie
 
-__all__ = ("RealServerHook", "login_to_server")
+__all__ = ("RealServerHook", "login_to_server", "logout_from_server")
 
 
 def login_to_server(url: str, username: str, password: str, *,
@@ -67,4 +67,33 @@ class RealServerHook:
         return dataclasses.replace(outcome, notes=(*outcome.notes, note))
 
     def close(self) -> None:
-        """Nothing to stop: the real server is not ours."""
+        """Log the session out, as pylib's ``logout()`` does (``GET /logout`` with its cookie).
+
+        The script gets the session token on its command line, as the server passes it, and a
+        command line is visible to every local user (``ps``): logged out, a token read there
+        is worthless once the emulator is done, instead of for the server's session lifetime.
+        A logout that fails changes nothing for the run; the session then expires on the
+        server.
+        """
+        logout_from_server(self.url, self.token, cacert=self.cacert)
+
+
+def logout_from_server(url: str, token: str, *, cacert: str | None = None,
+                       timeout: float = 10) -> bool:
+    """End the session ``token`` of a real server; whether the server answered."""
+    import ssl
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from sss_emulator.wire import COOKIE_NAME
+
+    request = urllib.request.Request(
+        url.rstrip("/") + "/logout", method="GET",
+        headers={"Cookie": f"{COOKIE_NAME}={urllib.parse.quote(token, safe='')}"})
+    context = ssl.create_default_context(cafile=cacert) if url.startswith("https") else None
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context):
+            return True
+    except (urllib.error.URLError, OSError, ValueError):
+        return False

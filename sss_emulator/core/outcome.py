@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,11 +143,15 @@ class RunOutcome:
         state = "timed out" if self.timed_out else f"code={self.code}"
         return f"<RunOutcome {self.call!r} {state} {self.duration_s:.3f}s>"
 
-    def report(self) -> str:
-        """A readable account of the run, for failing tests and ``--keep``."""
+    def report(self, shown: Callable[[str], str] = str) -> str:
+        """A readable account of the run, for failing tests and ``--keep``.
+
+        ``shown`` is applied to the call and argv (text a call file chose), not to the
+        script's output (a terminal front end passes ``terminal.printable``).
+        """
         lines = [
-            f"call:       {self.call}",
-            f"argv:       {' '.join(self.argv)}",
+            f"call:       {shown(self.call)}",
+            f"argv:       {shown(' '.join(self.argv))}",
             f"code:       {'timed out' if self.timed_out else self.code}",
             f"user:       {self.identity.name} ({', '.join(self.identity.roles) or 'no roles'})",
             f"workdir:    {self.workdir}{'' if self.kept else ' (removed)'}",

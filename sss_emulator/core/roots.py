@@ -163,7 +163,33 @@ def private_dir(path: Path) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.is_symlink():
         raise SetupError(f"{path} is a symlink; remove it so runs cannot be redirected elsewhere.")
+    _check_chosen(path)
     return path
+
+
+def _check_chosen(path: Path) -> None:
+    """Refuse a root the user named (``--work-root /tmp/work``) that another user may change.
+
+    Its owner (or anyone who may write in it) can rename a run's folder away and put their own,
+    or a link, in its place while the run goes on: the run's ini with its token and the files
+    it shares would then be written where they choose. Unlike the default roots, a root of the
+    user's choosing is never chmodded: it is refused with what to do.
+    """
+    info = os.lstat(path)
+    problem = None
+    if not stat.S_ISDIR(info.st_mode):
+        problem = "is not a directory"
+    elif hasattr(os, "getuid") and info.st_uid != os.getuid():
+        problem = f"belongs to another user (uid {info.st_uid})"
+    elif info.st_mode & 0o002 or (info.st_mode & 0o020 and info.st_gid != os.getgid()):
+        # group-writable is fine for the user's own group (umask 002 with a group per user)
+        problem = f"may be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    if problem is not None:
+        raise SetupError(
+            f"{path} {problem}: whoever may write in it can swap your runs' folders (and the "
+            "tokens in them). Use a folder of your own that only you can write (chmod go-w), "
+            "or leave SSS_WORK_ROOT and SSS_SHARED_ROOT unset."
+        )
 
 
 #: Roots :func:`private_dir` made and checked: path -> what ``lstat`` said of it then.

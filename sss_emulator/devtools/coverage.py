@@ -192,4 +192,24 @@ def project_runner(inner: ProcessRunner,
     if not _can_hand_over(project):
         raise SetupError(_CANNOT)
     data_file = Path(project.config.data_file).absolute()
+    _check_data_file(data_file)
     return CoverageRunner(inner, merge_into=data_file, report=report)
+
+
+def _check_data_file(data_file: Path) -> None:
+    """Refuse, before the script runs, a data file that coverage cannot append to.
+
+    A ``.coverage`` that is not coverage data (a file of the user's, a folder) would make the
+    merge after the run fail; it is never replaced, so say what to do instead.
+    """
+    if not data_file.exists():
+        return
+    from coverage.data import CoverageData
+    from coverage.exceptions import CoverageException
+
+    try:
+        CoverageData(basename=str(data_file)).read()
+    except (CoverageException, OSError) as exc:
+        raise SetupError(f"--coverage appends to {data_file}, which is not coverage data "
+                         f"({exc}); move it away, or name another data file with "
+                         "COVERAGE_FILE.") from None

@@ -122,6 +122,12 @@ class RecordingProxy:
                     "/scripting":
                 return self._scripting(environ, start_response, target, headers)
             return self._forward(environ, start_response, method, target, headers)
+        except _Unforwardable as exc:  # a client's bytes http.client will not send: theirs
+            message = (f"sss-emulate record: this request cannot be forwarded ({exc}).\n"
+                       ).encode()
+            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
+                                               ("Content-Length", str(len(message)))])
+            return [message]
         except (OSError, http.client.HTTPException) as exc:
             logger.warning("cannot reach %s for %s %s: %s", self.upstream, method, target, exc)
             message = (f"sss-emulate record: cannot reach {self.upstream} ({exc}); is the server "
@@ -225,8 +231,8 @@ class RecordingProxy:
             headers.pop("Content-Length", None)
         connection = self._connection()
         try:
-            connection.request(method, target, body=body, headers=headers,
-                               encode_chunked=chunked)
+            _send(connection, method, target, body=body, headers=headers,
+                  encode_chunked=chunked)
             response = connection.getresponse()
         except BaseException:
             connection.close()
@@ -255,8 +261,8 @@ class RecordingProxy:
             headers["Content-Length"] = str(size)
             connection = self._connection()
             try:
-                connection.request("POST", target, body=_read_chunks(spool, size),
-                                   headers=headers)
+                _send(connection, "POST", target, body=_read_chunks(spool, size),
+                      headers=headers)
                 response = connection.getresponse()
                 answer = response.read()
                 out_headers = self._response_headers(response)
@@ -320,6 +326,19 @@ class RecordingProxy:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+class _Unforwardable(Exception):
+    """A request http.client refuses to send: a control character in its method, target or
+    a header (``G\\x1b[2JET``). The client's mistake, answered 400, not the server's (502)."""
+
+
+def _send(connection: http.client.HTTPConnection, method: str, target: str,
+          **request: Any) -> None:
+    try:
+        connection.request(method, target, **request)
+    except (ValueError, http.client.InvalidURL) as exc:  # checked before anything is sent
+        raise _Unforwardable(str(exc)) from None
 
 
 def _target(environ: dict[str, Any]) -> str:

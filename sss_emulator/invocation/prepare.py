@@ -182,7 +182,7 @@ def _log_in(url: str, username: str | None, cacert: Any) -> str:
         raise ConfigError("--server-url needs --username (or SSS_USERNAME) to log in with.")
     warning = cleartext_warning(url)
     if warning is not None:
-        print(f"sss-emulate: {warning}", file=sys.stderr, flush=True)
+        say(sys.stderr, warning)
     password = os.environ.get("SSS_PASSWORD")
     if password is None:
         if not sys.stdin.isatty():

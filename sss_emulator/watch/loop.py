@@ -43,7 +43,7 @@ from watchdog.observers.polling import PollingObserver
 
 from sss_emulator.errors import EmulatorError, SetupError
 from sss_emulator.invocation import Prepared, RunInvocation, prepare
-from sss_emulator.terminal import say
+from sss_emulator.terminal import printable, say
 from sss_emulator.watch.config import DEFAULT_DEBOUNCE_MS, WatchConfig
 from sss_emulator.watch.run import WatchedRun
 from sss_emulator.watch.targets import WatchTargets, targets_for
@@ -328,7 +328,8 @@ class _WatchLoop:
     def _reason(self, changes: list[str]) -> str:
         def show(path: str) -> str:
             rel = os.path.relpath(path, self.invocation.cwd)
-            return path if rel.startswith("..") else rel
+            # a file name is anyone's (a pull brings it in): it must not forge a line of ours
+            return printable(path if rel.startswith("..") else rel, one_line=True)
 
         # An editor's atomic save touches a temp file first: name the file that is still there.
         existing = [path for path in changes if os.path.exists(path)]

@@ -16,7 +16,14 @@ from sss_emulator.core.runner import RunCancelled
 from sss_emulator.devtools.snapshots import report_snapshot
 from sss_emulator.errors import EmulatorError
 from sss_emulator.invocation import Prepared
-from sss_emulator.terminal import live_sinks, outcome_summary, say, write_outcome, write_refusal
+from sss_emulator.terminal import (
+    live_sinks,
+    outcome_summary,
+    printable,
+    say,
+    write_outcome,
+    write_refusal,
+)
 
 __all__ = ("WatchedRun", "summary")
 
@@ -75,7 +82,7 @@ class WatchedRun:
         say(self.err, summary(self.number, outcome))
         if isinstance(self.prepared, Prepared) and self.prepared.snapshot is not None:
             report_snapshot(self.prepared.snapshot, outcome,
-                            lambda line: print(line, file=self.err, flush=True))
+                            lambda line: print(printable(line), file=self.err, flush=True))
 
     def _refused(self, error: EmulatorError, duration_s: float) -> None:
         identity = None if isinstance(self.prepared, EmulatorError) else self.prepared.identity

@@ -160,6 +160,50 @@ def test_a_private_root_another_user_prepared_is_refused(private_tmp: Path, tmp_
     assert list(victim.iterdir()) == [], "nothing was written through the planted link"
 
 
+@pytest.mark.parametrize("plant", ["world-writable", "other-owner"])
+@pytest.mark.parametrize("root", ["--work-root", "--shared-root"])
+def test_a_chosen_root_another_user_may_change_is_refused(tmp_path: Path, make_script: Any,
+                                                          plant: str, root: str) -> None:
+    """``--work-root /tmp/work`` that another local user made first (or anyone may write in):
+    they could rename a run's folder away and put a link in its place, so that the run's ini
+    (its token) and shared files land where they choose. Refused before anything is written,
+    and the folder keeps its mode (a root the user chose is never chmodded)."""
+    script = make_script("hello.sh", "#!/bin/sh\necho hi > \"$SHARED_DIR/x\"\necho hi\n")
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    planted.chmod(0o777)
+    if plant == "other-owner":
+        if os.getuid() != 0:
+            pytest.skip("only root can make a folder of another user here")
+        planted.chmod(0o755)
+        os.chown(planted, 4242, 4242)
+    roots = {"--work-root": tmp_path / "work", "--shared-root": tmp_path / "shared", root: planted}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "sss_emulator", "--bin-dir", str(script.parent),
+         "--work-root", str(roots["--work-root"]), "--shared-root", str(roots["--shared-root"]),
+         "hello.sh"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and result.stdout == "", result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and str(planted) in lines[0] and "other user" in lines[0], lines
+    assert list(planted.iterdir()) == []
+    assert stat.S_IMODE(planted.stat().st_mode) == (0o755 if plant == "other-owner" else 0o777)
+
+
+def test_a_chosen_root_of_our_own_group_is_used(tmp_path: Path, make_script: Any) -> None:
+    """umask 002 with a group per user makes folders 0775: the user's own group may write."""
+    script = make_script("hello.sh", "#!/bin/sh\necho hi\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    work.chmod(0o775)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "sss_emulator", "--bin-dir", str(script.parent),
+         "--work-root", str(work), "--shared-root", str(tmp_path / "shared"), "hello.sh"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == "hi\n", result
+
+
 def test_a_0755_private_base_of_our_own_is_closed_and_used(private_tmp: Path,
                                                            make_script: Any) -> None:
     private_tmp.mkdir(mode=0o755)

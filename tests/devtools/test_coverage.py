@@ -113,3 +113,34 @@ def test_via_server(sss_server):
     result = project.runpytest_subprocess("--cov=scripts", "--cov-report=term-missing")
     result.assert_outcomes(passed=1)
     assert EXPECTED.search(_report(result)), _report(result)
+
+
+@pytest.mark.parametrize("planted", ["notes", "folder"])
+def test_cli_coverage_refuses_a_data_file_that_is_not_coverage_data(tmp_path: Path,
+                                                                    planted: str) -> None:
+    """A `.coverage` of the user's own (notes, a folder) is never replaced, and the refusal is
+    one line that says what to do, before the script runs: not an "internal error"."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSS_", "COVERAGE_"))}
+    env.update(SSS_WORK_ROOT=str(tmp_path / "work"), SSS_SHARED_ROOT=str(tmp_path / "shared"))
+    script = tmp_path / "hello.py"
+    script.write_text(HELLO)
+    script.chmod(0o755)
+    data_file = tmp_path / ".coverage"
+    if planted == "notes":
+        data_file.write_text("my notes\n")
+    else:
+        data_file.mkdir()
+    result = subprocess.run([sys.executable, "-m", "sss_emulator", "hello.py", "-p0", "a",
+                             "--coverage", "--no-stand-in"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and result.stdout == "", result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "is not coverage data" in lines[0], lines
+    assert "internal error" not in lines[0] and "COVERAGE_FILE" in lines[0]
+    if planted == "notes":
+        assert data_file.read_text() == "my notes\n"
+    else:
+        assert list(data_file.iterdir()) == []

@@ -274,3 +274,29 @@ def test_a_password_from_a_pipe_is_taken(compare, server) -> None:
     finally:
         os.close(read)
     assert result.exit_code == 0, result.output
+
+
+def test_run_with_a_server_url_logs_its_session_out_when_done(
+        fidelity_env: dict[str, str], server: Server, samples: Path) -> None:
+    """The script gets the real server's session token on its command line, where every local
+    user can read it (ps): once the run is over the session is logged out, so a token read
+    there no longer works on the server."""
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    done = subprocess.run(
+        [sys.executable, "-m", "sss_emulator", "run", "--server-url", server.url,
+         "--username", "admin", "--bin-dir", str(samples), "minimal.bash", "-p0", "x"],
+        env={**fidelity_env, "SSS_PASSWORD": PASSWORD}, capture_output=True, text=True,
+        timeout=120, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 0, done.stderr
+    token = re.search(r"--auth-token=(\S+)", done.stdout)
+    assert token is not None, done.stdout
+    request = urllib.request.Request(
+        server.url + "/scripting", data=b"call=greet.sh&-p0=leaked", method="POST",
+        headers={"Cookie": "SessionToken=" + urllib.parse.quote(token.group(1), safe="")})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60).close()
+    assert refused.value.code == 401

@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from fidelity_helpers import ALICE_PASSWORD, PASSWORD, Server
 from linkahead.exceptions import HTTPForbiddenError
 from linkahead.utils.server_side_scripting import run_server_side_script
+from terminal_support import Terminal, raw_controls
 
 from sss_emulator.callfile import load_call_file
 from sss_emulator.cli.commands import main
@@ -174,6 +175,51 @@ def test_the_command_prints_where_to_point_clients(site: Path, server: Server, t
         _, err = process.communicate(timeout=20)
     assert "1 call recorded" in err
     assert [p.name for p in (tmp_path / "out").glob("*.yaml")] == ["sss_0001_greet.sh.yaml"]
+
+
+def test_a_hostile_call_is_shown_escaped_on_the_terminal(server: Server, tmp_path: Path
+                                                         ) -> None:
+    """Whoever can reach the proxy chooses the call it prints: a control character in an
+    argument (a C1 CSI, legal in XML where ESC is not) is shown as text on the user's
+    terminal, never acted on."""
+    terminal = Terminal([sys.executable, "-m", "sss_emulator", "record", "--server-url",
+                         server.url, "--port", "0", "--out", str(tmp_path / "out"), "--quiet"])
+    try:
+        banner = terminal.wait_for(rb"at (http://\S+?)/? instead")
+        proxy_url = re.search(rb"at (http://\S+?)/? instead", banner)
+        assert proxy_url is not None
+        _pylib(proxy_url.group(1).decode())
+        run_server_side_script("minimal.bash", "evil\x9b2J\u202e")
+        terminal.wait_for(rb"sss_0001_minimal.bash.yaml")
+    finally:
+        shown = terminal.interrupt()
+    assert rb"evil\x9b2J\u202e" in shown, shown
+    assert raw_controls(shown) == [], shown
+
+
+@pytest.mark.parametrize("request_head", [
+    b"G\x1b[2JET / HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    b"GET /\x1b]0;pwned\x07 HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+    b"POST /scripting\x00 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n",
+], ids=["method", "target", "scripting-target"])
+def test_a_request_http_client_will_not_send_is_answered_400(
+        recorder: tuple[ServerHandle, RecordingProxy], request_head: bytes) -> None:
+    """A hostile client's control characters in the method or target: 400 and one line, never
+    a 500 with a traceback on the user's terminal or a 502 blaming the server. (An ESC in a
+    header value is forwarded: http.client sends it, and the server decides.)"""
+    import socket
+
+    handle, proxy = recorder
+    parts = urllib.parse.urlsplit(handle.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(request_head + b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer
+    assert body.count(b"\n") == 1 and b"cannot be forwarded" in body, answer
+    assert proxy.recorded == []
 
 
 def test_a_big_curl_upload_is_forwarded_and_kept(

@@ -147,3 +147,27 @@ def test_bad_settings_in_a_case_fail_that_case_only(pytester: pytest.Pytester,
     result.stdout.fnmatch_lines(
         ["*sss_cases.yaml case 'bad mode' mode=: mode 'fork' is not one of*"])
     result.stdout.fnmatch_lines(["*the call was refused (expected it to run): ScriptNotFound*"])
+
+
+def test_a_hostile_case_name_is_shown_escaped_on_the_terminal(pytester: pytest.Pytester,
+                                                              repo: Path) -> None:
+    """A recorded case is named for its call, which a client of `record` chose (a C1 CSI and a
+    right-to-left override survive the server's XML): pytest shows the name, and the call in
+    a failure's header, as text on the user's terminal, on one line."""
+    import os
+    import sys
+
+    from terminal_support import in_terminal, raw_controls
+
+    pytester.makefile(".yaml", sss_hostile=(
+        'bin_dirs: [bin]\ntests:\n  - name: "evil\\u009b2J\\u202e\\e]0;pwned\\a\\nPASSED"\n'
+        '    call: minimal.bash\n    positionals: ["\\u009b"]\n    expect: {code: 1}\n'))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
+    shown = in_terminal([sys.executable, "-m", "pytest", "-v", "--color=no", "-p", "no:randomly",
+                         "-p", "no:cacheprovider", "sss_hostile.yaml"], cwd=pytester.path,
+                        env=env)
+    assert rb"sss_hostile.yaml::evil\x9b2J\u202e\x1b]0;pwned\x07\x0aPASSED FAILED" in shown, shown
+    assert rb"sss_hostile.yaml::evil\x9b2J\u202e\x1b]0;pwned\x07\x0aPASSED (minimal.bash)" in shown
+    assert rb"call:       minimal.bash \x9b" in shown, shown  # the run log; stdout stays raw
+    shown = shown.replace("minimal.bash \u009b\r\n----- stderr".encode(), b"")
+    assert raw_controls(shown) == [], shown

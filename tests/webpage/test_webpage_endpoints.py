@@ -184,6 +184,40 @@ def test_broken_config_falls_back_to_the_generic_form(client: Client, server_app
     assert 'data-mode="generic"' in html
 
 
+@pytest.mark.parametrize("content", ["deep", "huge"])
+def test_a_hostile_config_leaves_the_pages_working(server_app: ServerApp, content: str) -> None:
+    """A form.json in a cloned script repository, nested 100000 deep or of 64 MiB: the index
+    and the script's page still answer (over real HTTP), the script with the generic form and
+    a notice naming the file, instead of a 500 for every visitor of the index."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    from sss_emulator.httpd import running_server
+
+    extra = server_app.emulator.bin_dirs[1]
+    config = extra / "fails.bash.form.json"
+    if content == "deep":
+        config.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        with config.open("w") as file:
+            file.write('{"fields": [{"type": "text", "name": "a"}], "description": "')
+            file.write("x" * (64 * 1024 * 1024))
+            file.write('"}')
+    with running_server(server_app) as handle:
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        login = urllib.parse.urlencode({"username": "admin", "password": ADMIN_PASSWORD})
+        opener.open(handle.url + "/login", data=login.encode(), timeout=60).close()
+        with opener.open(handle.url + "/", timeout=60) as index:
+            assert index.status == 200 and b"fails.bash" in index.read()
+        with opener.open(handle.url + "/sss/scripts/fails.bash", timeout=60) as page:
+            html = page.read().decode()
+    assert "The form config cannot be used" in html and str(config) in html
+    assert ("nested too deeply" if content == "deep" else "larger than 1024 KiB") in html
+    assert 'data-mode="generic"' in html
+
+
 def test_webui_style_submission_runs_handle_csv(client: Client) -> None:
     """form.json in -p0 plus the CSV as a part named csvfile: the script finds both."""
     form = json.dumps({"myparameter": "first try", "csvfile": "table.csv"}).encode()

@@ -34,6 +34,9 @@ FIELD_TYPES = ("text", "integer", "double", "date", "checkbox", "select", "file"
 
 #: The suffix of a form config beside its script (``handle_csv.py.form.json``).
 CONFIG_SUFFIX = ".form.json"
+#: The largest form config read: a form of a few dozen fields is a few KiB, and every page
+#: listing the scripts reads each config, so a huge file must not stall it.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 _INPUT_TYPES = {"text": "text", "integer": "number", "double": "number", "date": "date",
                 "checkbox": "checkbox", "file": "file"}
@@ -84,7 +87,12 @@ def load_form_config(script_path: Path, call: str) -> FormConfig | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise FormConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB, which no "
+                                  "form needs; shorten it.")
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise FormConfigError(f"{path}: cannot be read ({exc}); check its permissions.") from exc
     except json.JSONDecodeError as exc:
@@ -92,6 +100,8 @@ def load_form_config(script_path: Path, call: str) -> FormConfig | None:
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "fix the syntax."
         ) from exc
+    except RecursionError:  # [[[[…]]]]: json recurses once per level
+        raise FormConfigError(f"{path}: nested too deeply to be a form config; fix it.") from None
     return parse_form_config(data, call, source=path)
 
 
