@@ -42,7 +42,7 @@ def test_replay_of_a_hostile_call_file_is_one_line(tmp_path: Path, env: dict[str
     path.write_bytes(content)
     result = _sss("replay", str(path), cwd=tmp_path, env=env)
     lines = result.stderr.splitlines()
-    assert result.returncode == 2 and len(lines) == 1, result
+    assert result.returncode == 125 and len(lines) == 1, result
     assert str(path) in lines[0] and said in lines[0] and "internal error" not in lines[0]
 
 
