@@ -387,3 +387,36 @@ def test_login_rules_are_compares(tmp_path: Path, run_pull: Callable[..., Any]) 
                                "plain http"), done.stderr
     assert "Cannot reach" in _error_line(done.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pw", "shared-pw"]
+
+
+def test_an_entity_the_user_may_not_read_is_one_line_and_nothing_written(
+        tmp_path: Path) -> None:
+    """alice may read the samples but not Bob, whom one of them references: the pull stops
+    with one line naming the entity, and writes nothing."""
+    served = tmp_path / "served"
+    served.mkdir()
+    server = _serve(served, DATA / "model.yml", DATA / "records.yml")
+    try:
+        url = _banner_url(server)
+        _pylib(url)
+        bob = linkahead.Query("FIND Person WITH name=Bob").execute(unique=True)
+        bob.retrieve_acl()
+        bob.acl.deny(username="alice", realm="PAM", permission="RETRIEVE:ENTITY",
+                     priority=True)
+        bob.update_acl()
+        work = tmp_path / "work"
+        work.mkdir()
+        (work / "pw").write_text("alice-pw")
+        (work / "pw").chmod(0o600)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "sss_emulator", "pull", "--server-url", url, "--user",
+             "alice", "--password-file", "pw", "FIND Sample", "--depth", "2", "-o",
+             "seed.xml"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        _stop(server)
+    assert done.returncode == 125
+    line = _error_line(done.stderr)
+    assert line.startswith(f"entity {bob.id} is referenced by what was pulled, but the server "
+                           "refused it"), line
+    assert sorted(p.name for p in work.iterdir()) == ["pw"]
