@@ -52,10 +52,14 @@ def printable_formatter(fmt: str = _FORMAT) -> logging.Formatter:
 
     class _Printable(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
-            text: str = super().format(record)
             if record.name == "werkzeug" and record.exc_info is None:
+                text: str = super().format(record)
                 return text
-            return printable(text)
+            # the message on one line (a newline in a request's path must not forge a line of
+            # ours); a traceback keeps its lines, each shown printable
+            shown = logging.makeLogRecord(record.__dict__)
+            shown.msg, shown.args = printable(record.getMessage(), one_line=True), None
+            return printable(super().format(shown))
 
     return _Printable(fmt)
 

@@ -135,3 +135,33 @@ def test_log_lines_are_escaped_but_werkzeugs_own_colours_are_kept() -> None:
     request_line = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '"%s" %s',
                                      ("\x1b[31mGET /\\x1b HTTP/1.1\x1b[0m", 400), None)
     assert formatter.format(request_line) == 'werkzeug: "\x1b[31mGET /\\x1b HTTP/1.1\x1b[0m" 400'
+
+
+def test_a_newline_in_a_request_path_forges_no_line_of_ours(tmp_path: Path,
+                                                           env: dict[str, str]) -> None:
+    """serve logs a refused cross-site request with its path; a path holding %0A must stay on
+    that one line, not print a second line that looks like one of ours."""
+    import http.client
+    import re
+    import subprocess
+
+    (tmp_path / "bin").mkdir()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "sss_emulator", "serve", "--port", "0", "--quiet",
+         "--bin-dir", str(tmp_path / "bin")], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert serve.stderr is not None
+        banner = serve.stderr.readline()
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", banner).group(1))  # type: ignore[union-attr]
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("POST", "/x%0Asss-emulate:%20sss_emulator.serve.app:%20FORGED",
+                           headers={"Sec-Fetch-Site": "cross-site"})
+        assert connection.getresponse().status == 403
+        connection.close()
+    finally:
+        serve.terminate()
+        _, rest = serve.communicate(timeout=30)
+    forged = [line for line in rest.splitlines() if line.startswith("sss-emulate: sss_emulator"
+                                                                    ".serve.app: FORGED")]
+    assert forged == [], rest
+    assert "FORGED" in rest  # the refusal was logged, on one line
