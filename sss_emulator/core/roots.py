@@ -181,15 +181,41 @@ def _check_chosen(path: Path) -> None:
         problem = "is not a directory"
     elif hasattr(os, "getuid") and info.st_uid != os.getuid():
         problem = f"belongs to another user (uid {info.st_uid})"
-    elif info.st_mode & 0o002 or (info.st_mode & 0o020 and info.st_gid != os.getgid()):
+    elif _others_may_write(info):
         # group-writable is fine for the user's own group (umask 002 with a group per user)
         problem = f"may be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    else:
+        problem = _parent_problem(path)
     if problem is not None:
         raise SetupError(
             f"{path} {problem}: whoever may write in it can swap your runs' folders (and the "
             "tokens in them). Use a folder of your own that only you can write (chmod go-w), "
             "or leave SSS_WORK_ROOT and SSS_SHARED_ROOT unset."
         )
+
+
+def _others_may_write(info: os.stat_result) -> bool:
+    return bool(info.st_mode & 0o002 or (info.st_mode & 0o020 and info.st_gid != os.getgid()))
+
+
+def _parent_problem(path: Path) -> str | None:
+    """Why a folder above a chosen root lets another user swap the root itself, or None.
+
+    Whoever may write in a parent can rename the root away and put their own folder there, as
+    ssh's StrictModes reasons for ``~/.ssh``; a sticky folder (``/tmp``) lets nobody rename
+    what is not theirs, and root's folders are root's.
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for parent in path.resolve().parents:
+        info = os.stat(parent)
+        if info.st_mode & stat.S_ISVTX:
+            continue
+        if uid is not None and info.st_uid not in (0, uid):
+            return f"lies in {parent}, which belongs to another user (uid {info.st_uid})"
+        if _others_may_write(info):
+            return (f"lies in {parent}, which other users may write in (mode "
+                    f"{stat.S_IMODE(info.st_mode):o})")
+    return None
 
 
 #: Roots :func:`private_dir` made and checked: path -> what ``lstat`` said of it then.

@@ -190,6 +190,31 @@ def test_a_chosen_root_another_user_may_change_is_refused(tmp_path: Path, make_s
     assert stat.S_IMODE(planted.stat().st_mode) == (0o755 if plant == "other-owner" else 0o777)
 
 
+@pytest.mark.parametrize("sticky", [False, True])
+def test_a_chosen_root_below_a_folder_others_may_write_is_refused(
+        tmp_path: Path, make_script: Any, sticky: bool) -> None:
+    """A private root in a folder anyone may write (not sticky): they can rename the root away
+    and put their own in its place. Below a sticky folder, as /tmp is, nobody can."""
+    script = make_script("hello.sh", "#!/bin/sh\necho hi\n")
+    shared_parent = tmp_path / "open"
+    shared_parent.mkdir()
+    shared_parent.chmod(0o1777 if sticky else 0o777)
+    root = shared_parent / "mine"
+    root.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "sss_emulator", "--bin-dir", str(script.parent),
+         "--work-root", str(root), "--shared-root", str(tmp_path / "shared"), "hello.sh"],
+        env=env, capture_output=True, text=True, timeout=120)
+    if sticky:
+        assert result.returncode == 0 and result.stdout == "hi\n", result
+        return
+    assert result.returncode == 125 and result.stdout == "", result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and f"lies in {shared_parent}, which other users may write" in (
+        lines[0]), lines
+
+
 def test_a_chosen_root_of_our_own_group_is_used(tmp_path: Path, make_script: Any) -> None:
     """umask 002 with a group per user makes folders 0775: the user's own group may write."""
     script = make_script("hello.sh", "#!/bin/sh\necho hi\n")
