@@ -24,6 +24,7 @@ from sss_emulator.config import Settings
 from sss_emulator.core.call import CallRequest, request_from_form
 from sss_emulator.core.hooks import ProcessRunner
 from sss_emulator.core.permissions import permission_for
+from sss_emulator.core.printed_tokens import TOKEN, redact_printed_tokens
 from sss_emulator.core.roots import owned_scratch
 from sss_emulator.core.runner import ProcessResult
 from sss_emulator.core.scripts import call_for_path, resolve_script
@@ -181,6 +182,8 @@ def _trial(path: Path, settings: Settings, request: CallRequest,
     for value, placeholder in ((runner.seen_cwd, "<HOME>"), (runner.seen_first, "<FIRST>")):
         if value:
             said = said.replace(value, placeholder)
+    # the token printed in another form (JSON-escaped, quoted, as a list) is named too
+    said = redact_printed_tokens(said).replace(TOKEN, "<FIRST>")
     return Trial(result, said)
 
 
@@ -253,14 +256,17 @@ def _judge_by_control(path: Path, settings: Settings, request: CallRequest, tria
         return Check("auth_token", title, "warn",
                      f"cannot tell: it exited {trial.result.returncode} with --auth-token=… "
                      f"first; {find_out}", evidence)
-    same = (control.result.returncode == trial.result.returncode
-            and control.said == trial.said)
-    if same and "<FIRST>" in trial.said:
+    same_exit = control.result.returncode == trial.result.returncode
+    control_stderr = control.result.stderr.decode(errors="replace").lower()
+    control_named = "<FIRST>" in control.said or "--sss-doctor-no-such-option" in control_stderr
+    trial_named = "<FIRST>" in trial.said or "--auth-token" in trial.said.lower()
+    if same_exit and trial_named and control_named:
+        # named both and exited alike: what else differs (a time, a path) says nothing
         return Check("auth_token", title, "fail",
-                     "it answers --auth-token=… exactly as an option it cannot know (it names "
-                     "it and exits alike), so it rejects it; the server always passes it first "
+                     "it answers --auth-token=… as an option it cannot know (it names it and "
+                     "exits alike), so it rejects it; the server always passes it first "
                      "— handle it in the script's argument parsing", evidence)
-    if same:
+    if same_exit and control.said == trial.said:
         crash = _EXCEPTION.search(trial.result.stderr.decode(errors="replace"))
         what = f"crashed with {crash.group(1)}" if crash else (
             f"exited {trial.result.returncode}")
@@ -268,10 +274,7 @@ def _judge_by_control(path: Path, settings: Settings, request: CallRequest, tria
                      f"cannot tell: it {what} both with --auth-token=… and with an option it "
                      "cannot know, so it stopped before reading its options (a required "
                      f"argument, or work it does first); {find_out}", evidence)
-    control_stderr = control.result.stderr.decode(errors="replace").lower()
-    if control.result.returncode != 0 and (
-            "<FIRST>" in control.said
-            or "--sss-doctor-no-such-option" in control_stderr):
+    if control.result.returncode != 0 and control_named and not trial_named:
         return Check("auth_token", title, "ok",
                      "it refused an unknown option in its place but not --auth-token=…, so its "
                      "parser reads it (it then stopped for another reason, see below)", evidence)

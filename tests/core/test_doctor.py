@@ -154,6 +154,14 @@ AUTH_SCRIPTS = {
                                  "pathlib.Path('work.txt').write_text('done')\n"
                                  "p = argparse.ArgumentParser()\np.add_argument('--auth-token')\n"
                                  "p.parse_args()\n",
+    # refusals whose words differ between two runs (a time) or that print the token in
+    # another form (JSON): named and exited alike is a refusal all the same
+    "bash rejects with a time": "#!/bin/bash\nfor a in \"$@\"; do case \"$a\" in --name=*) ;; "
+                                "*) echo \"[$(date +%T.%N)] bad argument: $a\" >&2; exit 3;; "
+                                "esac; done\n",
+    "rejects as JSON": PY + "import json, sys\nfor a in sys.argv[1:]:\n"
+                       "    print(json.dumps({'unknown argument': a}), file=sys.stderr)\n"
+                       "    sys.exit(2)\n",
 }
 #: (script, its arguments) -> the auth_token check's status: ok only for what was seen working.
 AUTH_EXPECTED = [
@@ -167,6 +175,7 @@ AUTH_EXPECTED = [
     ("bash case rejects", (), "fail"),
     ("connects first", (), "warn"),
     ("works first, rejects", (), "fail"), ("works first, accepts", (), "ok"),
+    ("bash rejects with a time", (), "fail"), ("rejects as JSON", (), "fail"),
 ]
 
 
