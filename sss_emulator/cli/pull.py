@@ -122,11 +122,22 @@ def pull_command(queries: tuple[str, ...], server_url: str, username: str,
     from sss_emulator.connect.credentials import cleartext_warning
     from sss_emulator.errors import EmulatorError
     from sss_emulator.fidelity.client import ScriptingClient
-    from sss_emulator.fidelity.pull import PullOptions, SeedWriter, ServerSource, pull
+    from sss_emulator.fidelity.pull import (
+        PullError,
+        PullOptions,
+        SeedWriter,
+        ServerSource,
+        check_queries,
+        pull,
+    )
 
     for text in queries:
         if not text.strip():
             _fail("an empty QUERY; give queries such as \"FIND Sample\".")
+    try:
+        check_queries(queries)
+    except PullError as error:
+        _fail(f"{error.message} Nothing was written.")
     options = PullOptions(queries=queries, depth=depth, files=with_files,
                           max_file_bytes=max_file_size, max_total_file_bytes=max_files_total,
                           redact=redact, page_size=page_size)

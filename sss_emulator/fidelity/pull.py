@@ -38,6 +38,7 @@ __all__ = (
     "Redactor",
     "SeedWriter",
     "ServerSource",
+    "check_queries",
     "files_folder",
     "pull",
 )
@@ -359,9 +360,9 @@ class SeedWriter:
         self._file.close()
         self.check()  # nothing appeared under the names meanwhile
         old_files = self._files_final
+        if old_files.exists() and (self._files_made or self.force):
+            shutil.rmtree(old_files)  # made by an earlier pull: check() saw the marker
         if self._files_made:
-            if old_files.exists():
-                shutil.rmtree(old_files)  # made by an earlier pull: check() saw the marker
             os.rename(self._files_part, old_files)
         if self.force:
             os.replace(self._part, self.output)
@@ -412,6 +413,8 @@ class _Pull:
         self.redactor = Redactor(options.redact)
         self.summary = PullSummary()
         self.seen: set[int] = set()
+        #: ids what was written uses as a property or a parent: the seed loads only with them
+        self.structure: set[int] = set()
 
     def run(self) -> PullSummary:
         datatypes: dict[str, str] = {}
@@ -435,6 +438,7 @@ class _Pull:
             current, pending = sorted(pending), set()
             known = self.seen | set(current) if last else None
             self._follow(current, level, refs=None if last else pending, known=known)
+        self._complete_structure()
         self.summary.redacted_values = self.redactor.replaced
         return self.summary
 
@@ -449,6 +453,24 @@ class _Pull:
             if not page:
                 break
 
+    def _complete_structure(self) -> None:
+        """Fetch the Properties and parents that what was written uses but the model queries
+        did not return (the user may not see them there): without them the seed does not
+        load. One the server refuses ends the pull."""
+        while missing := sorted(self.structure - self.seen):
+            for offset in range(0, len(missing), self.options.batch_size):
+                for elem in self.source.retrieve(missing[offset:offset + self.options.batch_size]):
+                    errors = [c for c in elem if c.tag == "Error"]
+                    if errors:
+                        raise PullError(
+                            f"entity {elem.get('id')} is a property or parent of what was "
+                            "pulled, but the server refused it: "
+                            f"{errors[0].get('description') or 'an error'}; pull as a user "
+                            "who may read the whole data model.")
+                    self._write(elem, refs=None, known=None)
+                    self.summary.model += 1
+            self.structure -= set(missing)  # whatever the server did not return stays out
+
     def _follow(self, ids: list[int], level: int, refs: set[int] | None,
                 known: set[int] | None) -> None:
         size = self.options.batch_size
@@ -458,10 +480,11 @@ class _Pull:
             for elem in found:
                 errors = [c for c in elem if c.tag == "Error"]
                 if errors:
+                    smaller = f", or with --depth {level - 1}" if level > 1 else ""
                     raise PullError(
                         f"entity {elem.get('id')} is referenced by what was pulled, but the "
                         f"server refused it: {errors[0].get('description') or 'an error'}; "
-                        "pull as a user who may read it, or with a smaller --depth.")
+                        f"pull as a user who may read it{smaller}.")
                 self._write(elem, refs=refs, known=known)
             self.progress(f"references, hop {level}: {min(offset + size, len(ids))}/{len(ids)}")
 
@@ -475,6 +498,10 @@ class _Pull:
         self.seen.add(entity_id)
         _clean(elem)
         self.redactor.apply(elem)
+        for used in (*elem.iter("Property"), *elem.iter("Parent")):
+            target = _as_id(used.get("id"))
+            if used is not elem and target is not None and target not in self.seen:
+                self.structure.add(target)
         for prop in elem.iter("Property"):
             for holder in _reference_values(prop):
                 target = _as_id(holder.text)
@@ -514,6 +541,20 @@ class _Pull:
             return
         self.summary.file_bytes += self.writer.contents(path, chunks)
         self.summary.files += 1
+
+
+def check_queries(queries: Iterable[str]) -> None:
+    """Refuse, before anything is asked, what pull cannot turn into a seed: a query that is
+    not ``FIND`` (``SELECT`` leaves properties out, ``COUNT`` returns no entities) and ``FIND
+    ANY VERSION OF`` (old versions share their entity's id; a seed holds one entity per id)."""
+    for text in queries:
+        words = text.split()
+        if not words or words[0].upper() != "FIND":
+            raise PullError(f"{text!r}: pull takes FIND queries (SELECT and COUNT return no "
+                            "whole entities); write it as FIND ….")
+        if [w.upper() for w in words[1:3]] == ["ANY", "VERSION"]:
+            raise PullError(f"{text!r}: a seed holds the current version of each entity; "
+                            "leave out ANY VERSION OF.")
 
 
 def pull(source: EntitySource, writer: SeedWriter, options: PullOptions,

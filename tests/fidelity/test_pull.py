@@ -272,6 +272,18 @@ def test_force_never_replaces_a_files_folder_pull_did_not_make(
     assert done.returncode == 0, done.stderr
 
 
+def test_force_without_files_leaves_no_stale_contents(tmp_path: Path,
+                                                      run_pull: Callable[..., Any]) -> None:
+    """A seed pulled again with --force and without --files (or under the caps) must not be
+    served the old contents an earlier pull left in seed.files/."""
+    done = run_pull("FIND Sample", "--depth", "2", "--files", "-o", "seed.xml")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "seed.files" / FILES_MARKER).is_file()
+    done = run_pull("FIND Sample", "--depth", "2", "-o", "seed.xml", "--force")
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "seed.files").exists()
+
+
 @pytest.mark.parametrize("cap", ["--max-file-size", "--max-files-total"])
 def test_file_size_caps_keep_metadata_only(tmp_path: Path, run_pull: Callable[..., Any],
                                            cap: str) -> None:
@@ -290,6 +302,9 @@ def test_file_size_caps_keep_metadata_only(tmp_path: Path, run_pull: Callable[..
     (("FIND Sample", "-o", "seed.yml"), "a seed is server XML; name it *.xml"),
     (("FIND Sample", "-o", "nope/seed.xml"), "is not a folder; create it"),
     (("FIND Sample", "--max-file-size", "ten"), "'ten' is not a size"),
+    (("SELECT name FROM Sample",), "pull takes FIND queries"),
+    (("COUNT RECORD Sample",), "pull takes FIND queries"),
+    (("FIND ANY VERSION OF RECORD S1",), "leave out ANY VERSION OF"),
 ])
 def test_bad_input_is_one_line_and_nothing_written(
         tmp_path: Path, run_pull: Callable[..., Any], args: tuple[str, ...],
@@ -419,4 +434,35 @@ def test_an_entity_the_user_may_not_read_is_one_line_and_nothing_written(
     line = _error_line(done.stderr)
     assert line.startswith(f"entity {bob.id} is referenced by what was pulled, but the server "
                            "refused it"), line
+    assert sorted(p.name for p in work.iterdir()) == ["pw"]
+
+
+def test_a_model_property_the_user_may_not_read_is_one_line_and_nothing_written(
+        tmp_path: Path) -> None:
+    """FIND PROPERTY leaves out a Property alice may not read, yet the Person RecordType and
+    the records use it: the seed would not load, so the pull says so and writes nothing."""
+    served = tmp_path / "served"
+    served.mkdir()
+    server = _serve(served, DATA / "model.yml", DATA / "records.yml")
+    try:
+        url = _banner_url(server)
+        _pylib(url)
+        email = linkahead.Query("FIND PROPERTY email").execute(unique=True)
+        email.retrieve_acl()
+        email.acl.deny(username="alice", realm="PAM", permission="RETRIEVE:*", priority=True)
+        email.update_acl()
+        work = tmp_path / "work"
+        work.mkdir()
+        (work / "pw").write_text("alice-pw")
+        (work / "pw").chmod(0o600)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "sss_emulator", "pull", "--server-url", url, "--user",
+             "alice", "--password-file", "pw", "FIND RECORD Person", "-o", "seed.xml"],
+            cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        _stop(server)
+    assert done.returncode == 125, done.stderr
+    assert _error_line(done.stderr).startswith(
+        f"entity {email.id} is a property or parent of what was pulled, but the server refused")
     assert sorted(p.name for p in work.iterdir()) == ["pw"]
