@@ -68,7 +68,7 @@ Authenticate = Callable[[str], Principal | None]
 _XML = "text/xml; charset=utf-8"
 _ADMIN_RESOURCES = frozenset({"User", "UserRoles", "Role", "PermissionRules"})
 """User, role and permission administration (``backend/admin_api.py``)."""
-_PAGE = re.compile(r"^(\d+)L(\d+)$")
+_PAGE = re.compile(r"^(\d+)L(\d+)$", re.ASCII)  # the server reads ASCII digits only
 #: Where ``_principal`` leaves a session token to hand out (a one-time token was used).
 _RENEWED = "sss_emulator.renewed_token"
 
