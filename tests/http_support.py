@@ -31,15 +31,15 @@ class ChunkedAttempt:
 
 
 def send_chunked_until_answered(url: str, path: str, headers: dict[str, str], chunk: bytes,
-                                most: int) -> ChunkedAttempt:
-    """POST ``chunk`` again and again as ``Transfer-Encoding: chunked`` (no Content-Length)
-    until the server answers (or ``most`` bytes went out, then the body is ended). ``sent``
-    counts the body bytes handed to the socket before the answer was readable: what the
-    server refused the body after, plus what the socket buffers held."""
+                                most: int, method: str = "POST") -> ChunkedAttempt:
+    """POST (or ``method``) ``chunk`` again and again as ``Transfer-Encoding: chunked`` (no
+    Content-Length) until the server answers (or ``most`` bytes went out, then the body is
+    ended). ``sent`` counts the body bytes handed to the socket before the answer was
+    readable: what the server refused the body after, plus what the socket buffers held."""
     parts = urlsplit(url)
     sock = socket.create_connection((parts.hostname, parts.port), timeout=120)
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    sock.sendall((f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+    sock.sendall((f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
                   f"Transfer-Encoding: chunked\r\nConnection: close\r\n{head}\r\n").encode())
     framed = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
     sent = 0
