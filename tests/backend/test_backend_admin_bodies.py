@@ -88,6 +88,21 @@ def test_an_administrators_body_past_the_limit_is_413_once_past_it(
     assert limit < attempt.sent <= limit + _BUFFERS, attempt.sent / MIB
 
 
+@pytest.mark.parametrize(("token", "status"), [(ADMIN_TOKEN, 413), (BOB_TOKEN, 403)],
+                         ids=["administrator", "guest"])
+def test_a_declared_length_past_the_limit_is_refused_unread(url: str, token: str,
+                                                             status: int) -> None:
+    """A ``Content-Length`` over the XML limit (but under the 256 MiB of all bodies): 413 for
+    the administrator, 403 for a guest, both before the body is read (it was read up to the
+    limit, cut there and answered 400 for the broken XML)."""
+    limit = decisions.MAX_STANDIN_XML_BYTES
+    attempt = send_chunked_until_answered(
+        url, "/PermissionRules/administration", _headers(token, XML),
+        b"<PermissionRules>" + b" " * (MIB - 17), limit + 8 * MIB, "PUT", declared=True)
+    assert attempt.status == status, attempt.body
+    assert attempt.sent <= _BUFFERS, attempt.sent / MIB
+
+
 def test_an_administrators_chunked_body_under_the_limit_works(url: str) -> None:
     """The bounded path reads a chunked form or XML body as any other."""
     admin_form = _headers(ADMIN_TOKEN, FORM)
