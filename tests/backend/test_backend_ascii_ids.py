@@ -85,3 +85,11 @@ def test_a_non_ascii_digit_in_a_query_is_no_id(backend_run: BackendRun, query: s
     _status, root = _send(backend_run, "GET",
                           "/Entity/?query=" + quote(query.format(text), safe=""))
     assert root.find(f"*[@id='{_ID}']") is None, etree.tostring(root)
+
+
+@pytest.mark.parametrize("version", ["HEAD~\u00b2", "HEAD~\u0661", "HEAD~-1"])
+def test_a_non_ascii_count_of_versions_back_is_no_version(backend_run: BackendRun,
+                                                          version: str) -> None:
+    """``<id>@HEAD~²`` names no version (``int("²")`` raised, a 500): does not exist."""
+    _status, root = _send(backend_run, "GET", f"/Entity/{_ID}@" + quote(version, safe=""))
+    assert _errors(root) == [messages.does_not_exist().description]
