@@ -25,6 +25,7 @@ __all__ = (
     "is_loopback",
     "normalize_context_root",
     "not_in_xml",
+    "parse_id",
     "session_cookie_header",
     "session_token_from_set_cookie",
     "token_from_cookie_header",
@@ -74,6 +75,21 @@ def not_in_xml(*texts: str) -> str | None:
         if found is not None:
             return found.group()
     return None
+
+
+#: An id as the server reads one: ASCII digits with an optional minus sign, nothing else.
+_ID = re.compile(r"-?[0-9]+", re.ASCII)
+
+
+def parse_id(text: str) -> int | None:
+    """The id ``text`` spells, or ``None`` when it is no id (then it is a name).
+
+    Why not ``str.isdigit()`` and ``int()``: Python calls ``²`` and Arabic-Indic or fullwidth
+    digits digits too; ``int("²")`` raises (a 500) and ``int("٣")`` is 3, so a name would be
+    read as another entity's id. The server (Java, whose ``\\d`` is ASCII) reads ``-?[0-9]+``
+    only, so every place request text becomes an id asks this one function.
+    """
+    return int(text) if _ID.fullmatch(text) else None
 
 
 def _unescape(match: re.Match[str]) -> str:

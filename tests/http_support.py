@@ -31,17 +31,21 @@ class ChunkedAttempt:
 
 
 def send_chunked_until_answered(url: str, path: str, headers: dict[str, str], chunk: bytes,
-                                most: int) -> ChunkedAttempt:
-    """POST ``chunk`` again and again as ``Transfer-Encoding: chunked`` (no Content-Length)
-    until the server answers (or ``most`` bytes went out, then the body is ended). ``sent``
-    counts the body bytes handed to the socket before the answer was readable: what the
-    server refused the body after, plus what the socket buffers held."""
+                                most: int, method: str = "POST",
+                                declared: bool = False) -> ChunkedAttempt:
+    """POST (or ``method``) ``chunk`` again and again as ``Transfer-Encoding: chunked`` (no
+    Content-Length) until the server answers (or ``most`` bytes went out, then the body is
+    ended). ``sent`` counts the body bytes handed to the socket before the answer was
+    readable: what the server refused the body after, plus what the socket buffers held.
+    ``declared``: send ``Content-Length: most`` and the bare bytes instead of chunks (a
+    ``most`` that is no multiple of the chunk's length ends with a whole chunk too many)."""
     parts = urlsplit(url)
     sock = socket.create_connection((parts.hostname, parts.port), timeout=120)
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    sock.sendall((f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-                  f"Transfer-Encoding: chunked\r\nConnection: close\r\n{head}\r\n").encode())
-    framed = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+    framing = f"Content-Length: {most}" if declared else "Transfer-Encoding: chunked"
+    sock.sendall((f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                  f"{framing}\r\nConnection: close\r\n{head}\r\n").encode())
+    framed = chunk if declared else b"%x\r\n" % len(chunk) + chunk + b"\r\n"
     sent = 0
     try:
         while sent < most:
@@ -52,7 +56,8 @@ def send_chunked_until_answered(url: str, path: str, headers: dict[str, str], ch
                 sock.sendall(framed)
                 sent += len(chunk)
         else:
-            sock.sendall(b"0\r\n\r\n")
+            if not declared:
+                sock.sendall(b"0\r\n\r\n")
     except OSError:
         pass  # the server answered and closed while we were sending: read its answer
     with contextlib.suppress(OSError):

@@ -8,13 +8,17 @@ table: ``ACM:USER:INSERT:<realm>``, ``ACM:USER:UPDATE:EMAIL:<realm>:<user>``,
 their own account and set their own password (:data:`decisions.SELF_SERVICE_PERMISSIONS`).
 Without it the answer is 403 (pylib: ``HTTPForbiddenError``); an unknown user or role is 404
 (``HTTPResourceNotFoundError``); a name in use or an unknown role to assign is 409.
+
+The body of a ``POST``/``PUT`` is read only once the caller is known to be allowed to ask
+(``read``): a caller without the permission is refused before a byte of it is read, so an
+anonymous caller's endless body costs nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from lxml import etree
 
@@ -26,10 +30,13 @@ from sss_emulator.backend.model import Message, Principal, RoleRecord, UserRecor
 from sss_emulator.shiro import Rule
 from sss_emulator.wire import xml_safe
 
-__all__ = ["AdminAnswer", "administer"]
+__all__ = ["AdminAnswer", "AdminBody", "administer"]
 
 AdminAnswer = tuple[int, etree._Element | Message]
 """An HTTP status with the ``<Response>`` to send, or with the error to send."""
+
+AdminBody = tuple[Mapping[str, str], bytes]
+"""A request's body: its urlencoded form, or its bytes (XML) with an empty form."""
 
 #: The server's default password policy (``PASSWORD_VALID_REGEX`` of its server.conf); pylib's
 #: ``generate_password`` makes passwords that pass exactly this.
@@ -42,36 +49,70 @@ def administer(
     method: str,
     head: str,
     rest: str,
-    form: Mapping[str, str],
-    body: bytes,
+    read: Callable[[], AdminBody],
 ) -> AdminAnswer | None:
-    """Answer one administration request; None for a method/resource it does not know."""
-    if any(xml_safe(text) != text for text in (rest, *form.keys(), *form.values())):
-        return 400, Message("Error", 400, "User names, role names and the form's values must "
-                                          "be text XML can carry (no control characters).")
-    admin = _Admin(access, principal)
-    if head == "User":
-        if method == "POST" and not rest:
-            return admin.insert_user(form)
-        if rest and method in ("GET", "PUT", "DELETE"):
-            return admin.user(method, rest, form)
-    if head == "UserRoles" and rest and method in ("GET", "PUT"):
-        return admin.user_roles(method, rest, body)
-    if head == "Role":
-        if method == "POST" and not rest:
-            return admin.insert_role(form)
-        if rest and method in ("GET", "PUT", "DELETE"):
-            return admin.role(method, rest, form)
-    if head == "PermissionRules" and rest and method in ("GET", "PUT"):
-        return admin.permission_rules(method, rest, body)
-    return None
+    """Answer one administration request; None for a method/resource it does not know.
+
+    ``read`` reads the body; it is called only after the permission checks passed (what it
+    raises, such as a too-large body, goes to the caller).
+    """
+    if xml_safe(rest) != rest:
+        return _NOT_XML
+    admin = _Admin(access, principal, read)
+    try:
+        return admin.answer(method, head, rest)
+    except _Refused as refused:
+        return refused.answer
+
+
+_NOT_XML: AdminAnswer = (400, Message("Error", 400, "User names, role names and the form's "
+                                                    "values must be text XML can carry (no "
+                                                    "control characters)."))
+
+
+class _Refused(Exception):
+    """A body that was read and cannot be used (its form holds what XML cannot carry)."""
+
+    def __init__(self, answer: AdminAnswer) -> None:
+        super().__init__(answer)
+        self.answer = answer
 
 
 class _Admin:
-    def __init__(self, access: AccessControl, principal: Principal) -> None:
+    def __init__(self, access: AccessControl, principal: Principal,
+                 read: Callable[[], AdminBody]) -> None:
         self.access = access
         self.principal = principal
         self.caller = access.caller(principal)
+        self._read = read
+
+    def answer(self, method: str, head: str, rest: str) -> AdminAnswer | None:
+        if head == "User":
+            if method == "POST" and not rest:
+                return self.insert_user()
+            if rest and method in ("GET", "PUT", "DELETE"):
+                return self.user(method, rest)
+        if head == "UserRoles" and rest and method in ("GET", "PUT"):
+            return self.user_roles(method, rest)
+        if head == "Role":
+            if method == "POST" and not rest:
+                return self.insert_role()
+            if rest and method in ("GET", "PUT", "DELETE"):
+                return self.role(method, rest)
+        if head == "PermissionRules" and rest and method in ("GET", "PUT"):
+            return self.permission_rules(method, rest)
+        return None
+
+    def _form(self) -> Mapping[str, str]:
+        """The request's form, read now (after the permission checks)."""
+        form, _body = self._read()
+        if any(xml_safe(text) != text for text in (*form.keys(), *form.values())):
+            raise _Refused(_NOT_XML)
+        return form
+
+    def _body(self) -> bytes:
+        """The request's body (XML), read now (after the permission checks)."""
+        return self._read()[1]
 
     def _may(self, permission: str, user: UserRecord | None = None) -> bool:
         own = user is not None and (user.name, user.realm) == (self.caller.name,
@@ -94,11 +135,12 @@ class _Admin:
             found = UserRecord(self.caller.name, self.caller.realm, roles=self.caller.roles)
         return found
 
-    def insert_user(self, form: Mapping[str, str]) -> AdminAnswer:
-        name = form.get("username", "").strip()
+    def insert_user(self) -> AdminAnswer:
         realm = decisions.API_USER_REALM
         if not self._may(f"ACM:USER:INSERT:{realm}"):
             return 403, messages.admin_forbidden(f"insert a user into the realm {realm}")
+        form = self._form()
+        name = form.get("username", "").strip()
         if not name:
             return 400, Message("Error", 400, "No username given; send the form field "
                                               "'username'.")
@@ -122,7 +164,7 @@ class _Admin:
         elem.set("status", user.status)
         return root
 
-    def user(self, method: str, rest: str, form: Mapping[str, str]) -> AdminAnswer:
+    def user(self, method: str, rest: str) -> AdminAnswer:
         user = self._find_user(rest)
         if user is None:
             # the server checks the permission before telling whether the user exists
@@ -141,11 +183,17 @@ class _Admin:
                 return 403, messages.admin_forbidden(f"delete the user {rest}")
             self.access.delete_user(user)
             return 200, self._user_element(user)
+        fields = (("password", f"ACM:USER:UPDATE_PASSWORD:{who}"),
+                  ("email", f"ACM:USER:UPDATE:EMAIL:{who}"),
+                  ("status", f"ACM:USER:UPDATE:STATUS:{who}"),
+                  ("entity", f"ACM:USER:UPDATE:ENTITY:{who}"))
+        if not any(self._may(permission, user) for _field, permission in fields):
+            # which fields come is only known from the body: a caller who may change none
+            # is refused before it is read
+            return 403, messages.admin_forbidden(f"update the user {rest}")
+        form = self._form()
         changes: dict[str, str | None] = {}
-        for field, permission in (("password", f"ACM:USER:UPDATE_PASSWORD:{who}"),
-                                  ("email", f"ACM:USER:UPDATE:EMAIL:{who}"),
-                                  ("status", f"ACM:USER:UPDATE:STATUS:{who}"),
-                                  ("entity", f"ACM:USER:UPDATE:ENTITY:{who}")):
+        for field, permission in fields:
             if field not in form:
                 continue
             if not self._may(permission, user):
@@ -160,7 +208,7 @@ class _Admin:
         self.access.put_user(user)
         return 200, self._user_element(user)
 
-    def user_roles(self, method: str, rest: str, body: bytes) -> AdminAnswer:
+    def user_roles(self, method: str, rest: str) -> AdminAnswer:
         user = self._find_user(rest)
         if user is None:
             if not self.access.role_permitted(self.caller, "ACM:USER:RETRIEVE:ROLES"):
@@ -171,7 +219,7 @@ class _Admin:
             if not self._may(f"ACM:USER:UPDATE:ROLES:{who}", user):
                 return 403, messages.admin_forbidden(f"set the roles of the user {rest}")
             try:
-                sent = etree.fromstring(body)
+                sent = etree.fromstring(self._body())
             except etree.XMLSyntaxError as err:
                 return 400, Message("Error", 400, f"The roles are no XML: {err}")
             wanted = tuple(dict.fromkeys(str(r.get("name")) for r in sent.iter("Role")
@@ -193,10 +241,11 @@ class _Admin:
         return 200, root
 
     # ----------------------------------------------------------------- roles
-    def insert_role(self, form: Mapping[str, str]) -> AdminAnswer:
-        name = form.get("role_name", "").strip()
+    def insert_role(self) -> AdminAnswer:
         if not self._may("ACM:ROLE:INSERT"):
             return 403, messages.admin_forbidden("insert a role")
+        form = self._form()
+        name = form.get("role_name", "").strip()
         if not name:
             return 400, Message("Error", 400, "No role name given; send 'role_name'.")
         if self.access.role(name) is not None:
@@ -211,7 +260,7 @@ class _Admin:
         etree.SubElement(root, "Role", name=role.name, description=role.description)
         return root
 
-    def role(self, method: str, name: str, form: Mapping[str, str]) -> AdminAnswer:
+    def role(self, method: str, name: str) -> AdminAnswer:
         action = {"GET": "RETRIEVE:DESCRIPTION", "PUT": "UPDATE:DESCRIPTION",
                   "DELETE": "DELETE"}[method]
         if not self._may(f"ACM:ROLE:{action}:{name}"):
@@ -220,7 +269,8 @@ class _Admin:
         if role is None:
             return 404, messages.role_does_not_exist(name)
         if method == "PUT":
-            role = dataclasses.replace(role, description=form.get("role_description", ""))
+            description = self._form().get("role_description", "")
+            role = dataclasses.replace(role, description=description)
             self.access.put_role(role)
         elif method == "DELETE":
             if name in decisions.BUILT_IN_ROLES:
@@ -228,7 +278,7 @@ class _Admin:
             self.access.delete_role(name)
         return 200, self._role_element(role)
 
-    def permission_rules(self, method: str, name: str, body: bytes) -> AdminAnswer:
+    def permission_rules(self, method: str, name: str) -> AdminAnswer:
         action = "RETRIEVE" if method == "GET" else "UPDATE"
         if not self._may(f"ACM:ROLE:{action}:PERMISSIONS:{name}"):
             return 403, messages.admin_forbidden(f"{action.lower()} the permissions of the "
@@ -238,7 +288,7 @@ class _Admin:
             return 404, messages.role_does_not_exist(name)
         if method == "PUT":
             try:
-                sent = etree.fromstring(body)
+                sent = etree.fromstring(self._body())
             except etree.XMLSyntaxError as err:
                 return 400, Message("Error", 400, f"The permission rules are no XML: {err}")
             rules: list[Rule] = []

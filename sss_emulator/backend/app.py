@@ -8,6 +8,7 @@ Routes (below an optional context root): ``GET Info``, ``GET Entity?query=…``,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -27,7 +28,7 @@ from sss_emulator import decisions
 from sss_emulator.backend import messages
 from sss_emulator.backend.access import AccessControl
 from sss_emulator.backend.acl import render_entity_permissions, same_acl
-from sss_emulator.backend.admin_api import administer
+from sss_emulator.backend.admin_api import AdminBody, administer
 from sss_emulator.backend.entity_xml import (
     EntityXmlError,
     parse_entities,
@@ -68,7 +69,7 @@ Authenticate = Callable[[str], Principal | None]
 _XML = "text/xml; charset=utf-8"
 _ADMIN_RESOURCES = frozenset({"User", "UserRoles", "Role", "PermissionRules"})
 """User, role and permission administration (``backend/admin_api.py``)."""
-_PAGE = re.compile(r"^(\d+)L(\d+)$")
+_PAGE = re.compile(r"^(\d+)L(\d+)$", re.ASCII)  # the server reads ASCII digits only
 #: Where ``_principal`` leaves a session token to hand out (a one-time token was used).
 _RENEWED = "sss_emulator.renewed_token"
 
@@ -378,15 +379,35 @@ class _Backend:
     def administer(
         self, principal: Principal, request: Request, method: str, head: str, rest: str
     ) -> _Answer | None:
-        """``User``, ``UserRoles``, ``Role``, ``PermissionRules`` (``backend/admin_api.py``)."""
-        body = b""
-        form: dict[str, str] = {}
-        if method in ("POST", "PUT"):
-            if request.mimetype == "application/x-www-form-urlencoded":
-                form = dict(request.form.items())
-            else:
-                body = request.stream.read(decisions.MAX_STANDIN_XML_BYTES)
-        answer = administer(self.access, principal, method, head, rest, form, body)
+        """``User``, ``UserRoles``, ``Role``, ``PermissionRules`` (``backend/admin_api.py``).
+
+        The body is read only when the permission checks passed (``read``), and through the
+        bounded path the entity writes take: a chunked body is counted into a spool and
+        refused (413) once it passes the XML limit, never read whole into memory first.
+        """
+        limit = decisions.MAX_STANDIN_XML_BYTES
+        with contextlib.ExitStack() as spools:
+
+            def read() -> AdminBody:
+                if method not in ("POST", "PUT"):
+                    return {}, b""
+                environ = dict(request.environ)
+                if not spools.enter_context(spooled_body(environ, limit)):
+                    raise RequestEntityTooLarge()
+                bounded = _Request(environ)
+                if (bounded.content_length or 0) > limit:
+                    raise RequestEntityTooLarge()
+                if bounded.mimetype == "application/x-www-form-urlencoded":
+                    return dict(bounded.form.items()), b""
+                body = bounded.stream.read(limit + 1)
+                if len(body) > limit:
+                    raise RequestEntityTooLarge()
+                return {}, body
+
+            try:
+                answer = administer(self.access, principal, method, head, rest, read)
+            except RequestEntityTooLarge:
+                return _too_large(principal, limit)
         if answer is None:
             return None
         status, document = answer

@@ -25,7 +25,7 @@ from sss_emulator.backend.model import (
     Value,
     is_reference_datatype,
 )
-from sss_emulator.wire import user_info_element, xml_safe
+from sss_emulator.wire import parse_id, user_info_element, xml_safe
 
 __all__ = [
     "EntityXmlError",
@@ -271,7 +271,8 @@ def _render_referenced(
     entity child as the value), limited to ``b``."""
 
     def one(parent: etree._Element, item: str | None) -> None:
-        target = store.get(int(item)) if item is not None and item.isdigit() else None
+        number = None if item is None else parse_id(item)
+        target = None if number is None else store.get(number)
         if target is None:
             _render_value(parent, item)
         else:
@@ -321,11 +322,7 @@ def _parse_value(elem: etree._Element) -> Value:
 def _int_or_none(raw: str | None) -> int | None:
     if raw is None or not raw.strip():
         return None
-    bare = raw.split("@", 1)[0]
-    try:
-        return int(bare)
-    except ValueError:
-        return None
+    return parse_id(raw.split("@", 1)[0].strip())
 
 
 def _set(elem: etree._Element, key: str, value: object) -> None:

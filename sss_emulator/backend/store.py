@@ -40,6 +40,7 @@ from sss_emulator.backend.sqlite_file import SqliteMirror
 from sss_emulator.backend.transaction import Transaction, norm_path
 from sss_emulator.backend.unchanged import same_content, unchanged_answer
 from sss_emulator.backend.values import Key, typed_key, value_key
+from sss_emulator.wire import parse_id
 
 __all__ = ["Author", "Authorize", "EntityStore", "StoreWriteError", "postings", "value_key"]
 
@@ -565,8 +566,9 @@ class EntityStore:
 
     def _lookup_ref(self, ref: str) -> list[Entity]:
         ref, _at, version = ref.partition("@")
-        if ref.lstrip("-").isdigit():
-            entity = self._entities.get(int(ref))
+        number = parse_id(ref)
+        if number is not None:
+            entity = self._entities.get(number)
             if entity is not None and version and version.upper() != "HEAD":
                 entity = self._find_version(entity.id, version)  # type: ignore[arg-type]
             return [entity.clone()] if entity else []
@@ -575,8 +577,9 @@ class EntityStore:
     def _find_version(self, entity_id: int, version_id: str) -> Entity | None:
         """``<id>@<version id>``, or ``<id>@HEAD~n`` (n versions before the head)."""
         chain = self.versions_of(entity_id)
-        if version_id.upper().startswith("HEAD~") and version_id[5:].isdigit():
-            back = int(version_id[5:])
+        back_text = version_id[5:]
+        if version_id.upper().startswith("HEAD~") and back_text.isascii() and back_text.isdigit():
+            back = int(back_text)
             return chain[-1 - back] if back < len(chain) else None
         return next(
             (e for e in chain if e.version and e.version.version_id(entity_id) == version_id),
@@ -626,8 +629,9 @@ class EntityStore:
             index = self._values.setdefault(pname, {})
             for value in values:
                 yield index, typed_key(value, prop.datatype)
-                if reference and value.isdigit():
-                    yield self._referrers, int(value)
+                target = parse_id(value) if reference else None
+                if target is not None:
+                    yield self._referrers, target
 
     def _index(self, entity: Entity) -> None:
         entity_id = entity.id
@@ -761,9 +765,8 @@ def _setter(holder: Entity | PropertyValue, datatype: str | None) -> Callable[[]
 
 
 def _missing(ref: str) -> Entity:
-    bare = ref.split("@", 1)[0]
-    is_id = bare.lstrip("-").isdigit()
-    entity = Entity(id=int(bare) if is_id else None, role="Entity", name=None if is_id else ref)
+    number = parse_id(ref.split("@", 1)[0])
+    entity = Entity(id=number, role="Entity", name=ref if number is None else None)
     entity.messages.append(messages.does_not_exist())
     return entity
 

@@ -33,6 +33,7 @@ from sss_emulator.backend.model import (
     is_reference_datatype,
     list_element_datatype,
 )
+from sss_emulator.wire import parse_id
 
 __all__ = ["FORCE_MISSING_OBLIGATORY", "Transaction", "norm_path"]
 
@@ -214,8 +215,9 @@ class Transaction:
         if inner is not None:
             canonical = self.canonical_datatype(inner)
             return None if canonical is None else f"LIST<{canonical}>"
-        if text.lstrip("-").isdigit():
-            found = self.lookup_id(int(text))
+        number = parse_id(text)
+        if number is not None:
+            found = self.lookup_id(number)
         else:
             found = self.lookup_name(text, ("RecordType",))
         if found is None or found.role != "RecordType" or not found.name:
@@ -339,8 +341,9 @@ class Transaction:
     def _reference_targets(self, value: str) -> list[Entity]:
         """What a reference value denotes: the entity of an id, or every entity of a name
         (more than one is refused as ambiguous, never resolved to the first)."""
-        if value.lstrip("-").isdigit():
-            found = self.lookup_id(int(value))
+        number = parse_id(value)
+        if number is not None:
+            found = self.lookup_id(number)
             return [] if found is None else [found]
         roles = decisions.REFERENCE_BY_NAME_ROLES
         return [e for e in self.named(value) if e.role in roles]

@@ -24,6 +24,7 @@ from sss_emulator.backend.model import (
     is_reference_datatype,
     list_element_datatype,
 )
+from sss_emulator.wire import parse_id
 
 __all__ = ["Need", "needs_for_delete", "needs_for_insert", "needs_for_update"]
 
@@ -71,7 +72,7 @@ def _references(entity: Entity) -> set[int]:
         if not is_reference_datatype(prop.datatype):
             continue
         values = prop.value if isinstance(prop.value, list) else [prop.value]
-        found.update(int(v) for v in values if v is not None and v.isdigit())
+        found.update(i for v in values if v is not None and (i := parse_id(v)) is not None)
     return found
 
 

@@ -63,3 +63,16 @@ def test_a_chunked_body_to_the_mounted_stand_in_is_413_at_its_limit(
     assert attempt.status == 413, attempt.body
     limit = decisions.MAX_STANDIN_XML_BYTES
     assert limit < attempt.sent <= limit + 16 * MIB
+
+
+def test_an_anonymous_chunked_body_to_the_administration_api_is_refused_unread(
+        make_app_for: Callable[..., ServerApp]) -> None:
+    """``serve --anonymous``: an anonymous caller's endless body to the stand-in's ``/Role`` is
+    answered 403 while it is still arriving (it was read to its end first: serve grew by
+    ~180 MB for 150 MiB), so only what the socket buffers held went out."""
+    with running_server(make_app_for(anonymous=True)) as handle:
+        chunk = b"role_name=x&role_description=" + b"x" * MIB
+        attempt = send_chunked_until_answered(handle.url, "/Role", FORM, chunk, 48 * MIB)
+    assert attempt.status == 403, attempt.body
+    assert _description(attempt.body) == "You are not permitted to insert a role."
+    assert attempt.sent <= 16 * MIB, attempt.sent / MIB

@@ -53,6 +53,7 @@ from sss_emulator.backend.values import (
     unit_factor,
     wanted,
 )
+from sss_emulator.wire import parse_id
 
 __all__ = [
     "Deadline",
@@ -389,8 +390,9 @@ def matches_name(
         return store.match_names(glob.fullmatch)
     literal = pattern.literal
     found = {e.id for e in store.find_by_name(literal) if e.id is not None}
-    if literal.isdigit() and store.get(int(literal)) is not None:
-        found.add(int(literal))
+    number = parse_id(literal)
+    if number is not None and number >= 0 and store.get(number) is not None:
+        found.add(number)
     return found
 
 
@@ -487,7 +489,7 @@ class _Evaluator:
             referrers = self.referenced_targets(condition.target, condition.sub)
             via = condition.prop.lower() if condition.prop else None
             pointed = {
-                int(v) for r in referrers for v in _reference_values(self.store.get(r), via)
+                v for r in referrers for v in _reference_values(self.store.get(r), via)
             }
             return _intersect(pointed, candidates)
         if isinstance(condition, StoredAt):
@@ -530,7 +532,7 @@ class _Evaluator:
             return {
                 i
                 for i in having
-                if any(int(v) in targets for v in _reference_values(self.store.get(i), prop))
+                if any(v in targets for v in _reference_values(self.store.get(i), prop))
             }
         if cond.op in ("GREATEST", "SMALLEST"):
             return self.eval_extreme(cond, having)
@@ -613,7 +615,7 @@ class _Evaluator:
         pointed: dict[int, set[int]] = {}
         for entity_id in having:
             for value in _reference_values(self.store.get(entity_id), cond.prop.lower()):
-                pointed.setdefault(int(value), set()).add(entity_id)
+                pointed.setdefault(value, set()).add(entity_id)
         passing = self.eval(cond.sub, set(pointed))
         return {e for target in passing for e in pointed[target]}
 
@@ -641,8 +643,9 @@ class _Evaluator:
                     continue
                 if _compare(value, p.datatype, cond.op, cond.value, factor):
                     return True
-                if reference and value.isdigit() and cond.op in ("=", "LIKE"):
-                    name = self.store.name_of(int(value))
+                target = parse_id(value) if reference else None
+                if target is not None and target >= 0 and cond.op in ("=", "LIKE"):
+                    name = self.store.name_of(target)
                     if name is not None and _compare(name, None, "LIKE", cond.value):
                         return True
         return False
@@ -736,19 +739,21 @@ def _has_value(entity: Entity | None, prop: str) -> bool:
 
 def _names_as_ids(value: str, store: QueryStore) -> Iterable[int]:
     """``WITH p=B`` also matches a reference to the entity named B."""
-    if value.lstrip("-").isdigit():
+    if parse_id(value) is not None:
         return ()
     return [e.id for e in store.find_by_name(value) if e.id is not None]
 
 
-def _reference_values(entity: Entity | None, prop: str | None = None) -> list[str]:
+def _reference_values(entity: Entity | None, prop: str | None = None) -> list[int]:
+    """The ids the entity's reference properties (named ``prop``, or all) point at."""
     if entity is None:
         return []
-    out: list[str] = []
+    out: list[int] = []
     for p in entity.properties:
         if (prop is None or (p.name or "").lower() == prop) and is_reference_datatype(p.datatype):
             values = p.value if isinstance(p.value, list) else [p.value]
-            out.extend(v for v in values if v is not None and v.isdigit())
+            out.extend(i for v in values if v is not None and (i := parse_id(v)) is not None
+                       and i >= 0)
     return out
 
 
