@@ -142,7 +142,8 @@ class Sessions:
         which no user source has: those are kept.
         """
         held = info.identity
-        if info.kind != "S" or held.is_anonymous or not decisions.SESSION_ROLES_ARE_LIVE:
+        if (info.kind != "S" or held.is_anonymous or held.realm == decisions.ONE_TIME_REALM
+                or not decisions.SESSION_ROLES_ARE_LIVE):
             return held
         entry = self.users.users.get(held.name)  # active users only
         if entry is None or entry.realm != held.realm:
