@@ -57,6 +57,7 @@ __all__ = (
     "SELF_SERVICE_PERMISSIONS",
     "SERVER_CERT_PATH",
     "SESSION_RENEWED_PER_REQUEST",
+    "SESSION_ROLES_ARE_LIVE",
     "SESSION_VALIDITY_MS",
     "TIMEOUT_DESCRIPTION",
     "TRIM_OUTPUT",
@@ -274,6 +275,11 @@ SELF_SERVICE_PERMISSIONS: tuple[str, ...] = (
 #: saved for it (the file is what its author edits; ``serve``'s generated admin password must
 #: work); users and roles only the API made are kept.
 USERS_FILE_WINS_ON_START = True
+#: A session acts with its user's roles as they are now, not as they were at login: a role
+#: taken away through the API counts at the next request, and the session of a user who was
+#: deactivated or deleted is refused (401). The server's authorizing realm reads a principal's
+#: roles from its user source for each request; a session token carries no roles of a user.
+SESSION_ROLES_ARE_LIVE = True
 #: ``WITH p IS NULL`` matches entities that have the property ``p`` without a value (caoscrawler's
 #: identifiable queries for a ``None`` property); entities without ``p`` at all do not match.
 NULL_NEEDS_PROPERTY = True

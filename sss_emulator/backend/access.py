@@ -26,6 +26,7 @@ from pathlib import Path
 from sss_emulator import decisions
 from sss_emulator.backend.acl import entity_acl, global_acl
 from sss_emulator.backend.model import AclEntry, Principal, RoleRecord, UserRecord
+from sss_emulator.passwords import hash_password
 from sss_emulator.shiro import Rule, decide, implies
 
 __all__ = ["AccessControl"]
@@ -123,6 +124,11 @@ class AccessControl:
             return list(self._users.values())
 
     def put_user(self, user: UserRecord) -> None:
+        """Add or change a user; a password given as such is kept only as its hash from now
+        on (so no write of the state can carry it, :mod:`sss_emulator.passwords`)."""
+        if user.password is not None:
+            user = dataclasses.replace(user, password=None,
+                                       password_hash=hash_password(user.password))
         with self.lock:
             self._users[(user.realm, user.name)] = user
             self._save_accounts()

@@ -27,6 +27,7 @@ from sss_emulator.backend import messages
 from sss_emulator.backend.access import AccessControl
 from sss_emulator.backend.entity_xml import response_element
 from sss_emulator.backend.model import Message, Principal, RoleRecord, UserRecord
+from sss_emulator.passwords import hash_password
 from sss_emulator.shiro import Rule
 from sss_emulator.wire import xml_safe
 
@@ -150,7 +151,8 @@ class _Admin:
         if password is not None and not _PASSWORD.fullmatch(password):
             return 422, messages.weak_password()
         user = UserRecord(name, realm, form.get("email") or None, (),
-                          form.get("status") or "INACTIVE", password, form.get("entity") or None)
+                          form.get("status") or "INACTIVE", None, form.get("entity") or None,
+                          password_hash=hash_password(password) if password else None)
         self.access.put_user(user)
         return 200, self._user_element(user)
 
@@ -204,6 +206,10 @@ class _Admin:
         password = changes.get("password")
         if password is not None and not _PASSWORD.fullmatch(password):
             return 422, messages.weak_password()
+        if "password" in changes:  # kept only as a salted hash, never as given
+            changes.pop("password")
+            user = dataclasses.replace(
+                user, password=None, password_hash=hash_password(password) if password else None)
         user = dataclasses.replace(user, **changes)  # type: ignore[arg-type]
         self.access.put_user(user)
         return 200, self._user_element(user)

@@ -114,9 +114,13 @@ class UserRecord:
     roles: tuple[str, ...] = ()
     status: str = "ACTIVE"
     password: str | None = field(default=None, repr=False)
-    """What ``serve`` logs this user in with (None: no password login)."""
+    """The users file's password of this user, as written there (in memory only: never kept
+    in a ``--db`` file)."""
     entity: str | None = None
     """The id of the entity that stands for this user (``PUT User`` with ``entity``)."""
+    password_hash: str | None = field(default=None, repr=False)
+    """A password set through the API, as :func:`sss_emulator.passwords.hash_password` keeps
+    it (it replaces :attr:`password`; a user with neither has no password login)."""
 
 
 @dataclass(frozen=True)

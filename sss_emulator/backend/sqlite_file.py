@@ -2,18 +2,59 @@
 
 The store stays the source of truth in memory; this mirror writes every change through and
 reads everything back once when the store is opened.
+
+The file holds the stand-in's data and its users' password hashes, so one the emulator creates
+is the user's alone (0600; SQLite gives its ``-journal`` and ``-wal`` the file's mode). A file the
+user made keeps its mode (it is theirs), with a warning when others may read it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from sss_emulator.backend.model import Entity
 
-__all__ = ["SqliteMirror"]
+__all__ = ["SqliteMirror", "connect_private"]
+
+logger = logging.getLogger("sss_emulator.backend.sqlite_file")
+_warned: set[str] = set()
+
+
+def connect_private(path: Path, *, timeout: float = 5.0) -> sqlite3.Connection:
+    """A connection to the SQLite file ``path``, created 0600 if it does not exist yet.
+
+    SQLite itself would create it 0644 (less the umask): readable by every local user, with
+    everything the stand-in keeps in it. An existing file keeps its mode; one that group or
+    others may read is named once in a warning.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        _warn_if_readable(path)
+    except OSError:
+        pass  # sqlite3 says what is wrong with the path, in the caller's words
+    else:
+        os.close(fd)
+    return sqlite3.connect(path, check_same_thread=False, timeout=timeout)
+
+
+def _warn_if_readable(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    key = str(path.resolve())
+    if stat.S_ISREG(mode) and mode & 0o077 and key not in _warned:
+        _warned.add(key)
+        logger.warning("%s may be read by other users (mode %s): it holds the stand-in's data "
+                       "and password hashes; run chmod 600 %s.", path,
+                       stat.filemode(mode), path)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entities(id INTEGER PRIMARY KEY, doc TEXT NOT NULL);"
@@ -29,7 +70,7 @@ class SqliteMirror:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db = connect_private(path)
         self._db.executescript(_SCHEMA)
 
     def read(self) -> tuple[list[Entity], dict[str, bytes], int]:

@@ -56,7 +56,8 @@ class _Users(Mapping[str, UserEntry]):
         access = self._source()
         if access is None:
             return self._fallback
-        return {u.name: UserEntry(u.name, u.password, u.roles, u.realm, u.email)
+        return {u.name: UserEntry(u.name, u.password, u.roles, u.realm, u.email,
+                                  u.password_hash)
                 for u in access.users() if u.status == "ACTIVE"}
 
     def __getitem__(self, name: str) -> UserEntry:

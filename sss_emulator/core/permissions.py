@@ -48,6 +48,9 @@ class UserEntry:
     realm: str = "PAM"
     email: str | None = None
     """What ``GET User/<realm>/<name>`` answers (scripts look it up to mail the caller)."""
+    password_hash: str | None = None
+    """A password set through the administration API, kept only as a salted hash
+    (:mod:`sss_emulator.passwords`); checked when set, instead of :attr:`password`."""
 
 
 @dataclass(frozen=True)

@@ -503,10 +503,11 @@ class ServerApp:
     def _info(self, request: Request) -> Response:
         token = self._token(request)
         info = self.sessions.verify(token)
-        if info is None:
+        identity = self.sessions.current(info) if info is not None else None
+        if identity is None:
             return self._error(401, "Please log in: send a valid SessionToken cookie.", None,
                                request)
-        return Response(_user_info_document(info.identity), status=200,
+        return Response(_user_info_document(identity), status=200,
                         content_type=XML_CONTENT_TYPE)
 
     # --- files ---------------------------------------------------------------------------------
@@ -583,7 +584,7 @@ class ServerApp:
         standin_root()  # what SIGKILLed emulators' stand-ins left there goes
         try:
             stand_in = StandIn(
-                authenticate=self.sessions.accept,
+                authenticate=self.sessions.accept_current,
                 data_files=self.config.data_files,
                 store=EntityStore(sqlite_path=self.config.sqlite_path),
                 context_root=self.context_root,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sss_emulator import decisions
 from sss_emulator.config import UserEntry, UsersConfig
 from sss_emulator.core.tokens import ANONYMOUS, Identity, TokenAuthority, TokenInfo
+from sss_emulator.passwords import check_password
 from sss_emulator.wire import COOKIE_NAME, session_cookie_header, token_from_cookie_header
 
 __all__ = (
@@ -71,11 +72,14 @@ class Sessions:
     def login(self, username: str, password: str) -> _LoginResult | None:
         """A new session for correct credentials; ``None`` otherwise (the caller answers 401)."""
         entry = self.users.users.get(username)
-        if entry is None or entry.password is None:
-            # compare anyway so a wrong user name takes as long as a wrong password
-            hmac.compare_digest(password.encode(), b"\0" * max(len(password), 1))
+        if entry is None or (entry.password is None and entry.password_hash is None):
+            # hash anyway so a wrong user name takes as long as a wrong password
+            check_password(password, None)
             return None
-        if not hmac.compare_digest(password.encode(), entry.password.encode()):
+        if entry.password_hash is not None:
+            if not check_password(password, entry.password_hash):
+                return None
+        elif not hmac.compare_digest(password.encode(), (entry.password or "").encode()):
             return None
         identity = Identity(entry.name, entry.realm, entry.roles)
         logger.info("login of %s", entry.name)
@@ -123,4 +127,34 @@ class Sessions:
         if token is None:
             return ANONYMOUS
         info = self.verify(token)
-        return info.identity if info is not None else None
+        return self.current(info) if info is not None else None
+
+    def current(self, info: TokenInfo) -> Identity | None:
+        """The token's holder as the users' state has them *now*; ``None`` (401) for a user
+        that was deactivated or deleted since the token was issued.
+
+        A session token names the roles its user had at login, and every request renews it:
+        read from the token, a user whose ``administration`` role was taken away (or who was
+        deleted) would go on running scripts as administrator for as long as they keep
+        using the session. The server reads a user's roles from its user source on each
+        request (:data:`decisions.SESSION_ROLES_ARE_LIVE`). A one-time token (a purpose's,
+        from ``AUTHTOKEN_CONFIG``) and the session it becomes carry the purpose's roles,
+        which no user source has: those are kept.
+        """
+        held = info.identity
+        if (info.kind != "S" or held.is_anonymous or held.realm == decisions.ONE_TIME_REALM
+                or not decisions.SESSION_ROLES_ARE_LIVE):
+            return held
+        entry = self.users.users.get(held.name)  # active users only
+        if entry is None or entry.realm != held.realm:
+            logger.info("refused a session of %s: no longer an active user", held.name)
+            return None
+        return Identity(entry.name, entry.realm, tuple(entry.roles))
+
+    def accept_current(self, token: str | None) -> TokenInfo | None:
+        """:meth:`accept` that also refuses the session of a user who is no longer active
+        (the stand-in reads the roles of an active one from the state itself)."""
+        info = self.accept(token)
+        if info is None or self.current(info) is None:
+            return None
+        return info

@@ -19,6 +19,7 @@ from lxml import etree
 
 from sss_emulator.backend import BackendServer, EntityStore, UserRecord, make_backend_app
 from sss_emulator.backend.access import AccessControl
+from sss_emulator.passwords import check_password
 
 PASSWORD = "Secret-1234"
 
@@ -53,7 +54,7 @@ class TestUsers:
         carol = _user("carol")
         assert (carol.get("status"), carol.get("email")) == ("ACTIVE", "c@example.org")
         record = access.user("carol")
-        assert record is not None and record.password == "Other-5678"
+        assert record is not None and check_password("Other-5678", record.password_hash)
         admin._delete_user(name="carol")
         with pytest.raises(HTTPResourceNotFoundError):
             admin._retrieve_user(name="carol")
@@ -94,7 +95,7 @@ class TestUsers:
             admin._delete_user(name="admin")
         assert _user("bob").get("email") == "bob@example.com"  # themselves: allowed
         admin._update_user(name="bob", password="Bobs-new-1")  # their own password
-        assert access.user("bob").password == "Bobs-new-1"  # type: ignore[union-attr]
+        assert check_password("Bobs-new-1", access.user("bob").password_hash)  # type: ignore[union-attr]
 
 
 class TestRoles:
@@ -145,8 +146,31 @@ def test_a_saved_state_keeps_what_the_api_made_and_the_users_file_wins(tmp_path:
     first.set_acl(123, (AclEntry("Grant", True, "curator", None, None, ("UPDATE:*",)),))
     first.close()
     again = AccessControl(file_users, sqlite_path=path)
-    assert again.user("carol").password == PASSWORD  # type: ignore[union-attr]
+    assert check_password(PASSWORD, again.user("carol").password_hash)  # type: ignore[union-attr]
+    assert PASSWORD.encode() not in path.read_bytes()  # kept as a salted hash only
     assert again.user("admin").password == "from-file"  # type: ignore[union-attr]
     assert again.role("curator").rules == (Rule("Deny", "TRANSACTION:DELETE"),)  # type: ignore[union-attr]
     assert again.acl_of(123, None)[0].role == "curator"
+    again.close()
+
+
+def test_a_file_that_kept_passwords_as_given_is_rewritten_with_hashes(tmp_path: Path) -> None:
+    """A ``--db`` file an older version wrote (passwords as given) holds only their hashes
+    once the state is opened, and the password still logs in."""
+    import json
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("CREATE TABLE access_accounts(key TEXT PRIMARY KEY, doc TEXT NOT NULL);")
+    old.execute("INSERT INTO access_accounts VALUES ('users', ?)", (json.dumps([
+        {"name": "carol", "realm": "CaosDB", "email": None, "roles": [], "status": "ACTIVE",
+         "password": "Old-Plain-pw-1", "entity": None}]),))
+    old.commit()
+    old.close()
+    state = AccessControl([], sqlite_path=path)
+    state.close()
+    assert b"Old-Plain-pw-1" not in path.read_bytes()
+    again = AccessControl([], sqlite_path=path)
+    assert check_password("Old-Plain-pw-1", again.user("carol").password_hash)  # type: ignore[union-attr]
     again.close()
