@@ -17,6 +17,7 @@ there (:mod:`sss_emulator.backend.access_file`). Everything is read under :attr:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -101,6 +102,23 @@ class AccessControl:
         self._save_accounts()
 
     # ----------------------------------------------------------------- persistence
+    @contextlib.contextmanager
+    def _all_or_nothing(self, *, acls: bool = False) -> Iterator[None]:
+        """A change that cannot be written (the ``--db`` file gone, a full disk) changes
+        nothing in memory either: the caller got an error, so no one may see the change.
+        Users and roles (or the ACLs) are put back as they were; their values are immutable,
+        so a shallow copy is enough."""
+        with self.lock:
+            saved = (dict(self._acls),) if acls else (dict(self._users), dict(self._roles))
+            try:
+                yield
+            except BaseException:
+                if acls:
+                    self._acls = saved[0]
+                else:
+                    self._users, self._roles = saved
+                raise
+
     def _save_accounts(self) -> None:
         if self._file is not None:
             self._file.write_accounts(list(self._users.values()), list(self._roles.values()))
@@ -129,12 +147,12 @@ class AccessControl:
         if user.password is not None:
             user = dataclasses.replace(user, password=None,
                                        password_hash=hash_password(user.password))
-        with self.lock:
+        with self._all_or_nothing():
             self._users[(user.realm, user.name)] = user
             self._save_accounts()
 
     def delete_user(self, user: UserRecord) -> None:
-        with self.lock:
+        with self._all_or_nothing():
             self._users.pop((user.realm, user.name), None)
             self._save_accounts()
 
@@ -144,12 +162,12 @@ class AccessControl:
             return self._roles.get(name)
 
     def put_role(self, role: RoleRecord) -> None:
-        with self.lock:
+        with self._all_or_nothing():
             self._roles[role.name] = role
             self._save_accounts()
 
     def delete_role(self, name: str) -> None:
-        with self.lock:
+        with self._all_or_nothing():
             self._roles.pop(name, None)
             for key, user in list(self._users.items()):
                 if name in user.roles:
@@ -189,7 +207,7 @@ class AccessControl:
         return explicit if explicit is not None else entity_acl(owner)
 
     def set_acl(self, entity_id: int, acl: Sequence[AclEntry]) -> None:
-        with self.lock:
+        with self._all_or_nothing(acls=True):
             self._acls[entity_id] = tuple(acl)
             if self._file is not None:
                 self._file.write_acl(entity_id, self._acls[entity_id])
@@ -202,7 +220,7 @@ class AccessControl:
 
     def forget_acls(self, entity_ids: Iterable[int]) -> None:
         """Drop the ACLs of deleted entities."""
-        with self.lock:
+        with self._all_or_nothing(acls=True):
             for entity_id in entity_ids:
                 if self._acls.pop(entity_id, None) is not None and self._file is not None:
                     self._file.delete_acl(entity_id)

@@ -176,3 +176,24 @@ def test_the_session_of_a_deactivated_or_deleted_user_is_refused(tmp_path: Path)
         # a live administrator is unaffected
         assert _login(url, tmp_path / "adm", "admin", ADMIN_PW) == 200
         assert _run(url, tmp_path / "adm")[0] == 200
+
+
+def test_an_administration_write_that_cannot_be_stored_changes_nothing(tmp_path: Path) -> None:
+    """The --db file removed under a running serve: creating a user or a role fails with the
+    server's error document, and neither may then exist (retrieve, log in)."""
+    db = tmp_path / "state.db"
+    jar = tmp_path / "cj"
+    with _serve(tmp_path, "--db", str(db)) as url:
+        assert _login(url, jar, "admin", ADMIN_PW) == 200
+        for path in _db_files(db):
+            path.unlink()
+        status, body = _curl("-b", str(jar), "-X", "POST", "-d", "username=newu",
+                             "--data-urlencode", f"password={BOB_PW}", "-d", "status=ACTIVE",
+                             f"{url}/User")
+        assert status == 500 and "nothing of it was stored" in body, body
+        assert _curl("-b", str(jar), f"{url}/User/CaosDB/newu")[0] == 404
+        assert _login(url, tmp_path / "newu", "newu", BOB_PW) == 401
+        status, body = _curl("-b", str(jar), "-X", "POST", "-d", "role_name=ghosts",
+                             "-d", "role_description=x", f"{url}/Role")
+        assert status == 500, body
+        assert _curl("-b", str(jar), f"{url}/Role/ghosts")[0] == 404
