@@ -106,17 +106,17 @@ class AccessControl:
     def _all_or_nothing(self, *, acls: bool = False) -> Iterator[None]:
         """A change that cannot be written (the ``--db`` file gone, a full disk) changes
         nothing in memory either: the caller got an error, so no one may see the change.
-        Users and roles (or the ACLs) are put back as they were; their values are immutable,
-        so a shallow copy is enough."""
+        Users and roles (and, for an ACL change, the ACLs) are put back as they were; their
+        values are immutable, so a shallow copy is enough."""
         with self.lock:
-            saved = (dict(self._acls),) if acls else (dict(self._users), dict(self._roles))
+            users, roles = dict(self._users), dict(self._roles)
+            saved_acls = dict(self._acls) if acls else None
             try:
                 yield
             except BaseException:
-                if acls:
-                    self._acls = saved[0]
-                else:
-                    self._users, self._roles = saved
+                self._users, self._roles = users, roles
+                if saved_acls is not None:
+                    self._acls = saved_acls
                 raise
 
     def _save_accounts(self) -> None:
