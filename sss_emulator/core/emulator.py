@@ -27,7 +27,7 @@ from sss_emulator.core.call import request_from_pylib as _request_from_pylib
 from sss_emulator.core.environment import scrubbed_environment
 from sss_emulator.core.hooks import ProcessRunner, RunContext, RunHook
 from sss_emulator.core.outcome import RunOutcome, redact_argv
-from sss_emulator.core.permissions import UsersConfig, is_allowed, permission_for
+from sss_emulator.core.permissions import UsersConfig, denied_by, is_allowed, permission_for
 from sss_emulator.core.runner import StreamSink, run_process
 from sss_emulator.core.scripts import resolve_script
 from sss_emulator.core.tokens import ANONYMOUS, Identity, PurposeEntry, TokenAuthority, find_purpose
@@ -164,6 +164,15 @@ class Emulator:
         permission = permission_for(call)
         if not is_allowed(identity.roles, permission, self.users.role_permissions):
             roles = ", ".join(identity.roles) or "no roles"
+            denies = denied_by(identity.roles, permission, self.users.role_permissions)
+            if denies:
+                role, rule = denies[0]
+                raise PermissionDenied(
+                    f"User {identity.name!r} ({roles}) may not run {call!r}: role {role!r} "
+                    f"denies {rule.permission}{' with priority' if rule.priority else ''}; "
+                    "remove that deny (a deny wins over a grant; only a priority grant "
+                    "overrides one without priority)."
+                )
             raise PermissionDenied(
                 f"User {identity.name!r} ({roles}) may not run {call!r}: grant {permission} to "
                 "one of their roles."

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sss_emulator import decisions
 from sss_emulator.shiro import Rule, decide, implies
 
-__all__ = ("UserEntry", "UsersConfig", "implies", "is_allowed", "permission_for")
+__all__ = ("UserEntry", "UsersConfig", "denied_by", "implies", "is_allowed", "permission_for")
 
 
 def permission_for(call: str) -> str:
@@ -36,6 +36,18 @@ def is_allowed(
          for role in roles for rule in role_permissions.get(role, ())),
         permission,
     )
+
+
+def denied_by(
+    roles: Sequence[str],
+    permission: str,
+    role_permissions: Mapping[str, Iterable[str | Rule]],
+) -> list[tuple[str, Rule]]:
+    """The roles whose deny rules match ``permission``: what a refusal must name, since granting
+    the permission again changes nothing against a deny (only a priority grant overrides it)."""
+    return [(role, rule) for role in roles for rule in role_permissions.get(role, ())
+            if isinstance(rule, Rule) and rule.kind == "Deny"
+            and implies(rule.permission, permission)]
 
 
 @dataclass(frozen=True)

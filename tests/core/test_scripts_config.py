@@ -360,3 +360,28 @@ def test_unknown_keys_in_a_users_file_are_refused(tmp_path: Path, text: str,
     with pytest.raises(ConfigError) as refused:
         load_users(path)
     assert refused.value.message == f"{path}: {message}"
+
+
+def test_a_refusal_by_a_deny_names_the_deny(tmp_path: Path) -> None:
+    """Granting the permission again would change nothing against a deny: the one line names
+    the role and its deny instead of saying "grant …"."""
+    import subprocess
+    import sys
+
+    (tmp_path / "bin" / "administration").mkdir(parents=True)
+    script = tmp_path / "bin" / "administration" / "diag.sh"
+    script.write_text("#!/bin/sh\necho ran\n")
+    script.chmod(0o755)
+    users = tmp_path / "users.yaml"
+    users.write_text("users:\n  alice: {password: pw, roles: [team]}\nroles:\n  team:\n"
+                     "    permissions: ['SCRIPTING:EXECUTE:*']\n"
+                     "    deny: ['SCRIPTING:EXECUTE:administration:diag.sh']\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "sss_emulator", "--bin-dir", str(tmp_path / "bin"), "--users",
+         str(users), "--user", "alice", "administration/diag.sh"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 125 and done.stdout == "", done
+    line = done.stderr.strip()
+    assert "role 'team' denies SCRIPTING:EXECUTE:administration:diag.sh" in line, line
+    assert "grant SCRIPTING" not in line and len(done.stderr.splitlines()) == 1
