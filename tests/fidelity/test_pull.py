@@ -404,21 +404,20 @@ def test_login_rules_are_compares(tmp_path: Path, run_pull: Callable[..., Any]) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pw", "shared-pw"]
 
 
-def test_an_entity_the_user_may_not_read_is_one_line_and_nothing_written(
-        tmp_path: Path) -> None:
-    """alice may read the samples but not Bob, whom one of them references: the pull stops
-    with one line naming the entity, and writes nothing."""
+def _pull_as_alice_denied(tmp_path: Path, query: str, permission: str,
+                          *args: str) -> tuple[int, subprocess.CompletedProcess[str], Path]:
+    """A fresh source server where ``permission`` on the entity ``query`` finds is denied to
+    alice (with priority), and alice's pull from it: (that entity's id, the pull, its folder)."""
     served = tmp_path / "served"
     served.mkdir()
     server = _serve(served, DATA / "model.yml", DATA / "records.yml")
     try:
         url = _banner_url(server)
         _pylib(url)
-        bob = linkahead.Query("FIND Person WITH name=Bob").execute(unique=True)
-        bob.retrieve_acl()
-        bob.acl.deny(username="alice", realm="PAM", permission="RETRIEVE:ENTITY",
-                     priority=True)
-        bob.update_acl()
+        denied = linkahead.Query(query).execute(unique=True)
+        denied.retrieve_acl()
+        denied.acl.deny(username="alice", realm="PAM", permission=permission, priority=True)
+        denied.update_acl()
         work = tmp_path / "work"
         work.mkdir()
         (work / "pw").write_text("alice-pw")
@@ -426,13 +425,22 @@ def test_an_entity_the_user_may_not_read_is_one_line_and_nothing_written(
         env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
         done = subprocess.run(
             [sys.executable, "-m", "sss_emulator", "pull", "--server-url", url, "--user",
-             "alice", "--password-file", "pw", "FIND Sample", "--depth", "2", "-o",
-             "seed.xml"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
+             "alice", "--password-file", "pw", *args, "-o", "seed.xml"],
+            cwd=work, env=env, capture_output=True, text=True, timeout=120)
     finally:
         _stop(server)
+    return denied.id, done, work
+
+
+def test_an_entity_the_user_may_not_read_is_one_line_and_nothing_written(
+        tmp_path: Path) -> None:
+    """alice may read the samples but not Bob, whom one of them references: the pull stops
+    with one line naming the entity, and writes nothing."""
+    bob, done, work = _pull_as_alice_denied(tmp_path, "FIND Person WITH name=Bob",
+                                            "RETRIEVE:ENTITY", "FIND Sample", "--depth", "2")
     assert done.returncode == 125
     line = _error_line(done.stderr)
-    assert line.startswith(f"entity {bob.id} is referenced by what was pulled, but the server "
+    assert line.startswith(f"entity {bob} is referenced by what was pulled, but the server "
                            "refused it"), line
     assert sorted(p.name for p in work.iterdir()) == ["pw"]
 
@@ -441,28 +449,9 @@ def test_a_model_property_the_user_may_not_read_is_one_line_and_nothing_written(
         tmp_path: Path) -> None:
     """FIND PROPERTY leaves out a Property alice may not read, yet the Person RecordType and
     the records use it: the seed would not load, so the pull says so and writes nothing."""
-    served = tmp_path / "served"
-    served.mkdir()
-    server = _serve(served, DATA / "model.yml", DATA / "records.yml")
-    try:
-        url = _banner_url(server)
-        _pylib(url)
-        email = linkahead.Query("FIND PROPERTY email").execute(unique=True)
-        email.retrieve_acl()
-        email.acl.deny(username="alice", realm="PAM", permission="RETRIEVE:*", priority=True)
-        email.update_acl()
-        work = tmp_path / "work"
-        work.mkdir()
-        (work / "pw").write_text("alice-pw")
-        (work / "pw").chmod(0o600)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
-        done = subprocess.run(
-            [sys.executable, "-m", "sss_emulator", "pull", "--server-url", url, "--user",
-             "alice", "--password-file", "pw", "FIND RECORD Person", "-o", "seed.xml"],
-            cwd=work, env=env, capture_output=True, text=True, timeout=120)
-    finally:
-        _stop(server)
+    email, done, work = _pull_as_alice_denied(tmp_path, "FIND PROPERTY email", "RETRIEVE:*",
+                                              "FIND RECORD Person")
     assert done.returncode == 125, done.stderr
     assert _error_line(done.stderr).startswith(
-        f"entity {email.id} is a property or parent of what was pulled, but the server refused")
+        f"entity {email} is a property or parent of what was pulled, but the server refused")
     assert sorted(p.name for p in work.iterdir()) == ["pw"]
