@@ -6,7 +6,7 @@ front ends all show names, calls and requests through :func:`printable`.
 
 from __future__ import annotations
 
-__all__ = ("printable",)
+__all__ = ("json_text", "printable")
 
 
 def _escape(code: int) -> str:
@@ -36,3 +36,16 @@ def printable(text: str, *, one_line: bool = False) -> str:
     ``one_line`` escapes newline and tab too, for a name that must not forge another line.
     """
     return text.translate(_UNPRINTABLE_LINE if one_line else _UNPRINTABLE)
+
+
+#: What ``json.dumps(..., ensure_ascii=False)`` leaves raw that a terminal acts on: DEL, the
+#: C1 controls and the bidirectional marks (it escapes the C0 controls itself).
+_JSON_RAW = {code: f"\\u{code:04x}" for code in _UNPRINTABLE if code >= 0x7F}
+
+
+def json_text(document: str) -> str:
+    """A JSON document (``ensure_ascii=False``) with DEL, C1 controls and bidirectional marks
+    written as ``\\uXXXX`` escapes: the same JSON to a parser, nothing a terminal acts on when
+    the document is printed. These characters can stand only inside strings, where the escape
+    means the same character."""
+    return document.translate(_JSON_RAW)

@@ -19,6 +19,7 @@ import click
 from sss_emulator.cli.options import RUN_CONTEXT, collect_options, configure_logging, run_options
 from sss_emulator.cli.usage import ScriptCommand
 from sss_emulator.errors import EXIT_NOT_RUN
+from sss_emulator.escapes import json_text
 from sss_emulator.terminal import printable
 
 __all__ = ("EXIT_DIFFERENT", "EXIT_EQUAL", "EXIT_UNUSABLE", "compare_command", "read_password",
@@ -146,7 +147,7 @@ def compare_command(script: str, script_args: tuple[str, ...], password_file: st
         _fail(fmt, f"internal error: {type(exc).__name__}: {exc}; rerun with --debug for the "
                    "traceback and report it.", "InternalError")
     if fmt == "json":
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        click.echo(json_text(json.dumps(report.to_dict(), ensure_ascii=False)))
     else:
         click.echo(printable(report.to_text(report_width())))
     sys.exit(EXIT_EQUAL if report.equal else EXIT_DIFFERENT)

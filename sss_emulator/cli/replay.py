@@ -17,6 +17,7 @@ import click
 
 from sss_emulator.cli.options import collect_options, configure_logging, setting_options
 from sss_emulator.errors import EXIT_NOT_RUN
+from sss_emulator.escapes import json_text
 from sss_emulator.terminal import printable
 
 __all__ = ("REPLAY_SCHEMA", "replay_command")
@@ -120,9 +121,9 @@ def _replay_file(call_file: Path, cases: tuple[str, ...], rules_file: str | None
                    "traceback and report it.", "InternalError")
     equal = all(report.equal for report in reports)
     if fmt == "json":
-        click.echo(json.dumps({"schema": REPLAY_SCHEMA, "equal": equal,
-                               "reports": [r.to_dict() for r in reports], "error": None},
-                              ensure_ascii=False))
+        click.echo(json_text(json.dumps({"schema": REPLAY_SCHEMA, "equal": equal,
+                                         "reports": [r.to_dict() for r in reports],
+                                         "error": None}, ensure_ascii=False)))
     else:
         click.echo(printable("\n\n".join(report.to_text(report_width()) for report in reports)))
     sys.exit(0 if equal else 1)

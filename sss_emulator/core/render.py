@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sss_emulator import decisions
 from sss_emulator.core.tokens import Identity
 from sss_emulator.errors import EmulatorError
+from sss_emulator.escapes import json_text
 from sss_emulator.wire import user_info_element, xml_safe
 
 if TYPE_CHECKING:
@@ -136,4 +137,4 @@ def render_json(
         "error": error_json(error),
     }
     document.update(extra or {})
-    return json.dumps(document, ensure_ascii=False)
+    return json_text(json.dumps(document, ensure_ascii=False))

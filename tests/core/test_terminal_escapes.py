@@ -165,3 +165,28 @@ def test_a_newline_in_a_request_path_forges_no_line_of_ours(tmp_path: Path,
                                                                     ".serve.app: FORGED")]
     assert forged == [], rest
     assert "FORGED" in rest  # the refusal was logged, on one line
+
+
+@pytest.mark.parametrize("command", [["--bin-dir", "{bin}", "--format", "json", "c1.py"],
+                                     ["replay", "--format", "json", "--call", "c1.py",
+                                      "--bin-dir", "{bin}"]], ids=["run", "replay"])
+def test_a_json_document_carries_no_raw_c1_control_or_bidi_mark(
+        tmp_path: Path, env: dict[str, str], command: list[str]) -> None:
+    """A script printing U+009B (a one-character CSI) and U+202E: the JSON document we print
+    escapes them (\\u009b), and a parser still reads the same text back."""
+    import json
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "c1.py"
+    script.write_text(f"#!{sys.executable}\nprint('a\\u009b2Jb\\u202ec\\u007f')\n")
+    script.chmod(0o755)
+    done = subprocess.run([*SSS, *(word.format(bin=bin_dir) for word in command)],
+                          env=env, capture_output=True, timeout=120)
+    assert done.returncode in (0, 1), done
+    assert raw_controls(done.stdout) == [], done.stdout
+    assert "\u202e".encode() not in done.stdout
+    document = json.loads(done.stdout)
+    text = json.dumps(document, ensure_ascii=False)
+    assert "a\u009b2Jb\u202ec\u007f" in text
