@@ -47,6 +47,16 @@ def examples() -> Path:
 
 
 @pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """Our environment without SSS_* settings, with private roots: what a test gives a real
+    ``sss-emulate`` process (a folder's own conftest or module may define another ``env``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
+    env["SSS_WORK_ROOT"] = str(tmp_path / "roots" / "work")
+    env["SSS_SHARED_ROOT"] = str(tmp_path / "roots" / "shared")
+    return env
+
+
+@pytest.fixture
 def roots(tmp_path: Path) -> dict[str, Path]:
     """Private work and shared roots for one test, so runs never leave the test's tmp dir."""
     return {"work_root": tmp_path / "work", "shared_root": tmp_path / "shared"}

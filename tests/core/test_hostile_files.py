@@ -8,7 +8,6 @@ pytest's collection). Each is one line naming the file.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,14 +15,6 @@ from pathlib import Path
 import pytest
 
 DEEP = "[" * 100_000 + "]" * 100_000
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
-    env["SSS_WORK_ROOT"] = str(tmp_path / "roots" / "work")
-    env["SSS_SHARED_ROOT"] = str(tmp_path / "roots" / "shared")
-    return env
 
 
 def _sss(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

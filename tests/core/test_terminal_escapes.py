@@ -8,7 +8,6 @@ real ``sss-emulate`` with a pseudo-terminal as stdout and stderr, as a user's sh
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -19,15 +18,6 @@ from terminal_support import Terminal, in_terminal, raw_controls
 EVIL = "evil\x1b]0;pwned\x07\x1b[2J"
 SHOWN = rb"evil\x1b]0;pwned\x07\x1b[2J"  # the same, as printable() shows it
 SSS = [sys.executable, "-m", "sss_emulator"]
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """Our environment without SSS_* settings, with private roots."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SSS_")}
-    env["SSS_WORK_ROOT"] = str(tmp_path / "roots" / "work")
-    env["SSS_SHARED_ROOT"] = str(tmp_path / "roots" / "shared")
-    return env
 
 
 def _hostile_bin(tmp_path: Path) -> Path:
