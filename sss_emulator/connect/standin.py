@@ -15,7 +15,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sss_emulator import decisions
 from sss_emulator.connect.accounts import access_control
@@ -27,6 +27,9 @@ from sss_emulator.core.roots import owner_tag, standin_root
 from sss_emulator.core.tokens import TokenAuthority, TokenInfo
 from sss_emulator.errors import ConfigError
 from sss_emulator.logs import Logger
+
+if TYPE_CHECKING:
+    from sss_emulator.backend.access import AccessControl
 
 __all__ = ("INI_NAME", "StandInHook", "point_run_at", "read_ini")
 
@@ -141,10 +144,18 @@ class StandInHook:
         self._lock = threading.Lock()
         self._stand_in: Any = None
         self._email: dict[int, bool] = {}
-        #: The users, roles and permissions the stand-in checks (made from ``users`` when it
-        #: starts); :func:`~sss_emulator.connect.accounts.live_users` reads it for the
-        #: emulator's scripting check.
-        self.access: Any = None
+        #: The users, roles and permissions the stand-in checks (made from ``users`` when a
+        #: script's first request needs them, or when it starts with ``sqlite_path``);
+        #: :func:`~sss_emulator.connect.accounts.live_users` reads it for the emulator's
+        #: scripting check.
+        self.access: AccessControl | None = None
+
+    def _make_access(self) -> AccessControl:
+        """The stand-in's users, roles and permissions; from now on the scripting check reads
+        them (:func:`~sss_emulator.connect.accounts.live_users`), the users file until then."""
+        access = self.access = access_control(self.users or UsersConfig(),
+                                              sqlite_path=self.sqlite_path)
+        return access
 
     def _authenticate(self, token: str) -> TokenInfo | None:
         return self.authority.accept(token)  # a session's answer renews it, as the server's
@@ -169,8 +180,9 @@ class StandInHook:
                         from sss_emulator.backend.store import EntityStore
 
                         store = EntityStore(sqlite_path=self.sqlite_path)
-                    access = access_control(self.users or UsersConfig(),
-                                            sqlite_path=self.sqlite_path)
+                    # a state kept in SQLite is read now (it may differ from the users file);
+                    # one the users file starts is made when a request first needs it
+                    access = self._make_access() if self.sqlite_path else self._make_access
                     standin_root()  # what SIGKILLed emulators' stand-ins left there goes
                     stand_in = StandIn(authenticate=self._authenticate, data_files=self.data_files,
                                        store=store, context_root=self.context_root,
@@ -181,7 +193,6 @@ class StandInHook:
                 if self.file_root is not None:
                     stand_in.store.keep_files_in(self.file_root)
                 self._stand_in = stand_in.start()
-                self.access = access
                 logger.debug("stand-in started at %s", stand_in.url)
             return self._stand_in
 
