@@ -7,7 +7,7 @@ shows otherwise, change it here and nowhere else. ``docs/fidelity.md`` lists the
 
 from __future__ import annotations
 
-import secrets
+import os
 
 __all__ = (
     "ADMIN_HAS_ALL_ENTITY_PERMISSIONS",
@@ -118,7 +118,7 @@ def exit_code_for_signal(signum: int) -> int:
 
 def shared_dir_name() -> str:
     """The random folder name of a SHARED_DIR (it appears in download links)."""
-    return secrets.token_hex(16)
+    return os.urandom(16).hex()
 
 
 #: Numeric ``code`` attributes of our ``<Error>`` documents, keyed by HTTP status.

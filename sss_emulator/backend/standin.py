@@ -17,7 +17,6 @@ before the script runs, not half-way through it.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import stat
 import tempfile
@@ -156,7 +155,7 @@ class StandIn(Service):
             # environment; the spool is made only when mail arrives. A run that sends none
             # creates no directory here (creating and removing directories is what costs).
             owner = owner or f"{os.getpid()}.0"
-            self.state_dir = shared / f"standin-{owner}-{secrets.token_hex(6)}"
+            self.state_dir = shared / f"standin-{owner}-{os.urandom(6).hex()}"
             self._stack.callback(shutil.rmtree, self.state_dir, ignore_errors=True)
             self.bin_dir = shared / "bin"
         else:

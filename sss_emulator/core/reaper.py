@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import secrets
 import signal
 import threading
 import time
@@ -61,7 +60,7 @@ def is_subreaper() -> bool:
 
 
 def new_marker() -> str:
-    return secrets.token_hex(8)
+    return os.urandom(8).hex()
 
 
 def track(pid: int) -> None:

@@ -7,7 +7,7 @@ with ``/Response/script/@code``, ``/Response/script/call``, ``…/stdout`` and `
 from __future__ import annotations
 
 import json
-import secrets
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +48,7 @@ class ResponseMeta:
 
     identity: Identity | None = None
     baseuri: str = "http://127.0.0.1:10443"
-    srid: str = field(default_factory=lambda: secrets.token_hex(16))
+    srid: str = field(default_factory=lambda: os.urandom(16).hex())
     #: Milliseconds since the epoch, as the server writes them.
     timestamp: str = field(default_factory=lambda: str(int(time.time() * 1000)))
 

@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import secrets
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -168,7 +168,7 @@ class TokenAuthority:
     such a chain of renewals revokes the chain from its first token on.
     """
 
-    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    secret: bytes = field(default_factory=lambda: os.urandom(32))
     clock_ms: Any = field(default=lambda: int(time.time() * 1000), repr=False)
     _revoked: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _children: dict[str, list[tuple[str, int]]] = field(default_factory=dict, init=False,
@@ -191,7 +191,7 @@ class TokenAuthority:
         return mac.hexdigest()
 
     def _salt(self) -> str:
-        raw = secrets.token_hex(13).upper()
+        raw = os.urandom(13).hex().upper()
         return "-".join(raw[i : i + 8] for i in range(0, 26, 8))
 
     def session_token(self, identity: Identity, permissions: Sequence[str] = (),
