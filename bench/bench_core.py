@@ -140,8 +140,9 @@ def _startup(runs: int, root: Path, baseline: Path | None, venv: Path | None) ->
              {**user_env, "PATH": f"{this_bin}{os.pathsep}{user_env.get('PATH', '')}"})):
         python3 = shutil.which("python3", path=env.get("PATH"))
         print(f"start-up with {setting} (python3 there: {python3}), {_load()}:", flush=True)
-        commands: dict[str, tuple[Sequence[str], Path]] = {"pass": (
-            [str(this_bin / "python"), "-c", "pass"], folder)}
+        commands: dict[str, tuple[Sequence[str], Path]] = {
+            "pass": ([str(this_bin / "python"), "-c", "pass"], folder),
+            "floor": (_stdlib_floor(this_bin, env, folder), folder)}
         for name, bin_dir in bins.items():
             for line, args in lines.items():
                 commands[f"[{name}] {line}"] = ([str(bin_dir / "sss-emulate"), *args], folder)
@@ -149,21 +150,44 @@ def _startup(runs: int, root: Path, baseline: Path | None, venv: Path | None) ->
         wall_pass, cpu_pass = got.pop("pass")
         print(f"  python -c pass x{runs}: median {wall_pass * 1000:.1f} ms wall, "
               f"{cpu_pass * 1000:.1f} ms CPU")
+        wall, cpu = got.pop("floor")
+        print(f"  floor: python -c 'import <the {commands['floor'][0][-1].count('try:')} "
+              f"standard library modules a plain run loads>': median {wall * 1000:.1f} ms, "
+              f"ratio {wall / wall_pass:.2f}; CPU ratio {cpu / cpu_pass:.2f}")
         for name, (wall, cpu) in got.items():
             print(f"  {name}: median {wall * 1000:.1f} ms, ratio {wall / wall_pass:.2f} (goal "
                   f"<= 4); CPU {cpu * 1000:.1f} ms, ratio {cpu / cpu_pass:.2f}", flush=True)
         print(f"  ({_load()} after)")
     for name, bin_dir in bins.items():
-        trace = subprocess.run([str(bin_dir / "python"), "-X", "importtime", "-m",
-                                "sss_emulator", "bin/minimal.bash", "-p0", "x"],
-                               capture_output=True, text=True, env=user_env, cwd=folder,
-                               check=True)
-        loaded = {line.rsplit("|", 1)[-1].strip().split(".")[0]
-                  for line in trace.stderr.splitlines() if line.startswith("import time:")}
+        loaded = {module.split(".")[0] for module in _loaded(bin_dir, user_env, folder)}
         heavy = [module for module in HEAVY if module in loaded]
         print(f"[{name}] modules a plain CLI run loads from {', '.join(HEAVY)}: "
               f"{', '.join(heavy) or 'none'} (goal: none)")
     return this_bin
+
+
+def _loaded(bin_dir: Path, env: dict[str, str], cwd: Path, *args: str) -> list[str]:
+    """The modules ``python -X importtime`` ARGS (default: a plain run of minimal.bash) loads,
+    in order."""
+    argv = args or ("-m", "sss_emulator", "bin/minimal.bash", "-p0", "x")
+    trace = subprocess.run([str(bin_dir / "python"), "-X", "importtime", *argv],
+                           capture_output=True, text=True, env=env, cwd=cwd, check=True)
+    return [line.rsplit("|", 1)[-1].strip() for line in trace.stderr.splitlines()
+            if line.startswith("import time:") and not line.rstrip().endswith("package")]
+
+
+def _stdlib_floor(bin_dir: Path, env: dict[str, str], cwd: Path) -> list[str]:
+    """``python -c "import …"`` of the standard library modules a plain run loads that
+    ``python -c pass`` does not: what the run costs before any line of ours runs (typing,
+    dataclasses and its inspect, pathlib, subprocess, json, hashlib, …)."""
+    startup = set(_loaded(bin_dir, env, cwd, "-c", "pass"))
+    ours = ("sss_emulator", "runpy")  # runpy: only for -m, which the console script skips
+    wanted = dict.fromkeys(m for m in _loaded(bin_dir, env, cwd)
+                           if m not in startup and not m.startswith(ours) and "." not in m
+                           and not m.startswith("_"))
+    # as the run does: a module another platform's (nt, msvcrt) is tried and skipped
+    code = "".join(f"try:\n import {m}\nexcept ImportError:\n pass\n" for m in wanted)
+    return [str(bin_dir / "python"), "-c", code]
 
 
 def _overhead(root: Path, runs: int, stand_in: bool, quiesce: bool) -> tuple[float, float]:
