@@ -103,9 +103,8 @@ class StandIn(Service):
         users: users ``GET User/<realm>/<name>`` knows besides the caller (e-mail, roles);
             ignored when ``access`` is given.
         access: the users, roles and permissions requests are checked against (shared with
-            whoever checks scripting permissions), or what makes them when the first request
-            needs them (a run whose script never calls back does not load the model); by
-            default one made from ``users``.
+            whoever checks scripting permissions), or what makes them on first use (a run
+            whose script never calls back loads no model); by default one made from ``users``.
         anonymous: a request without a token acts as the anonymous user instead of 401.
         owner: ``<pid>.<start time>`` of the process the stand-in's folder belongs to
             (``sss_emulator.core.roots.owner_tag()``); it is in the folder's name, so when this
@@ -136,8 +135,7 @@ class StandIn(Service):
         anonymous: bool = False,
     ) -> None:
         self.listen = listen
-        self._access = None if callable(access) else access
-        self._make_access = access if callable(access) else None
+        self._access = access
         self._anonymous = anonymous
         self._authenticate = authenticate
         self._file_root = file_root
@@ -209,13 +207,12 @@ class StandIn(Service):
     def access(self) -> AccessControl:
         """The users, roles, role permissions and entity ACLs this stand-in checks."""
         with self._lock:
-            if self._access is None:
-                if self._make_access is not None:
-                    self._access = self._make_access()
-                else:
-                    from sss_emulator.backend.access import AccessControl
+            if callable(self._access):
+                self._access = self._access()
+            elif self._access is None:
+                from sss_emulator.backend.access import AccessControl
 
-                    self._access = AccessControl(self._users)
+                self._access = AccessControl(self._users)
             return self._access
 
     @property

@@ -15,7 +15,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sss_emulator import decisions
 from sss_emulator.connect.accounts import access_control
@@ -27,9 +27,6 @@ from sss_emulator.core.roots import owner_tag, standin_root
 from sss_emulator.core.tokens import TokenAuthority, TokenInfo
 from sss_emulator.errors import ConfigError
 from sss_emulator.logs import Logger
-
-if TYPE_CHECKING:
-    from sss_emulator.backend.access import AccessControl
 
 __all__ = ("INI_NAME", "StandInHook", "point_run_at", "read_ini")
 
@@ -144,18 +141,14 @@ class StandInHook:
         self._lock = threading.Lock()
         self._stand_in: Any = None
         self._email: dict[int, bool] = {}
-        #: The users, roles and permissions the stand-in checks (made from ``users`` when a
-        #: script's first request needs them, or when it starts with ``sqlite_path``);
-        #: :func:`~sss_emulator.connect.accounts.live_users` reads it for the emulator's
-        #: scripting check.
-        self.access: AccessControl | None = None
+        #: The users, roles and permissions the stand-in checks, once a script's first request
+        #: (or ``sqlite_path``) made them; :func:`~sss_emulator.connect.accounts.live_users`
+        #: reads them for the emulator's scripting check, the users file until then.
+        self.access: Any = None
 
-    def _make_access(self) -> AccessControl:
-        """The stand-in's users, roles and permissions; from now on the scripting check reads
-        them (:func:`~sss_emulator.connect.accounts.live_users`), the users file until then."""
-        access = self.access = access_control(self.users or UsersConfig(),
-                                              sqlite_path=self.sqlite_path)
-        return access
+    def _make_access(self) -> Any:
+        self.access = access_control(self.users or UsersConfig(), sqlite_path=self.sqlite_path)
+        return self.access
 
     def _authenticate(self, token: str) -> TokenInfo | None:
         return self.authority.accept(token)  # a session's answer renews it, as the server's
