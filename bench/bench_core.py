@@ -12,7 +12,9 @@ sides alike, and compares medians; the machine's load (``/proc/loadavg``) is pri
    ``sss-emulate`` called by absolute path with the user's own ``PATH`` (where ``python3`` may
    be a pyenv shim), and again with the venv's ``bin`` first on ``PATH``, in a folder holding
    ``bin/minimal.bash``: ``sss-emulate bin/minimal.bash -p0 x`` and ``sss-emulate --bin-dir bin
-   minimal.bash -p0 x``, each against that venv's ``python -c pass`` (goal <= 4x). Also which of
+   minimal.bash -p0 x``, each against that venv's ``python -c pass`` (goal <= 4x), next to two
+   floors: the standard library modules a plain run loads, imported alone, and those a
+   hand-written emulation of the call needs (``MINIMAL``). Also which of
    werkzeug/watchdog/aiosmtpd/asyncio/lxml/yaml a plain run loads (goal: none).
 2. ``Emulator.run`` of minimal.bash vs a bare ``subprocess.run`` of the same argv (goal <= 1.3x),
    without and with the LinkAhead stand-in (which a script that never calls back must not pay
@@ -66,6 +68,10 @@ except ImportError:  # pragma: no cover
     def wait_for_removals(timeout: float | None = None) -> bool:
         return True
 
+#: What a hand-written emulation of one call needs (start the script, make the token's JSON
+#: and checksum, make and remove the directories, wait with a timeout): the start-up floor of
+#: any emulator written with the standard library.
+MINIMAL = ("subprocess", "json", "hmac", "hashlib", "shutil", "tempfile", "threading")
 #: Modules a run of a bash script that never calls back has no use for.
 HEAVY = ("werkzeug", "watchdog", "aiosmtpd", "asyncio", "lxml", "yaml")
 
@@ -142,7 +148,9 @@ def _startup(runs: int, root: Path, baseline: Path | None, venv: Path | None) ->
         print(f"start-up with {setting} (python3 there: {python3}), {_load()}:", flush=True)
         commands: dict[str, tuple[Sequence[str], Path]] = {
             "pass": ([str(this_bin / "python"), "-c", "pass"], folder),
-            "floor": (_stdlib_floor(this_bin, env, folder), folder)}
+            "floor": (_stdlib_floor(this_bin, env, folder), folder),
+            "minimal": ([str(this_bin / "python"), "-c", f"import {', '.join(MINIMAL)}"],
+                        folder)}
         for name, bin_dir in bins.items():
             for line, args in lines.items():
                 commands[f"[{name}] {line}"] = ([str(bin_dir / "sss-emulate"), *args], folder)
@@ -150,6 +158,10 @@ def _startup(runs: int, root: Path, baseline: Path | None, venv: Path | None) ->
         wall_pass, cpu_pass = got.pop("pass")
         print(f"  python -c pass x{runs}: median {wall_pass * 1000:.1f} ms wall, "
               f"{cpu_pass * 1000:.1f} ms CPU")
+        wall, cpu = got.pop("minimal")
+        print(f"  python -c 'import {', '.join(MINIMAL)}' (a hand-written emulation's "
+              f"modules): median {wall * 1000:.1f} ms, ratio {wall / wall_pass:.2f}; "
+              f"CPU ratio {cpu / cpu_pass:.2f}")
         wall, cpu = got.pop("floor")
         print(f"  floor: python -c 'import <the {commands['floor'][0][-1].count('try:')} "
               f"standard library modules a plain run loads>': median {wall * 1000:.1f} ms, "
