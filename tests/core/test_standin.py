@@ -305,3 +305,39 @@ def test_script_finds_the_callers_email_from_the_users_file(
         res = em.run_server_side_script("whoami_mail.py")
     assert res.code == 0, res.report()
     assert res.stdout_text == "alice@example.com\n"
+
+
+def test_the_access_model_is_made_when_a_script_first_calls_back(
+        make_script, samples: Path, roots: dict[str, Path], tmp_path: Path) -> None:
+    """Until then the scripting check reads the users file (what the model starts from); a kept
+    state (``sqlite_path``) is read when the stand-in starts, since it may differ from it."""
+    from sss_emulator.connect.standin import StandInHook
+    from sss_emulator.core.permissions import UsersConfig
+    from sss_emulator.core.tokens import Identity
+    from sss_emulator.errors import PermissionDenied
+
+    make_script("quiet.bash", "#!/bin/bash\necho quiet\n")
+    for name in ("minimal.bash", "user_info.bash"):
+        make_script(name, (samples / name).read_text())
+    users = UsersConfig(role_permissions={"team": ("SCRIPTING:EXECUTE:quiet.bash",
+                                                   "SCRIPTING:EXECUTE:user_info.bash")})
+    with Emulator([tmp_path / "bin"], users=users, **roots) as em:
+        em.identity = Identity("bob", "PAM", ("team",))
+        hook = next(h for h in em.hooks if isinstance(h, StandInHook))
+        assert em.run_server_side_script("quiet.bash").stdout_text == "quiet\n"
+        assert hook.access is None  # the stand-in listens, but nobody asked it anything
+        with pytest.raises(PermissionDenied):  # the users file answered the check
+            em.run_server_side_script("minimal.bash")
+        res = em.run_server_side_script("user_info.bash")
+        assert res.code == 0, res.report()
+        assert hook.access is not None  # made by the script's request
+        with pytest.raises(PermissionDenied):  # now the model answers, as the file did
+            em.run_server_side_script("minimal.bash")
+        assert em.run_server_side_script("quiet.bash").code == 0
+
+    kept = StandInHook(em.authority, sqlite_path=tmp_path / "state.sqlite", users=users)
+    try:
+        kept.stand_in  # noqa: B018 - starting it is the point
+        assert kept.access is not None
+    finally:
+        kept.close()
