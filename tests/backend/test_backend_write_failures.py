@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import resource
 import signal
 import subprocess
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,12 +25,12 @@ import linkahead
 import pytest
 from backend_helpers import BackendRun
 from linkahead.exceptions import HTTPServerError
+from serve_support import SERVE, banner_url
 
 from sss_emulator.backend import EntityStore
 from sss_emulator.backend.model import Entity, ParentRef, PropertyValue
 from sss_emulator.backend.store import StoreWriteError
 
-SERVE = [sys.executable, "-m", "sss_emulator", "serve"]
 PASSWORD = "s3cret-write-failures"
 
 
@@ -45,11 +43,7 @@ def _serving(db: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
          "--work-root", str(tmp_path / "work"), "--shared-root", str(tmp_path / "shared")],
         stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
-        assert proc.stderr is not None
-        banner = proc.stderr.readline()
-        match = re.search(r"on (http://127\.0\.0\.1:\d+)", banner)
-        assert match, banner + proc.stderr.read()
-        linkahead.configure_connection(url=match.group(1), username="admin", password=PASSWORD,
+        linkahead.configure_connection(url=banner_url(proc), username="admin", password=PASSWORD,
                                        password_method="plain", timeout=20)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)

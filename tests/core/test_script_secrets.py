@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from serve_support import banner_url, wait_ready
 
 from sss_emulator.core.environment import is_scrubbed, scrubbed_environment
 
@@ -205,24 +202,8 @@ def served(careless: Careless) -> Iterator[Served]:
         [sys.executable, "-m", "sss_emulator", "serve", "--port", "0", "--quiet", "--bin-dir",
          str(careless.bin_dir)], cwd=careless.folder, env=careless.env,
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        found = re.search(r" on (http://127\.0\.0\.1:\d+) ", line)
-        if found:
-            break
-    assert found, "".join(seen)
-    url = found.group(1)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/Info", timeout=2)
-            break
-        except urllib.error.HTTPError:
-            break
-        except OSError:
-            time.sleep(0.05)
+    url = banner_url(proc)
+    wait_ready(url, proc, 30)
     try:
         yield Served(url, proc)
     finally:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from serve_support import banner_url
 
 PASSWORD = "server-pw"
 ALICE_PASSWORD = "alice-pw"
@@ -83,17 +83,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path
 
 
-def _banner_url(process: subprocess.Popen[str]) -> str:
-    assert process.stderr is not None
-    seen = []
-    for line in process.stderr:
-        seen.append(line)
-        match = re.search(r" on (https?://\S+) \(users:", line)
-        if match:
-            return match.group(1)
-    raise AssertionError("sss-emulate serve did not start:\n" + "".join(seen))
-
-
 @pytest.fixture(scope="module")
 def start_server(site: Path) -> Iterator[Callable[..., Server]]:
     """Start ``sss-emulate serve --port 0`` on the site's bin dir with a chosen home."""
@@ -111,7 +100,7 @@ def start_server(site: Path) -> Iterator[Callable[..., Server]]:
              "--work-root", str(roots / "work"), "--shared-root", str(roots / "shared")],
             env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         started.append(process)
-        return Server(_banner_url(process), process, site / "bin", home_dir)
+        return Server(banner_url(process), process, site / "bin", home_dir)
 
     yield start
     for process in started:

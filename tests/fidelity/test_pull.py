@@ -16,8 +16,8 @@ from typing import Any
 
 import linkahead
 import pytest
-from fidelity_helpers import _banner_url
 from lxml import etree
+from serve_support import banner_url
 
 from sss_emulator.backend.store import EntityStore
 from sss_emulator.fidelity.pull import (
@@ -76,7 +76,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     request it answers is logged (one line each), so a test can see what pull asked."""
     tmp = tmp_path_factory.mktemp("source")
     process = _serve(tmp, DATA / "model.yml", DATA / "records.yml", quiet=False)
-    url = _banner_url(process)
+    url = banner_url(process)
     log: list[str] = []
 
     import threading
@@ -168,7 +168,7 @@ def test_round_trip_gives_back_the_same_entities_and_files(
     copy_dir.mkdir()
     copy = _serve(copy_dir, seed)
     try:
-        _pylib(_banner_url(copy))
+        _pylib(banner_url(copy))
         pulled = {i: _describe(linkahead.Entity(id=i).retrieve()) for i in ids}
         copied_file = linkahead.File(id=scan_id).retrieve()
         copied_file.download(str(tmp_path / "b.csv"))
@@ -412,7 +412,7 @@ def _pull_as_alice_denied(tmp_path: Path, query: str, permission: str,
     served.mkdir()
     server = _serve(served, DATA / "model.yml", DATA / "records.yml")
     try:
-        url = _banner_url(server)
+        url = banner_url(server)
         _pylib(url)
         denied = linkahead.Query(query).execute(unique=True)
         denied.retrieve_acl()

@@ -29,7 +29,7 @@ from pathlib import Path
 import linkahead
 from linkahead.common import administration as admin
 from lxml import etree
-from test_server_cli import SERVE, _wait_ready
+from serve_support import SERVE, wait_ready
 
 ADMIN_PW = "TopSecret-Admin-1"
 BOB_PW = "Bob-Pass-12345!"
@@ -59,7 +59,7 @@ def _serve(tmp_path: Path, *args: str) -> Iterator[str]:
             time.sleep(0.05)
         assert found, log.read_text()
         url = found.group(1)
-        _wait_ready(url, proc, 60)
+        wait_ready(url, proc, 60)
         linkahead.configure_connection(url=url, username="admin", password=ADMIN_PW,
                                        password_method="plain", timeout=60)
         with warnings.catch_warnings():

@@ -8,32 +8,16 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from serve_support import SERVE, wait_ready
 from server_helpers import multipart
 
 from sss_emulator.errors import ConfigError
-
-SERVE = [sys.executable, "-m", "sss_emulator", "serve"]
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[str], limit_s: float = 20) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        try:
-            urllib.request.urlopen(f"{url}/Info", timeout=2)
-            return  # anonymous access on: the anonymous user's Info
-        except urllib.error.HTTPError:
-            return  # any HTTP answer (401 without anonymous access) means it serves
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"{url} did not answer within {limit_s}s")
 
 
 def test_serve_on_an_ephemeral_port_then_ctrl_c(samples: Path, tmp_path: Path) -> None:
@@ -52,7 +36,7 @@ def test_serve_on_an_ephemeral_port_then_ctrl_c(samples: Path, tmp_path: Path) -
         assert match, banner
         url = match.group(1)
         assert int(match.group(2)) > 0
-        _wait_ready(url, proc)
+        wait_ready(url, proc)
         login = subprocess.run(
             ["curl", "-s", "-c", str(tmp_path / "jar"), "-d", "username=admin",
              "-d", "password=s3cret", f"{url}/login"], capture_output=True, text=True, check=True)
@@ -89,7 +73,7 @@ def test_ctrl_c_stops_a_running_script_and_removes_its_directory(
          "--shared-root", str(tmp_path / "shared")], stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     url = re.search(r"on (http://\S+:\d+)", proc.stderr.readline()).group(1)  # type: ignore[union-attr]
-    _wait_ready(url, proc)
+    wait_ready(url, proc)
     client = subprocess.Popen(["curl", "-s", "-F", "call=slow.sh", f"{url}/scripting"],
                               stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
@@ -199,7 +183,7 @@ def test_port_from_pyproject_and_a_bad_port_option(tmp_path: Path, samples: Path
         banner = proc.stderr.readline()
         match = re.search(r"on (http://127\.0\.0\.1:(\d+))", banner)
         assert match and int(match.group(2)) > 0, banner
-        _wait_ready(match.group(1), proc)
+        wait_ready(match.group(1), proc)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
@@ -221,7 +205,7 @@ def test_serve_started_in_the_background_of_a_script_stops_on_sigint(
         assert proc.stderr is not None
         url = re.search(r"on (http://\S+:\d+)", proc.stderr.readline())
         assert url, "no banner"
-        _wait_ready(url.group(1), proc)
+        wait_ready(url.group(1), proc)
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=30)
     finally:
@@ -244,7 +228,7 @@ def test_two_thousand_small_files_name_the_part_limit(samples: Path, tmp_path: P
         assert proc.stderr is not None
         url = re.search(r"on (http://\S+:\d+)", proc.stderr.readline())
         assert url, "no banner"
-        _wait_ready(url.group(1), proc)
+        wait_ready(url.group(1), proc)
         opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         opener.open(f"{url.group(1)}/login", data=b"username=admin&password=s3cret",

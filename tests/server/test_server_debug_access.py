@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from test_server_cli import SERVE, _wait_ready
+from serve_support import SERVE, banner_url, wait_ready
 
 from sss_emulator.core import processes
 from sss_emulator.core.guardian import GUARDIAN_NAME
@@ -102,17 +102,10 @@ def _serve(tmp_path: Path, *extra: str) -> Iterator[Served]:
          "--users", str(tmp_path / "users.yaml"), "--work-root", str(tmp_path / "work"),
          "--shared-root", str(tmp_path / "shared"), *extra],
         stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-    assert proc.stderr is not None
     banner: list[str] = []
-    for line in proc.stderr:
-        banner.append(line)
-        found = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
-        if found:
-            break
-    assert found, "".join(banner)
-    served = Served(proc, found.group(1), tmp_path, banner)
+    served = Served(proc, banner_url(proc, banner), tmp_path, banner)
     threading.Thread(target=served.read, daemon=True).start()
-    _wait_ready(served.url, proc)
+    wait_ready(served.url, proc)
     try:
         yield served
     finally:
