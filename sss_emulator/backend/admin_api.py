@@ -136,6 +136,16 @@ class _Admin:
             found = UserRecord(self.caller.name, self.caller.realm, roles=self.caller.roles)
         return found
 
+    def _user_or_refusal(self, rest: str, permission: str) -> UserRecord | AdminAnswer:
+        """The user ``rest`` names, or the answer when there is none: the server checks
+        ``permission`` before telling whether the user exists (403, else 404)."""
+        user = self._find_user(rest)
+        if user is not None:
+            return user
+        if not self.access.role_permitted(self.caller, permission):
+            return 403, messages.user_forbidden(rest)
+        return 404, messages.user_does_not_exist(rest)
+
     def insert_user(self) -> AdminAnswer:
         realm = decisions.API_USER_REALM
         if not self._may(f"ACM:USER:INSERT:{realm}"):
@@ -167,12 +177,9 @@ class _Admin:
         return root
 
     def user(self, method: str, rest: str) -> AdminAnswer:
-        user = self._find_user(rest)
-        if user is None:
-            # the server checks the permission before telling whether the user exists
-            if not self.access.role_permitted(self.caller, "ACM:USER:RETRIEVE:INFO"):
-                return 403, messages.user_forbidden(rest)
-            return 404, messages.user_does_not_exist(rest)
+        user = self._user_or_refusal(rest, "ACM:USER:RETRIEVE:INFO")
+        if isinstance(user, tuple):
+            return user
         who = f"{user.realm}:{user.name}"
         if method == "GET":
             if not self._may(f"ACM:USER:RETRIEVE:INFO:{who}", user):
@@ -215,11 +222,9 @@ class _Admin:
         return 200, self._user_element(user)
 
     def user_roles(self, method: str, rest: str) -> AdminAnswer:
-        user = self._find_user(rest)
-        if user is None:
-            if not self.access.role_permitted(self.caller, "ACM:USER:RETRIEVE:ROLES"):
-                return 403, messages.user_forbidden(rest)
-            return 404, messages.user_does_not_exist(rest)
+        user = self._user_or_refusal(rest, "ACM:USER:RETRIEVE:ROLES")
+        if isinstance(user, tuple):
+            return user
         who = f"{user.realm}:{user.name}"
         if method == "PUT":
             if not self._may(f"ACM:USER:UPDATE:ROLES:{who}", user):
